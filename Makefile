@@ -1,0 +1,42 @@
+# Two commands for a new user: `make run` (demo on SQLite, Celery eager) and `make test`
+# (ruff, mypy, import-linter and pytest against the real PostgreSQL and Redis).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint bench worker install clean browsers
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=python3)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) manage.py migrate --noinput -v0
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) manage.py seed_demo
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy apps config
+	$(VENV)/bin/lint-imports
+
+test: lint
+	scripts/ensure-services
+	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	scripts/ensure-services
+	$(PY) benchmarks/run_all.py
+
+worker: $(STAMP)
+	$(VENV)/bin/celery -A config worker -l info
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

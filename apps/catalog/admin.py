@@ -1,0 +1,133 @@
+"""Catalog admin: drafts are edited through the services; published releases are read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.core.errors import DomainError
+
+from . import services
+from .models import CatalogItem, CatalogRelease
+
+
+def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], verb: str) -> None:
+    for release in releases:
+        try:
+            action(release=release, user=request.user)
+            messages.success(request, f"{release.label}: {verb}")
+        except DomainError as exc:
+            messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
+
+
+@admin.register(CatalogRelease)
+class CatalogReleaseAdmin(SimpleHistoryAdmin):
+    list_display = ["label", "effective_from", "status", "item_total", "submitted_by", "approved_by", "published_at", "review_link"]
+    list_filter = ["status"]
+    search_fields = ["label"]
+    ordering = ["-effective_from"]
+    actions = ["submit", "approve", "publish"]
+    readonly_fields = [
+        "status",
+        "based_on",
+        "previous",
+        "created_by",
+        "submitted_by",
+        "submitted_at",
+        "approved_by",
+        "approved_at",
+        "published_by",
+        "published_at",
+        "rejection_reason",
+        "counts",
+        "diff_counts",
+        "sha256",
+        "exports",
+    ]
+
+    @admin.display(description="items")
+    def item_total(self, obj: CatalogRelease) -> Any:
+        return obj.counts.get("total", "—") if obj.counts else obj.items.count()
+
+    @admin.display(description="review")
+    def review_link(self, obj: CatalogRelease) -> str:
+        return format_html('<a href="{}">review</a>', reverse("catalog:release-review", args=[obj.label]))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CatalogRelease | None = None) -> Any:
+        if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
+            return [f.name for f in CatalogRelease._meta.concrete_fields]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
+        return obj is not None and obj.status == CatalogRelease.Status.DRAFT and super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: CatalogRelease, form: Any, change: bool) -> None:
+        if change:
+            services.ensure_draft(CatalogRelease.objects.get(pk=obj.pk))
+            obj.save()
+        else:
+            created = services.release_create_draft(label=obj.label, effective_from=obj.effective_from, user=request.user)
+            obj.pk = created.pk
+
+    @admin.action(description="Submit for review")
+    def submit(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
+        _run(request, services.release_submit, queryset, "submitted")
+
+    @admin.action(description="Approve (second person)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
+        _run(request, services.release_approve, queryset, "approved")
+
+    @admin.action(description="Publish")
+    def publish(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
+        _run(request, services.release_publish, queryset, "published")
+
+
+@admin.register(CatalogItem)
+class CatalogItemAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "kind", "category", "release", "manufacturer"]
+    list_filter = ["kind", "category", "release"]
+    search_fields = ["=code", "name", "generic_name"]
+    list_select_related = ["release"]
+    show_full_result_count = False
+    readonly_fields = ["kind", "category_path"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CatalogItem | None = None) -> Any:
+        if obj is not None and obj.release.status != CatalogRelease.Status.DRAFT:
+            return [f.name for f in CatalogItem._meta.concrete_fields]
+        return self.readonly_fields
+
+    def get_form(self, request: HttpRequest, obj: CatalogItem | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "release" in form.base_fields:
+            form.base_fields["release"].queryset = CatalogRelease.objects.filter(status=CatalogRelease.Status.DRAFT)  # type: ignore[attr-defined]
+        return form
+
+    def has_change_permission(self, request: HttpRequest, obj: CatalogItem | None = None) -> bool:
+        if obj is not None and obj.release.status != CatalogRelease.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: CatalogItem | None = None) -> bool:
+        if obj is not None and obj.release.status != CatalogRelease.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: CatalogItem, form: Any, change: bool) -> None:
+        data = {
+            f: form.cleaned_data.get(f, getattr(obj, f))
+            for f in ("code", *services.ITEM_CONTENT_FIELDS)
+            if f not in ("kind", "category_path")
+        }
+        saved = services.item_put(
+            release=obj.release, data=data, user=request.user, reason=form.cleaned_data.get("change_reason", "admin edit")
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: CatalogItem) -> None:
+        services.item_delete(release=obj.release, code=obj.code, user=request.user, reason="deleted in admin")

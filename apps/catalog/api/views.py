@@ -1,0 +1,150 @@
+"""Staff endpoints for the release workflow (API.md, "Catalog — staff"). Thin: parse, call, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.catalog import selectors, services
+from apps.catalog.models import CatalogItem, CatalogRelease
+from apps.core.api.permissions import IsStaffMember
+from apps.core.errors import NotFound
+
+from .serializers import (
+    DiffSerializer,
+    ItemSerializer,
+    ItemWriteSerializer,
+    RejectSerializer,
+    ReleaseCreateSerializer,
+    ReleaseSerializer,
+)
+
+
+def _release(label: str) -> CatalogRelease:
+    return get_object_or_404(CatalogRelease, label=label)
+
+
+class ReleaseListCreateView(generics.ListAPIView[CatalogRelease]):
+    permission_classes = [IsStaffMember]
+    serializer_class = ReleaseSerializer
+    queryset = CatalogRelease.objects.select_related("based_on", "previous", "created_by", "submitted_by", "approved_by", "published_by")
+    pagination_class = None
+
+    @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer}, summary="Create a draft release")
+    def post(self, request: Request) -> Response:
+        payload = ReleaseCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        release = services.release_create_draft(user=request.user, **payload.validated_data)
+        return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseDetailView(generics.RetrieveAPIView[CatalogRelease]):
+    permission_classes = [IsStaffMember]
+    serializer_class = ReleaseSerializer
+    queryset = CatalogRelease.objects.all()
+    lookup_field = "label"
+
+
+class _WorkflowView(APIView):
+    permission_classes = [IsStaffMember]
+    action_name = ""
+
+    def act(self, request: Request, release: CatalogRelease) -> CatalogRelease:
+        raise NotImplementedError
+
+    @extend_schema(request=None, responses={200: ReleaseSerializer})
+    def post(self, request: Request, label: str) -> Response:
+        release = self.act(request, _release(label))
+        return Response(ReleaseSerializer(release).data)
+
+
+class ReleaseSubmitView(_WorkflowView):
+    def act(self, request: Request, release: CatalogRelease) -> CatalogRelease:
+        return services.release_submit(release=release, user=request.user)
+
+
+class ReleaseApproveView(_WorkflowView):
+    def act(self, request: Request, release: CatalogRelease) -> CatalogRelease:
+        return services.release_approve(release=release, user=request.user)
+
+
+class ReleasePublishView(_WorkflowView):
+    def act(self, request: Request, release: CatalogRelease) -> CatalogRelease:
+        return services.release_publish(release=release, user=request.user)
+
+
+class ReleaseRejectView(_WorkflowView):
+    @extend_schema(request=RejectSerializer, responses={200: ReleaseSerializer})
+    def post(self, request: Request, label: str) -> Response:
+        return super().post(request, label)
+
+    def act(self, request: Request, release: CatalogRelease) -> CatalogRelease:
+        payload = RejectSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return services.release_reject(release=release, user=request.user, reason=payload.validated_data["reason"])
+
+
+class ReleaseItemListView(generics.ListAPIView[CatalogItem]):
+    permission_classes = [IsStaffMember]
+    serializer_class = ItemSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        release = _release(self.kwargs["label"])
+        items = CatalogItem.objects.filter(release=release).select_related("release")
+        for param in ("kind", "category"):
+            value = self.request.query_params.get(param)
+            if value:
+                items = items.filter(**{param: value})
+        return items
+
+
+class ReleaseItemDetailView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses={200: ItemSerializer})
+    def get(self, request: Request, label: str, code: str) -> Response:
+        item = CatalogItem.objects.filter(release=_release(label), code=code).first()
+        if item is None:
+            raise NotFound(f"no item {code} in release {label}", code="code_unknown")
+        return Response(ItemSerializer(item).data)
+
+    @extend_schema(request=ItemWriteSerializer, responses={200: ItemSerializer})
+    def put(self, request: Request, label: str, code: str) -> Response:
+        release = _release(label)
+        services.ensure_draft(release)
+        payload = ItemWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(payload.validated_data)
+        data.pop("release", None)
+        data["code"] = code if not data.get("code") else data["code"]
+        item = services.item_put(release=release, data=data, user=request.user, reason=request.headers.get("X-Change-Reason", ""))
+        return Response(ItemSerializer(item).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, label: str, code: str) -> Response:
+        services.item_delete(release=_release(label), code=code, user=request.user, reason=request.headers.get("X-Change-Reason", ""))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReleaseDiffView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("against", str, description="label of the older release (default: the previous published one)")],
+        responses={200: DiffSerializer},
+    )
+    def get(self, request: Request, label: str) -> Response:
+        release = _release(label)
+        against_label = request.query_params.get("against")
+        old = _release(against_label) if against_label else selectors.release_previous(release=release)
+        diff = selectors.catalog_diff(old=old, new=release)
+        diff["added"] = ItemSerializer(
+            CatalogItem.objects.filter(release=release, code__in=[i["code"] for i in diff["added"]]).select_related("release"), many=True
+        ).data
+        return Response({"release": release.label, "against": old.label if old else None, **diff})

@@ -1,0 +1,197 @@
+"""Reads on the catalog: the release in force, diffs, look-ups by code and date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
+
+DiffRow = dict[str, Any]
+
+
+def published_releases() -> QuerySet[CatalogRelease]:
+    return CatalogRelease.objects.filter(status=CatalogRelease.Status.PUBLISHED)
+
+
+def release_in_force(*, on_date: dt.date) -> CatalogRelease | None:
+    """The published release with the latest effective_from on or before ``on_date``."""
+    return published_releases().filter(effective_from__lte=on_date).order_by("-effective_from").first()
+
+
+def release_previous(*, release: CatalogRelease) -> CatalogRelease | None:
+    """The published release this one follows in effective-date order."""
+    return published_releases().filter(effective_from__lt=release.effective_from).exclude(pk=release.pk).order_by("-effective_from").first()
+
+
+def item_as_dict(item: CatalogItem) -> dict[str, Any]:
+    return {"code": item.code, **{f: _jsonable(getattr(item, f)) for f in ITEM_CONTENT_FIELDS}}
+
+
+def _jsonable(value: Any) -> Any:
+    # Decimals travel as strings (as DRF renders them), so diffs and API agree.
+    from decimal import Decimal
+
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def catalog_diff(*, old: CatalogRelease | None, new: CatalogRelease) -> dict[str, Any]:
+    """What changed from ``old`` to ``new``.
+
+    ``added`` carries whole items, ``changed`` the changed fields as [old, new], ``removed`` the
+    codes gone without successor, ``retired`` the codes gone with successors (items of ``new``
+    whose ``replaces`` names them). Applying the result to ``old`` yields ``new``.
+    """
+    if old is not None and old.pk == new.pk:
+        rows: list[DiffRow] = []
+    elif new.previous_id is not None and old is not None and new.previous_id == old.pk and new.is_published:
+        rows = [dict(r) for r in ReleaseChange.objects.filter(release=new).values("code", "change", "fields", "successors")]
+    else:
+        rows = compute_diff_rows(old_id=old.pk if old else None, new_id=new.pk)
+    return diff_from_rows(rows, new=new)
+
+
+def diff_from_rows(rows: list[DiffRow], *, new: CatalogRelease) -> dict[str, Any]:
+    added_codes = [r["code"] for r in rows if r["change"] == "added"]
+    added = [item_as_dict(i) for i in CatalogItem.objects.filter(release=new, code__in=added_codes).order_by("code")]
+    changed = [{"code": r["code"], "fields": r["fields"]} for r in rows if r["change"] == "changed"]
+    removed = [r["code"] for r in rows if r["change"] == "removed"]
+    retired = [{"code": r["code"], "successors": r["successors"]} for r in rows if r["change"] == "retired"]
+    counts = {"added": len(added), "removed": len(removed), "changed": len(changed), "retired": len(retired)}
+    return {"added": added, "removed": removed, "changed": changed, "retired": retired, "counts": counts}
+
+
+def compute_diff_rows(*, old_id: int | None, new_id: int) -> list[DiffRow]:
+    """Diff rows {code, change, fields, successors}, computed set-based in PostgreSQL."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(DIFF_SQL, {"old": old_id if old_id is not None else -1, "new": new_id})
+            return [
+                {"code": code, "change": change, "fields": fields or {}, "successors": successors or []}
+                for code, change, fields, successors in cursor.fetchall()
+            ]
+    return _compute_diff_rows_in_python(old_id=old_id, new_id=new_id)
+
+
+def _sql_value(field: str, alias: str) -> str:
+    # numeric as text so JSON carries "0.1000" exactly as the API renders it
+    return f"{alias}.{field}::text" if field == "self_pay_ratio" else f"{alias}.{field}"
+
+
+_FIELD_PAIRS = ",\n".join(
+    f"'{f}', CASE WHEN o.{f} IS DISTINCT FROM n.{f} THEN jsonb_build_array({_sql_value(f, 'o')}, {_sql_value(f, 'n')}) END"
+    for f in ITEM_CONTENT_FIELDS
+)
+_ROW_O = ", ".join(f"o.{f}" for f in ITEM_CONTENT_FIELDS)
+_ROW_N = ", ".join(f"n.{f}" for f in ITEM_CONTENT_FIELDS)
+
+DIFF_SQL = f"""
+WITH o AS (SELECT * FROM catalog_catalogitem WHERE release_id = %(old)s),
+     n AS (SELECT * FROM catalog_catalogitem WHERE release_id = %(new)s),
+     succ AS (
+         SELECT r.old_code, jsonb_agg(n.code ORDER BY n.code) AS successors
+         FROM n CROSS JOIN LATERAL jsonb_array_elements_text(n.replaces) AS r(old_code)
+         GROUP BY r.old_code
+     )
+SELECT coalesce(n.code, o.code) AS code,
+       CASE WHEN o.id IS NULL THEN 'added'
+            WHEN n.id IS NULL AND succ.successors IS NOT NULL THEN 'retired'
+            WHEN n.id IS NULL THEN 'removed'
+            ELSE 'changed' END AS change,
+       CASE WHEN o.id IS NOT NULL AND n.id IS NOT NULL
+            THEN jsonb_strip_nulls(jsonb_build_object({_FIELD_PAIRS})) END AS fields,
+       CASE WHEN n.id IS NULL THEN succ.successors END AS successors
+FROM o FULL JOIN n ON o.code = n.code
+LEFT JOIN succ ON n.id IS NULL AND succ.old_code = o.code
+WHERE o.id IS NULL OR n.id IS NULL OR ({_ROW_O}) IS DISTINCT FROM ({_ROW_N})
+ORDER BY 1
+"""
+
+
+def _compute_diff_rows_in_python(*, old_id: int | None, new_id: int) -> list[DiffRow]:
+    """The same diff for databases without the SQL path (the SQLite demo)."""
+
+    def load(release_id: int | None) -> dict[str, dict[str, Any]]:
+        if release_id is None:
+            return {}
+        return {i.code: item_as_dict(i) for i in CatalogItem.objects.filter(release_id=release_id)}
+
+    old, new = load(old_id), load(new_id)
+    successors: dict[str, list[str]] = {}
+    for code, item in new.items():
+        for replaced in item["replaces"]:
+            successors.setdefault(replaced, []).append(code)
+    rows: list[DiffRow] = []
+    for code in sorted(old.keys() | new.keys()):
+        before, after = old.get(code), new.get(code)
+        if before is None:
+            rows.append({"code": code, "change": "added", "fields": {}, "successors": []})
+        elif after is None:
+            succ = sorted(successors.get(code, []))
+            rows.append({"code": code, "change": "retired" if succ else "removed", "fields": {}, "successors": succ})
+        else:
+            fields = {f: [before[f], after[f]] for f in ITEM_CONTENT_FIELDS if before[f] != after[f]}
+            if fields:
+                rows.append({"code": code, "change": "changed", "fields": fields, "successors": []})
+    return rows
+
+
+def item_lookup(*, code: str, on_date: dt.date) -> dict[str, Any] | None:
+    """The item ``code`` as in force on ``on_date``.
+
+    Returns {"status": "active", "item", "release"} for a live code or a former code (alias) of a
+    live item, {"status": "retired", "retired_in", "successors"} for a code that existed earlier
+    and is gone, or None for a code never seen (nor known as a former code) up to that date.
+    """
+    release = release_in_force(on_date=on_date)
+    if release is None:
+        return None
+    item = CatalogItem.objects.filter(release=release, code=code).first()
+    if item is not None:
+        return {"status": "active", "item": item, "release": release}
+    earlier = (
+        CatalogItem.objects.filter(code=code, release__in=published_releases().filter(effective_from__lt=release.effective_from))
+        .select_related("release")
+        .order_by("-release__effective_from")
+        .first()
+    )
+    replacing = items_replacing(release=release, code=code)
+    if earlier is None:
+        if len(replacing) == 1:
+            return {"status": "active", "item": replacing[0], "release": release, "former_code": code}
+        if not replacing:
+            return None
+    retired_in = (
+        published_releases()
+        .filter(effective_from__gt=earlier.release.effective_from if earlier else dt.date.min, effective_from__lte=on_date)
+        .order_by("effective_from")
+        .first()
+    )
+    return {
+        "status": "retired",
+        "retired_in": retired_in,
+        "successors": [i.code for i in replacing],
+        "release": release,
+    }
+
+
+def items_replacing(*, release: CatalogRelease, code: str) -> list[CatalogItem]:
+    """Items of ``release`` whose ``replaces`` names ``code`` (GIN-indexed on PostgreSQL)."""
+    items = CatalogItem.objects.filter(release=release).order_by("code")
+    if connection.vendor == "postgresql":
+        return list(items.filter(replaces__contains=[code]))
+    return [i for i in items.exclude(replaces=[]) if code in i.replaces]
+
+
+def counts_by_kind(*, release: CatalogRelease) -> dict[str, int]:
+    if release.counts:
+        return dict(release.counts["by_kind"])
+    from django.db.models import Count
+
+    counts = dict.fromkeys(("drug", "tcm_piece", "service", "consumable"), 0)
+    for row in CatalogItem.objects.filter(release=release).values("kind").annotate(n=Count("id")).order_by():
+        counts[row["kind"]] = row["n"]
+    return counts

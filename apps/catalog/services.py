@@ -1,0 +1,227 @@
+"""Every write on the national catalog. One transaction each; the only way to publish.
+
+Rules: drafts are the only editable releases (409 release_not_draft); the approver differs
+from the submitter (409 same_user_cannot_approve, also a CHECK in the database); only an
+approved release is published (409 release_not_approved); a published release never changes
+(also enforced by triggers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from apps.core.errors import Conflict, NotFound, ValidationFailed
+from apps.core.history import history_bulk_record
+from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
+
+from . import exports
+from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
+from .selectors import DIFF_SQL, compute_diff_rows, counts_by_kind, release_previous
+from .signals import release_published
+from .validation import clean_item
+
+Status = CatalogRelease.Status
+
+
+def _lock(release: CatalogRelease) -> CatalogRelease:
+    """Lock the release row and refresh the caller's instance, so it sees what it acts on."""
+    CatalogRelease.objects.select_for_update().filter(pk=release.pk).values_list("pk").get()
+    release.refresh_from_db()
+    return release
+
+
+def ensure_draft(release: CatalogRelease) -> None:
+    if release.status != Status.DRAFT:
+        raise Conflict(f"release {release.label} is {release.status}; only drafts can be changed", code="release_not_draft")
+
+
+@transaction.atomic
+def release_create_draft(*, label: str, effective_from: dt.date, user: Any, based_on: CatalogRelease | None = None) -> CatalogRelease:
+    """Create a draft; with ``based_on`` (a published release) its items are copied set-based.
+
+    Item history is not duplicated for the copy: the based-on release's snapshot is the items'
+    prior state, and the release's own history records what it was copied from.
+    """
+    require_role(user, *CATALOG_EDITORS)
+    if CatalogRelease.objects.filter(label=label).exists():
+        raise ValidationFailed(
+            f"a release labelled {label} exists", errors=[{"field": "label", "code": "unique", "message": "label taken"}]
+        )
+    if based_on is not None and not based_on.is_published:
+        raise ValidationFailed(
+            "based_on must be a published release", errors=[{"field": "based_on", "code": "invalid", "message": "not published"}]
+        )
+    release = CatalogRelease(label=label, effective_from=effective_from, based_on=based_on, created_by=user)
+    release.full_clean(exclude=["created_by"])
+    release._change_reason = f"copied from {based_on.label}" if based_on else "created empty"  # type: ignore[attr-defined]
+    release._history_user = user  # type: ignore[attr-defined]
+    release.save()
+    if based_on is not None:
+        columns = ", ".join(("code", *ITEM_CONTENT_FIELDS))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO catalog_catalogitem (release_id, {columns}) "
+                f"SELECT %s, {columns} FROM catalog_catalogitem WHERE release_id = %s",
+                [release.pk, based_on.pk],
+            )
+    return release
+
+
+@transaction.atomic
+def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason: str = "") -> CatalogItem:
+    """Create or fully replace one item of a draft. Raises ValidationFailed with field errors."""
+    require_role(user, *CATALOG_EDITORS)
+    release = _lock(release)
+    ensure_draft(release)
+    clean, errors = clean_item(data)
+    if errors:
+        raise ValidationFailed(f"item {clean.get('code') or '?'} is not valid", errors=errors)
+    item = CatalogItem.objects.filter(release=release, code=clean["code"]).first() or CatalogItem(release=release)
+    for field, value in clean.items():
+        setattr(item, field, value)
+    item._change_reason = reason or "edited"  # type: ignore[attr-defined]
+    item._history_user = user  # type: ignore[attr-defined]
+    item.save()
+    return item
+
+
+@transaction.atomic
+def item_delete(*, release: CatalogRelease, code: str, user: Any, reason: str = "") -> None:
+    require_role(user, *CATALOG_EDITORS)
+    release = _lock(release)
+    ensure_draft(release)
+    item = CatalogItem.objects.filter(release=release, code=code).first()
+    if item is None:
+        raise NotFound(f"no item {code} in release {release.label}", code="code_unknown")
+    item._change_reason = reason or "deleted"  # type: ignore[attr-defined]
+    item._history_user = user  # type: ignore[attr-defined]
+    item.delete()
+
+
+def items_record_history(*, release: CatalogRelease, codes_sql: str, params: list[Any], user: Any, history_type: str, reason: str) -> int:
+    """History rows for items changed by a bulk path (importers), set-based."""
+    return history_bulk_record(
+        model=CatalogItem,
+        where_sql=f"release_id = %s AND code IN ({codes_sql})",
+        params=[release.pk, *params],
+        history_type=history_type,
+        user_id=getattr(user, "pk", None),
+        reason=reason,
+    )
+
+
+def _transition(release: CatalogRelease, *, user: Any, reason: str, **fields: Any) -> CatalogRelease:
+    for name, value in fields.items():
+        setattr(release, name, value)
+    release._change_reason = reason  # type: ignore[attr-defined]
+    release._history_user = user  # type: ignore[attr-defined]
+    release.save()
+    return release
+
+
+@transaction.atomic
+def release_submit(*, release: CatalogRelease, user: Any) -> CatalogRelease:
+    """Draft → in review. Refuses an empty draft."""
+    require_role(user, *CATALOG_EDITORS)
+    release = _lock(release)
+    ensure_draft(release)
+    if not CatalogItem.objects.filter(release=release).exists():
+        raise ValidationFailed(f"release {release.label} has no items")
+    return _transition(
+        release, user=user, reason="submitted", status=Status.IN_REVIEW, submitted_by=user, submitted_at=timezone.now(), rejection_reason=""
+    )
+
+
+@transaction.atomic
+def release_approve(*, release: CatalogRelease, user: Any) -> CatalogRelease:
+    """In review → approved, by someone other than the submitter (checked before the role)."""
+    release = _lock(release)
+    if release.submitted_by_id == getattr(user, "pk", None):
+        raise Conflict("the submitter of a release cannot approve it", code="same_user_cannot_approve")
+    require_role(user, *CATALOG_APPROVERS)
+    if release.status != Status.IN_REVIEW:
+        raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
+    try:
+        with transaction.atomic():
+            return _transition(release, user=user, reason="approved", status=Status.APPROVED, approved_by=user, approved_at=timezone.now())
+    except IntegrityError as exc:  # the CHECK constraint, should the lock above ever be bypassed
+        raise Conflict("the submitter of a release cannot approve it", code="same_user_cannot_approve") from exc
+
+
+@transaction.atomic
+def release_reject(*, release: CatalogRelease, user: Any, reason: str) -> CatalogRelease:
+    """In review or approved → back to draft with a reason people can act on."""
+    release = _lock(release)
+    if release.submitted_by_id == getattr(user, "pk", None):
+        raise Conflict("the submitter of a release cannot review it", code="same_user_cannot_approve")
+    require_role(user, *CATALOG_APPROVERS)
+    if not reason.strip():
+        raise ValidationFailed("a rejection needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
+    if release.status not in (Status.IN_REVIEW, Status.APPROVED):
+        raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
+    return _transition(
+        release,
+        user=user,
+        reason=f"rejected: {reason}"[:100],
+        status=Status.DRAFT,
+        rejection_reason=reason,
+        approved_by=None,
+        approved_at=None,
+    )
+
+
+@transaction.atomic
+def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
+    """Approved → published: store the diff against the previous published release, counts,
+    export files and their SHA-256, then freeze. Listeners hear ``release_published`` on commit.
+    """
+    require_role(user, *CATALOG_EDITORS)
+    release = _lock(release)
+    if release.status != Status.APPROVED:
+        raise Conflict(f"release {release.label} is {release.status}; only approved releases are published", code="release_not_approved")
+    if CatalogRelease.objects.filter(status=Status.PUBLISHED, effective_from=release.effective_from).exists():
+        raise Conflict(f"a published release already takes effect on {release.effective_from}", code="effective_date_taken")
+    previous = release_previous(release=release)
+    _store_diff(release=release, previous=previous)
+    diff_counts = dict.fromkeys(ReleaseChange.Change.values, 0)
+    for entry in ReleaseChange.objects.filter(release=release).values("change").annotate(n=Count("id")).order_by():
+        diff_counts[entry["change"]] = entry["n"]
+    by_kind = counts_by_kind(release=release)
+    sha256, files = exports.build_exports(release)
+    _transition(
+        release,
+        user=user,
+        reason="published",
+        status=Status.PUBLISHED,
+        previous=previous,
+        published_by=user,
+        published_at=timezone.now(),
+        counts={"total": sum(by_kind.values()), "by_kind": by_kind},
+        diff_counts=diff_counts,
+        sha256=sha256,
+        exports=files,
+    )
+    transaction.on_commit(lambda: release_published.send(sender=CatalogRelease, release=release))
+    return release
+
+
+def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> None:
+    old_id = previous.pk if previous else None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
+                f"SELECT %(new)s, code, change, coalesce(fields, '{{}}'::jsonb), coalesce(successors, '[]'::jsonb) FROM ({DIFF_SQL}) AS d",
+                {"old": old_id if old_id is not None else -1, "new": release.pk},
+            )
+        return
+    rows = compute_diff_rows(old_id=old_id, new_id=release.pk)
+    ReleaseChange.objects.bulk_create(
+        [ReleaseChange(release=release, code=r["code"], change=r["change"], fields=r["fields"], successors=r["successors"]) for r in rows],
+        batch_size=2000,
+    )

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "catalog"
+urlpatterns = [
+    path("catalog/releases/<str:label>/review/", views.release_review, name="release-review"),
+    path("catalog/releases/<str:label>/<str:action>/", views.release_action, name="release-action"),
+]

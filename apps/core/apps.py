@@ -1,0 +1,28 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def sync_role_groups(**kwargs: Any) -> None:
+    """One group per role with the model permissions of ROLE_PERMISSIONS (after every migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from .roles import ROLE_PERMISSIONS
+
+    for role, apps in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = Permission.objects.none()
+        for app_label, actions in apps.items():
+            for action in actions:
+                wanted = wanted | Permission.objects.filter(content_type__app_label=app_label, codename__startswith=f"{action}_")
+        group.permissions.set(wanted)
+
+
+class CoreConfig(AppConfig):
+    name = "apps.core"
+    label = "core"
+    verbose_name = "Core"
+
+    def ready(self) -> None:
+        post_migrate.connect(sync_role_groups, dispatch_uid="core.sync_role_groups")

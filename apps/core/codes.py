@@ -1,0 +1,157 @@
+"""Code normalisation and validation (DOMAIN.md, "Code formats").
+
+Codes are normalised with NFKC (full-width digits and letters become ASCII), every kind of
+white space is removed and letters are upper-cased. Display text is kept in NFC.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.conf import settings
+
+_WHITESPACE = re.compile(r"\s+", re.UNICODE)
+
+PROVINCE_PREFIXES = frozenset(
+    [f"{n}" for n in range(11, 16)]
+    + [f"{n}" for n in range(21, 24)]
+    + [f"{n}" for n in range(31, 38)]
+    + [f"{n}" for n in range(41, 47)]
+    + [f"{n}" for n in range(50, 55)]
+    + [f"{n}" for n in range(61, 66)]
+)
+
+DRUG_CODE = re.compile(r"^[XZ][A-Z]\d{2}[A-Z]{2}[A-Z]\d{3}[A-Z]\d{3}\d{4}\d{5}$")
+# Older 20-character drug codes are only accepted as former codes (aliases); their inner
+# layout is not published, so only the shape is checked.
+FORMER_DRUG_CODE = re.compile(r"^[XZ][A-Z0-9]{19}$")
+TCM_PIECE_CODE = re.compile(r"^T[0-9A-Z]{9}$")
+SERVICE_CODE = re.compile(r"^\d{15}(-\d{1,6})?$")
+CONSUMABLE_CODE = re.compile(r"^C\d{14}(\d{5}(\d{7})?)?$")
+ICD10_CODE = re.compile(r"^[A-Z]\d{2}\.\d{3}(x\d{3})?(\+[A-Z]\d{2}(\.\d{1,2})?\*)?$")
+ICD9_PROCEDURE_CODE = re.compile(r"^\d{2}(\.\d{1,2}(x\d{3})?)?$")
+INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
+
+KIND_DRUG = "drug"
+KIND_TCM_PIECE = "tcm_piece"
+KIND_SERVICE = "service"
+KIND_CONSUMABLE = "consumable"
+
+
+class CodeError(ValueError):
+    """A code that does not match its format; ``reason`` is for people."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code!r}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+def normalise_code(raw: str) -> str:
+    """NFKC, strip every white space, upper-case: what every code goes through first."""
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", raw)).upper()
+
+
+def normalise_text(raw: str) -> str:
+    """Display text: NFC and trimmed, nothing else."""
+    return unicodedata.normalize("NFC", raw).strip()
+
+
+def _is_ascii(code: str) -> bool:
+    # After NFKC, anything non-ASCII left (Cyrillic "А", Greek "Χ", ...) is a confusable.
+    return code.isascii()
+
+
+def catalog_code_kind(code: str) -> str:
+    """Return the item kind a normalised national code belongs to, or raise CodeError."""
+    if not code:
+        raise CodeError(code, "code is empty")
+    if not _is_ascii(code):
+        raise CodeError(code, "code contains non-ASCII characters (look-alike letters?)")
+    first = code[0]
+    if first in "XZ":
+        if DRUG_CODE.match(code):
+            return KIND_DRUG
+        raise CodeError(code, "drug codes are 23 characters: [XZ] + classification + 4-digit spec + 5-digit product")
+    if first == "T":
+        if TCM_PIECE_CODE.match(code):
+            return KIND_TCM_PIECE
+        raise CodeError(code, "TCM decoction piece codes are 10 characters starting with T")
+    if first == "C":
+        if CONSUMABLE_CODE.match(code) and _consumable_path_ok(code):
+            return KIND_CONSUMABLE
+        raise CodeError(code, "consumable codes are C + 14, 19 or 26 digits with non-zero class digits")
+    if first.isdigit():
+        if SERVICE_CODE.match(code):
+            return KIND_SERVICE
+        raise CodeError(code, "medical service item codes are 15 digits, optionally -<local suffix>")
+    raise CodeError(code, "unknown code prefix (expected X/Z drug, T TCM piece, C consumable, digits service)")
+
+
+def _consumable_path_ok(code: str) -> bool:
+    # Class and subclass (2 + 2 digits) are numbered from 01; 00 means the row is malformed.
+    return code[1:3] != "00" and code[3:5] != "00"
+
+
+def validate_catalog_code(raw: str, *, expected_kind: str | None = None) -> str:
+    """Normalise a national catalog code and check it; returns the normalised code."""
+    code = normalise_code(raw)
+    kind = catalog_code_kind(code)
+    if expected_kind and kind != expected_kind:
+        raise CodeError(code, f"a {kind} code cannot be used for a {expected_kind} item")
+    return code
+
+
+def is_former_drug_code(code: str) -> bool:
+    return bool(FORMER_DRUG_CODE.match(code))
+
+
+def consumable_category_path(code: str) -> str:
+    """The 15-character category path (C + class/subclass/group/common name/material/feature)."""
+    return code[:15]
+
+
+def validate_province_code(raw: str) -> str:
+    code = normalise_code(raw)
+    if code == settings.XPCC_PROVINCE_CODE:
+        return code
+    if not (len(code) == 6 and code.isdigit()):
+        raise CodeError(code, "province codes are 6 digits (GB/T 2260)")
+    if code[:2] not in PROVINCE_PREFIXES:
+        raise CodeError(code, "not a GB/T 2260 province prefix")
+    if not code.endswith("0000"):
+        raise CodeError(code, "a province-level code ends in 0000")
+    return code
+
+
+def validate_region_code(raw: str) -> str:
+    code = normalise_code(raw)
+    if not (len(code) == 6 and code.isdigit()) or code[:2] not in PROVINCE_PREFIXES:
+        raise CodeError(code, "city / pooling region codes are 6 digits with a GB/T 2260 prefix")
+    if not code.endswith("00") or code.endswith("0000"):
+        raise CodeError(code, "a city-level code ends in 00 (but not 0000)")
+    return code
+
+
+def validate_institution_code(raw: str) -> str:
+    code = normalise_code(raw)
+    if not INSTITUTION_CODE.match(code):
+        raise CodeError(code, "institution codes are H (hospital) or P (pharmacy) + 11 digits")
+    if code[1:3] not in PROVINCE_PREFIXES and code[1:3] != settings.XPCC_PROVINCE_CODE[:2]:
+        raise CodeError(code, "digits 2-3 must be a GB/T 2260 province prefix")
+    return code
+
+
+def normalise_icd10(raw: str) -> str:
+    """ICD-10 keeps its lower-case extension marker x; everything else upper-case."""
+    code = _WHITESPACE.sub("", unicodedata.normalize("NFKC", raw))
+    head, sep, tail = code.partition("x")
+    return head.upper() + sep + tail.upper()
+
+
+def validate_icd10(raw: str) -> str:
+    code = normalise_icd10(raw)
+    if not ICD10_CODE.match(code):
+        raise CodeError(code, "ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*")
+    return code

@@ -1,0 +1,51 @@
+"""Who may do what. Services call these; DRF permission classes wrap them for views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from .errors import Forbidden
+from .roles import Role
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def staff_role(user: Any) -> str | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    profile = getattr(user, "staff_profile", None)
+    return profile.role if profile is not None else None
+
+
+def staff_province(user: Any) -> str:
+    profile = getattr(user, "staff_profile", None)
+    return profile.province_code if profile is not None else ""
+
+
+def has_role(user: Any, *roles: str) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    return staff_role(user) in roles
+
+
+def require_role(user: Any, *roles: str) -> None:
+    """Raise Forbidden (403 permission_denied) unless the user holds one of ``roles``."""
+    if not has_role(user, *roles):
+        wanted = ", ".join(roles)
+        raise Forbidden(f"this action needs one of the roles: {wanted}")
+
+
+def require_province(user: Any, province_code: str) -> None:
+    """Raise 403 wrong_province if a province-scoped user acts outside her province."""
+    if getattr(user, "is_superuser", False):
+        return
+    own = staff_province(user)
+    if own and own != province_code:
+        raise Forbidden(f"you act for province {own}, not {province_code}", code="wrong_province")
+
+
+CATALOG_EDITORS = (Role.CATALOG_ADMIN,)
+CATALOG_APPROVERS = (Role.CATALOG_REVIEWER, Role.CATALOG_ADMIN)
+READ_ALL_ROLES = tuple(Role.values)

@@ -1,0 +1,31 @@
+"""Staff roles and province scoping. Roles are Django groups of the same name, kept in sync
+with ``StaffProfile.role`` by ``staff_set_role`` so admin permissions follow the role."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    CATALOG_ADMIN = "catalog_admin", "Catalog administrator"
+    CATALOG_REVIEWER = "catalog_reviewer", "Catalog reviewer"
+    PROVINCE_STAFF = "province_staff", "Provincial bureau staff"
+    FINANCE_MAKER = "finance_maker", "Finance maker"
+    FINANCE_CHECKER = "finance_checker", "Finance checker"
+    AUDITOR = "auditor", "Auditor (read-only)"
+
+
+# Roles whose work is bound to one province.
+PROVINCE_SCOPED_ROLES = frozenset({Role.PROVINCE_STAFF, Role.FINANCE_MAKER, Role.FINANCE_CHECKER})
+
+# Django model permissions each role's group carries: {role: {app_label: actions}}.
+# Workflow rules (who may approve what) are checked by the services, not by these.
+_ALL_APPS = ("core", "catalog", "benefits", "hospitals", "pooling", "reconciliation")
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    Role.CATALOG_ADMIN: {"catalog": ("view", "add", "change", "delete"), "core": ("view",), "hospitals": ("view",)},
+    Role.CATALOG_REVIEWER: {"catalog": ("view", "change"), "core": ("view",)},
+    Role.PROVINCE_STAFF: {"benefits": ("view", "add", "change"), "hospitals": ("view", "add", "change"), "catalog": ("view",)},
+    Role.FINANCE_MAKER: {"pooling": ("view", "add", "change"), "reconciliation": ("view", "add", "change"), "benefits": ("view",)},
+    Role.FINANCE_CHECKER: {"pooling": ("view", "change"), "reconciliation": ("view", "change"), "benefits": ("view",)},
+    Role.AUDITOR: dict.fromkeys(_ALL_APPS, ("view",)),
+}

@@ -1,0 +1,84 @@
+"""Demo data: users of every role, two published catalog releases and a draft.
+
+Each app's part is a function here, called in dependency order by ``seed_demo``; running it
+twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+
+from apps.catalog import services as catalog
+from apps.catalog.demo import generate_items
+from apps.catalog.models import CatalogRelease
+from apps.core.roles import Role
+from apps.core.services import staff_create
+
+DEMO_PASSWORD = "portal-demo-2026"
+DEMO_USERS = [
+    ("catalog_admin", Role.CATALOG_ADMIN, ""),
+    ("catalog_reviewer", Role.CATALOG_REVIEWER, ""),
+    ("sh_staff", Role.PROVINCE_STAFF, "310000"),
+    ("sc_staff", Role.PROVINCE_STAFF, "510000"),
+    ("sh_finance_maker", Role.FINANCE_MAKER, "310000"),
+    ("sh_finance_checker", Role.FINANCE_CHECKER, "310000"),
+    ("auditor", Role.AUDITOR, ""),
+]
+
+
+def seed_users() -> dict[str, Any]:
+    User = get_user_model()
+    admin = User.objects.filter(username="admin").first()
+    if admin is None:
+        admin = User.objects.create_superuser("admin", "admin@example.invalid", DEMO_PASSWORD)
+    users: dict[str, Any] = {"admin": admin}
+    for username, role, province in DEMO_USERS:
+        users[username] = User.objects.filter(username=username).first() or staff_create(
+            username=username, role=role, province_code=province, password=DEMO_PASSWORD
+        )
+    return users
+
+
+def _publish(release: CatalogRelease, admin: AbstractUser, reviewer: AbstractUser) -> CatalogRelease:
+    catalog.release_submit(release=release, user=admin)
+    catalog.release_approve(release=release, user=reviewer)
+    return catalog.release_publish(release=release, user=admin)
+
+
+def seed_catalog(users: dict[str, Any]) -> None:
+    if CatalogRelease.objects.exists():
+        return
+    admin, reviewer = users["catalog_admin"], users["catalog_reviewer"]
+    items = list(generate_items(300, seed=2025))
+    first = catalog.release_create_draft(label="2025.01", effective_from=dt.date(2025, 1, 1), user=admin)
+    for item in items:
+        catalog.item_put(release=first, data=item, user=admin, reason="2024 NRDL demo load")
+    first = _publish(first, admin, reviewer)
+
+    second = catalog.release_create_draft(label="2026.01", effective_from=dt.date(2026, 1, 1), user=admin, based_on=first)
+    for item in items[:10]:
+        catalog.item_put(release=second, data={**item, "category": "01", "self_pay_ratio": None}, user=admin, reason="moved to 甲")
+    for item in items[290:]:
+        catalog.item_delete(release=second, code=item["code"], user=admin, reason="delisted")
+    successor = next(generate_items(1, seed=2026, start=900_000))
+    catalog.item_put(release=second, data={**successor, "replaces": [items[289]["code"]]}, user=admin, reason="new product")
+    catalog.item_delete(release=second, code=items[289]["code"], user=admin, reason="replaced")
+    for item in generate_items(20, seed=2026, start=1000):
+        catalog.item_put(release=second, data=item, user=admin, reason="2025 NRDL additions")
+    second = _publish(second, admin, reviewer)
+
+    draft = catalog.release_create_draft(label="2027.01", effective_from=dt.date(2027, 1, 1), user=admin, based_on=second)
+    for item in generate_items(5, seed=2027, start=2000):
+        catalog.item_put(release=draft, data=item, user=admin, reason="2026 NRDL candidates")
+
+
+@transaction.atomic
+def seed_all() -> dict[str, Any]:
+    users = seed_users()
+    seed_catalog(users)
+    return users

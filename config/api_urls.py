@@ -1,0 +1,10 @@
+"""/api/v1/: each app contributes its own urls module."""
+
+from django.urls import include, path
+
+from apps.core.api.views import JobDetailView
+
+urlpatterns = [
+    path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
+    path("", include("apps.catalog.api.urls")),
+]

@@ -1,0 +1,15 @@
+"""Test settings: the real PostgreSQL and Redis of this machine unless the environment says otherwise."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/portal")
+
+from .base import *  # noqa: F403
+from .base import env
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Unit tests run tasks eagerly; integration tests start a real worker against REDIS_URL.
+CELERY_BROKER_URL = ""
+CELERY_TASK_ALWAYS_EAGER = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405

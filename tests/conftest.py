@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.core.roles import Role
+from tests.factories import staff
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require_service(name: str, ok: bool, detail: str = "") -> None:
+    """A test that needs a real service fails loudly in CI and skips (with reason) elsewhere."""
+    if ok:
+        return
+    message = f"{name} is not available{': ' + detail if detail else ''}"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+    from django.conf import settings
+
+    url: str = settings.REDIS_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        ok, detail = True, ""
+    except Exception as exc:
+        ok, detail = False, str(exc)
+    require_service("Redis", ok, detail)
+    return url
+
+
+@pytest.fixture
+def catalog_admin(db: Any) -> Any:
+    return staff(Role.CATALOG_ADMIN, username="catalog-admin")
+
+
+@pytest.fixture
+def reviewer(db: Any) -> Any:
+    return staff(Role.CATALOG_REVIEWER, username="catalog-reviewer")
+
+
+@pytest.fixture
+def auditor(db: Any) -> Any:
+    return staff(Role.AUDITOR, username="auditor")
+
+
+@pytest.fixture
+def api() -> Any:
+    """api(user) -> an APIClient authenticated as ``user`` (or anonymous with None)."""
+
+    def make(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
