@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 
 from apps.core.permissions import has_role
+from apps.core.principals import is_hospital
 from apps.core.roles import Role
 
 
@@ -15,3 +16,19 @@ class IsStaffMember(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return has_role(request.user, *Role.values)
+
+
+class IsHospital(BasePermission):
+    """A request authenticated with a hospital API key."""
+
+    message = "hospital API key required"
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return is_hospital(request.user)
+
+
+class IsHospitalOrStaff(BasePermission):
+    message = "hospital API key or staff login required"
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return is_hospital(request.user) or has_role(request.user, *Role.values)
