@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.catalog",
     "apps.benefits",
+    "apps.hospitals",
     "apps.demo",
 ]
 
