@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -33,3 +34,38 @@ class Hospital(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class ApiKey(models.Model):
+    """A hospital's API key: ``<prefix>.<secret>``, shown once, stored as SHA-256 of the secret.
+
+    The prefix is public (support staff quote it, logs carry it); the secret is never stored.
+    A key is revoked by setting ``revoked_at``; revoked keys stay for audit and answer 401
+    ``api_key_revoked``.
+    """
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="api_keys")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    name = models.CharField(max_length=64, blank=True, default="", help_text="What the key is for (e.g. HIS production).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
+
+    class Meta:
+        ordering = ["hospital", "-created_at"]
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(name="api_key_prefix_format", condition=models.Q(prefix__regex=r"^[A-Za-z0-9]{8,16}$")),
+            models.CheckConstraint(name="api_key_hash_is_sha256", condition=models.Q(secret_sha256__regex=r"^[0-9a-f]{64}$")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.hospital_id})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
