@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.db import connection
@@ -69,11 +70,18 @@ def compute_diff_rows(*, old_id: int | None, new_id: int) -> list[DiffRow]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(DIFF_SQL, {"old": old_id if old_id is not None else -1, "new": new_id})
+            # Django leaves jsonb undecoded on raw cursors; JSONField decodes it for the ORM.
             return [
-                {"code": code, "change": change, "fields": fields or {}, "successors": successors or []}
+                {"code": code, "change": change, "fields": _json(fields, {}), "successors": _json(successors, [])}
                 for code, change, fields, successors in cursor.fetchall()
             ]
     return _compute_diff_rows_in_python(old_id=old_id, new_id=new_id)
+
+
+def _json(value: Any, empty: Any) -> Any:
+    if value is None:
+        return empty
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _sql_value(field: str, alias: str) -> str:

@@ -143,11 +143,13 @@ def validate_institution_code(raw: str) -> str:
     return code
 
 
+_ICD10_EXTENSION = re.compile(r"^([A-Z]\d{2}\.\d{3})X")
+
+
 def normalise_icd10(raw: str) -> str:
-    """ICD-10 keeps its lower-case extension marker x; everything else upper-case."""
-    code = _WHITESPACE.sub("", unicodedata.normalize("NFKC", raw))
-    head, sep, tail = code.partition("x")
-    return head.upper() + sep + tail.upper()
+    """ICD-10 codes upper-case, except the extension marker, which is a lower-case x."""
+    code = normalise_code(raw)
+    return _ICD10_EXTENSION.sub(r"\1x", code)
 
 
 def validate_icd10(raw: str) -> str:

@@ -46,7 +46,7 @@ def staff_set_role(*, user: Any, role: str, province_code: str = "", reason: str
             province_code = validate_province_code(province_code)
         except CodeError as exc:
             raise ValidationFailed(f"province: {exc.reason}") from exc
-    profile, _ = StaffProfile.objects.get_or_create(user=user, defaults={"role": role, "province_code": province_code})
+    profile = StaffProfile.objects.filter(user=user).first() or StaffProfile(user=user)
     profile.role = role
     profile.province_code = province_code
     profile._change_reason = reason  # type: ignore[attr-defined]  # read by simple-history
