@@ -1,0 +1,104 @@
+"""``Authorization: Api-Key <prefix>.<secret>`` for hospital information systems, and the
+per-key rate limit.
+
+The authenticated user is a ``HospitalPrincipal`` (apps.core.principals) so lower apps can
+tell hospitals from staff without importing this app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from apps.core.principals import HospitalPrincipal
+from apps.hospitals import selectors, services
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyRevoked(exceptions.AuthenticationFailed):
+    error_code = "api_key_revoked"
+    default_detail = "this API key has been revoked"
+
+
+class ApiKeyInvalid(exceptions.AuthenticationFailed):
+    error_code = "not_authenticated"
+    default_detail = "unknown API key"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Hospitals authenticate with a key issued by an operator (``issue_api_key``)."""
+
+    def authenticate(self, request: Request) -> tuple[HospitalPrincipal, str] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != KEYWORD.lower().encode():
+            return None
+        if len(header) != 2:
+            raise ApiKeyInvalid("Api-Key header must be 'Api-Key <prefix>.<secret>'")
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise ApiKeyInvalid() from exc
+        check = selectors.api_key_check(raw=raw)
+        if check.status == "revoked":
+            raise ApiKeyRevoked(f"API key {check.prefix} has been revoked; ask your operator for a new one")
+        if check.status == "inactive":
+            raise ApiKeyInvalid(f"hospital {check.institution_code} is deactivated")
+        if check.status != "ok":
+            raise ApiKeyInvalid()
+        services.api_key_touch(key_id=check.key_id, prefix=check.prefix)
+        principal = HospitalPrincipal(
+            hospital_id=check.hospital_id,
+            institution_code=check.institution_code,
+            province_code=check.province_code,
+            key_prefix=check.prefix,
+        )
+        return principal, check.prefix
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) with WWW-Authenticate when no credentials are sent.
+        return KEYWORD
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "apps.hospitals.api.auth.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Hospital API key: `Authorization: Api-Key <prefix>.<secret>` (issued with `manage.py issue_api_key`).",
+        }
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """Requests per API key (rate ``api_key`` in DEFAULT_THROTTLE_RATES); staff are not limited here.
+
+    The counters live in the cache named by ``API_THROTTLE_CACHE`` (default: ``default``, which
+    is Redis when CACHE_URL points at Redis, so every web process shares one budget per key).
+    """
+
+    scope = "api_key"
+
+    def __init__(self) -> None:
+        self.cache = caches[getattr(settings, "API_THROTTLE_CACHE", "default")]
+        super().__init__()
+
+    def get_rate(self) -> str | None:
+        rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+        return rates.get(self.scope) if self.scope else None
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        prefix = getattr(request.user, "key_prefix", "")
+        if not getattr(request.user, "is_hospital", False) or not prefix:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": prefix}

@@ -1,0 +1,173 @@
+"""Reads for the hospital API: key verification, release manifests, items, look-ups by date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import QuerySet
+
+from apps.catalog import selectors as catalog
+from apps.catalog.models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease
+
+from .models import ApiKey, Hospital
+from .services import API_KEY_CACHE_SECONDS, api_key_cache_key, hash_secret
+
+# ---------------------------------------------------------------------------------------------
+# API keys
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """Outcome of checking a presented key: ``status`` is ok / unknown / revoked / inactive."""
+
+    status: str
+    key_id: int = 0
+    prefix: str = ""
+    hospital_id: int = 0
+    institution_code: str = ""
+    province_code: str = ""
+
+
+def _key_record(prefix: str) -> dict[str, Any] | None:
+    """What verification needs about a key, from the cache or (one query) the database."""
+    name = api_key_cache_key(prefix)
+    record = cache.get(name)
+    if record is not None:
+        return record or None
+    row = (
+        ApiKey.objects.filter(prefix=prefix)
+        .values("id", "secret_sha256", "revoked_at", "hospital_id", "hospital__code", "hospital__active", "hospital__province__code")
+        .first()
+    )
+    record = (
+        {
+            "id": row["id"],
+            "sha": row["secret_sha256"],
+            "revoked": row["revoked_at"] is not None,
+            "hospital_id": row["hospital_id"],
+            "code": row["hospital__code"],
+            "active": row["hospital__active"],
+            "province": row["hospital__province__code"],
+        }
+        if row
+        else {}
+    )
+    cache.set(name, record, API_KEY_CACHE_SECONDS)
+    return record or None
+
+
+def api_key_check(*, raw: str) -> KeyCheck:
+    """Check ``prefix.secret`` in constant time against the stored hash.
+
+    Revocation is only reported to a caller who holds the right secret, so the answer does not
+    tell a guesser which prefixes exist.
+    """
+    prefix, dot, secret = raw.strip().partition(".")
+    if not dot or not prefix.isalnum() or len(prefix) > 16 or not secret:
+        return KeyCheck("unknown")
+    record = _key_record(prefix)
+    presented = hash_secret(secret)
+    if record is None:
+        hmac.compare_digest(presented, presented)  # same work either way
+        return KeyCheck("unknown")
+    if not hmac.compare_digest(presented, record["sha"]):
+        return KeyCheck("unknown")
+    status = "revoked" if record["revoked"] else ("inactive" if not record["active"] else "ok")
+    return KeyCheck(status, record["id"], prefix, record["hospital_id"], record["code"], record["province"])
+
+
+def hospital_keys(*, hospital_id: int) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(hospital_id=hospital_id).order_by("-created_at", "-id")
+
+
+def hospitals_visible_to(*, user: Any) -> QuerySet[Hospital]:
+    """Province-scoped staff see their province's hospitals; other staff see all."""
+    from apps.core.permissions import staff_province
+
+    hospitals = Hospital.objects.select_related("province", "region")
+    if getattr(user, "is_superuser", False):
+        return hospitals
+    province = staff_province(user)
+    return hospitals.filter(province__code=province) if province else hospitals
+
+
+# ---------------------------------------------------------------------------------------------
+# Published releases as hospitals see them (drafts do not exist for them)
+# ---------------------------------------------------------------------------------------------
+
+_MANIFEST_FIELDS = ("id", "label", "effective_from", "published_at", "counts", "diff_counts", "sha256", "exports", "previous__label")
+MANIFEST_VERSION = "m1"  # bump when the manifest's shape changes so cached ETags change too
+
+
+def _manifest_cache_key(label: str) -> str:
+    return f"hospitals:manifest:{MANIFEST_VERSION}:{label}"
+
+
+def release_manifest_record(*, label: str) -> dict[str, Any] | None:
+    """The stored facts of a published release, or None (unknown label or not published).
+
+    Published releases are immutable (database triggers), so the record is cached without
+    expiry-driven invalidation; a miss costs one query, a hit none.
+    """
+    name = _manifest_cache_key(label)
+    record = cache.get(name)
+    if record is not None:
+        return dict(record)
+    record = catalog.published_releases().filter(label=label).values(*_MANIFEST_FIELDS).first()
+    if record is None:
+        return None
+    record["etag"] = f'"{MANIFEST_VERSION}-{record["sha256"]}"'
+    cache.set(name, record, 24 * 3600)
+    return dict(record)
+
+
+def published_release(*, label: str) -> CatalogRelease | None:
+    return catalog.published_releases().filter(label=label).first()
+
+
+def published_release_list(*, in_force_on: dt.date | None = None) -> QuerySet[CatalogRelease]:
+    releases = catalog.published_releases().select_related("previous")
+    if in_force_on is None:
+        return releases
+    in_force = catalog.release_in_force(on_date=in_force_on)
+    return releases.filter(pk=in_force.pk if in_force else -1)
+
+
+def release_items(
+    *, release_id: int, kind: str = "", category: str = "", changed_since: CatalogRelease | None = None
+) -> QuerySet[CatalogItem]:
+    """Items of a release, filtered; ``changed_since`` keeps items added or changed since then.
+
+    The filter is an anti-join on (release, code) so it pages with the keyset like the rest.
+    """
+    items = CatalogItem.objects.filter(release_id=release_id)
+    if kind:
+        items = items.filter(kind=kind)
+    if category:
+        items = items.filter(category=category)
+    if changed_since is not None:
+        items = items.extra(where=[_unchanged_since_sql()], params=[changed_since.pk])
+    return items
+
+
+def _unchanged_since_sql() -> str:
+    table = CatalogItem._meta.db_table
+    if connection.vendor == "postgresql":
+        old_row = ", ".join(f"o.{f}" for f in ITEM_CONTENT_FIELDS)
+        new_row = ", ".join(f"{table}.{f}" for f in ITEM_CONTENT_FIELDS)
+        same = f"({old_row}) IS NOT DISTINCT FROM ({new_row})"
+    else:  # SQLite: IS is null-safe equality
+        same = " AND ".join(f"o.{f} IS {table}.{f}" for f in ITEM_CONTENT_FIELDS)
+    return f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.release_id = %s AND o.code = {table}.code AND {same})"
+
+
+def item_on_date(*, code: str, on_date: dt.date) -> dict[str, Any] | None:
+    """The look-up answer for ``code`` on ``on_date``: active item (possibly through a former
+    code), retired with successors, or None when the code was never seen up to that date."""
+    return catalog.item_lookup(code=code, on_date=on_date)

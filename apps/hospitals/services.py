@@ -1,0 +1,207 @@
+"""Writes on the hospital registry and API keys (webhooks/notices have their own section below).
+
+Every write is one transaction, records history with who and why, and drops cached API-key
+verdicts on commit so a revoked key stops working on every web process at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from apps.benefits.models import PoolingRegion, Province
+from apps.catalog.models import HospitalLevel
+from apps.core.codes import CodeError, validate_institution_code, validate_province_code
+from apps.core.errors import NotFound, ValidationFailed
+from apps.core.permissions import require_province
+
+from .models import ApiKey, Hospital
+
+# ---------------------------------------------------------------------------------------------
+# Registry and API keys
+# ---------------------------------------------------------------------------------------------
+
+API_KEY_PREFIX_LENGTH = 10
+_PREFIX_ALPHABET = string.ascii_letters + string.digits
+API_KEY_CACHE_SECONDS = 60  # bound on how stale a cached verdict may be if the cache is not told
+LAST_USED_RESOLUTION_SECONDS = 60  # last_used_at is written at most once a minute per key
+
+
+def api_key_cache_key(prefix: str) -> str:
+    return f"hospitals:api-key:{prefix}"
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of the secret part; the secret is 256 random bits, so no slow hash is needed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _forget_keys(prefixes: list[str]) -> None:
+    transaction.on_commit(lambda: cache.delete_many([api_key_cache_key(p) for p in prefixes]))
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "pk", None) is not None else None
+
+
+@transaction.atomic
+def hospital_register(
+    *,
+    code: str,
+    name: str,
+    province_code: str,
+    level: str = HospitalLevel.UNRATED,
+    region_code: str = "",
+    contact_name: str = "",
+    contact_email: str = "",
+    contact_phone: str = "",
+    user: Any = None,
+    reason: str = "registered",
+) -> Hospital:
+    """Add a hospital (H + 11 digits) or pharmacy (P + 11 digits) to the registry.
+
+    The institution code's digits 2-7 are its region code, so digits 2-3 must be the province's
+    prefix; the pooling region is taken from the code when it exists and none is given.
+    Raises ValidationFailed (field named in ``errors``) for a bad code, unknown province,
+    level or region, a code already registered; Forbidden (wrong_province) when a
+    province-scoped user registers outside her province.
+    """
+    errors: list[dict[str, Any]] = []
+
+    def bad(field: str, message: str) -> None:
+        errors.append({"field": field, "code": "invalid", "message": message})
+
+    try:
+        code = validate_institution_code(code)
+    except CodeError as exc:
+        bad("code", exc.reason)
+    try:
+        province_code = validate_province_code(province_code)
+    except CodeError as exc:
+        bad("province", exc.reason)
+    if level not in HospitalLevel.values:
+        bad("level", f"level must be one of {' '.join(HospitalLevel.values)}")
+    if not name.strip():
+        bad("name", "a name is required")
+    if errors:
+        raise ValidationFailed(f"hospital {code}: {errors[0]['message']}", errors=errors)
+    province = Province.objects.filter(code=province_code).first()
+    if province is None:
+        raise ValidationFailed(f"unknown province {province_code}", errors=[{"field": "province", "code": "invalid", "message": "unknown"}])
+    if code[1:3] != province_code[:2]:
+        raise ValidationFailed(
+            f"institution code {code} belongs to province {code[1:3]}0000, not {province_code}",
+            errors=[{"field": "code", "code": "wrong_province", "message": "digits 2-3 must be the province prefix"}],
+        )
+    if user is not None:
+        require_province(user, province_code)
+    region = None
+    if region_code:
+        region = PoolingRegion.objects.filter(code=region_code, province=province).first()
+        if region is None:
+            raise ValidationFailed(
+                f"no pooling region {region_code} in {province_code}", errors=[{"field": "region", "code": "invalid", "message": "unknown"}]
+            )
+    else:
+        region = PoolingRegion.objects.filter(code=code[1:5] + "00", province=province).first()
+    if Hospital.objects.filter(code=code).exists():
+        raise ValidationFailed(
+            f"hospital {code} is registered already", errors=[{"field": "code", "code": "duplicate_code", "message": "exists"}]
+        )
+    hospital = Hospital(
+        code=code,
+        name=name.strip(),
+        province=province,
+        region=region,
+        level=level,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
+    )
+    hospital._history_user = _user_or_none(user)  # type: ignore[attr-defined]
+    hospital._change_reason = reason  # type: ignore[attr-defined]
+    hospital.save()
+    return hospital
+
+
+@transaction.atomic
+def hospital_set_active(*, hospital: Hospital, active: bool, user: Any = None, reason: str = "") -> Hospital:
+    """Activate or deactivate a hospital; a deactivated hospital's keys stop authenticating."""
+    if user is not None:
+        require_province(user, hospital.province.code)
+    hospital.active = active
+    hospital._history_user = _user_or_none(user)  # type: ignore[attr-defined]
+    hospital._change_reason = reason or ("activated" if active else "deactivated")  # type: ignore[attr-defined]
+    hospital.save(update_fields=["active"])
+    _forget_keys(list(hospital.api_keys.values_list("prefix", flat=True)))
+    return hospital
+
+
+@transaction.atomic
+def api_key_issue(*, hospital: Hospital, user: Any = None, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key for ``hospital``; returns (key row, the full key ``prefix.secret``).
+
+    The full key is returned once and never stored. Raises ValidationFailed for an inactive
+    hospital; Forbidden (wrong_province) for a province-scoped user of another province.
+    """
+    if user is not None:
+        require_province(user, hospital.province.code)
+    if not hospital.active:
+        raise ValidationFailed(f"hospital {hospital.code} is inactive; activate it before issuing keys")
+    prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(API_KEY_PREFIX_LENGTH))
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(hospital=hospital, prefix=prefix, secret_sha256=hash_secret(secret), name=name, created_by=_user_or_none(user))
+    key._history_user = _user_or_none(user)  # type: ignore[attr-defined]
+    key._change_reason = "issued"  # type: ignore[attr-defined]
+    key.save()
+    return key, f"{prefix}.{secret}"
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, user: Any = None, reason: str = "revoked") -> ApiKey:
+    """Revoke one key (idempotent: the first revocation time is kept). Callers get 401
+    ``api_key_revoked`` from then on."""
+    key = ApiKey.objects.select_for_update().select_related("hospital__province").get(pk=key.pk)
+    if user is not None and not getattr(user, "is_hospital", False):
+        require_province(user, key.hospital.province.code)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.revoked_by = _user_or_none(user)
+        key._history_user = _user_or_none(user)  # type: ignore[attr-defined]
+        key._change_reason = reason[:100]  # type: ignore[attr-defined]
+        key.save(update_fields=["revoked_at", "revoked_by"])
+    _forget_keys([key.prefix])
+    return key
+
+
+@transaction.atomic
+def api_keys_revoke_for_hospital(*, hospital: Hospital, prefix: str = "", user: Any = None, reason: str = "revoked") -> int:
+    """Revoke all live keys of ``hospital`` (or only the one with ``prefix``); returns how many.
+
+    Raises NotFound (api_key_unknown) when ``prefix`` names no key of this hospital.
+    """
+    keys = ApiKey.objects.filter(hospital=hospital).order_by("pk")
+    if prefix:
+        keys = keys.filter(prefix=prefix)
+        if not keys.exists():
+            raise NotFound(f"hospital {hospital.code} has no key with prefix {prefix}", code="api_key_unknown")
+    revoked = 0
+    for key in keys.filter(revoked_at__isnull=True):
+        api_key_revoke(key=key, user=user, reason=reason)
+        revoked += 1
+    return revoked
+
+
+def api_key_touch(*, key_id: int, prefix: str) -> None:
+    """Record use of a key, at most once per LAST_USED_RESOLUTION_SECONDS (one UPDATE, no read).
+
+    ``cache.add`` is atomic, so of many concurrent requests only one writes.
+    """
+    if cache.add(f"hospitals:api-key-used:{prefix}", 1, LAST_USED_RESOLUTION_SECONDS):
+        ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
