@@ -1,0 +1,366 @@
+"""Cross-province adjudication: "destination catalog, home-province benefits".
+
+Whether a line is payable follows the national catalog release in force on the date of
+service plus the destination province's transitional local items (before their sunset);
+deductible, ratios, annual cap and the cross-province ratio follow the HOME province's policy
+in force on that date.
+
+Arithmetic, per line in ``line_no`` order, all in integer fen:
+
+1. 甲 (01): self-pay share 0. 乙 (02): self-pay share = amount × (the item's self_pay_ratio, else
+   the home policy's default_self_pay_ratio), rounded half-up. 丙 (03): not covered.
+2. eligible = amount − self-pay share; the remaining deductible is taken from it first.
+3. payable = (eligible − deductible taken) × ratio, rounded half-up to a whole fen, where
+   ratio = category ratio × cross-province ratio (registered or not) when home ≠ destination.
+   The product is formed exactly (Decimal) and rounded once.
+4. payable is cut to what is left of the annual cap.
+5. patient = amount − payable: every remainder of rounding goes to the patient, so
+   payable + patient = amount on every line.
+
+The whole claim costs a constant number of queries (release, policy, items, local items,
+diagnoses), whatever the number of lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from apps.catalog.models import CatalogItem, CatalogRelease
+from apps.catalog.selectors import release_in_force
+from apps.core.codes import CodeError, catalog_code_kind, normalise_code, validate_icd10
+from apps.core.errors import ValidationFailed
+from apps.core.money import apply_ratio
+
+from .models import BenefitPolicy
+from .selectors import level_meets, local_items_for_codes, policy_in_force, unknown_diagnoses
+
+ONE = Decimal(1)
+ZERO = Decimal(0)
+
+# Stable reason codes (API contract: add, never rename).
+COVERED = "covered"
+CAP_REACHED = "annual_cap_reached"
+NOT_IN_CATALOG = "not_in_catalog"
+CATEGORY_C = "category_c_not_covered"
+LOCAL_EXPIRED = "local_item_expired"
+LOCAL_NOT_YET = "local_item_not_yet_effective"
+RESTRICTED_LEVEL = "restriction_hospital_level"
+CODE_FORMAT = "code_format"
+DUPLICATE_LINE = "duplicate_line_no"
+REASON_CODES = (COVERED, CAP_REACHED, NOT_IN_CATALOG, CATEGORY_C, LOCAL_EXPIRED, LOCAL_NOT_YET, RESTRICTED_LEVEL, CODE_FORMAT)
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    line_no: int
+    code: str
+    amount_fen: int
+    quantity: Decimal = ONE
+
+
+@dataclass(frozen=True)
+class Claim:
+    home_province: str
+    destination_province: str
+    date_of_service: dt.date
+    scheme: str
+    setting: str
+    lines: tuple[ClaimLine, ...]
+    hospital_code: str = ""
+    hospital_level: str = "unrated"
+    registered: bool = False
+    diagnoses: tuple[str, ...] = ()
+    deductible_used_fen: int = 0
+    fund_paid_ytd_fen: int = 0
+    # Kept so DRG payment (per group rather than per line) can be added without a redesign.
+    drg_group: str = ""
+    drg_payment: bool = False
+
+
+@dataclass
+class _Scope:
+    """What the catalog side says about one code."""
+
+    category: str
+    self_pay_ratio: Decimal | None
+    restriction_level: str
+    source: str  # national | local
+    reason: str = COVERED
+
+
+@dataclass
+class LineResult:
+    line_no: int
+    code: str
+    covered: bool
+    reason_code: str
+    category: str | None
+    amount_fen: int
+    payable_fen: int
+    patient_fen: int
+    self_pay_fen: int = 0
+    deductible_fen: int = 0
+    ratio: str = "0"
+    source: str | None = None
+    release: str | None = None
+
+
+@dataclass
+class ClaimResult:
+    release: str
+    home_province: str
+    destination_province: str
+    cross_province: bool
+    hospital_level: str
+    policy: dict[str, Any]
+    lines: list[LineResult]
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    drg_group: str = ""
+    drg_payment: bool = False
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {
+            "amount_fen": sum(line.amount_fen for line in self.lines),
+            "payable_fen": sum(line.payable_fen for line in self.lines),
+            "patient_fen": sum(line.patient_fen for line in self.lines),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "home_province": self.home_province,
+            "destination_province": self.destination_province,
+            "cross_province": self.cross_province,
+            "hospital_level": self.hospital_level,
+            "policy": self.policy,
+            "drg_group": self.drg_group,
+            "drg_payment": self.drg_payment,
+            "totals": self.totals,
+            "warnings": self.warnings,
+            "lines": [vars(line) for line in self.lines],
+        }
+
+
+def _national_scope(*, release: CatalogRelease, codes: list[str]) -> dict[str, _Scope]:
+    """The release's items for ``codes`` in one query (an array parameter on PostgreSQL)."""
+    if not codes:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT code, category, self_pay_ratio, restriction_hospital_level FROM catalog_catalogitem "
+                "WHERE release_id = %s AND code = ANY(%s)",
+                [release.pk, codes],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = list(
+            CatalogItem.objects.filter(release=release, code__in=codes).values_list(
+                "code", "category", "self_pay_ratio", "restriction_hospital_level"
+            )
+        )
+    return {code: _Scope(category, ratio, level or "", "national") for code, category, ratio, level in rows}
+
+
+def _local_scope(*, province_code: str, codes: list[str], on_date: dt.date) -> dict[str, _Scope]:
+    scopes = {}
+    for code, item in local_items_for_codes(province_code=province_code, codes=codes).items():
+        reason = COVERED
+        if on_date >= item.sunset_date:
+            reason = LOCAL_EXPIRED
+        elif on_date < item.effective_from:
+            reason = LOCAL_NOT_YET
+        scopes[code] = _Scope(item.category, item.self_pay_ratio, item.restriction_hospital_level, "local", reason)
+    return scopes
+
+
+def policy_summary(policy: BenefitPolicy) -> dict[str, Any]:
+    return {
+        "id": policy.pk,
+        "province": policy.province.code,
+        "scheme": policy.scheme,
+        "setting": policy.setting,
+        "hospital_level": policy.hospital_level,
+        "effective_from": policy.effective_from.isoformat(),
+        "effective_to": policy.effective_to.isoformat() if policy.effective_to else None,
+        "deductible_fen": policy.deductible_fen,
+        "ratio_category_a": str(policy.ratio_category_a),
+        "ratio_category_b": str(policy.ratio_category_b),
+        "default_self_pay_ratio": str(policy.default_self_pay_ratio),
+        "annual_cap_fen": policy.annual_cap_fen,
+        "cross_province_ratio_registered": str(policy.cross_province_ratio_registered),
+        "cross_province_ratio_unregistered": str(policy.cross_province_ratio_unregistered),
+    }
+
+
+@dataclass(frozen=True)
+class LineSplit:
+    payable_fen: int
+    patient_fen: int
+    self_pay_fen: int
+    deductible_fen: int
+    capped: bool
+
+
+def settle_line(*, amount_fen: int, self_pay_ratio: Decimal, ratio: Decimal, deductible_left_fen: int, cap_left_fen: int) -> LineSplit:
+    """Split one covered line between fund and patient (steps 1-5 of the module docstring)."""
+    self_pay = apply_ratio(amount_fen, self_pay_ratio)
+    eligible = amount_fen - self_pay
+    deductible = min(eligible, max(deductible_left_fen, 0))
+    payable = apply_ratio(eligible - deductible, ratio)
+    capped = payable > cap_left_fen
+    if capped:
+        payable = max(cap_left_fen, 0)
+    return LineSplit(payable, amount_fen - payable, self_pay, deductible, capped)
+
+
+def adjudicate(claim: Claim) -> ClaimResult:
+    """Decide every line of ``claim``; see the module docstring for the rule and the rounding.
+
+    Raises ValidationFailed ``no_release_in_force`` when no published release covers the date
+    and ``no_benefit_policy`` when the home province has no approved policy for it.
+    """
+    release = release_in_force(on_date=claim.date_of_service)
+    if release is None:
+        raise ValidationFailed(f"no catalog release is in force on {claim.date_of_service}", code="no_release_in_force")
+    policy = policy_in_force(
+        province_code=claim.home_province,
+        scheme=claim.scheme,
+        setting=claim.setting,
+        hospital_level=claim.hospital_level,
+        on_date=claim.date_of_service,
+    )
+    if policy is None:
+        raise ValidationFailed(
+            f"province {claim.home_province} has no approved {claim.scheme}/{claim.setting} policy in force on {claim.date_of_service}",
+            code="no_benefit_policy",
+        )
+
+    normalised = {line.line_no: normalise_code(line.code) for line in claim.lines}
+    distinct = sorted(set(normalised.values()))
+    scopes = _national_scope(release=release, codes=distinct)
+    missing = [code for code in distinct if code not in scopes]
+    if missing:
+        scopes.update(_local_scope(province_code=claim.destination_province, codes=missing, on_date=claim.date_of_service))
+
+    cross = claim.home_province != claim.destination_province
+    factor = (policy.cross_province_ratio_registered if claim.registered else policy.cross_province_ratio_unregistered) if cross else ONE
+    ratio_by_category = {"01": policy.ratio_category_a * factor, "02": policy.ratio_category_b * factor}
+    deductible_left = max(policy.deductible_fen - claim.deductible_used_fen, 0)
+    cap_left = max(policy.annual_cap_fen - claim.fund_paid_ytd_fen, 0)
+
+    results: list[LineResult] = []
+    seen: set[int] = set()
+    for line in sorted(claim.lines, key=lambda ln: ln.line_no):
+        code = normalised[line.line_no]
+        scope = scopes.get(code)
+        base: dict[str, Any] = {"line_no": line.line_no, "code": code, "amount_fen": line.amount_fen, "release": release.label}
+        reason = _refusal(line=line, code=code, scope=scope, claim=claim, seen=seen)
+        seen.add(line.line_no)
+        if reason is not None or scope is None:
+            results.append(
+                LineResult(
+                    **base,
+                    covered=False,
+                    reason_code=reason or NOT_IN_CATALOG,
+                    category=scope.category if scope else None,
+                    payable_fen=0,
+                    patient_fen=line.amount_fen,
+                    source=scope.source if scope else None,
+                )
+            )
+            continue
+        share = scope.self_pay_ratio if scope.self_pay_ratio is not None else policy.default_self_pay_ratio
+        ratio = ratio_by_category[scope.category]
+        split = settle_line(
+            amount_fen=line.amount_fen,
+            self_pay_ratio=share if scope.category == "02" else ZERO,
+            ratio=ratio,
+            deductible_left_fen=deductible_left,
+            cap_left_fen=cap_left,
+        )
+        deductible_left -= split.deductible_fen
+        cap_left -= split.payable_fen
+        payable, self_pay, deductible = split.payable_fen, split.self_pay_fen, split.deductible_fen
+        reason_code = CAP_REACHED if split.capped else COVERED
+        results.append(
+            LineResult(
+                **base,
+                covered=True,
+                reason_code=reason_code,
+                category=scope.category,
+                payable_fen=payable,
+                patient_fen=line.amount_fen - payable,
+                self_pay_fen=self_pay,
+                deductible_fen=deductible,
+                ratio=str(ratio.normalize()) if ratio else "0",
+                source=scope.source,
+            )
+        )
+
+    return ClaimResult(
+        release=release.label,
+        home_province=claim.home_province,
+        destination_province=claim.destination_province,
+        cross_province=cross,
+        hospital_level=claim.hospital_level,
+        policy=policy_summary(policy),
+        lines=results,
+        warnings=_diagnosis_warnings(claim.diagnoses) + _drg_warnings(claim),
+        drg_group=claim.drg_group,
+        drg_payment=claim.drg_payment,
+    )
+
+
+def _refusal(*, line: ClaimLine, code: str, scope: _Scope | None, claim: Claim, seen: set[int]) -> str | None:
+    if line.line_no in seen:
+        return DUPLICATE_LINE
+    if scope is None:
+        try:
+            catalog_code_kind(code)
+        except CodeError:
+            return CODE_FORMAT
+        return NOT_IN_CATALOG
+    if scope.reason != COVERED:
+        return scope.reason
+    if scope.category == "03":
+        return CATEGORY_C
+    if not level_meets(hospital_level=claim.hospital_level, required=scope.restriction_level):
+        return RESTRICTED_LEVEL
+    return None
+
+
+def _diagnosis_warnings(diagnoses: tuple[str, ...]) -> list[dict[str, str]]:
+    """Line-independent warnings: ``diagnosis_code_format`` or ``diagnosis_unknown``."""
+    warnings: list[dict[str, str]] = []
+    valid: list[str] = []
+    for raw in diagnoses:
+        try:
+            valid.append(validate_icd10(raw))
+        except CodeError as exc:
+            warnings.append({"code": "diagnosis_code_format", "diagnosis": exc.code, "message": exc.reason})
+    unknown = unknown_diagnoses(codes=valid)
+    warnings.extend(
+        {"code": "diagnosis_unknown", "diagnosis": code, "message": "not in the ICD-10 NHSA national edition reference"}
+        for code in valid
+        if code in unknown
+    )
+    return warnings
+
+
+def _drg_warnings(claim: Claim) -> list[dict[str, str]]:
+    if not claim.drg_payment:
+        return []
+    return [
+        {
+            "code": "drg_payment_not_adjudicated",
+            "diagnosis": "",
+            "message": f"DRG group {claim.drg_group or '?'}: lines are pre-checked item by item; DRG payment is settled separately",
+        }
+    ]

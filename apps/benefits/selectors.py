@@ -1,0 +1,119 @@
+"""Reads on benefits: the policy in force, lapsing local items, the ICD-10 reference."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from django.apps import apps
+from django.db.models import Q, QuerySet
+
+from apps.core.errors import ValidationFailed
+
+from .models import BenefitPolicy, DiagnosisCode, LocalItem, Province
+
+# Ranks for "restricted to hospitals of level X and above" (catalog restriction_hospital_level).
+LEVEL_RANK = {"3A": 8, "3B": 7, "3C": 6, "2A": 5, "2B": 4, "2C": 3, "1": 2, "unrated": 1, "": 0}
+
+
+def level_meets(*, hospital_level: str, required: str) -> bool:
+    """True when a hospital of ``hospital_level`` may use an item restricted to ``required`` and above."""
+    if not required:
+        return True
+    return LEVEL_RANK.get(hospital_level, 0) >= LEVEL_RANK.get(required, 99)
+
+
+def policies_in_force(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> list[BenefitPolicy]:
+    """Every approved policy of the key in force on ``on_date`` (all hospital levels), one query."""
+    return list(
+        BenefitPolicy.objects.filter(
+            province__code=province_code,
+            scheme=scheme,
+            setting=setting,
+            status=BenefitPolicy.Status.APPROVED,
+            effective_from__lte=on_date,
+        )
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+        .select_related("province")
+    )
+
+
+def policy_in_force(*, province_code: str, scheme: str, setting: str, hospital_level: str, on_date: dt.date) -> BenefitPolicy | None:
+    """The approved policy for that hospital level on ``on_date``, else the all-levels one, else None."""
+    candidates = policies_in_force(province_code=province_code, scheme=scheme, setting=setting, on_date=on_date)
+    exact = [p for p in candidates if p.hospital_level == hospital_level and hospital_level]
+    fallback = [p for p in candidates if p.hospital_level == ""]
+    chosen = exact or fallback
+    return chosen[0] if chosen else None
+
+
+def overlapping_approved(*, policy: BenefitPolicy) -> QuerySet[BenefitPolicy]:
+    """Approved policies of the same key whose date range meets ``policy``'s."""
+    qs = BenefitPolicy.objects.filter(
+        province_id=policy.province_id,
+        scheme=policy.scheme,
+        setting=policy.setting,
+        hospital_level=policy.hospital_level,
+        status=BenefitPolicy.Status.APPROVED,
+    ).exclude(pk=policy.pk)
+    qs = qs.filter(Q(effective_to__isnull=True) | Q(effective_to__gt=policy.effective_from))
+    if policy.effective_to is not None:
+        qs = qs.filter(effective_from__lt=policy.effective_to)
+    return qs.order_by("effective_from")
+
+
+def local_items_lapsing(*, today: dt.date, days: int = 90, province_code: str = "") -> QuerySet[LocalItem]:
+    """Local items whose sunset falls in [today, today + days), soonest first."""
+    qs = LocalItem.objects.filter(sunset_date__gte=today, sunset_date__lt=today + dt.timedelta(days=days)).select_related("province")
+    if province_code:
+        qs = qs.filter(province__code=province_code)
+    return qs.order_by("province__code", "sunset_date", "code")
+
+
+def local_items_for_codes(*, province_code: str, codes: Iterable[str]) -> dict[str, LocalItem]:
+    """The destination province's local items for ``codes`` (any date), one query."""
+    wanted = list(codes)
+    if not wanted:
+        return {}
+    return {item.code: item for item in LocalItem.objects.filter(province__code=province_code, code__in=wanted)}
+
+
+def unknown_diagnoses(*, codes: Iterable[str]) -> set[str]:
+    """Which of ``codes`` (normalised) are not in the ICD-10 reference, one query."""
+    wanted = set(codes)
+    if not wanted:
+        return set()
+    known = set(DiagnosisCode.objects.filter(code__in=wanted).values_list("code", flat=True))
+    return wanted - known
+
+
+# Hospitals live in a higher app; benefits never imports it. The hospitals app may register a
+# resolver (code -> level); without one, the registry model is looked up by app label.
+_hospital_level_resolver: Callable[[str], str | None] | None = None
+
+
+def register_hospital_level_resolver(resolver: Callable[[str], str | None]) -> None:
+    global _hospital_level_resolver
+    _hospital_level_resolver = resolver
+
+
+def hospital_level(*, institution_code: str) -> str | None:
+    """The registered level of a hospital, or None when the hospital is not registered."""
+    if _hospital_level_resolver is not None:
+        return _hospital_level_resolver(institution_code)
+    try:
+        model = apps.get_model("hospitals", "Hospital")
+    except LookupError:
+        return None
+    level = model._default_manager.filter(code=institution_code).values_list("level", flat=True).first()
+    return str(level) if level is not None else None
+
+
+def province_by_code(code: str) -> Province:
+    """The province with GB/T 2260 ``code``; ValidationFailed ``unknown_province`` otherwise."""
+    province = Province.objects.filter(code=code).first()
+    if province is None:
+        raise ValidationFailed(
+            f"unknown province {code}", code="unknown_province", errors=[{"field": "province", "code": "unknown_province", "message": code}]
+        )
+    return province

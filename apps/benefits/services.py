@@ -1,0 +1,328 @@
+"""Every write on provincial benefits. One transaction each.
+
+Rules: province staff keep the policies and local items of their own province (403
+wrong_province otherwise); a policy is drafted by one person and approved by a different
+person of that province (409 same_user_cannot_approve, also a CHECK in the database); an
+approved policy is in force over its date range and never changes, except that approving its
+successor closes its open end; approved policies of one key never overlap (409
+policy_overlap, also a PostgreSQL exclusion constraint). Local items always carry a sunset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.catalog.models import HospitalLevel
+from apps.core.codes import CodeError, normalise_code, normalise_text, validate_catalog_code, validate_icd10
+from apps.core.errors import Conflict, ValidationFailed
+from apps.core.permissions import require_province, require_role
+from apps.core.roles import Role
+
+from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, Province, Scheme
+from .selectors import overlapping_approved
+
+POLICY_EDITORS = (Role.PROVINCE_STAFF,)
+POLICY_FIELDS = (
+    "scheme",
+    "setting",
+    "hospital_level",
+    "effective_from",
+    "effective_to",
+    "deductible_fen",
+    "ratio_category_a",
+    "ratio_category_b",
+    "default_self_pay_ratio",
+    "annual_cap_fen",
+    "cross_province_ratio_registered",
+    "cross_province_ratio_unregistered",
+    "note",
+)
+
+
+def _field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", errors=[{"field": field, "code": code, "message": message}])
+
+
+def _check_policy_values(values: dict[str, Any]) -> None:
+    if values["scheme"] not in Scheme.values:
+        raise _field_error("scheme", f"one of {', '.join(Scheme.values)}")
+    if values["setting"] not in CareSetting.values:
+        raise _field_error("setting", f"one of {', '.join(CareSetting.values)}")
+    if values.get("hospital_level") and values["hospital_level"] not in HospitalLevel.values:
+        raise _field_error("hospital_level", f"blank or one of {', '.join(HospitalLevel.values)}")
+    if values.get("effective_to") is not None and values["effective_to"] <= values["effective_from"]:
+        raise _field_error("effective_to", "must be after effective_from (exclusive end)")
+    for name in ("deductible_fen", "annual_cap_fen"):
+        if isinstance(values[name], bool) or not isinstance(values[name], int) or values[name] < 0:
+            raise _field_error(name, "a non-negative whole number of fen")
+    for name in POLICY_FIELDS:
+        if name.startswith(("ratio_", "default_self_pay", "cross_province_ratio")):
+            ratio = Decimal(str(values[name]))
+            if not (0 <= ratio <= 1) or ratio.as_tuple().exponent < -4:  # type: ignore[operator]
+                raise _field_error(name, "a ratio between 0 and 1 with at most 4 decimals")
+            values[name] = ratio
+
+
+@transaction.atomic
+def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> BenefitPolicy:
+    """Draft a policy for ``province``. Raises Forbidden (role / wrong_province), ValidationFailed."""
+    require_role(user, *POLICY_EDITORS)
+    require_province(user, province.code)
+    values = {
+        "hospital_level": "",
+        "effective_to": None,
+        "default_self_pay_ratio": Decimal(0),
+        "cross_province_ratio_registered": Decimal(1),
+        "cross_province_ratio_unregistered": Decimal(1),
+        "note": "",
+        **fields,
+    }
+    unknown = set(values) - set(POLICY_FIELDS)
+    if unknown:
+        raise _field_error(sorted(unknown)[0], "unknown field")
+    _check_policy_values(values)
+    policy = BenefitPolicy(province=province, created_by=user, **values)
+    policy._history_user = user  # type: ignore[attr-defined]
+    policy._change_reason = "drafted"  # type: ignore[attr-defined]
+    policy.save()
+    return policy
+
+
+def _lock(policy: BenefitPolicy) -> BenefitPolicy:
+    BenefitPolicy.objects.select_for_update().filter(pk=policy.pk).values_list("pk").get()
+    policy.refresh_from_db()
+    return policy
+
+
+def _ensure_draft(policy: BenefitPolicy) -> None:
+    if policy.status != BenefitPolicy.Status.DRAFT:
+        raise Conflict(f"policy {policy.pk} is {policy.status}; only drafts can be changed", code="policy_not_draft")
+
+
+@transaction.atomic
+def policy_update_draft(*, policy: BenefitPolicy, user: Any, reason: str = "", **fields: Any) -> BenefitPolicy:
+    """Change a draft. Raises 409 policy_not_draft, Forbidden, ValidationFailed."""
+    require_role(user, *POLICY_EDITORS)
+    policy = _lock(policy)
+    require_province(user, policy.province.code)
+    _ensure_draft(policy)
+    values = {name: getattr(policy, name) for name in POLICY_FIELDS}
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise _field_error(sorted(unknown)[0], "unknown field")
+    values.update(fields)
+    _check_policy_values(values)
+    for name, value in values.items():
+        setattr(policy, name, value)
+    policy._history_user = user  # type: ignore[attr-defined]
+    policy._change_reason = reason or "draft edited"  # type: ignore[attr-defined]
+    policy.save()
+    return policy
+
+
+@transaction.atomic
+def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
+    """Approve a draft: it is in force over its range from then on.
+
+    The approver is a different person (409 same_user_cannot_approve, checked before any role
+    check) holding province_staff for the policy's province (403). An approved policy of the
+    same key that starts earlier and is open-ended is closed at this one's effective_from; any
+    other overlap is refused (409 policy_overlap).
+    """
+    policy = _lock(policy)
+    _ensure_draft(policy)
+    if policy.created_by_id is not None and policy.created_by_id == getattr(user, "pk", None):
+        raise Conflict("the person who drafted a policy cannot approve it", code="same_user_cannot_approve")
+    require_role(user, *POLICY_EDITORS)
+    require_province(user, policy.province.code)
+    for other in overlapping_approved(policy=policy).select_for_update():
+        if other.effective_from < policy.effective_from and other.effective_to is None:
+            other.effective_to = policy.effective_from
+            other._history_user = user  # type: ignore[attr-defined]
+            other._change_reason = f"superseded by policy {policy.pk} from {policy.effective_from}"  # type: ignore[attr-defined]
+            other.save(update_fields=["effective_to"])
+            continue
+        raise Conflict(
+            f"policy {other.pk} ({other.effective_from}–{other.effective_to or 'open'}) is approved for the same "
+            f"province, scheme, setting and hospital level and overlaps {policy.effective_from}–{policy.effective_to or 'open'}",
+            code="policy_overlap",
+        )
+    policy.status = BenefitPolicy.Status.APPROVED
+    policy.approved_by = user
+    policy.approved_at = timezone.now()
+    policy._history_user = user  # type: ignore[attr-defined]
+    policy._change_reason = "approved"  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError as exc:  # a concurrent approval won the race; the exclusion constraint says so
+        raise Conflict(f"policy {policy.pk} overlaps an approved policy", code="policy_overlap") from exc
+    return policy
+
+
+LOCAL_ITEM_FIELDS = (
+    "name",
+    "category",
+    "self_pay_ratio",
+    "restriction_hospital_level",
+    "effective_from",
+    "sunset_date",
+    "national_code",
+    "note",
+)
+
+
+@transaction.atomic
+def local_item_save(*, user: Any, province: Province, code: str, reason: str = "", **fields: Any) -> LocalItem:
+    """Create or replace a province's transitional local item (by code).
+
+    ``sunset_date`` is mandatory and after ``effective_from``; ``national_code``, when given,
+    must be a valid national code. Raises Forbidden, ValidationFailed.
+    """
+    require_role(user, *POLICY_EDITORS)
+    require_province(user, province.code)
+    code = normalise_code(code)
+    if not code or len(code) > 32 or not code.isascii():
+        raise _field_error("code", "1–32 ASCII characters")
+    unknown = set(fields) - set(LOCAL_ITEM_FIELDS)
+    if unknown:
+        raise _field_error(sorted(unknown)[0], "unknown field")
+    if fields.get("sunset_date") is None:
+        raise _field_error("sunset_date", "every local item needs a sunset date", code="required")
+    if fields.get("effective_from") is None:
+        raise _field_error("effective_from", "required", code="required")
+    if fields["sunset_date"] <= fields["effective_from"]:
+        raise _field_error("sunset_date", "must be after effective_from")
+    if fields.get("category", "02") not in ("01", "02"):
+        raise _field_error("category", "a local item is 甲 (01) or 乙 (02)")
+    if fields.get("restriction_hospital_level") and fields["restriction_hospital_level"] not in HospitalLevel.values:
+        raise _field_error("restriction_hospital_level", f"blank or one of {', '.join(HospitalLevel.values)}")
+    if fields.get("national_code"):
+        try:
+            fields["national_code"] = validate_catalog_code(fields["national_code"])
+        except CodeError as exc:
+            raise _field_error("national_code", exc.reason, code="code_format") from exc
+    if fields.get("name"):
+        fields["name"] = normalise_text(fields["name"])
+    item = LocalItem.objects.filter(province=province, code=code).first() or LocalItem(province=province, code=code)
+    for name, value in fields.items():
+        setattr(item, name, value)
+    item._history_user = user  # type: ignore[attr-defined]
+    item._change_reason = reason or ("edited" if item.pk else "created")  # type: ignore[attr-defined]
+    item.save()
+    return item
+
+
+# --- ICD-10 reference --------------------------------------------------------------------
+
+ICD10_COLUMNS = (
+    "edition",
+    "chapter_range",
+    "chapter",
+    "section_range",
+    "section",
+    "category_code",
+    "category_name",
+    "subcategory_code",
+    "subcategory_name",
+    "code",
+    "name",
+)
+
+
+@dataclass
+class ReferenceImportResult:
+    rows: int
+    created: int
+    updated: int
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(
+                "the file is neither UTF-8 nor GB18030",
+                errors=[{"line": 1, "column": "", "code": "encoding", "message": str(exc)}],
+            ) from exc
+
+
+def parse_icd10(stream: IO[bytes]) -> list[dict[str, str]]:
+    """Parse the NHSA layout (no header, 11 columns); raises ValidationFailed with every bad row."""
+    text = _decode(stream.read())
+    rows: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for line_no, record in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(ICD10_COLUMNS):
+            errors.append({"line": line_no, "column": "", "code": "missing_field", "message": f"expected 11 columns, found {len(record)}"})
+            continue
+        row = {name: normalise_text(value) for name, value in zip(ICD10_COLUMNS, record, strict=True)}
+        try:
+            row["code"] = validate_icd10(row["code"])
+        except CodeError as exc:
+            errors.append({"line": line_no, "column": "code", "code": "code_format", "message": exc.reason})
+            continue
+        if not row["name"]:
+            errors.append({"line": line_no, "column": "name", "code": "missing_field", "message": "the diagnosis name is empty"})
+            continue
+        if row["code"] in seen:
+            errors.append(
+                {"line": line_no, "column": "code", "code": "duplicate_code", "message": f"{row['code']} repeats line {seen[row['code']]}"}
+            )
+            continue
+        seen[row["code"]] = line_no
+        rows.append(row)
+    if errors:
+        raise ValidationFailed(f"{len(errors)} bad rows; nothing was imported", errors=errors)
+    return rows
+
+
+@transaction.atomic
+def icd10_import(*, stream: IO[bytes]) -> ReferenceImportResult:
+    """Load (upsert by code) the ICD-10 NHSA national edition; all-or-nothing.
+
+    On PostgreSQL rows are COPYed into a temporary staging table and merged with one
+    INSERT ... ON CONFLICT; elsewhere (the SQLite demo) bulk_create/bulk_update are used.
+    """
+    rows = parse_icd10(stream)
+    before = DiagnosisCode.objects.count()
+    if connection.vendor == "postgresql":
+        cols = ", ".join(ICD10_COLUMNS)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ICD10_COLUMNS if c != "code")
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMP TABLE icd10_staging ({', '.join(f'{c} text' for c in ICD10_COLUMNS)}) ON COMMIT DROP")
+            with cursor.cursor.copy(f"COPY icd10_staging ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in ICD10_COLUMNS])
+            cursor.execute(
+                f"INSERT INTO benefits_diagnosiscode ({cols}) SELECT {cols} FROM icd10_staging ON CONFLICT (code) DO UPDATE SET {updates}"
+            )
+    else:
+        existing = DiagnosisCode.objects.in_bulk([r["code"] for r in rows], field_name="code")
+        new = [DiagnosisCode(**r) for r in rows if r["code"] not in existing]
+        changed = []
+        for r in rows:
+            if r["code"] in existing:
+                obj = existing[r["code"]]
+                for k, v in r.items():
+                    setattr(obj, k, v)
+                changed.append(obj)
+        DiagnosisCode.objects.bulk_create(new, batch_size=1000)
+        DiagnosisCode.objects.bulk_update(changed, [c for c in ICD10_COLUMNS if c != "code"], batch_size=1000)
+    created = DiagnosisCode.objects.count() - before
+    return ReferenceImportResult(rows=len(rows), created=created, updated=len(rows) - created)
