@@ -1,0 +1,35 @@
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate, post_save
+
+
+def _ensure_accounts_after_migrate(**kwargs: Any) -> None:
+    from .services import accounts_ensure
+
+    accounts_ensure()
+
+
+def _region_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if not created or kwargs.get("raw"):
+        return
+    from django.db import transaction
+
+    from .services import accounts_ensure
+
+    transaction.on_commit(accounts_ensure)
+
+
+class PoolingConfig(AppConfig):
+    name = "apps.pooling"
+    label = "pooling"
+    verbose_name = "Pooling adjustment funds"
+
+    def ready(self) -> None:
+        from apps.benefits.models import PoolingRegion, Province
+
+        # Every province (and pooling region) has its accounts: after migrate, and as soon as a
+        # province or region is added later.
+        post_migrate.connect(_ensure_accounts_after_migrate, sender=self, dispatch_uid="pooling.ensure_accounts")
+        post_save.connect(_region_saved, sender=PoolingRegion, dispatch_uid="pooling.region_accounts")
+        post_save.connect(_region_saved, sender=Province, dispatch_uid="pooling.province_accounts")

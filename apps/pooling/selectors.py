@@ -1,0 +1,106 @@
+"""Reads on the ledger: balances, the proof that maintained balances agree with the entries, flows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet, Sum
+
+from apps.core.permissions import has_role, staff_province
+from apps.core.roles import PROVINCE_SCOPED_ROLES, Role
+
+from .models import FundAccount, LedgerEntry, Transfer
+
+
+def accounts_visible_to(*, user: Any) -> QuerySet[FundAccount]:
+    """Province-scoped staff see their province's accounts and the national fund; others all."""
+    accounts = FundAccount.objects.select_related("province", "region")
+    if getattr(user, "is_superuser", False):
+        return accounts
+    profile = getattr(user, "staff_profile", None)
+    if profile is not None and profile.role in PROVINCE_SCOPED_ROLES:
+        return accounts.filter(Q(province__code=profile.province_code) | Q(kind=FundAccount.Kind.NATIONAL))
+    return accounts if has_role(user, *Role.values) else accounts.none()
+
+
+def transfers_visible_to(*, user: Any) -> QuerySet[Transfer]:
+    transfers = Transfer.objects.select_related("from_account__province", "to_account__province", "proposed_by", "approved_by")
+    if getattr(user, "is_superuser", False):
+        return transfers
+    profile = getattr(user, "staff_profile", None)
+    if profile is not None and profile.role in PROVINCE_SCOPED_ROLES:
+        code = staff_province(user)
+        return transfers.filter(Q(from_account__province__code=code) | Q(to_account__province__code=code))
+    return transfers if has_role(user, *Role.values) else transfers.none()
+
+
+def account_balance_from_entries(*, account: FundAccount) -> int:
+    """The balance as the sum of the account's entries (what the maintained column must equal)."""
+    return int(LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount_fen"))["total"] or 0)
+
+
+def ledger_balance_mismatches() -> list[dict[str, int]]:
+    """Accounts whose maintained balance differs from the sum of their entries (empty = all agree)."""
+    sql = (
+        "SELECT a.id, a.balance_fen, COALESCE(e.total, 0) FROM pooling_fundaccount a "
+        "LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total FROM pooling_ledgerentry GROUP BY account_id) e "
+        "ON e.account_id = a.id WHERE a.balance_fen <> COALESCE(e.total, 0) ORDER BY a.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [{"account": row[0], "balance_fen": int(row[1]), "entries_fen": int(row[2])} for row in cursor.fetchall()]
+
+
+def ledger_total_fen() -> int:
+    """Sum of every balance: 0 in a sound ledger, because money enters only via external accounts."""
+    return int(FundAccount.objects.aggregate(total=Sum("balance_fen"))["total"] or 0)
+
+
+def unbalanced_transfers() -> list[int]:
+    """Posted transfers that do not have exactly two entries summing to zero (empty = sound)."""
+    sql = (
+        "SELECT t.id FROM pooling_transfer t LEFT JOIN pooling_ledgerentry e ON e.transfer_id = t.id "
+        "WHERE t.state = 'posted' GROUP BY t.id HAVING COUNT(e.id) <> 2 OR COALESCE(SUM(e.amount_fen), 0) <> 0 "
+        "UNION SELECT e.transfer_id FROM pooling_ledgerentry e JOIN pooling_transfer t ON t.id = e.transfer_id "
+        "WHERE t.state <> 'posted'"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return sorted(int(row[0]) for row in cursor.fetchall())
+
+
+def pending_transfers(*, province_code: str | None = None) -> QuerySet[Transfer]:
+    """Proposed transfers waiting for a checker (of ``province_code``'s debited accounts)."""
+    pending = Transfer.objects.filter(state=Transfer.State.PROPOSED).select_related("from_account__province", "to_account", "proposed_by")
+    if province_code:
+        pending = pending.filter(from_account__province__code=province_code)
+    return pending.order_by("created_at")
+
+
+def fund_flows(*, accounts: QuerySet[FundAccount], since: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Per account: balance, money in and out (posted entries since ``since``) and net flow."""
+    entries = LedgerEntry.objects.filter(account__in=accounts)
+    if since is not None:
+        entries = entries.filter(posted_at__gte=since)
+    sums: dict[int, Any] = {
+        row["account"]: row
+        for row in entries.values("account")
+        .annotate(inflow=Sum("amount_fen", filter=Q(amount_fen__gt=0)), outflow=Sum("amount_fen", filter=Q(amount_fen__lt=0)))
+        .order_by()
+    }
+    rows = []
+    for account in accounts.order_by("province__code", "kind", "id"):
+        inflow = int(sums.get(account.pk, {}).get("inflow") or 0)
+        outflow = -int(sums.get(account.pk, {}).get("outflow") or 0)
+        rows.append(
+            {
+                "account": account,
+                "balance_fen": account.balance_fen,
+                "inflow_fen": inflow,
+                "outflow_fen": outflow,
+                "net_fen": inflow - outflow,
+            }
+        )
+    return rows
