@@ -140,7 +140,7 @@ def published_release_list(*, in_force_on: dt.date | None = None) -> QuerySet[Ca
 
 
 def release_items(
-    *, release_id: int, kind: str = "", category: str = "", changed_since: CatalogRelease | None = None
+    *, release_id: int, kind: str = "", category: str = "", category_path: str = "", changed_since: CatalogRelease | None = None
 ) -> QuerySet[CatalogItem]:
     """Items of a release, filtered; ``changed_since`` keeps items added or changed since then.
 
@@ -151,6 +151,8 @@ def release_items(
         items = items.filter(kind=kind)
     if category:
         items = items.filter(category=category)
+    if category_path:
+        items = items.filter(category_path__startswith=category_path)
     if changed_since is not None:
         items = items.extra(where=[_unchanged_since_sql()], params=[changed_since.pk])
     return items
@@ -165,6 +167,12 @@ def _unchanged_since_sql() -> str:
     else:  # SQLite: IS is null-safe equality
         same = " AND ".join(f"o.{f} IS {table}.{f}" for f in ITEM_CONTENT_FIELDS)
     return f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.release_id = %s AND o.code = {table}.code AND {same})"
+
+
+def release_diff(*, old: CatalogRelease | None, new: CatalogRelease) -> dict[str, Any]:
+    """As the staff diff: added / removed / changed / retired and counts (stored rows when
+    ``old`` is the release the stored diff is against)."""
+    return catalog.catalog_diff(old=old, new=new)
 
 
 def item_on_date(*, code: str, on_date: dt.date) -> dict[str, Any] | None:

@@ -43,7 +43,11 @@ def hash_secret(secret: str) -> str:
 
 
 def _forget_keys(prefixes: list[str]) -> None:
-    transaction.on_commit(lambda: cache.delete_many([api_key_cache_key(p) for p in prefixes]))
+    # Now (this process) and again after commit, in case a concurrent request re-cached the
+    # old verdict in between.
+    names = [api_key_cache_key(p) for p in prefixes]
+    cache.delete_many(names)
+    transaction.on_commit(lambda: cache.delete_many(names))
 
 
 def _user_or_none(user: Any) -> Any:

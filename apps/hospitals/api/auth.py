@@ -94,7 +94,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         super().__init__()
 
     def get_rate(self) -> str | None:
-        rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+        config: dict[str, Any] = settings.REST_FRAMEWORK
+        rates: dict[str, str | None] = config.get("DEFAULT_THROTTLE_RATES") or {}
         return rates.get(self.scope) if self.scope else None
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
