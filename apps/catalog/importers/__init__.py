@@ -1,0 +1,1 @@
+"""Bulk import of catalog files into draft releases (COPY → staging → set-based SQL → merge)."""

@@ -1,0 +1,236 @@
+"""Set-based item rules and merge for imports (PostgreSQL).
+
+The rules are those of ``apps.catalog.validation.clean_item`` written as SQL over the whole
+file at once: codes normalised (NFKC, white space removed, upper-case) and checked per kind,
+display text NFC and trimmed, payment category 01/02/03, numbers and ratio in range, text
+within the column lengths. File-level rules on top: a code appears once in the file
+(``duplicate_code``), and ``replaces`` must point at a code that is really being succeeded
+(``unknown_successor``: the item's own code, or a code that is still an item of the draft as
+it will be after the import — merge: the draft's items plus the file; replace: the file).
+A replaced code must be well-formed (any national code or a former 20-character drug code;
+``code_format`` otherwise, as ``clean_item`` says).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+
+from ..models import ITEM_CONTENT_FIELDS, HospitalLevel
+from ..validation import _MAX_LENGTHS, _TEXT_FIELDS
+from .formats import Source
+
+DRUG_RE = "^[XZ][A-Z][0-9]{2}[A-Z]{2}[A-Z][0-9]{3}[A-Z][0-9]{3}[0-9]{9}$"
+FORMER_DRUG_RE = "^[XZ][A-Z0-9]{19}$"
+TCM_RE = "^T[0-9A-Z]{9}$"
+SERVICE_RE = "^[0-9]{15}(-[0-9]{1,6})?$"
+CONSUMABLE_RE = "^C[0-9]{14}([0-9]{5}([0-9]{7})?)?$"
+# Characters Python's str.strip() removes that btrim() would not by default.
+_TRIM = "E' \\t\\r\\n\\u3000\\u00a0\\ufeff'"
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
+def _code_sql(expr: str) -> str:
+    return f"upper(regexp_replace(normalize(coalesce({expr}, ''), NFKC), '\\s+', '', 'g'))"
+
+
+def _kind_sql(code: str) -> str:
+    return (
+        f"CASE WHEN octet_length({code}) <> char_length({code}) THEN NULL "
+        f"WHEN {code} ~ '{DRUG_RE}' THEN 'drug' WHEN {code} ~ '{TCM_RE}' THEN 'tcm_piece' "
+        f"WHEN {code} ~ '{SERVICE_RE}' THEN 'service' "
+        f"WHEN {code} ~ '{CONSUMABLE_RE}' AND substr({code}, 2, 2) <> '00' AND substr({code}, 4, 2) <> '00' THEN 'consumable' END"
+    )
+
+
+def _format_reason_sql(code: str) -> str:
+    """The same reasons ``apps.core.codes.catalog_code_kind`` gives, by first character."""
+    return (
+        f"CASE WHEN {code} = '' THEN 'code is empty' "
+        f"WHEN octet_length({code}) <> char_length({code}) THEN 'code contains non-ASCII characters (look-alike letters?)' "
+        f"WHEN left({code}, 1) IN ('X', 'Z') THEN 'drug codes are 23 characters: [XZ] + classification + 4-digit spec + 5-digit product' "
+        f"WHEN left({code}, 1) = 'T' THEN 'TCM decoction piece codes are 10 characters starting with T' "
+        f"WHEN left({code}, 1) = 'C' THEN 'consumable codes are C + 14, 19 or 26 digits with non-zero class digits' "
+        f"WHEN left({code}, 1) ~ '[0-9]' THEN 'medical service item codes are 15 digits, optionally -<local suffix>' "
+        "ELSE 'unknown code prefix (expected X/Z drug, T TCM piece, C consumable, digits service)' END"
+    )
+
+
+def build_items(source: Source) -> None:
+    """One pass over staging into ``import_items``: normalised text values, derived kind and
+    category path, safe numeric casts (NULL when not a number), replaces as a sorted array."""
+    f = source.fields
+
+    def raw(name: str) -> str:
+        return f"{f[name][0]}" if name in f else "NULL"
+
+    text_cols = [f"btrim(normalize(coalesce({raw(name)}, ''), NFC), {_TRIM}) AS {name}" for name in _TEXT_FIELDS]
+    plain = [f"btrim(coalesce({raw(name)}, ''), {_TRIM}) AS {name}" for name in ("category", "restriction_hospital_level", "kind")]
+    numbers = [
+        f"btrim(coalesce({raw(name)}, ''), {_TRIM}) AS {name}"
+        for name in ("restriction_max_days", "payment_standard_fen", "self_pay_ratio")
+    ]
+    replaces = (
+        f"CASE WHEN coalesce(btrim({raw('replaces')}), '') = '' THEN '{{}}'::text[] ELSE ARRAY("
+        f"SELECT DISTINCT {_code_sql('e')} COLLATE \"C\" FROM unnest(string_to_array({raw('replaces')}, ';')) AS e "
+        f"WHERE {_code_sql('e')} <> '' ORDER BY 1) END AS replaces"
+    )
+    extra = [f"{expr} AS {name}" for name, expr in source.extra.items()]
+    inner = ", ".join(
+        [f"{source.staging.line_sql} AS line", f"{_code_sql(raw('code'))} AS code", *text_cols, *plain, *numbers, replaces, *extra]
+    )
+    extra_names = "".join(f", {name}" for name in source.extra)
+    sql = f"""
+        CREATE TEMP TABLE import_items ON COMMIT DROP AS
+        SELECT line, code, {_kind_sql("code")} AS kind, kind AS given_kind,
+               {", ".join(_TEXT_FIELDS)}, category, restriction_hospital_level,
+               restriction_max_days, payment_standard_fen, self_pay_ratio,
+               CASE WHEN restriction_max_days ~ '^[+-]?[0-9]{{1,30}}$' THEN restriction_max_days::numeric END AS max_days_v,
+               CASE WHEN payment_standard_fen ~ '^[+-]?[0-9]{{1,30}}$' THEN payment_standard_fen::numeric END AS standard_v,
+               CASE WHEN self_pay_ratio ~ '^[+-]?([0-9]{{1,20}}(\\.[0-9]{{0,20}})?|\\.[0-9]{{1,20}})([eE][+-]?[0-9]{{1,2}})?$'
+                    THEN self_pay_ratio::numeric END AS ratio_v,
+               replaces{extra_names}
+        FROM (SELECT {inner} FROM {source.staging.table} AS s) AS x
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_items")
+        cursor.execute(sql)
+        cursor.execute("ANALYZE import_items")
+
+
+def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], list[Any]]:
+    """Validation queries over ``import_items`` (each: line, col, code, message)."""
+    col = {name: source.fields[name][1] if name in source.fields else name for name in ("code", *ITEM_CONTENT_FIELDS)}
+
+    def c(name: str) -> str:
+        return _lit(col[name])
+
+    q = [
+        f"SELECT line, {c(name)}, 'missing_field', '{name} is required' FROM import_items WHERE {name} = ''"
+        for name in ("code", "name", "category")
+    ]
+    q.append(f"SELECT line, {c('code')}, 'code_format', {_format_reason_sql('code')} FROM import_items WHERE kind IS NULL AND code <> ''")
+    if "kind" in source.fields:
+        q.append(
+            f"SELECT line, {c('kind')}, 'code_format', 'code ' || code || ' is a ' || kind || ' code, not ' || given_kind "
+            "FROM import_items WHERE given_kind <> '' AND kind IS NOT NULL AND given_kind <> kind"
+        )
+    q.append(
+        f"SELECT line, {c('code')}, 'duplicate_code', 'code ' || code || ' is also on line ' || first_line FROM ("
+        "SELECT line, code, min(line) OVER (PARTITION BY code) AS first_line FROM import_items WHERE code <> '') d "
+        "WHERE line > first_line"
+    )
+    q.append(
+        f"SELECT line, {c('category')}, 'unknown_category', "
+        "'payment category must be 01 (甲), 02 (乙) or 03 (丙), not ''' || category || '''' "
+        "FROM import_items WHERE category <> '' AND category NOT IN ('01', '02', '03')"
+    )
+    for name in _TEXT_FIELDS:
+        limit = _MAX_LENGTHS.get(name)
+        if limit:
+            q.append(
+                f"SELECT line, {c(name)}, 'too_long', '{name} is longer than {limit} characters' "
+                f"FROM import_items WHERE char_length({name}) > {limit}"
+            )
+    levels = ", ".join(_lit(v) for v in HospitalLevel.values)
+    q.append(
+        f"SELECT line, {c('restriction_hospital_level')}, 'invalid', "
+        f"{_lit('hospital level must be one of ' + ', '.join(HospitalLevel.values))} "
+        f"FROM import_items WHERE restriction_hospital_level <> '' AND restriction_hospital_level NOT IN ({levels})"
+    )
+    for name, value, minimum, maximum in (
+        ("restriction_max_days", "max_days_v", 1, INT_MAX),
+        ("payment_standard_fen", "standard_v", 0, BIGINT_MAX),
+    ):
+        q.append(
+            f"SELECT line, {c(name)}, 'invalid', '{name} must be a whole number between {minimum} and {maximum}, not ' || {name} "
+            f"FROM import_items WHERE {name} <> '' AND ({value} IS NULL OR {value} < {minimum} OR {value} > {maximum})"
+        )
+    q.append(
+        f"SELECT line, {c('self_pay_ratio')}, 'invalid', "
+        "'self_pay_ratio must be between 0 and 1 with at most 4 decimals, not ' || self_pay_ratio "
+        "FROM import_items WHERE self_pay_ratio <> '' AND (ratio_v IS NULL OR ratio_v < 0 OR ratio_v > 1 OR ratio_v <> round(ratio_v, 4))"
+    )
+    present = "EXISTS (SELECT 1 FROM import_items o WHERE o.code = r.code)"
+    if mode == "merge":
+        present = f"({present} OR EXISTS (SELECT 1 FROM catalog_catalogitem i WHERE i.release_id = %s AND i.code = r.code))"
+    q.append(
+        f"SELECT line, {c('replaces')}, code, message FROM ("
+        "SELECT r.line, CASE "
+        f"  WHEN {_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}' THEN 'code_format' "
+        "  ELSE 'unknown_successor' END AS code, CASE "
+        f"  WHEN {_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}' THEN 'replaced code ' || r.code || ': ' || "
+        f"{_format_reason_sql('r.code')} "
+        "  WHEN r.code = r.own THEN r.code || ' cannot replace itself' "
+        "  ELSE r.code || ' is replaced by ' || r.own || ' but is still an item of the draft' END AS message "
+        "FROM (SELECT n.line, n.code AS own, unnest(n.replaces) AS code FROM import_items n WHERE cardinality(n.replaces) > 0) r "
+        f"WHERE ({_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}') OR r.code = r.own OR {present}) AS bad"
+    )
+    q.extend(source.checks)
+    return q, [release_id] if mode == "merge" else []
+
+
+_CAST = {
+    "restriction_max_days": "max_days_v::integer",
+    "payment_standard_fen": "standard_v::bigint",
+    "self_pay_ratio": "ratio_v::numeric(5, 4)",
+    "replaces": "to_jsonb(replaces)",
+    "category_path": "CASE kind WHEN 'consumable' THEN left(code, 15) WHEN 'drug' THEN left(code, 6) ELSE '' END",
+}
+
+
+def merge(*, release_id: int, mode: str) -> dict[str, int]:
+    """Compare ``import_items`` with the draft into ``import_changes`` (code, change: + ~ -).
+    Rows equal to the draft's are left out, so a re-import changes nothing; with
+    ``mode='replace'`` codes of the draft missing from the file are '-'."""
+    values = ", ".join(f"{_CAST.get(name, name)} AS {name}" for name in ITEM_CONTENT_FIELDS)
+    current = ", ".join(f"i.{name}" for name in ITEM_CONTENT_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_new")
+        cursor.execute(f"CREATE TEMP TABLE import_new ON COMMIT DROP AS SELECT code, {values} FROM import_items")
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_changes")
+        new_row = ", ".join(f"n.{name}" for name in ITEM_CONTENT_FIELDS)
+        cursor.execute(
+            "CREATE TEMP TABLE import_changes ON COMMIT DROP AS "
+            "SELECT n.code, CASE WHEN i.id IS NULL THEN '+' ELSE '~' END AS change FROM import_new n "
+            "LEFT JOIN catalog_catalogitem i ON i.release_id = %s AND i.code = n.code "
+            f"WHERE i.id IS NULL OR ({current}) IS DISTINCT FROM ({new_row})",
+            [release_id],
+        )
+        if mode == "replace":
+            cursor.execute(
+                "INSERT INTO import_changes (code, change) SELECT i.code, '-' FROM catalog_catalogitem i "
+                "WHERE i.release_id = %s AND NOT EXISTS (SELECT 1 FROM import_new n WHERE n.code = i.code)",
+                [release_id],
+            )
+        cursor.execute("SELECT change, count(*) FROM import_changes GROUP BY change")
+        counts = {change: int(n) for change, n in cursor.fetchall()}
+    return {"added": counts.get("+", 0), "changed": counts.get("~", 0), "removed": counts.get("-", 0)}
+
+
+def apply_changes(*, release_id: int) -> None:
+    """Write ``import_changes`` to the items table (after '-' history rows were recorded)."""
+    fields = ", ".join(ITEM_CONTENT_FIELDS)
+    assignments = ", ".join(f"{name} = n.{name}" for name in ITEM_CONTENT_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM catalog_catalogitem i USING import_changes c WHERE i.release_id = %s AND i.code = c.code AND c.change = '-'",
+            [release_id],
+        )
+        cursor.execute(
+            f"UPDATE catalog_catalogitem i SET {assignments} FROM import_new n JOIN import_changes c ON c.code = n.code "
+            "WHERE c.change = '~' AND i.release_id = %s AND i.code = n.code",
+            [release_id],
+        )
+        cursor.execute(
+            f"INSERT INTO catalog_catalogitem (release_id, code, {fields}) "
+            f"SELECT %s, n.code, {', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)} FROM import_new n "
+            "JOIN import_changes c ON c.code = n.code AND c.change = '+'",
+            [release_id],
+        )
