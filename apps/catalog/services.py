@@ -21,8 +21,8 @@ from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_ro
 
 from . import exports
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
-from .selectors import DIFF_SQL, compute_diff_rows, counts_by_kind, release_previous
-from .signals import release_published
+from .selectors import DIFF_SETTINGS_SQL, DIFF_SQL, compute_diff_rows, counts_by_kind, release_previous
+from .signals import release_published, release_publishing
 from .validation import clean_item
 
 Status = CatalogRelease.Status
@@ -206,6 +206,7 @@ def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
         sha256=sha256,
         exports=files,
     )
+    release_publishing.send(sender=CatalogRelease, release=release)
     transaction.on_commit(lambda: release_published.send(sender=CatalogRelease, release=release))
     return release
 
@@ -214,6 +215,7 @@ def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> 
     old_id = previous.pk if previous else None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute(DIFF_SETTINGS_SQL)
             cursor.execute(
                 "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
                 f"SELECT %(new)s, code, change, coalesce(fields, '{{}}'::jsonb), coalesce(successors, '[]'::jsonb) FROM ({DIFF_SQL}) AS d",

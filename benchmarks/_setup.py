@@ -1,0 +1,68 @@
+"""Shared set-up for benchmark scripts: Django on a dedicated PostgreSQL database, migrated."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE_URL = "postgres://root@127.0.0.1:5432/portal_bench"
+
+
+def setup_django() -> None:
+    """Point Django at the benchmark database (created and migrated on first use)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DATABASE_URL", BENCH_DATABASE_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+    import psycopg
+
+    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+@contextmanager
+def timer() -> Iterator[dict[str, float]]:
+    box: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box["seconds"] = time.perf_counter() - start
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def row(figure: str, ours: float, baseline: float, goal: str, unit: str = "s") -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "ours": f"{ours:.3f} {unit}",
+        "baseline": f"{baseline:.3f} {unit}",
+        "ratio": f"{ours / baseline:.2f}x" if baseline else "n/a",
+        "goal": goal,
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    headers = ["figure", "ours", "baseline", "ratio", "goal"]
+    widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in headers]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(str(r.get(h, "")).ljust(w) for h, w in zip(headers, widths, strict=True)))
