@@ -106,7 +106,7 @@ class LineResult:
     self_pay_fen: int = 0
     deductible_fen: int = 0
     ratio: str = "0"
-    source: str | None = None
+    item_source: str | None = None
     release: str | None = None
 
 
@@ -272,7 +272,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
                     category=scope.category if scope else None,
                     payable_fen=0,
                     patient_fen=line.amount_fen,
-                    source=scope.source if scope else None,
+                    item_source=scope.source if scope else None,
                 )
             )
             continue
@@ -300,7 +300,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
                 self_pay_fen=self_pay,
                 deductible_fen=deductible,
                 ratio=str(ratio.normalize()) if ratio else "0",
-                source=scope.source,
+                item_source=scope.source,
             )
         )
 

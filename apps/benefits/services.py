@@ -305,6 +305,7 @@ def icd10_import(*, stream: IO[bytes]) -> ReferenceImportResult:
         cols = ", ".join(ICD10_COLUMNS)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ICD10_COLUMNS if c != "code")
         with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS icd10_staging")
             cursor.execute(f"CREATE TEMP TABLE icd10_staging ({', '.join(f'{c} text' for c in ICD10_COLUMNS)}) ON COMMIT DROP")
             with cursor.cursor.copy(f"COPY icd10_staging ({cols}) FROM STDIN") as copy:
                 for row in rows:
