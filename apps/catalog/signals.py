@@ -4,3 +4,7 @@ from django.dispatch import Signal
 
 # sender=CatalogRelease, release=<CatalogRelease>; sent once the publishing transaction commits.
 release_published = Signal()
+
+# sender=CatalogRelease, release=<CatalogRelease>; sent INSIDE the publishing transaction, so a
+# listener's writes (the hospitals' notice outbox) commit or roll back with the publish.
+release_publishing = Signal()

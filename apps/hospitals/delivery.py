@@ -1,0 +1,357 @@
+"""Sending change notices: claim a batch of due deliveries, sign each body (Standard Webhooks),
+POST them concurrently through one pooled httpx client, record every attempt and decide what
+happens next (delivered, retry with jittered back-off, failed, endpoint disabled).
+
+At-least-once: a batch is claimed with a lease; a worker killed mid-batch leaves the lease to
+expire and the rows are claimed again (by the redelivered acks_late message or the sweep), so
+a receiver may see a message twice and dedupes by ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.db import transaction
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from apps.catalog.models import CatalogRelease
+
+from . import conf
+from .models import ChangeNotice, DeliveryAttempt, NoticeDelivery, WebhookEndpoint
+from .notices import endpoint_disable
+
+RETRYABLE_4XX = frozenset({408, 425, 429})
+USER_AGENT = "catalog-portal-notices/1"
+
+
+@dataclass
+class Outgoing:
+    delivery_id: int
+    endpoint_id: int
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Outcome:
+    delivery_id: int
+    endpoint_id: int
+    attempted_at: dt.datetime
+    status: int | None
+    latency_ms: int
+    error: str = ""
+    excerpt: str = ""
+    retry_after: float | None = None
+
+
+# --- payload and signature ---------------------------------------------------------------
+
+
+def release_payload(release: CatalogRelease) -> dict[str, Any]:
+    base = conf_base_url()
+    exports = {}
+    for kind, ext in (("csv_gz", "export.csv.gz"), ("jsonl_gz", "export.jsonl.gz")):
+        meta = (release.exports or {}).get(kind) or {}
+        exports[kind] = {
+            "url": f"{base}/api/v1/catalog/releases/{release.label}/{ext}",
+            "sha256": meta.get("sha256", ""),
+            "bytes": meta.get("bytes"),
+        }
+    return {
+        "label": release.label,
+        "effective_from": release.effective_from.isoformat(),
+        "published_at": release.published_at.isoformat() if release.published_at else None,
+        "sha256": release.sha256,
+        "exports": exports,
+    }
+
+
+def conf_base_url() -> str:
+    return str(conf._setting("PORTAL_BASE_URL", "http://127.0.0.1:8000", str)).rstrip("/")
+
+
+def notice_body(*, notice: dict[str, Any], release_part: dict[str, Any], diff_counts: dict[str, Any]) -> dict[str, Any]:
+    """The webhook body (API.md) for one notice; the pull endpoint returns the same dict."""
+    body: dict[str, Any] = {
+        "type": notice["event_type"],
+        "id": notice["webhook_id"],
+        "seq": notice["seq"],
+        "hospital": notice["hospital_code"],
+        "release": release_part,
+        "diff_counts": diff_counts,
+    }
+    if notice["affected_items"] is not None:
+        body["affected_items"] = notice["affected_items"]
+    return body
+
+
+def sign(*, secrets: Sequence[str], msg_id: str, timestamp: dt.datetime, body: str) -> str:
+    """``webhook-signature`` value: one ``v1,<base64>`` per live secret, space-separated."""
+    return " ".join(Webhook(s).sign(msg_id, timestamp, body) for s in secrets if s)
+
+
+def signing_secrets(endpoint: dict[str, Any], now: dt.datetime) -> list[str]:
+    live = [endpoint["secret"]]
+    expires = endpoint["previous_secret_expires_at"]
+    if endpoint["previous_secret"] and expires and expires > now:
+        live.append(endpoint["previous_secret"])
+    return live
+
+
+def retry_delay(*, attempts_made: int, retry_after: float | None = None, rng: random.Random | None = None) -> float | None:
+    """Seconds until the next attempt after ``attempts_made`` failures, or None when the schedule
+    is exhausted. ±jitter spreads retries; a receiver's Retry-After is honoured (clamped)."""
+    schedule = conf.retry_schedule()
+    if attempts_made >= len(schedule):
+        return None
+    jitter = conf.retry_jitter()
+    delay = schedule[attempts_made] * (1 + (rng or random).uniform(-jitter, jitter))
+    if retry_after is not None:
+        delay = max(delay, min(max(retry_after, 0.0), conf.retry_after_max()))
+    return max(delay, 0.0)
+
+
+def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when - now).total_seconds()
+
+
+# --- one batch ---------------------------------------------------------------------------
+
+
+def claim(delivery_ids: Sequence[int] | None, *, now: dt.datetime, limit: int | None = None) -> list[int]:
+    """Lease the given (or, with None, any) due pending deliveries nobody holds. SKIP LOCKED
+    lets two workers share a backlog without waiting on each other."""
+    lease = now + dt.timedelta(seconds=conf.lease_seconds())
+    with transaction.atomic():
+        qs = NoticeDelivery.objects.filter(state=NoticeDelivery.State.PENDING, next_attempt_at__lte=now).exclude(lease_until__gt=now)
+        if delivery_ids is not None:
+            qs = qs.filter(pk__in=list(delivery_ids))
+        qs = qs.order_by("id").select_for_update(skip_locked=True, of=("self",))
+        ids = list(qs.values_list("id", flat=True)[:limit] if limit else qs.values_list("id", flat=True))
+        if ids:
+            NoticeDelivery.objects.filter(pk__in=ids).update(lease_until=lease)
+    return ids
+
+
+def build_requests(delivery_ids: Sequence[int], *, now: dt.datetime) -> list[Outgoing]:
+    rows = list(
+        NoticeDelivery.objects.filter(pk__in=list(delivery_ids))
+        .order_by("id")
+        .values(
+            "id",
+            "endpoint_id",
+            "endpoint__url",
+            "endpoint__secret",
+            "endpoint__previous_secret",
+            "endpoint__previous_secret_expires_at",
+            "notice__event_type",
+            "notice__webhook_id",
+            "notice__seq",
+            "notice__affected_items",
+            "notice__release_id",
+            "notice__hospital__code",
+        )
+    )
+    releases: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for release in CatalogRelease.objects.filter(pk__in={r["notice__release_id"] for r in rows}):
+        releases[release.pk] = (release_payload(release), release.diff_counts or {})
+    signers: dict[tuple[str, ...], list[Webhook]] = {}
+    timestamp = dt.datetime.fromtimestamp(int(now.timestamp()), tz=dt.UTC)
+    out = []
+    for r in rows:
+        release_part, diff_counts = releases[r["notice__release_id"]]
+        notice: dict[str, Any] = {
+            "event_type": r["notice__event_type"],
+            "webhook_id": r["notice__webhook_id"],
+            "seq": r["notice__seq"],
+            "hospital_code": r["notice__hospital__code"],
+            "affected_items": r["notice__affected_items"],
+        }
+        body = json.dumps(
+            notice_body(notice=notice, release_part=release_part, diff_counts=diff_counts), ensure_ascii=False, separators=(",", ":")
+        )
+        keys = tuple(
+            signing_secrets(
+                {
+                    "secret": r["endpoint__secret"],
+                    "previous_secret": r["endpoint__previous_secret"],
+                    "previous_secret_expires_at": r["endpoint__previous_secret_expires_at"],
+                },
+                now,
+            )
+        )
+        if keys not in signers:
+            signers[keys] = [Webhook(k) for k in keys]
+        signature = " ".join(w.sign(notice["webhook_id"], timestamp, body) for w in signers[keys])
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": notice["webhook_id"],
+            "webhook-timestamp": str(int(timestamp.timestamp())),
+            "webhook-signature": signature,
+        }
+        out.append(Outgoing(r["id"], r["endpoint_id"], r["endpoint__url"], headers, body.encode()))
+    return out
+
+
+async def send_all(requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
+    """POST every request through one pooled client, at most ``concurrency`` in flight."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    semaphore = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+
+        async def one(req: Outgoing) -> Outcome:
+            async with semaphore:
+                attempted_at = timezone.now()
+                started = time.perf_counter()
+                try:
+                    response = await client.post(req.url, content=req.body, headers=req.headers)
+                except httpx.TimeoutException as exc:
+                    return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"timeout: {type(exc).__name__}")
+                except httpx.HTTPError as exc:
+                    return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"{type(exc).__name__}: {exc}"[:255])
+                return Outcome(
+                    req.delivery_id,
+                    req.endpoint_id,
+                    attempted_at,
+                    response.status_code,
+                    _ms(started),
+                    excerpt=response.text[:500],
+                    retry_after=parse_retry_after(response.headers.get("retry-after"), attempted_at),
+                )
+
+        return await asyncio.gather(*(one(r) for r in requests))
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
+    """Write the attempts and each delivery's next state in one transaction; disable endpoints
+    that answered 410 or have failed continuously for NOTICE_DISABLE_AFTER. Returns a summary
+    with ``next_retry_in`` (seconds to the earliest scheduled retry, or None)."""
+    deliveries = {d.pk: d for d in NoticeDelivery.objects.filter(pk__in=[o.delivery_id for o in outcomes])}
+    attempts = []
+    gone: set[int] = set()
+    ok_endpoints: set[int] = set()
+    failed_endpoints: set[int] = set()
+    next_retry: float | None = None
+    summary: dict[str, Any] = {"delivered": 0, "retry": 0, "failed": 0}
+    for o in outcomes:
+        d = deliveries.get(o.delivery_id)
+        if d is None or d.state != NoticeDelivery.State.PENDING:
+            continue
+        attempts.append(
+            DeliveryAttempt(
+                delivery_id=d.pk,
+                attempted_at=o.attempted_at,
+                status_code=o.status,
+                latency_ms=o.latency_ms,
+                error=o.error[:255],
+                response_excerpt=o.excerpt[:500],
+            )
+        )
+        d.attempts += 1
+        d.last_status = o.status
+        d.last_error = o.error[:255]
+        d.lease_until = None
+        if o.status is not None and 200 <= o.status < 300:
+            d.state, d.delivered_at, d.next_attempt_at = NoticeDelivery.State.DELIVERED, now, None
+            ok_endpoints.add(o.endpoint_id)
+            summary["delivered"] += 1
+            continue
+        failed_endpoints.add(o.endpoint_id)
+        retryable = o.status is None or o.status >= 500 or o.status in RETRYABLE_4XX
+        delay = retry_delay(attempts_made=d.attempts, retry_after=o.retry_after) if retryable else None
+        if o.status == 410:
+            gone.add(o.endpoint_id)
+            delay = None
+            d.last_error = "410 Gone: endpoint disabled"
+        if delay is None:
+            d.state, d.failed_at, d.next_attempt_at = NoticeDelivery.State.FAILED, now, None
+            if not d.last_error:
+                d.last_error = f"HTTP {o.status}" + ("" if retryable else " (not retried)")
+            summary["failed"] += 1
+        else:
+            d.next_attempt_at = now + dt.timedelta(seconds=delay)
+            next_retry = delay if next_retry is None else min(next_retry, delay)
+            summary["retry"] += 1
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts, batch_size=2000)
+        NoticeDelivery.objects.bulk_update(
+            list(deliveries.values()),
+            ["state", "attempts", "last_status", "last_error", "lease_until", "delivered_at", "failed_at", "next_attempt_at"],
+            batch_size=1000,
+        )
+        if ok_endpoints:
+            WebhookEndpoint.objects.filter(pk__in=ok_endpoints, failing_since__isnull=False).update(failing_since=None)
+        still_failing = failed_endpoints - ok_endpoints
+        if still_failing:
+            WebhookEndpoint.objects.filter(pk__in=still_failing, failing_since__isnull=True).update(failing_since=now)
+            cutoff = now - dt.timedelta(seconds=conf.disable_after())
+            stale = set(
+                WebhookEndpoint.objects.filter(pk__in=still_failing, active=True, failing_since__lte=cutoff).values_list("id", flat=True)
+            )
+            endpoint_disable(endpoint_ids=stale - gone, reason="failing continuously for 5 days", now=now)
+        if gone:
+            endpoint_disable(endpoint_ids=gone, reason="receiver answered 410 Gone", now=now)
+    summary["next_retry_in"] = next_retry
+    return summary
+
+
+def deliver(delivery_ids: Sequence[int] | None = None, *, limit: int | None = None) -> dict[str, Any]:
+    """Claim, send and record one batch. With ``delivery_ids`` None, take any due deliveries."""
+    now = timezone.now()
+    ids = claim(delivery_ids, now=now, limit=limit)
+    if not ids:
+        return {"claimed": 0, "delivered": 0, "retry": 0, "failed": 0, "next_retry_in": None}
+    requests = build_requests(ids, now=now)
+    outcomes = asyncio.run(send_all(requests, concurrency=conf.http_concurrency(), timeout=conf.http_timeout()))
+    summary = record(outcomes, now=timezone.now())
+    summary["claimed"] = len(ids)
+    return summary
+
+
+def due_delivery_ids(*, limit: int) -> list[int]:
+    """Pending deliveries whose time has come and whose lease (if any) has expired."""
+    now = timezone.now()
+    qs = NoticeDelivery.objects.filter(state=NoticeDelivery.State.PENDING, next_attempt_at__lte=now).exclude(lease_until__gt=now)
+    return list(qs.order_by("id").values_list("id", flat=True)[:limit])
+
+
+def notice_rows(qs: Any) -> list[dict[str, Any]]:
+    """ChangeNotice queryset → webhook bodies (for the pull API)."""
+    rows = list(qs.values("id", "event_type", "webhook_id", "seq", "affected_items", "release_id", "hospital__code", "created_at"))
+    releases = {r.pk: r for r in CatalogRelease.objects.filter(pk__in={row["release_id"] for row in rows})}
+    parts = {pk: (release_payload(r), r.diff_counts or {}) for pk, r in releases.items()}
+    out = []
+    for row in rows:
+        part, counts = parts[row["release_id"]]
+        row["hospital_code"] = row.pop("hospital__code")
+        out.append({"row": row, "body": notice_body(notice=row, release_part=part, diff_counts=counts)})
+    return out
+
+
+__all__ = ["ChangeNotice", "deliver", "due_delivery_ids", "notice_rows", "record", "retry_delay", "sign"]

@@ -1,0 +1,94 @@
+"""Reads for change notices: a hospital's notices after a sequence number, deliveries, and the
+adoption figures per province."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from apps.catalog.models import CatalogRelease
+
+from .delivery import notice_rows
+from .models import ChangeNotice, Hospital, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
+
+
+def notices_after(*, hospital_id: int, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """The hospital's notices with seq > after_seq in order, as webhook bodies + delivery_state
+    (delivered / failed / pending / not_sent when it has no endpoint)."""
+    qs = ChangeNotice.objects.filter(hospital_id=hospital_id, seq__gt=after_seq).order_by("seq")[:limit]
+    rows = notice_rows(qs)
+    states: dict[int, set[str]] = {}
+    for notice_id, state in NoticeDelivery.objects.filter(notice_id__in=[r["row"]["id"] for r in rows]).values_list("notice_id", "state"):
+        states.setdefault(notice_id, set()).add(state)
+    out = []
+    for r in rows:
+        seen = states.get(r["row"]["id"], set())
+        state = next((s for s in ("delivered", "pending", "failed") if s in seen), "not_sent")
+        out.append({**r["body"], "delivery_state": state, "created_at": r["row"]["created_at"].isoformat()})
+    return out
+
+
+def deliveries_for(*, hospital_id: int | None, state: str | None = None) -> QuerySet[NoticeDelivery]:
+    qs = NoticeDelivery.objects.select_related("notice", "endpoint", "notice__release", "notice__hospital").order_by("-id")
+    if hospital_id is not None:
+        qs = qs.filter(notice__hospital_id=hospital_id)
+    if state:
+        qs = qs.filter(state=state)
+    return qs
+
+
+def current_release(*, on_date: dt.date | None = None) -> CatalogRelease | None:
+    """The latest published release (the one hospitals should be loading, even before it takes effect)."""
+    return CatalogRelease.objects.filter(status=CatalogRelease.Status.PUBLISHED).order_by("-published_at", "-id").first()
+
+
+def adoption_by_province(*, release: CatalogRelease, province_code: str = "") -> list[dict[str, Any]]:
+    """Per province: active hospitals, how many acknowledged ``release``, how many have a failing
+    or disabled endpoint. Computed with grouped counts (no per-hospital queries)."""
+    acked = ReleaseAcknowledgement.objects.filter(release=release, hospital_id=OuterRef("pk"))
+    failing = WebhookEndpoint.objects.filter(hospital_id=OuterRef("pk")).filter(Q(active=False) | Q(failing_since__isnull=False))
+    qs = Hospital.objects.filter(active=True)
+    if province_code:
+        qs = qs.filter(province__code=province_code)
+    rows = (
+        qs.annotate(acked=Exists(acked), failing=Exists(failing))
+        .values("province__code", "province__name")
+        .annotate(total=Count("id"), acknowledged=Count("id", filter=Q(acked=True)), failing_endpoints=Count("id", filter=Q(failing=True)))
+        .order_by("province__code")
+    )
+    out = []
+    for r in rows:
+        total = r["total"]
+        out.append(
+            {
+                "code": r["province__code"],
+                "name": r["province__name"],
+                "total": total,
+                "acknowledged": r["acknowledged"],
+                "missing": total - r["acknowledged"],
+                "failing_endpoints": r["failing_endpoints"],
+                "percent": round(100.0 * r["acknowledged"] / total, 1) if total else 0.0,
+            }
+        )
+    return out
+
+
+def hospitals_not_acknowledged(*, release: CatalogRelease, province_code: str = "", limit: int = 200) -> QuerySet[Hospital]:
+    qs = Hospital.objects.filter(active=True).exclude(acknowledgements__release=release).select_related("province")
+    if province_code:
+        qs = qs.filter(province__code=province_code)
+    return qs.order_by("province__code", "code")[:limit]
+
+
+def failing_endpoints(*, province_code: str = "", limit: int = 200) -> QuerySet[WebhookEndpoint]:
+    qs = WebhookEndpoint.objects.filter(Q(active=False) | Q(failing_since__isnull=False)).select_related("hospital", "hospital__province")
+    if province_code:
+        qs = qs.filter(hospital__province__code=province_code)
+    return qs.order_by("hospital__province__code", "hospital__code")[:limit]
+
+
+def days_since(when: dt.datetime | None) -> int | None:
+    return (timezone.now() - when).days if when else None

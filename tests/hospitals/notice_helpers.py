@@ -1,0 +1,40 @@
+"""Helpers for the notice tests: hospitals with endpoints, publishing releases, a principal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from apps.catalog.demo import generate_items
+from apps.catalog.models import CatalogRelease
+from apps.core.principals import HospitalPrincipal
+from apps.hospitals import notices, services
+from apps.hospitals.models import Hospital, WebhookEndpoint
+from tests.factories import draft_release, publish, published_release
+
+
+def hospital(n: int = 1, province: str = "310000") -> Hospital:
+    code = f"H{province[:2]}0101{n:05d}"
+    return services.hospital_register(code=code, name=f"医院 {code}", province_code=province)
+
+
+def with_endpoint(h: Hospital, url: str) -> tuple[WebhookEndpoint, str]:
+    return notices.endpoint_create(hospital=h, url=url)
+
+
+def principal(h: Hospital) -> HospitalPrincipal:
+    return HospitalPrincipal(hospital_id=h.pk, institution_code=h.code, province_code=h.province.code)
+
+
+def release(n: int, *, admin: Any, reviewer: Any, based_on: CatalogRelease | None = None, items: Any = None) -> CatalogRelease:
+    return published_release(
+        label=f"2026.{n:02d}",
+        effective_from=dt.date(2026, 1, 1) + dt.timedelta(days=31 * n),
+        admin=admin,
+        reviewer=reviewer,
+        items=items if items is not None else list(generate_items(5, seed=n)),
+        based_on=based_on,
+    )
+
+
+__all__ = ["draft_release", "publish"]
