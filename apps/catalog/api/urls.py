@@ -12,4 +12,5 @@ urlpatterns = [
     path("releases/<str:label>/items/", views.ReleaseItemListView.as_view(), name="release-items"),
     path("releases/<str:label>/items/<str:code>/", views.ReleaseItemDetailView.as_view(), name="release-item"),
     path("releases/<str:label>/diff/", views.ReleaseDiffView.as_view(), name="release-diff"),
+    path("releases/<str:label>/imports/", views.ReleaseImportView.as_view(), name="release-imports"),
 ]

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.catalog import selectors, services
+from apps.catalog.importers import formats as import_formats
+from apps.catalog.importers import services as import_services
 from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.core.api.permissions import IsStaffMember
 from apps.core.errors import NotFound
@@ -148,3 +152,40 @@ class ReleaseDiffView(APIView):
             CatalogItem.objects.filter(release=release, code__in=[i["code"] for i in diff["added"]]).select_related("release"), many=True
         ).data
         return Response({"release": release.label, "against": old.label if old else None, **diff})
+
+
+class ImportRequestSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=list(import_formats.FORMATS))
+    mode = serializers.ChoiceField(choices=list(import_services.MODES), default="merge")
+
+
+class ReleaseImportView(APIView):
+    """Queue a bulk import into a draft: 202 with the job to poll at GET /api/v1/jobs/{id}/."""
+
+    permission_classes = [IsStaffMember]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportRequestSerializer},
+        responses={
+            202: inline_serializer(
+                "ImportQueued", {"job": inline_serializer("JobRef", {"id": serializers.IntegerField(), "url": serializers.URLField()})}
+            )
+        },
+        summary="Import a file into a draft release (background job)",
+    )
+    def post(self, request: Request, label: str) -> Response:
+        release = _release(label)
+        services.ensure_draft(release)  # 409 release_not_draft before looking at the upload
+        payload = ImportRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job = import_services.import_enqueue(
+            release=release,
+            upload=payload.validated_data["file"],
+            fmt=payload.validated_data["format"],
+            mode=payload.validated_data["mode"],
+            user=request.user,
+        )
+        url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
+        return Response({"job": {"id": job.pk, "url": url}}, status=status.HTTP_202_ACCEPTED)
