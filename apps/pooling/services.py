@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, When
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -274,10 +274,16 @@ def transfer_propose(
 
 
 def _lock(transfer: Transfer) -> Transfer:
-    locked = Transfer.objects.select_for_update().filter(pk=transfer.pk).first()
+    """Lock the transfer row (only that row: the accounts are locked later, in key order)."""
+    locked = (
+        Transfer.objects.select_for_update(of=("self",))
+        .select_related("from_account__province", "to_account__province")
+        .filter(pk=transfer.pk)
+        .first()
+    )
     if locked is None:
         raise NotFound(f"no transfer #{transfer.pk}")
-    return Transfer.objects.select_related("from_account__province", "to_account__province").get(pk=locked.pk)
+    return locked
 
 
 def _save(transfer: Transfer, *, user: Any, reason: str) -> None:
@@ -313,8 +319,9 @@ def _post(transfer: Transfer, *, user: Any) -> None:
             LedgerEntry(account_id=transfer.to_account_id, transfer=transfer, amount_fen=amount, posted_at=now),
         ]
     )
-    FundAccount.objects.filter(pk=transfer.from_account_id).update(balance_fen=F("balance_fen") - amount)
-    FundAccount.objects.filter(pk=transfer.to_account_id).update(balance_fen=F("balance_fen") + amount)
+    FundAccount.objects.filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).update(
+        balance_fen=Case(When(pk=transfer.from_account_id, then=F("balance_fen") - amount), default=F("balance_fen") + amount)
+    )
     transfer.state = State.POSTED
     transfer.posted_at = now
     _save(transfer, user=user, reason="posted")

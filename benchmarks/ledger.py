@@ -1,0 +1,251 @@
+"""Ledger posting throughput and balance look-up (issue 8).
+
+1. Posting: 8 worker threads approve-and-post proposed transfers between 100 accounts (the real
+   service: transfer row lock, accounts locked in primary-key order, overdraft check, two entries,
+   two balance updates, history rows, deferred balance trigger). Baseline: the same 8 threads
+   INSERT the same two entries per transfer, one transaction each, into a bare table with no
+   constraints, triggers or locks, in the same process.
+2. Balance of an account with 1M entries (100k with --quick): the maintained balance column read
+   through the ORM, and the selector that sums the entries, each against a raw ``SUM`` over the
+   same entries.
+
+Run: ``.venv/bin/python benchmarks/ledger.py [--quick]`` (DATABASE_URL defaults to portal_h8_bench).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _setup import print_table, setup_django
+
+WORKERS = 8
+ACCOUNTS = 100
+BENCH_PROVINCE = "BN0000"  # not a GB/T 2260 code on purpose: never collides with real data
+
+
+def _in_threads(jobs: list[Any], work: Callable[[Any], None]) -> float:
+    """Run ``work`` over ``jobs`` with WORKERS threads (own connections); wall-clock seconds."""
+    from django.db import connection
+
+    chunks = [jobs[i::WORKERS] for i in range(WORKERS)]
+    barrier = threading.Barrier(WORKERS + 1)
+    errors: list[BaseException] = []
+
+    def worker(chunk: list[Any]) -> None:
+        try:
+            barrier.wait()
+            for job in chunk:
+                work(job)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def _bench_people_and_accounts() -> tuple[Any, Any, list[Any]]:
+    from django.contrib.auth import get_user_model
+
+    from apps.benefits.models import PoolingRegion, Province
+    from apps.core.roles import Role
+    from apps.core.services import staff_create
+    from apps.pooling import services
+    from apps.pooling.models import FundAccount
+
+    province, _ = Province.objects.get_or_create(code=BENCH_PROVINCE, defaults={"name": "bench", "name_en": "bench"})
+    for i in range(ACCOUNTS - 2):
+        PoolingRegion.objects.get_or_create(code=f"B{i:05d}", defaults={"province": province, "name": f"bench region {i}"})
+    services.accounts_ensure()
+    User = get_user_model()
+
+    def user(name: str, role: str) -> Any:
+        return User.objects.filter(username=name).first() or staff_create(
+            username=name, role=role, province_code="650000", password="x-bench-x"
+        )
+
+    maker, checker = user("bench-ledger-maker", Role.FINANCE_MAKER), user("bench-ledger-checker", Role.FINANCE_CHECKER)
+    # Province-scoped roles need a province; the bench province is not a valid GB/T code, so
+    # the bench users act as superusers (the permission checks still run).
+    User.objects.filter(pk__in=[maker.pk, checker.pk]).update(is_superuser=True)
+    maker.refresh_from_db()
+    checker.refresh_from_db()
+    accounts = list(FundAccount.objects.select_related("province").filter(province=province).order_by("pk"))
+    assert len(accounts) == ACCOUNTS, len(accounts)
+    return maker, checker, accounts
+
+
+def _posting(transfers_count: int) -> list[dict[str, Any]]:
+    from django.db import connection
+
+    from apps.pooling import selectors, services
+    from apps.pooling.models import FundAccount
+
+    maker, checker, accounts = _bench_people_and_accounts()
+    external = next(a for a in accounts if a.kind == FundAccount.Kind.EXTERNAL)
+    internal = [a for a in accounts if a.kind != FundAccount.Kind.EXTERNAL]
+    run_id = f"{time.time_ns()}"
+    # Every internal account holds enough that no bench transfer can overdraw it.
+    for index, account in enumerate(internal):
+        income = services.transfer_propose(
+            from_account=external, to_account=account, amount_fen=10**12, proposer=maker, idempotency_key=f"bench-fund-{run_id}-{index}"
+        )
+        services.transfer_approve(transfer=income, approver=checker)
+    rng = random.Random(8)
+    proposed = []
+    for index in range(transfers_count):
+        source, target = rng.sample(accounts, 2)
+        proposed.append(
+            services.transfer_propose(
+                from_account=source,
+                to_account=target,
+                amount_fen=rng.randint(1, 10_000_00),
+                proposer=maker,
+                idempotency_key=f"bench-{run_id}-{index}",
+            )
+        )
+
+    ours = _in_threads(proposed, lambda t: services.transfer_approve(transfer=t, approver=checker))
+    assert selectors.ledger_balance_mismatches() == [], "balances disagree with entries after the benchmark"
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_bare_entries (id bigserial PRIMARY KEY, account_id bigint, transfer_id bigint, "
+            "amount_fen bigint, posted_at timestamptz)"
+        )
+        cursor.execute("TRUNCATE bench_bare_entries")
+
+    def bare_insert(t: Any) -> None:
+        with connection.cursor() as cursor:  # autocommit: one transaction per statement = per transfer
+            cursor.execute(
+                "INSERT INTO bench_bare_entries (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, now()), (%s, %s, %s, now())",
+                [t.from_account_id, t.pk, -t.amount_fen, t.to_account_id, t.pk, t.amount_fen],
+            )
+
+    baseline = _in_threads(proposed, bare_insert)
+    ours_rate, base_rate = transfers_count / ours, transfers_count / baseline
+    return [
+        {
+            "figure": f"ledger: post {transfers_count} transfers, {WORKERS} workers, {ACCOUNTS} accounts",
+            "ours": f"{ours_rate:,.0f} transfers/s",
+            "baseline": f"{base_rate:,.0f} transfers/s (bare INSERT)",
+            "ratio": f"{ours / baseline:.1f}x slower",
+            "goal": "≤ 30x bare INSERT (≈14 statements + locks + history vs 1 INSERT)",
+        }
+    ]
+
+
+def _seed_entries(account_entries: int) -> Any:
+    """One account with ``account_entries`` entries, written set-based. Triggers are switched off
+    for the seeding session only (session_replication_role); the rows written satisfy them."""
+    from django.db import connection, transaction
+
+    from apps.pooling import selectors
+    from apps.pooling.models import FundAccount, LedgerEntry
+
+    maker, checker, accounts = _bench_people_and_accounts()
+    external = next(a for a in accounts if a.kind == FundAccount.Kind.EXTERNAL)
+    heavy = next(a for a in accounts if a.kind == FundAccount.Kind.PROVINCIAL)
+    have = LedgerEntry.objects.filter(account=heavy).count()
+    missing = account_entries - have
+    if missing <= 0:
+        return heavy
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "INSERT INTO pooling_transfer (from_account_id, to_account_id, amount_fen, memo, state, idempotency_key, request_fingerprint, "
+            "proposed_by_id, approved_by_id, reason, created_at, approved_at, posted_at) "
+            "SELECT %s, %s, 1 + (g %% 1000), 'bench', 'posted', 'bench-seed-' || %s || '-' || g, 'x', %s, %s, '', now(), now(), now() "
+            "FROM generate_series(1, %s) g",
+            [external.pk, heavy.pk, time.time_ns(), maker.pk, checker.pk, missing],
+        )
+        cursor.execute(
+            "INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) "
+            "SELECT s.account_id, t.id, s.sign * t.amount_fen, t.posted_at FROM pooling_transfer t "
+            "CROSS JOIN (VALUES (%s::bigint, -1), (%s::bigint, 1)) AS s(account_id, sign) "
+            "WHERE t.memo = 'bench' AND NOT EXISTS (SELECT 1 FROM pooling_ledgerentry e WHERE e.transfer_id = t.id)",
+            [external.pk, heavy.pk],
+        )
+        cursor.execute(
+            "UPDATE pooling_fundaccount a SET balance_fen = COALESCE((SELECT SUM(amount_fen) FROM pooling_ledgerentry e WHERE e.account_id = a.id), 0) "
+            "WHERE a.id IN (%s, %s)",
+            [external.pk, heavy.pk],
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE pooling_ledgerentry")
+    assert selectors.ledger_balance_mismatches() == []
+    return heavy
+
+
+def _median(fn: Callable[[], Any], repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _balance(account_entries: int) -> list[dict[str, Any]]:
+    from django.db import connection
+
+    from apps.pooling import selectors
+    from apps.pooling.models import FundAccount
+
+    heavy = _seed_entries(account_entries)
+
+    def raw_sum() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT SUM(amount_fen) FROM pooling_ledgerentry WHERE account_id = %s", [heavy.pk])
+            return int(cursor.fetchone()[0])
+
+    maintained = _median(lambda: FundAccount.objects.only("balance_fen").get(pk=heavy.pk).balance_fen, 50)
+    summed = _median(lambda: selectors.account_balance_from_entries(account=heavy), 5)
+    baseline = _median(raw_sum, 5)
+    label = f"{account_entries // 1000}k" if account_entries < 1_000_000 else f"{account_entries // 1_000_000}M"
+    return [
+        {
+            "figure": f"ledger: balance of an account with {label} entries (maintained column, ORM)",
+            "ours": f"{maintained * 1000:.2f} ms",
+            "baseline": f"{baseline * 1000:.1f} ms (raw SUM)",
+            "ratio": f"{maintained / baseline:.4f}x",
+            "goal": "< 5 ms",
+        },
+        {
+            "figure": f"ledger: balance of an account with {label} entries (sum of entries, selector)",
+            "ours": f"{summed * 1000:.1f} ms",
+            "baseline": f"{baseline * 1000:.1f} ms (raw SUM)",
+            "ratio": f"{summed / baseline:.2f}x",
+            "goal": "≈ 1x raw SUM",
+        },
+    ]
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/portal_h8_bench")
+    setup_django()
+    return _posting(400 if quick else 2000) + _balance(100_000 if quick else 1_000_000)
+
+
+if __name__ == "__main__":
+    print_table(run(quick="--quick" in sys.argv))
