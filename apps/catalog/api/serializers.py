@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem, CatalogRelease
+from apps.catalog.models import CANONICAL_COLUMNS, LABEL_VALIDATOR, CatalogItem, CatalogRelease
 
 
 class ReleaseSerializer(serializers.ModelSerializer[CatalogRelease]):
@@ -40,7 +40,7 @@ class ReleaseSerializer(serializers.ModelSerializer[CatalogRelease]):
 
 
 class ReleaseCreateSerializer(serializers.Serializer[Any]):
-    label = serializers.CharField(max_length=32)  # type: ignore[assignment]
+    label = serializers.CharField(max_length=32, validators=[LABEL_VALIDATOR])  # type: ignore[assignment]
     effective_from = serializers.DateField()
     based_on = serializers.SlugRelatedField(
         slug_field="label", queryset=CatalogRelease.objects.filter(status="published"), required=False, allow_null=True
