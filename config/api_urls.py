@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("apps.hospitals.api.urls")),
     path("", include("apps.pooling.api.urls")),
     path("", include("apps.benefits.api.urls")),
+    path("", include("apps.reconciliation.api.urls")),
 ]

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "apps.benefits",
     "apps.hospitals",
     "apps.pooling",
+    "apps.reconciliation",
     "apps.demo",
 ]
 

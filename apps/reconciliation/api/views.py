@@ -1,0 +1,84 @@
+"""Staff endpoints of reconciliation (API.md, "Pooling and reconciliation"). Thin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api.permissions import IsStaffMember
+from apps.reconciliation import selectors, services
+from apps.reconciliation.models import ReconciliationRun
+
+from .serializers import RunRequestSerializer, RunSerializer, SettlementImportSerializer
+
+JOB_QUEUED = inline_serializer(
+    "ReconciliationJobQueued",
+    {"job": inline_serializer("ReconciliationJobRef", {"id": serializers.IntegerField(), "url": serializers.URLField()})},
+)
+
+
+def _queued(request: Request, job_id: int) -> Response:
+    url = request.build_absolute_uri(reverse("job-detail", args=[job_id]))
+    return Response({"job": {"id": job_id, "url": url}}, status=status.HTTP_202_ACCEPTED)
+
+
+class RunCreateView(APIView):
+    """Queue a run of a period: 202 with the job; its result names the run."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(request=RunRequestSerializer, responses={202: JOB_QUEUED}, summary="Run the reconciliation of a month")
+    def post(self, request: Request) -> Response:
+        payload = RunRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job = services.reconciliation_request(period=payload.validated_data["period"], user=request.user)
+        return _queued(request, job.pk)
+
+
+class RunDetailView(generics.RetrieveAPIView[ReconciliationRun]):
+    permission_classes = [IsStaffMember]
+    serializer_class = RunSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.runs()
+
+
+class RunDiscrepanciesCsvView(APIView):
+    """The run's discrepancies as CSV, optionally of one pair (?home=&destination=)."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses={(200, "text/csv"): bytes}, summary="Discrepancies of a run as CSV")
+    def get(self, request: Request, pk: int) -> Any:
+        run = get_object_or_404(selectors.runs(), pk=pk)
+        home, destination = request.query_params.get("home", ""), request.query_params.get("destination", "")
+        response = StreamingHttpResponse(selectors.discrepancies_csv(run=run, home=home, destination=destination), content_type="text/csv")
+        name = f"discrepancies-{run.period}-{home or 'all'}-{destination or 'all'}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class SettlementImportView(APIView):
+    """Queue a settlement file import: multipart {file, side, period} → 202 with the job."""
+
+    permission_classes = [IsStaffMember]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": SettlementImportSerializer}, responses={202: JOB_QUEUED}, summary="Import settled claims"
+    )
+    def post(self, request: Request) -> Response:
+        payload = SettlementImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        job = services.settlement_import_enqueue(period=data["period"], side=data["side"], upload=data["file"], user=request.user)
+        return _queued(request, job.pk)

@@ -1,0 +1,277 @@
+"""Writes of the reconciliation app: settlement imports, matching runs, netting proposals.
+
+Rules:
+- a settlement file is all-or-nothing (BulkFileRejected lists every bad row) and becomes one
+  SettlementBatch of a period and side; finance_maker (or superuser) only;
+- a run of a period matches both sides set-based (matching.py), stores the discrepancies
+  (replacing those of earlier runs of the period, which become ``superseded``), nets the
+  matched fund amounts (home pays destination) into at most n−1 transfers and proposes them
+  through apps.pooling as the ``system-reconciliation`` proposer. Transfers of the period that
+  are already approved/posted count as paid; the idempotency key names the period, the inputs
+  fingerprint, the pair and the amount, so a rerun on the same inputs replays the same
+  proposals (no duplicates) and a rerun after new imports voids the earlier unapproved ones
+  (never approved or posted ones);
+- PostgreSQL only (COPY, FILTER, advisory locks): on SQLite (the demo) both raise
+  ValidationFailed ``needs_postgresql``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from pathlib import PurePath
+from typing import IO, Any
+
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.core.bulk import BulkFileRejected, JobProgress
+from apps.core.errors import DomainError, ValidationFailed
+from apps.core.jobs import job_create, job_fail, job_start, job_succeed
+from apps.core.models import Job
+from apps.core.permissions import require_role
+from apps.core.roles import Role
+from apps.pooling import services as pooling
+from apps.pooling.models import FundAccount, Transfer
+
+from . import matching
+from .importer import copy_settlements
+from .models import Discrepancy, ReconciliationRun, SettlementBatch, Side
+from .netting import check_balanced, net_positions, settle
+
+IMPORT_JOB = "reconciliation.import"
+RUN_JOB = "reconciliation.run"
+KEY_PREFIX = "reconciliation"
+_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+def _require_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        raise ValidationFailed("reconciliation needs PostgreSQL (the SQLite demo cannot run it)", code="needs_postgresql")
+
+
+def check_period(period: str) -> str:
+    if not isinstance(period, str) or not _PERIOD.match(period):
+        raise ValidationFailed(
+            "period is YYYY-MM", errors=[{"field": "period", "code": "invalid", "message": f"{period!r} is not YYYY-MM"}]
+        )
+    return period
+
+
+def previous_period(today: dt.date) -> str:
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{first.year:04d}-{first.month:02d}"
+
+
+def _check_side(side: str) -> str:
+    if side not in Side.values:
+        raise ValidationFailed("side is destination or home", errors=[{"field": "side", "code": "invalid", "message": f"{side!r}"}])
+    return side
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+
+def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "") -> dict[str, Any]:
+    """Import one side's settlement CSV for ``period`` as a new batch; returns {batch, rows, period, side}.
+
+    Raises ValidationFailed (period/side, needs_postgresql), Forbidden (role) and
+    BulkFileRejected (``import_rejected``) with every bad row; nothing is written then.
+    ``user`` None is an operator or the scheduler."""
+    check_period(period)
+    _check_side(side)
+    if user is not None:
+        require_role(user, Role.FINANCE_MAKER)
+    _require_postgresql()
+    progress = JobProgress(job.pk if job else None)
+    try:
+        with transaction.atomic():
+            batch = SettlementBatch(period=period, side=side, filename=PurePath(filename).name[:255], imported_by=user)
+            batch._history_user = user  # type: ignore[attr-defined]
+            batch._change_reason = "imported"  # type: ignore[attr-defined]
+            batch.save()
+            rows = copy_settlements(file=file, progress=progress, batch_id=batch.pk, period=period, side=side)
+            SettlementBatch.objects.filter(pk=batch.pk).update(rows=rows)
+            return {"batch": batch.pk, "rows": rows, "period": period, "side": side}
+    finally:
+        progress.close()
+
+
+def settlement_import_enqueue(*, period: str, side: str, upload: Any, user: Any) -> Job:
+    """Store an upload and queue its import (API, admin); checks run at request time."""
+    check_period(period)
+    _check_side(side)
+    require_role(user, Role.FINANCE_MAKER)
+    name = PurePath(getattr(upload, "name", "") or "upload.csv").name
+    with transaction.atomic():
+        path = default_storage.save(f"settlements/{uuid.uuid4().hex}/{name}", upload)
+        job = job_create(kind=IMPORT_JOB, user=user, params={"period": period, "side": side, "path": path, "filename": name})
+        job_id = job.pk
+
+        def enqueue() -> None:
+            from .tasks import import_settlements
+
+            import_settlements.delay(job_id)
+
+        transaction.on_commit(enqueue)
+    return job
+
+
+def settlement_import_job_run(*, job: Job) -> None:
+    """Run a queued import job; outcome and errors go to the Job row."""
+    if job.state in (Job.State.SUCCEEDED, Job.State.FAILED):
+        return
+    params = job.params
+    job_start(job=job)
+    try:
+        with default_storage.open(params["path"], "rb") as file:
+            result = settlement_import(
+                period=params["period"], side=params["side"], file=file, user=job.created_by, job=job, filename=params["filename"]
+            )
+    except BulkFileRejected as exc:
+        job_fail(job=job, errors=exc.errors, error_count=exc.error_count, result={"detail": exc.detail})
+    except DomainError as exc:
+        job_fail(job=job, errors=[{"line": 0, "column": "", "code": exc.code, "message": exc.detail}], result={"detail": exc.detail})
+    else:
+        job_succeed(job=job, result=result)
+    finally:
+        if default_storage.exists(params["path"]):
+            default_storage.delete(params["path"])
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+def _inputs(period: str) -> str:
+    ids = ",".join(str(i) for i in SettlementBatch.objects.filter(period=period).order_by("pk").values_list("pk", flat=True))
+    return hashlib.sha256(f"{period}|{ids}".encode()).hexdigest()
+
+
+def _key(period: str, inputs: str, payer: str, payee: str, amount: int) -> str:
+    return f"{KEY_PREFIX}:{period}:{inputs[:16]}:{payer}>{payee}:{amount}"
+
+
+def _period_transfers(period: str, proposer: Any) -> Any:
+    return Transfer.objects.filter(proposed_by=proposer, idempotency_key__startswith=f"{KEY_PREFIX}:{period}:").select_related(
+        "from_account__province", "to_account__province"
+    )
+
+
+def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None) -> ReconciliationRun:
+    """Match, net and propose for ``period`` in one transaction; returns the run (succeeded).
+
+    Idempotent: rerunning on the same imports stores the same discrepancies and replays the
+    same proposals. Raises ValidationFailed (period, needs_postgresql), Forbidden (role)."""
+    check_period(period)
+    if user is not None:
+        require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    _require_postgresql()
+    progress = JobProgress(job.pk if job else None, total=3, every=0)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reconciliation:{period}"])
+            inputs = _inputs(period)
+            run = ReconciliationRun(period=period, inputs=inputs, job=job, started_by=user if getattr(user, "pk", None) else None)
+            run._history_user = run.started_by  # type: ignore[attr-defined]
+            run._change_reason = "started"  # type: ignore[attr-defined]
+            run.save()
+            earlier = list(ReconciliationRun.objects.filter(period=period).exclude(pk=run.pk).values_list("pk", flat=True))
+            Discrepancy.objects.filter(run_id__in=earlier).delete()
+            ReconciliationRun.objects.filter(pk__in=earlier, state=ReconciliationRun.State.SUCCEEDED).update(
+                state=ReconciliationRun.State.SUPERSEDED
+            )
+            result = matching.match_period(run_id=run.pk, period=period)
+            progress(1, force=True)
+            proposals, positions, settled = _net_and_propose(run=run, period=period, inputs=inputs, pairs=result["pairs"])
+            progress(2, force=True)
+            run.summary = {
+                "period": period,
+                "counts": {"matched": result["matched"], **result["kinds"]},
+                "totals": {
+                    "matched_fund_fen": sum(p[3] for p in result["pairs"]),
+                    "already_transferred_fen": settled,
+                    "pairs": [{"home": h, "destination": d, "matched": n, "fund_fen": f} for h, d, n, f in result["pairs"]],
+                },
+                "net_positions": positions,
+                "transfers": [{"id": t.pk, "from": p, "to": q, "amount_fen": t.amount_fen, "state": t.state} for p, q, t in proposals],
+            }
+            run.transfer_ids = [t.pk for _, _, t in proposals]
+            run.state = ReconciliationRun.State.SUCCEEDED
+            run.finished_at = timezone.now()
+            run._change_reason = "finished"  # type: ignore[attr-defined]
+            run.save()
+            progress(3, force=True)
+            return run
+    finally:
+        progress.close()
+
+
+def _net_and_propose(
+    *, run: ReconciliationRun, period: str, inputs: str, pairs: list[tuple[str, str, int, int]]
+) -> tuple[Any, dict[str, int], int]:
+    proposer = pooling.system_proposer(name="reconciliation")
+    positions = net_positions((home, destination, fund) for home, destination, _n, fund in pairs)
+    # What earlier runs of the period already moved counts as paid.
+    settled = 0
+    for transfer in _period_transfers(period, proposer).filter(state__in=[Transfer.State.APPROVED, Transfer.State.POSTED]):
+        payer, payee = transfer.from_account.province_code, transfer.to_account.province_code
+        positions[payer] = positions.get(payer, 0) + transfer.amount_fen
+        positions[payee] = positions.get(payee, 0) - transfer.amount_fen
+        settled += transfer.amount_fen
+    check_balanced(positions)
+    accounts = {
+        a.province_code: a
+        for a in FundAccount.objects.select_related("province").filter(kind=FundAccount.Kind.PROVINCIAL, province__code__in=list(positions))
+    }
+    proposals = []
+    keys = []
+    for payer, payee, amount in settle(positions):
+        key = _key(period, inputs, payer, payee, amount)
+        keys.append(key)
+        transfer = pooling.transfer_propose(
+            from_account=accounts[payer],
+            to_account=accounts[payee],
+            amount_fen=amount,
+            memo=f"reconciliation {period}: {payer} pays {payee} (net)",
+            proposer=proposer,
+            idempotency_key=key,
+        )
+        proposals.append((payer, payee, transfer))
+    for stale in _period_transfers(period, proposer).filter(state=Transfer.State.PROPOSED).exclude(idempotency_key__in=keys):
+        pooling.transfer_void(transfer=stale, user=proposer, reason=f"superseded by reconciliation run #{run.pk}")
+    return proposals, dict(sorted(positions.items())), settled
+
+
+def reconciliation_request(*, period: str, user: Any) -> Job:
+    """Queue a run of ``period`` (API, admin); returns the job. The run starts after commit."""
+    check_period(period)
+    if user is not None:
+        require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    with transaction.atomic():
+        job = job_create(kind=RUN_JOB, user=user, params={"period": period}, total=3)
+        job_id = job.pk
+
+        def enqueue() -> None:
+            from .tasks import run_period
+
+            run_period.delay(job_id)
+
+        transaction.on_commit(enqueue)
+    return job
+
+
+def reconciliation_job_run(*, job: Job) -> None:
+    """Run a queued run job; the result names the run, its counts and net positions."""
+    if job.state in (Job.State.SUCCEEDED, Job.State.FAILED):
+        return
+    job_start(job=job, total=3)
+    try:
+        run = reconciliation_run(period=job.params["period"], user=job.created_by, job=job)
+    except DomainError as exc:
+        job_fail(job=job, errors=[{"line": 0, "column": "", "code": exc.code, "message": exc.detail}], result={"detail": exc.detail})
+    else:
+        job_succeed(job=job, result={"run": run.pk, **run.summary})
