@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from apps.core.bulk import BulkFileRejected
+from apps.pooling import services as pooling
+from apps.pooling.models import Transfer
+from apps.reconciliation import services
+from apps.reconciliation.models import SettlementRecord
+from tests.factories import staff
+
+from .conftest import HEADER, PERIOD, SC, SH, row
+
+
+def snapshot(run: Any) -> list[tuple[Any, ...]]:
+    return sorted(run.discrepancies.values_list("kind", "settlement_id", "side", "field", "home_value", "destination_value", "delta_fen"))
+
+
+def test_rerun_on_the_same_imports_gives_the_same_discrepancies_and_no_new_proposals(recon: Any) -> None:
+    recon.load("home", row("S1"), row("S2", fund=5000), row("S3"))
+    recon.load("destination", row("S1"), row("S2", fund=5500))
+    first = recon.run()
+    before = snapshot(first)
+    second = recon.run()
+    assert snapshot(second) == before and before
+    assert second.transfer_ids == first.transfer_ids
+    assert Transfer.objects.count() == 1
+    first.refresh_from_db()
+    assert first.state == "superseded" and not first.discrepancies.exists()
+
+
+def test_rerun_after_new_imports_voids_unapproved_proposals_and_never_touches_posted_ones(recon: Any) -> None:
+    fin_maker = staff("finance_maker", SC, username="sc-maker-x")
+    pooling.fund_income_record(province_code=SC, amount_fen=10**9, proposer=fin_maker, approver=recon.checker, idempotency_key="income-1")
+    recon.both(row("S1", fund=7000))
+    first = recon.run()
+    posted = Transfer.objects.get(pk=first.transfer_ids[0])
+    pooling.transfer_approve(transfer=posted, approver=recon.checker)
+    recon.both(row("S2", fund=3000))
+    second = recon.run()
+    proposal = Transfer.objects.get(pk=second.transfer_ids[0])
+    assert (proposal.amount_fen, proposal.state) == (3000, "proposed")  # the posted 7000 counts as paid
+    recon.both(row("S3", fund=1000))
+    third = recon.run()
+    proposal.refresh_from_db()
+    posted.refresh_from_db()
+    assert proposal.state == "voided" and "superseded" in proposal.reason
+    assert posted.state == "posted"
+    assert Transfer.objects.get(pk=third.transfer_ids[0]).amount_fen == 4000
+    assert third.summary["net_positions"] == {SC: -4000, SH: 4000}
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_names_line_and_column(recon: Any) -> None:
+    bad = "\n".join(
+        [HEADER, row("S1"), row("S2", day="2026-02-30"), "S3,310000,310000,H1,p,2026-03-01,2026.03,,100,60,40", row("S4", total=-5)]
+    )
+    with pytest.raises(BulkFileRejected) as caught:
+        services.settlement_import(period=PERIOD, side="home", file=io.BytesIO(bad.encode()), user=recon.maker)
+    got = {(e["line"], e["column"], e["code"]) for e in caught.value.errors}
+    assert (3, "date_of_service", "date_format") in got
+    assert (4, "destination_province", "not_cross_province") in got
+    assert (5, "total_fen", "not_fen") in got
+    assert not SettlementRecord.objects.exists()
