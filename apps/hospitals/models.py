@@ -169,7 +169,7 @@ class NoticeDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["lease_until", "next_attempt_at"])
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-id"]

@@ -10,7 +10,6 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 
 from . import conf, delivery, notices
 
@@ -19,7 +18,7 @@ def _follow_up(summary: dict[str, Any]) -> None:
     """Retries due soon get a countdown message; later ones wait for the periodic sweep (a Redis
     ETA longer than the visibility timeout would be handed out twice). Eager mode skips this."""
     wait = summary.get("next_retry_in")
-    if wait is None or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if wait is None or deliver_due.app.conf.task_always_eager:
         return
     if wait <= conf.chain_window():
         deliver_due.apply_async(countdown=max(wait, 0.0) + 0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 from apps.catalog.demo import generate_items
@@ -26,9 +27,17 @@ def principal(h: Hospital) -> HospitalPrincipal:
     return HospitalPrincipal(hospital_id=h.pk, institution_code=h.code, province_code=h.province.code)
 
 
+# Export files live under a MEDIA_ROOT shared with parallel test runs: unique labels per process.
+SUFFIX = f"-p{os.getpid()}"
+
+
+def label(n: int) -> str:
+    return f"2026.{n:02d}{SUFFIX}"
+
+
 def release(n: int, *, admin: Any, reviewer: Any, based_on: CatalogRelease | None = None, items: Any = None) -> CatalogRelease:
     return published_release(
-        label=f"2026.{n:02d}",
+        label=label(n),
         effective_from=dt.date(2026, 1, 1) + dt.timedelta(days=31 * n),
         admin=admin,
         reviewer=reviewer,

@@ -16,7 +16,7 @@ from apps.hospitals import delivery, notices
 from apps.hospitals.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement
 from tests.factories import draft_release, publish
 
-from .notice_helpers import hospital, principal, release, with_endpoint
+from .notice_helpers import hospital, label, principal, release, with_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_publish_writes_one_notice_per_active_hospital(catalog_admin, reviewer):
 
 def test_publish_that_rolls_back_leaves_no_notices(catalog_admin, reviewer):
     hospital(1)
-    draft = draft_release(label="2026.01", effective_from=dt.date(2026, 2, 1), user=catalog_admin, items=generate_items(3, seed=1))
+    draft = draft_release(label=label(1), effective_from=dt.date(2026, 2, 1), user=catalog_admin, items=generate_items(3, seed=1))
     catalog.release_submit(release=draft, user=catalog_admin)
     catalog.release_approve(release=draft, user=reviewer)
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -73,7 +73,7 @@ def test_pull_returns_only_the_callers_notices_after_seq(catalog_admin, reviewer
     response = api(principal(mine)).get("/api/v1/notices/?after_seq=1")
     assert response.status_code == 200
     results = response.json()["results"]
-    assert [(n["seq"], n["hospital"], n["release"]["label"]) for n in results] == [(2, mine.code, "2026.02")]
+    assert [(n["seq"], n["hospital"], n["release"]["label"]) for n in results] == [(2, mine.code, label(2))]
     assert other.code not in {n["hospital"] for n in results}
 
 
@@ -106,9 +106,9 @@ def test_ack_is_idempotent(catalog_admin, reviewer, api):
     release(1, admin=catalog_admin, reviewer=reviewer)
     client = api(principal(h))
     first = client.post(
-        "/api/v1/catalog/releases/2026.01/ack/", {"loaded_at": "2026-01-05T10:00:00+08:00", "items_count": 5}, format="json"
+        f"/api/v1/catalog/releases/{label(1)}/ack/", {"loaded_at": "2026-01-05T10:00:00+08:00", "items_count": 5}, format="json"
     )
-    again = client.post("/api/v1/catalog/releases/2026.01/ack/", {"items_count": 7}, format="json")
+    again = client.post(f"/api/v1/catalog/releases/{label(1)}/ack/", {"items_count": 7}, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["items_count"] == 5
     assert ReleaseAcknowledgement.objects.filter(hospital=h).count() == 1
@@ -116,8 +116,8 @@ def test_ack_is_idempotent(catalog_admin, reviewer, api):
 
 def test_ack_of_a_draft_release_is_not_found(catalog_admin, api):
     h = hospital(1)
-    draft_release(label="2026.09", effective_from=dt.date(2026, 9, 1), user=catalog_admin)
-    response = api(principal(h)).post("/api/v1/catalog/releases/2026.09/ack/", {}, format="json")
+    draft_release(label=label(9), effective_from=dt.date(2026, 9, 1), user=catalog_admin)
+    response = api(principal(h)).post(f"/api/v1/catalog/releases/{label(9)}/ack/", {}, format="json")
     assert (response.status_code, response.json()["code"]) == (404, "release_unknown")
 
 
@@ -127,18 +127,18 @@ def test_notice_lists_changed_and_retired_items_the_hospital_used(catalog_admin,
     r1 = release(1, admin=catalog_admin, reviewer=reviewer, items=items)
     changed, retired, untouched = items[0], items[1], items[2]
     notices.item_usage_replace(hospital_id=h.pk, codes=[changed["code"], retired["code"], untouched["code"]])
-    draft = draft_release(label="2026.02", effective_from=dt.date(2026, 3, 1), user=catalog_admin, based_on=r1)
+    draft = draft_release(label=label(2), effective_from=dt.date(2026, 3, 1), user=catalog_admin, based_on=r1)
     catalog.item_put(release=draft, data={**changed, "name": changed["name"] + "（新规格）"}, user=catalog_admin)
     catalog.item_delete(release=draft, code=retired["code"], user=catalog_admin)
     successor = {**retired, "code": retired["code"][:-5] + "99999", "replaces": [retired["code"]]}
     catalog.item_put(release=draft, data=successor, user=catalog_admin)
     publish(draft, admin=catalog_admin, reviewer=reviewer)
-    notice = ChangeNotice.objects.get(hospital=h, release__label="2026.02")
+    notice = ChangeNotice.objects.get(hospital=h, release__label=label(2))
     by_code = {i["code"]: i for i in notice.affected_items}
     assert set(by_code) == {changed["code"], retired["code"]}
     assert by_code[retired["code"]]["successors"] == [successor["code"]]
     assert by_code[changed["code"]]["change"] == "changed"
-    assert ChangeNotice.objects.get(hospital=unaware, release__label="2026.02").affected_items is None
+    assert ChangeNotice.objects.get(hospital=unaware, release__label=label(2)).affected_items is None
 
 
 def test_signature_verifies_with_the_standardwebhooks_library(catalog_admin, reviewer):

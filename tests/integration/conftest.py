@@ -1,0 +1,134 @@
+"""Integration fixtures: a real Celery worker process against Redis and the pytest database,
+and a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.receiver import Receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """``celery -A config worker`` in a subprocess (solo pool: one process, so SIGKILL is total)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+
+    def start(self) -> Worker:
+        self.log.parent.mkdir(exist_ok=True)
+        celery = str(Path(sys.executable).with_name("celery"))
+        self.proc = subprocess.Popen(
+            [
+                celery,
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "solo",
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"h6-{time.time_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    user = s.get("USER") or ""
+    auth = f"{user}:{s['PASSWORD']}@" if s.get("PASSWORD") else (f"{user}@" if user else "")
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    """Route this process's task sends to the real broker (unit tests run tasks eagerly)."""
+    import redis
+
+    from config.celery import app
+
+    redis.Redis.from_url(redis_url).flushdb()  # our own Redis db: no stale messages from a previous run
+    saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url")}
+    # The connection pool is created on first send with this URL and kept for the session
+    # (every integration test uses the same broker); eager unit tests never touch it.
+    app.conf.update(task_always_eager=False, broker_url=redis_url)
+    yield redis_url
+    app.conf.update(task_always_eager=saved["task_always_eager"])
+
+
+@pytest.fixture
+def start_worker(broker: str) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(**settings: Any) -> Worker:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_VISIBILITY_TIMEOUT": "10",
+            "NOTICE_RETRY_SCHEDULE": "0,1,2",
+            "NOTICE_LEASE_SECONDS": "3",
+            "NOTICE_HTTP_TIMEOUT": "5",
+            "DJANGO_DEBUG": "false",
+            **{k: str(v) for k, v in settings.items()},
+        }
+        worker = Worker(env).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for w in workers:
+        w.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
