@@ -54,3 +54,11 @@ def test_every_adjudicated_line_splits_its_amount_exactly(
     result = adjudicate(claim)
     assert all(line.payable_fen + line.patient_fen == line.amount_fen and line.payable_fen >= 0 for line in result.lines)
     assert result.totals["payable_fen"] <= max(home_policy.annual_cap_fen - paid_ytd, 0)
+
+
+@given(amount=fen, ratio=ratios, factor=ratios)
+def test_integer_ratio_rounding_equals_the_money_helper(amount, ratio, factor):
+    from apps.benefits.adjudication import ratio_of
+    from apps.core.money import apply_ratio
+
+    assert ratio_of(amount, ratio * factor) == apply_ratio(amount, ratio * factor)
