@@ -81,4 +81,84 @@ def seed_catalog(users: dict[str, Any]) -> None:
 def seed_all() -> dict[str, Any]:
     users = seed_users()
     seed_catalog(users)
+    seed_pooling(users)
     return users
+
+
+def seed_pooling(users: dict[str, Any]) -> None:
+    """Fund income in Shanghai and two Sichuan regions, one posted and one pending transfer, and
+    the 2026-01 adjustment-fund proposals for Sichuan waiting for a checker."""
+    from decimal import Decimal
+
+    from apps.benefits.models import PoolingRegion, Province
+    from apps.pooling import services as pooling
+    from apps.pooling.models import AdjustmentRule, FundAccount, Transfer
+
+    if Transfer.objects.exists():
+        return
+    sichuan = Province.objects.get(code="510000")
+    regions = [
+        PoolingRegion.objects.get_or_create(code=code, defaults={"province": sichuan, "name": name})[0]
+        for code, name in (("510100", "成都市"), ("510300", "自贡市"))
+    ]
+    pooling.accounts_ensure()
+    User = get_user_model()
+    for username, role in (("sc_finance_maker", Role.FINANCE_MAKER), ("sc_finance_checker", Role.FINANCE_CHECKER)):
+        users[username] = User.objects.filter(username=username).first() or staff_create(
+            username=username, role=role, province_code="510000", password=DEMO_PASSWORD
+        )
+    sh_maker, sh_checker = users["sh_finance_maker"], users["sh_finance_checker"]
+    sc_maker, sc_checker = users["sc_finance_maker"], users["sc_finance_checker"]
+    pooling.fund_income_record(
+        province_code="310000",
+        amount_fen=5_000_000_00,
+        proposer=sh_maker,
+        approver=sh_checker,
+        memo="2026-01 fund income",
+        idempotency_key="demo-income-sh",
+    )
+    for region, amount in zip(regions, (800_000_00, 90_000_00), strict=True):
+        pooling.fund_income_record(
+            province_code="510000",
+            region_code=region.code,
+            amount_fen=amount,
+            proposer=sc_maker,
+            approver=sc_checker,
+            memo="2026-01 fund income",
+            idempotency_key=f"demo-income-{region.code}",
+        )
+    shanghai = FundAccount.objects.get(kind="provincial", province__code="310000")
+    national = FundAccount.objects.get(kind="national")
+    posted = pooling.transfer_propose(
+        from_account=shanghai,
+        to_account=national,
+        amount_fen=250_000_00,
+        memo="2026 national adjustment contribution",
+        proposer=sh_maker,
+        idempotency_key="demo-national-2026",
+    )
+    pooling.transfer_approve(transfer=posted, approver=sh_checker)
+    pooling.transfer_propose(
+        from_account=shanghai,
+        to_account=national,
+        amount_fen=12_345_67,
+        memo="top-up awaiting approval",
+        proposer=sh_maker,
+        idempotency_key="demo-pending",
+    )
+    AdjustmentRule.objects.get_or_create(
+        province=sichuan, effective_from=dt.date(2026, 1, 1), defaults={"contribution_share": Decimal("0.05")}
+    )
+    for region, (income, spending, active, retired) in zip(
+        regions, ((800_000_00, 650_000_00, 3_000_000, 900_000), (90_000_00, 120_000_00, 300_000, 330_000)), strict=True
+    ):
+        pooling.region_figures_put(
+            region=region,
+            period="2026-01",
+            fund_income_fen=income,
+            fund_expenditure_fen=spending,
+            active_insured=active,
+            retirees=retired,
+            user=sc_maker,
+        )
+    pooling.adjustment_propose(province=sichuan, period="2026-01")

@@ -140,8 +140,9 @@ class LedgerEntry(models.Model):
     """One side of a posted transfer. Append-only (a trigger refuses UPDATE and DELETE), so the
     row itself is the history record: who approved it and when are on its transfer."""
 
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="entries")
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries")
+    # No single-column indexes: (account, id, amount) and UNIQUE (transfer, account) cover them.
+    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount_fen = models.BigIntegerField(help_text="Signed: negative debits the account, positive credits it.")
     posted_at = models.DateTimeField()
 
@@ -152,8 +153,8 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(name="ledger_entry_amount_not_zero", condition=~models.Q(amount_fen=0)),
             models.UniqueConstraint(fields=["transfer", "account"], name="ledger_entry_one_per_account_per_transfer"),
         ]
-        # (account, id) serves both the entries listing and the balance sum (index-only scan).
-        indexes = [models.Index(fields=["account", "id"], include=["amount_fen"], name="ledger_entry_account_id")]
+        # (account, id, amount) serves both the entries listing and the balance sum (index-only scan).
+        indexes = [models.Index(fields=["account", "id", "amount_fen"], name="ledger_entry_account_id_amount")]
 
     def __str__(self) -> str:
         return f"{self.account_id}: {format_yuan(self.amount_fen)} (transfer {self.transfer_id})"
