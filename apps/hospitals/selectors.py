@@ -127,6 +127,24 @@ def release_manifest_record(*, label: str) -> dict[str, Any] | None:
     return dict(record)
 
 
+_ETAGS: dict[str, str] = {}  # label -> manifest ETag, published releases only (immutable)
+_ETAGS_MAX = 1024
+
+
+def release_manifest_etag(*, label: str) -> str | None:
+    """The manifest ETag of a published release, memoised in the process: a conditional GET of
+    a release a hospital already holds touches neither the cache nor the database."""
+    etag = _ETAGS.get(label)
+    if etag is None:
+        record = release_manifest_record(label=label)
+        if record is None:
+            return None
+        if len(_ETAGS) >= _ETAGS_MAX:
+            _ETAGS.clear()
+        etag = _ETAGS[label] = str(record["etag"])
+    return etag
+
+
 def published_release(*, label: str) -> CatalogRelease | None:
     return catalog.published_releases().filter(label=label).first()
 

@@ -286,9 +286,11 @@ class ReleaseManifestView(APIView):
     permission_classes = [IsHospitalOrStaff]
 
     def get(self, request: Request, label: str) -> HttpResponse:
+        if "If-None-Match" in request.headers:
+            etag = selectors.release_manifest_etag(label=label)
+            if etag is not None and _matches(request, etag):
+                return _not_modified(etag)
         record = _published(label)
-        if _matches(request, record["etag"]):
-            return _not_modified(record["etag"])
         response = Response(ManifestSerializer(record, context={"request": request}).data)
         response["ETag"] = record["etag"]
         response["Cache-Control"] = "private, no-cache"

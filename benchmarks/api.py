@@ -1,0 +1,215 @@
+"""Hospital API figures against baselines run in the same process.
+
+- conditional GET of a release manifest answering 304 / a trivial authenticated JSON endpoint
+  (GET /api/v1/hospital/), in-process, goal <= 1.2x
+- item look-up p50 / p99 under a loopback load (gunicorn on 127.0.0.1, a bounded Python client,
+  10,000 requests; 2,000 with --quick) on a 500k-item release (50k with --quick), against the
+  trivial endpoint under the same load
+- queries per items page: page_size=1000 vs page_size=10 (goal 1.0x: constant per page)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, print_table, row, setup_django
+
+CLIENT_THREADS = 8
+
+
+def _release(count: int) -> Any:
+    """A published release of ``count`` items loaded with COPY (publish.py's loader); kept
+    between runs (published releases are immutable, and notices may reference them)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from publish import _copy_items, _csv_rows
+
+    from apps.catalog import services
+    from apps.catalog.models import CatalogRelease
+    from apps.core.roles import Role
+    from apps.core.services import staff_create
+
+    label = f"bench-api-{count // 1000}k"
+    existing = CatalogRelease.objects.filter(label=label, status="published").first()
+    if existing is not None:
+        return existing
+    CatalogRelease.objects.filter(label=label).delete()  # a draft left by an interrupted run
+    User = get_user_model()
+    admin = User.objects.filter(username="bench-admin").first() or staff_create(username="bench-admin", role=Role.CATALOG_ADMIN)
+    reviewer = User.objects.filter(username="bench-reviewer").first() or staff_create(username="bench-reviewer", role=Role.CATALOG_REVIEWER)
+    # An effective date of its own, far in the past, so it never collides with other scripts' releases.
+    effective = dt.date(1950, 1, 1) + dt.timedelta(days=count // 1000)
+    release = services.release_create_draft(label=label, effective_from=effective, user=admin)
+    _copy_items(release.pk, _csv_rows(count))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_catalogitem")
+    services.release_submit(release=release, user=admin)
+    services.release_approve(release=release, user=reviewer)
+    return services.release_publish(release=release, user=admin)
+
+
+def _hospital_key() -> str:
+    from apps.hospitals import services
+    from apps.hospitals.models import Hospital
+
+    hospital = Hospital.objects.filter(code="H31010100999").first() or services.hospital_register(
+        code="H31010100999", name="bench hospital", province_code="310000"
+    )
+    return services.api_key_issue(hospital=hospital, name="bench")[1]
+
+
+def _best_of(fn: Any, runs: int = 3) -> float:
+    return min(fn() for _ in range(runs))
+
+
+def _in_process(key: str, n: int, label: str) -> list[dict[str, Any]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    etag = client.get(f"/api/v1/catalog/releases/{label}/")["ETag"]
+    assert client.get(f"/api/v1/catalog/releases/{label}/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+    def conditional() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            client.get(f"/api/v1/catalog/releases/{label}/", HTTP_IF_NONE_MATCH=etag)
+        return (time.perf_counter() - start) / n
+
+    def trivial() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            client.get("/api/v1/hospital/")
+        return (time.perf_counter() - start) / n
+
+    cond_s, triv_s = [], []
+    for _ in range(3):  # interleaved: the machine may be busy with other work
+        cond_s.append(conditional())
+        triv_s.append(trivial())
+    queries = {}
+    for size in (10, 1000):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/api/v1/catalog/releases/{label}/items/?page_size={size}").status_code == 200
+        queries[size] = len(captured)
+    return [
+        row("manifest 304 / trivial JSON endpoint (in-process)", min(cond_s) * 1000, min(triv_s) * 1000, "<= 1.2x", "ms"),
+        {
+            "figure": "queries per items page: page_size 1000 / 10",
+            "ours": str(queries[1000]),
+            "baseline": str(queries[10]),
+            "ratio": f"{queries[1000] / queries[10]:.2f}x",
+            "goal": "= 1.0x",
+        },
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "API_KEY_THROTTLE_RATE": "1000000/min",
+        "DB_CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def _load(port: int, key: str, paths: list[str]) -> tuple[float, float, float]:
+    """p50, p99 (ms) and requests/s for GETs of ``paths`` from CLIENT_THREADS threads."""
+    headers = {"Authorization": f"Api-Key {key}", "Host": "127.0.0.1"}
+
+    def one(path: str) -> float:
+        start = time.perf_counter()
+        conn = HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status}")
+        return (time.perf_counter() - start) * 1000
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        latencies = sorted(pool.map(one, paths))
+    elapsed = time.perf_counter() - start
+    return statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], len(paths) / elapsed
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    setup_django()
+    from apps.catalog.models import CatalogItem
+
+    count = 50_000 if quick else 500_000
+    requests = 2_000 if quick else 10_000
+    release = _release(count)
+    key = _hospital_key()
+    from django.conf import settings
+    from django.test import override_settings
+
+    # The benchmark measures the API, not the rate limit.
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": None}}):
+        rows = _in_process(key, 300 if quick else 1000, release.label)
+
+    codes = list(CatalogItem.objects.filter(release=release).values_list("code", flat=True))
+    rng = random.Random(5)
+    lookups = [f"/api/v1/catalog/items/{rng.choice(codes)}/?on={release.effective_from}" for _ in range(requests)]
+    port = _free_port()
+    server = _serve(port)
+    try:
+        _load(port, key, lookups[:200] + ["/api/v1/hospital/"] * 200)  # warm both workers' caches
+        base_p50, base_p99, base_rps = _load(port, key, ["/api/v1/hospital/"] * requests)
+        p50, p99, rps = _load(port, key, lookups)
+    finally:
+        server.terminate()
+        server.wait(10)
+    n = f"{count // 1000}k"
+    rows += [
+        row(f"item look-up p50 ({requests} req, {n} release) / trivial JSON p50", p50, base_p50, "report", "ms"),
+        row(f"item look-up p99 ({requests} req, {n} release) / trivial JSON p99", p99, base_p99, "report", "ms"),
+        {
+            "figure": "item look-up throughput / trivial (req/s)",
+            "ours": f"{rps:.0f}",
+            "baseline": f"{base_rps:.0f}",
+            "ratio": f"{base_rps / rps:.2f}x",
+            "goal": "report",
+        },
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    print_table(run(quick="--quick" in sys.argv))
