@@ -50,7 +50,7 @@ def _field_error(field: str, message: str, code: str = "invalid") -> ValidationF
     return ValidationFailed(f"{field}: {message}", errors=[{"field": field, "code": code, "message": message}])
 
 
-def _check_policy_values(values: dict[str, Any]) -> None:
+def check_policy_values(values: dict[str, Any]) -> None:
     if values["scheme"] not in Scheme.values:
         raise _field_error("scheme", f"one of {', '.join(Scheme.values)}")
     if values["setting"] not in CareSetting.values:
@@ -87,7 +87,7 @@ def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> Bene
     unknown = set(values) - set(POLICY_FIELDS)
     if unknown:
         raise _field_error(sorted(unknown)[0], "unknown field")
-    _check_policy_values(values)
+    check_policy_values(values)
     policy = BenefitPolicy(province=province, created_by=user, **values)
     policy._history_user = user  # type: ignore[attr-defined]
     policy._change_reason = "drafted"  # type: ignore[attr-defined]
@@ -118,7 +118,7 @@ def policy_update_draft(*, policy: BenefitPolicy, user: Any, reason: str = "", *
     if unknown:
         raise _field_error(sorted(unknown)[0], "unknown field")
     values.update(fields)
-    _check_policy_values(values)
+    check_policy_values(values)
     for name, value in values.items():
         setattr(policy, name, value)
     policy._history_user = user  # type: ignore[attr-defined]

@@ -1,0 +1,244 @@
+"""Benefits admin: province staff see and keep only their province; writes go through services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.core.codes import CodeError, normalise_code, validate_catalog_code
+from apps.core.errors import DomainError
+from apps.core.permissions import require_province, require_role, staff_province
+
+from . import services
+from .adjudication import Claim, ClaimLine, adjudicate
+from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, PoolingRegion, Province, Scheme
+from .selectors import local_items_lapsing
+
+
+class ProvinceScopedAdmin(SimpleHistoryAdmin):
+    """Province-scoped staff see only rows of their own province (``province`` FK)."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request).select_related("province")
+        own = staff_province(request.user)
+        return qs.filter(province__code=own) if own else qs
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        own = staff_province(request.user)
+        if db_field.name == "province" and own:
+            kwargs["queryset"] = Province.objects.filter(code=own)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def _domain_to_form_error(exc: DomainError) -> ValidationError:
+    return ValidationError([f"{e.get('field', '')}: {e.get('message', '')}" for e in exc.errors] or [exc.detail])
+
+
+@admin.register(Province)
+class ProvinceAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "name_en", "pooling_model"]
+    search_fields = ["code", "name", "name_en"]
+    list_filter = ["pooling_model"]
+
+
+@admin.register(PoolingRegion)
+class PoolingRegionAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "province"]
+    search_fields = ["code", "name"]
+    list_filter = ["province"]
+
+
+@admin.register(BenefitPolicy)
+class BenefitPolicyAdmin(ProvinceScopedAdmin):
+    list_display = [
+        "province",
+        "scheme",
+        "setting",
+        "hospital_level",
+        "effective_from",
+        "effective_to",
+        "status",
+        "created_by",
+        "approved_by",
+    ]
+    list_filter = ["status", "scheme", "setting", "province"]
+    readonly_fields = ["status", "created_by", "created_at", "approved_by", "approved_at"]
+    actions = ["approve"]
+
+    def has_change_permission(self, request: HttpRequest, obj: BenefitPolicy | None = None) -> bool:
+        if obj is not None and obj.status != BenefitPolicy.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: BenefitPolicy | None = None) -> bool:
+        return False
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+
+        class PolicyForm(base):  # type: ignore[valid-type,misc]
+            def clean(self) -> dict[str, Any]:
+                data = super().clean()
+                try:
+                    require_role(request.user, *services.POLICY_EDITORS)
+                    if data.get("province") is not None:
+                        require_province(request.user, data["province"].code)
+                    values = {name: data.get(name, getattr(self.instance, name)) for name in services.POLICY_FIELDS}
+                    services.check_policy_values(values)
+                except DomainError as exc:
+                    raise _domain_to_form_error(exc) from exc
+                return data
+
+        return PolicyForm
+
+    def save_model(self, request: HttpRequest, obj: BenefitPolicy, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data.get(name, getattr(obj, name)) for name in services.POLICY_FIELDS}
+        if change:
+            saved = services.policy_update_draft(policy=obj, user=request.user, reason="edited in admin", **values)
+        else:
+            saved = services.policy_create_draft(user=request.user, province=form.cleaned_data["province"], **values)
+        obj.pk = saved.pk
+
+    @admin.action(description="Approve selected drafts (a different person of the province)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
+        for policy in queryset:
+            try:
+                services.policy_approve(policy=policy, user=request.user)
+                messages.success(request, f"policy {policy.pk}: approved")
+            except DomainError as exc:
+                messages.error(request, f"policy {policy.pk}: {exc.detail} ({exc.code})")
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [path("simulate/", self.admin_site.admin_view(self.simulate_view), name="benefits_simulate")]
+        return extra + super().get_urls()
+
+    def simulate_view(self, request: HttpRequest) -> HttpResponse:
+        form = SimulationForm(request.POST or None)
+        context: dict[str, Any] = {**self.admin_site.each_context(request), "title": "Simulate: at home vs away", "form": form}
+        if request.method == "POST" and form.is_valid():
+            try:
+                context["at_home"], context["away"] = form.simulate()
+            except DomainError as exc:
+                context["error"] = f"{exc.detail} ({exc.code})"
+        return TemplateResponse(request, "benefits/simulate.html", context)
+
+
+class SimulationForm(forms.Form):
+    home_province = forms.ModelChoiceField(Province.objects.all(), to_field_name="code")
+    destination_province = forms.ModelChoiceField(Province.objects.all(), to_field_name="code")
+    date_of_service = forms.DateField(initial=dt.date.today)
+    scheme = forms.ChoiceField(choices=Scheme.choices)
+    setting = forms.ChoiceField(choices=CareSetting.choices)
+    hospital_level = forms.ChoiceField(choices=[(v, v) for v in ("3A", "3B", "3C", "2A", "2B", "2C", "1", "unrated")], initial="3A")
+    registered = forms.BooleanField(required=False, help_text="filed for cross-province care")
+    deductible_used_fen = forms.IntegerField(min_value=0, initial=0)
+    lines = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "cols": 60}), help_text="one line per row: code,amount_fen")
+
+    def clean_lines(self) -> list[ClaimLine]:
+        parsed = []
+        for number, row in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            if not row.strip():
+                continue
+            try:
+                code, amount = (part.strip() for part in row.split(","))
+                parsed.append(ClaimLine(line_no=number, code=normalise_code(code), amount_fen=int(amount)))
+            except ValueError as exc:
+                raise ValidationError(f"row {number}: expected code,amount_fen") from exc
+        if not parsed:
+            raise ValidationError("at least one line")
+        return parsed
+
+    def simulate(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        data = self.cleaned_data
+        home = data["home_province"].code
+        base = Claim(
+            home_province=home,
+            destination_province=home,
+            date_of_service=data["date_of_service"],
+            scheme=data["scheme"],
+            setting=data["setting"],
+            hospital_level=data["hospital_level"],
+            registered=data["registered"],
+            deductible_used_fen=data["deductible_used_fen"],
+            lines=tuple(data["lines"]),
+        )
+        away = Claim(**{**base.__dict__, "destination_province": data["destination_province"].code})
+        return adjudicate(base).as_dict(), adjudicate(away).as_dict()
+
+
+@admin.register(LocalItem)
+class LocalItemAdmin(ProvinceScopedAdmin):
+    list_display = ["province", "code", "name", "category", "effective_from", "sunset_date", "national_code"]
+    list_filter = ["province", "category"]
+    search_fields = ["code", "name", "national_code"]
+    ordering = ["sunset_date"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+
+        class LocalItemForm(base):  # type: ignore[valid-type,misc]
+            def clean(self) -> dict[str, Any]:
+                data = super().clean()
+                try:
+                    require_role(request.user, *services.POLICY_EDITORS)
+                    if data.get("province") is not None:
+                        require_province(request.user, data["province"].code)
+                    if data.get("national_code"):
+                        data["national_code"] = validate_catalog_code(data["national_code"])
+                except DomainError as exc:
+                    raise _domain_to_form_error(exc) from exc
+                except CodeError as exc:
+                    raise ValidationError({"national_code": exc.reason}) from exc
+                return data
+
+        return LocalItemForm
+
+    def save_model(self, request: HttpRequest, obj: LocalItem, form: Any, change: bool) -> None:
+        fields = {name: form.cleaned_data.get(name, getattr(obj, name)) for name in services.LOCAL_ITEM_FIELDS}
+        saved = services.local_item_save(user=request.user, province=form.cleaned_data["province"], code=obj.code, reason="admin", **fields)
+        obj.pk = saved.pk
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [path("sunset/", self.admin_site.admin_view(self.sunset_view), name="benefits_sunset_report")]
+        return extra + super().get_urls()
+
+    def sunset_view(self, request: HttpRequest) -> HttpResponse:
+        """What lapses in the next N days (default 90), per province, soonest first."""
+        try:
+            days = max(1, min(int(request.GET.get("days", 90)), 3660))
+        except ValueError:
+            days = 90
+        today = dt.date.today()
+        items = local_items_lapsing(today=today, days=days, province_code=staff_province(request.user))
+        by_province: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            by_province.setdefault(str(item.province), []).append({"item": item, "days_left": (item.sunset_date - today).days})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Local items lapsing in the next {days} days",
+            "days": days,
+            "today": today,
+            "by_province": by_province,
+        }
+        return TemplateResponse(request, "benefits/sunset_report.html", context)
+
+
+@admin.register(DiagnosisCode)
+class DiagnosisCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["code", "name", "category_code", "chapter_range"]
+    search_fields = ["code", "name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
