@@ -82,6 +82,7 @@ def seed_all() -> dict[str, Any]:
     users = seed_users()
     seed_catalog(users)
     seed_pooling(users)
+    seed_benefits(users)
     return users
 
 
@@ -162,3 +163,57 @@ def seed_pooling(users: dict[str, Any]) -> None:
             user=sc_maker,
         )
     pooling.adjustment_propose(province=sichuan, period="2026-01")
+
+
+def seed_benefits(users: dict[str, Any]) -> None:
+    """Employee policies for Sichuan (home) and Shanghai (destination), drafted by provincial
+    staff and approved by the superuser, plus Shanghai local items lapsing soon and lapsed."""
+    from decimal import Decimal
+
+    from apps.benefits import services as benefits
+    from apps.benefits.models import BenefitPolicy
+    from apps.benefits.selectors import province_by_code
+
+    if BenefitPolicy.objects.exists():
+        return
+    admin = users["admin"]
+    plans = [
+        ("sc_staff", "510000", "inpatient", 80_000, "0.90", "0.85", "0.10", 40_000_000, "1", "0.8"),
+        ("sc_staff", "510000", "outpatient", 20_000, "0.70", "0.60", "0.10", 500_000, "1", "0.8"),
+        ("sh_staff", "310000", "inpatient", 150_000, "0.85", "0.80", "0.10", 60_000_000, "1", "0.9"),
+        ("sh_staff", "310000", "outpatient", 50_000, "0.70", "0.65", "0.10", 800_000, "1", "0.9"),
+    ]
+    for maker, province, setting, deductible, ratio_a, ratio_b, self_pay, cap, registered, unregistered in plans:
+        policy = benefits.policy_create_draft(
+            user=users[maker],
+            province=province_by_code(province),
+            scheme="employee",
+            setting=setting,
+            effective_from=dt.date(2025, 1, 1),
+            deductible_fen=deductible,
+            ratio_category_a=Decimal(ratio_a),
+            ratio_category_b=Decimal(ratio_b),
+            default_self_pay_ratio=Decimal(self_pay),
+            annual_cap_fen=cap,
+            cross_province_ratio_registered=Decimal(registered),
+            cross_province_ratio_unregistered=Decimal(unregistered),
+            note="demo",
+        )
+        benefits.policy_approve(policy=policy, user=admin)
+    today = dt.date.today()
+    shanghai = province_by_code("310000")
+    for code, name, sunset in (
+        ("001102000010000-31", "上海增补：中医定向透药治疗", today + dt.timedelta(days=45)),
+        ("001203000020000-31", "上海增补：经皮穴位电刺激", today + dt.timedelta(days=80)),
+        ("001301000030000-31", "上海增补：已到期项目", today - dt.timedelta(days=10)),
+    ):
+        benefits.local_item_save(
+            user=users["sh_staff"],
+            province=shanghai,
+            code=code,
+            name=name,
+            category="02",
+            self_pay_ratio=Decimal("0.2"),
+            effective_from=dt.date(2024, 1, 1),
+            sunset_date=sunset,
+        )
