@@ -261,3 +261,18 @@ def test_database_refuses_a_second_transfer_with_the_same_key_for_the_same_propo
 def test_sc_accounts_untouched_by_sh_work(people, sh_fund):
     _posted(people)
     assert account("provincial", SC).balance_fen == 0
+
+
+def test_national_fund_debits_are_approved_by_checkers_of_the_configured_province(people, sh_fund, settings):
+    settings.POOLING_NATIONAL_FUND_PROVINCE = SC
+    services.transfer_approve(transfer=propose(people, amount=50_00), approver=people.sh_checker)
+    payout = propose(people, amount=20_00, source=account("national"), target=account("provincial", SH))
+    assert services.transfer_approve(transfer=payout, approver=people.sc_checker).state == "posted"
+
+
+def test_national_fund_debits_need_a_superuser_when_no_province_is_configured(people, sh_fund):
+    services.transfer_approve(transfer=propose(people, amount=50_00), approver=people.sh_checker)
+    payout = propose(people, amount=20_00, source=account("national"), target=account("provincial", SH))
+    with pytest.raises(Forbidden) as err:
+        services.transfer_approve(transfer=payout, approver=people.sh_checker)
+    assert err.value.code == "wrong_province"
