@@ -30,7 +30,7 @@ from django.db import connection
 from .errors import ValidationFailed
 from .jobs import ERRORS_LISTED
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 256 * 1024
 SNIFF_BYTES = 64 * 1024
 _BOM = codecs.BOM_UTF8
 

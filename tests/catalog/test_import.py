@@ -327,3 +327,10 @@ def test_import_into_a_release_in_review_is_refused(draft, catalog_admin):
     with pytest.raises(Conflict) as err:
         run(draft, catalog_admin, "canonical.csv")
     assert err.value.code == "release_not_draft"
+
+
+def test_display_text_is_trimmed_and_nfc_and_codes_upper_cased(draft, catalog_admin):
+    data = "code,name,manufacturer,category\r\nt000100001, 黄芪\u3000,Cafe\u0301 药业 ,01\r\n".encode()
+    run_bytes(draft, catalog_admin, data)
+    tcm = item(draft, "T000100001")
+    assert (tcm.name, tcm.manufacturer) == ("黄芪", "Caf\u00e9 药业")

@@ -37,7 +37,18 @@ def _lit(text: str) -> str:
 
 
 def _code_sql(expr: str) -> str:
-    return f"upper(regexp_replace(normalize(coalesce({expr}, ''), NFKC), '\\s+', '', 'g'))"
+    # normalize() costs ~20 µs a value: only codes that are not plain ASCII code characters
+    # (the vast majority are) go through NFKC and white-space removal.
+    plain = f"coalesce({expr}, '')"
+    return f"CASE WHEN {plain} ~ '^[0-9A-Z-]*$' THEN {plain} ELSE upper(regexp_replace(normalize({plain}, NFKC), '\\s+', '', 'g')) END"
+
+
+# Characters whose NFC form is themselves: ASCII, CJK punctuation, unified ideographs and
+# full-width forms. Text made only of these skips normalize() (see _code_sql).
+_NFC_STABLE = "'^[\\u0001-\\u007f\\u3000-\\u303f\\u4e00-\\u9fff\\uff00-\\uffef]*$'"
+_SPACE = "[\\s\\u3000\\u00a0\\ufeff]"
+# Any cell of a row (cells joined with U+001F) starting or ending with white space.
+_EDGE_SPACE_ANY = f"'(^|\\x1f){_SPACE}|{_SPACE}(\\x1f|$)'"
 
 
 def _kind_sql(code: str) -> str:
@@ -70,21 +81,37 @@ def build_items(source: Source) -> None:
     def raw(name: str) -> str:
         return f"{f[name][0]}" if name in f else "NULL"
 
-    text_cols = [f"btrim(normalize(coalesce({raw(name)}, ''), NFC), {_TRIM}) AS {name}" for name in _TEXT_FIELDS]
-    plain = [f"btrim(coalesce({raw(name)}, ''), {_TRIM}) AS {name}" for name in ("category", "restriction_hospital_level", "kind")]
-    numbers = [
-        f"btrim(coalesce({raw(name)}, ''), {_TRIM}) AS {name}"
-        for name in ("restriction_max_days", "payment_standard_fen", "self_pay_ratio")
-    ]
+    plain_names = ("category", "restriction_hospital_level", "kind", "restriction_max_days", "payment_standard_fen", "self_pay_ratio")
+    names = (*_TEXT_FIELDS, *plain_names)
+    # Level 1 reads staging once and tests all text cells of a row with one regex each for
+    # "already NFC" and "white space at an edge" (the OFFSET 0 keeps PostgreSQL from
+    # inlining the flags into every use); level 2 normalises/trims only rows that need it.
+    cells = ", ".join(f"coalesce({raw(name)}, '') AS {name}" for name in names)
+    joined_text = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce({raw(n)}, '')" for n in _TEXT_FIELDS) + ")"
+    joined_all = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce({raw(n)}, '')" for n in names) + ")"
     replaces = (
-        f"CASE WHEN coalesce(btrim({raw('replaces')}), '') = '' THEN '{{}}'::text[] ELSE ARRAY("
+        f"CASE WHEN {raw('replaces')} IS NULL OR btrim({raw('replaces')}) = '' THEN '{{}}'::text[] ELSE ARRAY("
         f"SELECT DISTINCT {_code_sql('e')} COLLATE \"C\" FROM unnest(string_to_array({raw('replaces')}, ';')) AS e "
         f"WHERE {_code_sql('e')} <> '' ORDER BY 1) END AS replaces"
     )
     extra = [f"{expr} AS {name}" for name, expr in source.extra.items()]
-    inner = ", ".join(
-        [f"{source.staging.line_sql} AS line", f"{_code_sql(raw('code'))} AS code", *text_cols, *plain, *numbers, replaces, *extra]
+    level1 = ", ".join(
+        [
+            f"{source.staging.line_sql} AS line",
+            f"{_code_sql(raw('code'))} AS code",
+            cells,
+            replaces,
+            *extra,
+            f"{joined_text} ~ {_NFC_STABLE} AS nfc_ok",
+            f"{joined_all} ~ {_EDGE_SPACE_ANY} AS edge",
+        ]
     )
+
+    def level2(name: str) -> str:
+        value = f"(CASE WHEN nfc_ok THEN {name} ELSE normalize({name}, NFC) END)" if name in _TEXT_FIELDS else name
+        return f"CASE WHEN edge THEN btrim({value}, {_TRIM}) ELSE {value} END AS {name}"
+
+    trimmed = ", ".join(level2(name) for name in names)
     extra_names = "".join(f", {name}" for name in source.extra)
     sql = f"""
         CREATE TEMP TABLE import_items ON COMMIT DROP AS
@@ -96,7 +123,8 @@ def build_items(source: Source) -> None:
                CASE WHEN self_pay_ratio ~ '^[+-]?([0-9]{{1,20}}(\\.[0-9]{{0,20}})?|\\.[0-9]{{1,20}})([eE][+-]?[0-9]{{1,2}})?$'
                     THEN self_pay_ratio::numeric END AS ratio_v,
                replaces{extra_names}
-        FROM (SELECT {inner} FROM {source.staging.table} AS s) AS x
+        FROM (SELECT line, code, {trimmed}, replaces{extra_names}
+              FROM (SELECT {level1} FROM {source.staging.table} AS s OFFSET 0) AS x OFFSET 0) AS y
     """
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_items")
