@@ -139,6 +139,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Notice retries further out than NOTICE_CHAIN_WINDOW, and leases of killed workers, are swept here.
+CELERY_BEAT_SCHEDULE = {"hospitals-deliver-due": {"task": "hospitals.deliver_due", "schedule": 30.0}}
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
