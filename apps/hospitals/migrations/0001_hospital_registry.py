@@ -7,62 +7,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('benefits', '0002_load_provinces'),
+        ("benefits", "0002_load_provinces"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HistoricalHospital',
+            name="HistoricalHospital",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('code', models.CharField(db_index=True, help_text='Institution code, e.g. H31010100001', max_length=12)),
-                ('name', models.CharField(max_length=255)),
-                ('level', models.CharField(choices=[('3A', '三级甲等'), ('3B', '三级乙等'), ('3C', '三级丙等'), ('2A', '二级甲等'), ('2B', '二级乙等'), ('2C', '二级丙等'), ('1', '一级'), ('unrated', '未定级')], default='unrated', max_length=8)),
-                ('contact_name', models.CharField(blank=True, default='', max_length=64)),
-                ('contact_email', models.EmailField(blank=True, default='', max_length=254)),
-                ('contact_phone', models.CharField(blank=True, default='', max_length=32)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('province', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='benefits.province')),
-                ('region', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='benefits.poolingregion')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("code", models.CharField(db_index=True, help_text="Institution code, e.g. H31010100001", max_length=12)),
+                ("name", models.CharField(max_length=255)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("3A", "三级甲等"),
+                            ("3B", "三级乙等"),
+                            ("3C", "三级丙等"),
+                            ("2A", "二级甲等"),
+                            ("2B", "二级乙等"),
+                            ("2C", "二级丙等"),
+                            ("1", "一级"),
+                            ("unrated", "未定级"),
+                        ],
+                        default="unrated",
+                        max_length=8,
+                    ),
+                ),
+                ("contact_name", models.CharField(blank=True, default="", max_length=64)),
+                ("contact_email", models.EmailField(blank=True, default="", max_length=254)),
+                ("contact_phone", models.CharField(blank=True, default="", max_length=32)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                ("history_type", models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1)),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "province",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="benefits.province",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="benefits.poolingregion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical hospital',
-                'verbose_name_plural': 'historical hospitals',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical hospital",
+                "verbose_name_plural": "historical hospitals",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Hospital',
+            name="Hospital",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Institution code, e.g. H31010100001', max_length=12, unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('level', models.CharField(choices=[('3A', '三级甲等'), ('3B', '三级乙等'), ('3C', '三级丙等'), ('2A', '二级甲等'), ('2B', '二级乙等'), ('2C', '二级丙等'), ('1', '一级'), ('unrated', '未定级')], default='unrated', max_length=8)),
-                ('contact_name', models.CharField(blank=True, default='', max_length=64)),
-                ('contact_email', models.EmailField(blank=True, default='', max_length=254)),
-                ('contact_phone', models.CharField(blank=True, default='', max_length=32)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('province', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='hospitals', to='benefits.province')),
-                ('region', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='hospitals', to='benefits.poolingregion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(help_text="Institution code, e.g. H31010100001", max_length=12, unique=True)),
+                ("name", models.CharField(max_length=255)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("3A", "三级甲等"),
+                            ("3B", "三级乙等"),
+                            ("3C", "三级丙等"),
+                            ("2A", "二级甲等"),
+                            ("2B", "二级乙等"),
+                            ("2C", "二级丙等"),
+                            ("1", "一级"),
+                            ("unrated", "未定级"),
+                        ],
+                        default="unrated",
+                        max_length=8,
+                    ),
+                ),
+                ("contact_name", models.CharField(blank=True, default="", max_length=64)),
+                ("contact_email", models.EmailField(blank=True, default="", max_length=254)),
+                ("contact_phone", models.CharField(blank=True, default="", max_length=32)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "province",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="hospitals", to="benefits.province"),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="hospitals",
+                        to="benefits.poolingregion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
-                'indexes': [models.Index(fields=['province', 'active'], name='hospitals_h_provinc_a76516_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('code__regex', '^[HP][0-9]{11}$')), name='hospital_code_format')],
+                "ordering": ["code"],
+                "indexes": [models.Index(fields=["province", "active"], name="hospitals_h_provinc_a76516_idx")],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("code__regex", "^[HP][0-9]{11}$")), name="hospital_code_format")
+                ],
             },
         ),
     ]
