@@ -42,6 +42,8 @@ def _columns() -> list[str]:
 
 def _write_file(path: Path, count: int) -> None:
     from apps.catalog.demo import generate_items
+    from apps.catalog.validation import derived_category_path
+    from apps.core.codes import catalog_code_kind
 
     columns = _columns()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,9 @@ def _write_file(path: Path, count: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for item in generate_items(count, seed=404):
-            writer.writerow([item.get(c, "") for c in columns])
+            kind = catalog_code_kind(item["code"])
+            values = {**item, "kind": kind, "category_path": derived_category_path(item["code"], kind)}
+            writer.writerow([values.get(c, "") for c in columns])
 
 
 def _reset() -> None:
@@ -87,6 +91,7 @@ def _plain_copy(path: Path, release_id: int) -> None:
         ):
             while chunk := handle.read(1 << 20):
                 copy.write(chunk)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks, as our import pays them at commit
         cursor.execute("ALTER TABLE catalog_catalogitem ALTER COLUMN release_id DROP DEFAULT, ALTER COLUMN replaces DROP DEFAULT")
 
 

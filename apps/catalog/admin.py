@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -49,7 +50,57 @@ class CatalogReleaseAdmin(SimpleHistoryAdmin):
         "diff_counts",
         "sha256",
         "exports",
+        "import_link",
     ]
+
+    @admin.display(description="bulk import")
+    def import_link(self, obj: CatalogRelease) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html('<a href="{}">upload a file into this draft</a>', reverse("admin:catalog_catalogrelease_import", args=[obj.pk]))
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        return [
+            path("<int:pk>/import/", self.admin_site.admin_view(self.import_view), name="catalog_catalogrelease_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Upload form on a draft: queues the import job and lists this release's import jobs."""
+        from apps.core.models import Job
+
+        from .importers.formats import FORMATS
+        from .importers.services import JOB_KIND, MODES, import_enqueue
+
+        release = get_object_or_404(CatalogRelease, pk=pk)
+        if request.method == "POST":
+            upload = request.FILES.get("file")
+            try:
+                if upload is None:
+                    raise DomainError("choose a file to upload")
+                job = import_enqueue(
+                    release=release,
+                    upload=upload,
+                    fmt=request.POST.get("format", ""),
+                    mode=request.POST.get("mode", "merge"),
+                    user=request.user,
+                )
+                messages.success(request, f"{release.label}: import queued as job #{job.pk}")
+            except DomainError as exc:
+                messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
+            return redirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "release": release,
+            "formats": FORMATS,
+            "modes": MODES,
+            "jobs": Job.objects.filter(kind=JOB_KIND, params__release=release.label).order_by("-created_at")[:20],
+            "title": f"Import into {release.label}",
+        }
+        return render(request, "admin/catalog/catalogrelease/import.html", context)
 
     @admin.display(description="items")
     def item_total(self, obj: CatalogRelease) -> Any:

@@ -93,3 +93,12 @@ def test_import_catalog_command_exits_1_and_prints_row_errors(catalog_admin, dra
             stderr=err,
         )
     assert (exc.value.returncode, "line 6 [category] unknown_category" in err.getvalue()) == (1, True)
+
+
+def test_admin_upload_form_on_a_draft_queues_the_import_and_lists_the_job(client, catalog_admin, draft, django_capture_on_commit_callbacks):
+    client.force_login(catalog_admin)
+    url = f"/admin/catalog/catalogrelease/{draft.pk}/import/"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"file": SimpleUploadedFile("canonical.csv", (DATA / "canonical.csv").read_bytes()), "format": "canonical-csv"})
+    page = client.get(url).content.decode()
+    assert (CatalogItem.objects.filter(release=draft).count(), 'class="job-succeeded"' in page) == (7, True)
