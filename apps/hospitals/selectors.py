@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,7 @@ def hospitals_visible_to(*, user: Any) -> QuerySet[Hospital]:
 # ---------------------------------------------------------------------------------------------
 
 _MANIFEST_FIELDS = ("id", "label", "effective_from", "published_at", "counts", "diff_counts", "sha256", "exports", "previous__label")
+_LABEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,31}")
 MANIFEST_VERSION = "m1"  # bump when the manifest's shape changes so cached ETags change too
 
 
@@ -115,6 +117,8 @@ def release_manifest_record(*, label: str) -> dict[str, Any] | None:
     Published releases are immutable (database triggers), so the record is cached without
     expiry-driven invalidation; a miss costs one query, a hit none.
     """
+    if not _LABEL.fullmatch(label):  # not a label at all: no query, and no odd cache keys
+        return None
     name = _manifest_cache_key(label)
     record = cache.get(name)
     if record is not None:
