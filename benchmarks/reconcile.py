@@ -1,0 +1,126 @@
+"""Month close of a generated period vs a bare SQL GROUP BY of the same rows.
+
+Generates N settlement rows per side (1M quick, 10M full) for period 2099-01 with a few
+mismatches, missing rows, duplicates and wrongly coded releases, then times (same process):
+- month close: services.reconciliation_run (match + discrepancies + netting + proposals);
+- record-level match: matching.match_period alone (rolled back);
+- baseline: SELECT settlement_id, count(*), sum(fund_fen) ... GROUP BY settlement_id.
+Runs on its own database (DATABASE_URL, default portal_bench_reconcile).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/portal_bench_reconcile")
+
+from _setup import print_table, row, setup_django, timed
+
+PERIOD = "2099-01"
+LABEL = "2099.01"
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _generate(n: int) -> None:
+    from django.db import connection, transaction
+
+    from apps.benefits.models import Province
+    from apps.catalog.models import CatalogRelease
+    from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
+
+    if not CatalogRelease.objects.filter(label=LABEL).exists():
+        from django.contrib.auth import get_user_model
+        from django.utils import timezone
+
+        user, _ = get_user_model().objects.get_or_create(username="bench-reconcile")
+        CatalogRelease.objects.create(
+            label=LABEL,
+            effective_from=dt.date(2099, 1, 1),
+            status=CatalogRelease.Status.PUBLISHED,
+            approved_by=user,
+            published_at=timezone.now(),
+            sha256="0" * 64,
+        )
+    codes = list(Province.objects.order_by("code").values_list("code", flat=True))
+    assert len(codes) >= 2, "the benchmark needs the provinces of the benefits data migration"
+    with transaction.atomic():
+        Discrepancy.objects.filter(period=PERIOD).delete()
+        ReconciliationRun.objects.filter(period=PERIOD).delete()
+        SettlementRecord.objects.filter(period=PERIOD).delete()
+        SettlementBatch.objects.filter(period=PERIOD).delete()
+    k = len(codes)
+    for side in ("home", "destination"):
+        batch = SettlementBatch.objects.create(period=PERIOD, side=side, rows=n)
+        skew = side == "destination"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO reconciliation_settlementrecord (batch_id, period, side, settlement_id, home_province, destination_province,"
+                " hospital_code, patient_id_hash, date_of_service, release_label, drg_group, drg_flag, total_fen, fund_fen, patient_fen)"
+                " SELECT %s, %s, %s, 'S' || g, (%s::text[])[1 + g %% %s], (%s::text[])[1 + (g %% %s + 1 + (g / %s) %% (%s - 1)) %% %s],"
+                " 'H' || (g %% 5000), md5(g::text), date '2099-01-01' + (g %% 28)::int,"
+                " CASE WHEN %s AND g %% 1000 = 2 THEN '1999.01' ELSE %s END, 'DRG' || (g %% 600), g %% 3 = 0,"
+                " t + CASE WHEN %s AND g %% 1000 = 0 THEN 100 ELSE 0 END, (t * 7) / 10,"
+                " t - (t * 7) / 10 + CASE WHEN %s AND g %% 1000 = 0 THEN 100 ELSE 0 END"
+                " FROM (SELECT g, 10000 + g %% 5000 AS t FROM generate_series(1, %s) g) x"
+                " WHERE NOT (%s AND g %% 1000 = 1)",
+                [batch.pk, PERIOD, side, codes, k, codes, k, k, k, k, skew, LABEL, skew, skew, n, skew],
+            )
+            # A few duplicates on each side.
+            cursor.execute(
+                "INSERT INTO reconciliation_settlementrecord (batch_id, period, side, settlement_id, home_province, destination_province,"
+                " hospital_code, patient_id_hash, date_of_service, release_label, drg_group, drg_flag, total_fen, fund_fen, patient_fen)"
+                " SELECT batch_id, period, side, settlement_id, home_province, destination_province, hospital_code, patient_id_hash,"
+                " date_of_service, release_label, drg_group, drg_flag, total_fen, fund_fen, patient_fen"
+                " FROM reconciliation_settlementrecord WHERE batch_id = %s AND settlement_id LIKE %s",
+                [batch.pk, "S%%7777"],
+            )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE reconciliation_settlementrecord")
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    setup_django()
+    from django.db import transaction
+
+    from apps.reconciliation import matching, services
+    from apps.reconciliation.models import ReconciliationRun
+
+    n = 1_000_000 if quick else 10_000_000
+    _generate(n)
+    baseline = min(timed(lambda: matching.baseline_group_by(period=PERIOD)) for _ in range(2))
+
+    def match_only() -> None:
+        try:
+            with transaction.atomic():
+                scratch = ReconciliationRun.objects.create(period=PERIOD, inputs="bench")
+                matching.match_period(run_id=scratch.pk, period=PERIOD)
+                raise _Rollback
+        except _Rollback:
+            pass
+
+    match = timed(match_only)  # warms the cache for both
+    match = min(match, timed(match_only))
+    holder: dict[str, Any] = {}
+    close = timed(lambda: holder.update(run=services.reconciliation_run(period=PERIOD)))
+    summary = holder["run"].summary
+    baseline = min(baseline, timed(lambda: matching.baseline_group_by(period=PERIOD)))
+
+    counts = summary["counts"]
+    label = f"{n // 1_000_000}M rows/side"
+    print(f"counts: {counts}; transfers: {len(summary['transfers'])}", file=sys.stderr)
+    return [
+        row(f"month close ({label}) vs bare GROUP BY", close, baseline, "<= 2x"),
+        row(f"record-level match ({label}) vs bare GROUP BY", match, baseline, "<= 2x"),
+    ]
+
+
+if __name__ == "__main__":
+    print_table(run(quick="--quick" in sys.argv))
