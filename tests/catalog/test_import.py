@@ -334,3 +334,18 @@ def test_display_text_is_trimmed_and_nfc_and_codes_upper_cased(draft, catalog_ad
     run_bytes(draft, catalog_admin, data)
     tcm = item(draft, "T000100001")
     assert (tcm.name, tcm.manufacturer) == ("黄芪", "Caf\u00e9 药业")
+
+
+def test_row_with_more_cells_than_the_header_is_malformed_on_its_line(draft, catalog_admin):
+    data = b"code,name,category\n001102000010000,x,01\n001102000010001,y,01,extra\n"
+    with pytest.raises(BulkFileRejected) as err:
+        run_bytes(draft, catalog_admin, data)
+    assert [(e["line"], e["code"]) for e in err.value.errors] == [(3, "malformed_row")]
+
+
+def test_unknown_format_is_refused_before_reading(draft, catalog_admin):
+    from apps.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as err:
+        run_bytes(draft, catalog_admin, b"code,name,category\n", fmt="dbf")
+    assert err.value.errors[0]["field"] == "format"
