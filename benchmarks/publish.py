@@ -56,12 +56,12 @@ def _reset() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE catalog_catalogrelease DISABLE TRIGGER USER")
+        # TRUNCATE skips the immutability triggers (they guard UPDATE/DELETE); CASCADE empties the
+        # notices, acknowledgements and reconciliation rows that point at releases in this bench database.
         cursor.execute(
-            "TRUNCATE catalog_releasechange, catalog_catalogitem, catalog_historicalcatalogitem, catalog_historicalcatalogrelease"
+            "TRUNCATE catalog_releasechange, catalog_catalogitem, catalog_historicalcatalogitem,"
+            " catalog_historicalcatalogrelease, catalog_catalogrelease CASCADE"
         )
-        cursor.execute("DELETE FROM catalog_catalogrelease")
-        cursor.execute("ALTER TABLE catalog_catalogrelease ENABLE TRIGGER USER")
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:

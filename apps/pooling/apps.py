@@ -5,6 +5,15 @@ from django.db.models.signals import post_migrate, post_save
 
 
 def _ensure_accounts_after_migrate(**kwargs: Any) -> None:
+    from django.db import connections
+
+    from .models import FundAccount
+
+    # A partial migrate (e.g. `migrate catalog 0002` on a new database) runs this before the
+    # pooling tables exist: there is nothing to ensure yet.
+    connection = connections[kwargs.get("using") or "default"]
+    if FundAccount._meta.db_table not in connection.introspection.table_names():
+        return
     from .services import accounts_ensure
 
     accounts_ensure()
