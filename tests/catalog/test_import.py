@@ -311,6 +311,11 @@ def test_xlsx_of_the_canonical_layout_loads_like_the_csv(draft, catalog_admin):
     assert _snapshot(draft) == _snapshot(plain)
 
 
+def test_committed_xlsx_fixture_loads_every_row(draft, catalog_admin):
+    result = run(draft, catalog_admin, "canonical.xlsx", fmt="xlsx")
+    assert (result["rows"], item(draft, "XL01XCX238B002010182691").payment_standard_fen) == (7, 108300)
+
+
 def test_xlsx_errors_name_the_spreadsheet_row(draft, catalog_admin):
     data = _xlsx([["code", "name", "category"], ["001102000010000", "一般诊疗费", "01"], ["001102000010001", "", "01"]])
     with pytest.raises(BulkFileRejected) as err:

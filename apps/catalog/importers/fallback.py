@@ -12,7 +12,31 @@ from apps.core.bulk import BulkFileRejected, row_error
 
 from ..models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease
 from ..validation import clean_item
-from .formats import python_rows
+from .formats import NHSA_CONSUMABLES_CSV, NRDL_JSON, python_rows
+
+
+def _format_problems(fmt: str, data: dict[str, Any], clean: dict[str, Any]) -> list[dict[str, str]]:
+    """The format-specific checks of formats.py (class digits, classification, kind)."""
+    code, kind = clean.get("code", ""), clean.get("kind")
+    problems = []
+    if fmt == NHSA_CONSUMABLES_CSV and kind:
+        if kind != "consumable":
+            problems.append(
+                {"field": "code", "code": "code_format", "message": f"code {code} is a {kind} code; this list holds consumables only"}
+            )
+        for column, start in (("primary", 1), ("secondary", 3), ("tertiary", 5)):
+            digits = data.get(f"_{column}")
+            if kind == "consumable" and digits is not None and digits != code[start : start + 2]:
+                problems.append({"field": column, "code": "code_format", "message": f"code {code} is filed under {column} {digits}"})
+    if fmt == NRDL_JSON and kind:
+        leaf = str(data.get("classification") or "").upper()
+        if kind != "drug":
+            problems.append(
+                {"field": "code", "code": "code_format", "message": f"code {code} is a {kind} code; the drug list holds drugs only"}
+            )
+        elif leaf and not code.startswith(leaf):
+            problems.append({"field": "code", "code": "code_format", "message": f"code {code} is filed under {leaf}"})
+    return problems
 
 
 def import_rows_python(*, release: CatalogRelease, file: IO[bytes], fmt: str, mode: str, user: Any, reason: str) -> dict[str, Any]:
@@ -22,6 +46,7 @@ def import_rows_python(*, release: CatalogRelease, file: IO[bytes], fmt: str, mo
     lines: dict[str, int] = {}
     for line, data in rows:
         clean, problems = clean_item(data)
+        problems += _format_problems(fmt, data, clean)
         for problem in problems:
             column = columns.get(problem["field"], problem["field"])
             errors.append(row_error(line=line, column=column, code=problem["code"], message=problem["message"]))

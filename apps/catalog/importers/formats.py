@@ -297,7 +297,8 @@ READERS: dict[str, Callable[[IO[bytes], JobProgress], Source]] = {
 def python_rows(fmt: str, file: IO[bytes]) -> tuple[Iterator[tuple[int, dict[str, Any]]], dict[str, str]]:
     """Rows as item-field dicts for the SQLite demo path; returns (rows, item field -> file column)."""
     if fmt == NRDL_JSON:
-        return ((line, {k: v for k, v in values.items() if k in NRDL_KEYS}) for line, values in nrdl_rows(file)), {k: k for k in NRDL_KEYS}
+        rows = ((line, {k: v for k, v in values.items() if k in NRDL_KEYS or k == "classification"}) for line, values in nrdl_rows(file))
+        return rows, {k: k for k in NRDL_KEYS}
     if fmt == XLSX:
         header, cells = xlsx_rows(file)
         _reject_header(_header_errors(header, allowed=CANONICAL_COLUMNS, required=REQUIRED))
@@ -316,6 +317,9 @@ def python_rows(fmt: str, file: IO[bytes]) -> tuple[Iterator[tuple[int, dict[str
                 for f in ("generic_name", "dosage_form"):
                     values[f] = re.sub(r"^\s*[0-9]+\s*[-－—]\s*", "", values.get(f) or "")
                 values.setdefault("category", consumable_default_category())
+                for column in ("primary", "secondary", "tertiary"):
+                    match = re.match(r"^\s*([0-9]+)", row.get(column) or "")
+                    values[f"_{column}"] = match.group(1) if match else None
                 yield line, values
 
         return nhsa(), dict(NHSA_FIELDS)
