@@ -102,3 +102,16 @@ def test_admin_upload_form_on_a_draft_queues_the_import_and_lists_the_job(client
         client.post(url, {"file": SimpleUploadedFile("canonical.csv", (DATA / "canonical.csv").read_bytes()), "format": "canonical-csv"})
     page = client.get(url).content.decode()
     assert (CatalogItem.objects.filter(release=draft).count(), 'class="job-succeeded"' in page) == (7, True)
+
+
+def test_job_fails_with_release_not_draft_when_the_draft_was_submitted_before_it_ran(
+    api, catalog_admin, draft, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api(catalog_admin).post(f"/api/v1/releases/{draft.label}/imports/", upload("canonical.csv"), format="multipart")
+    CatalogItem.objects.create(release=draft, code="001102000010000", kind="service", name="一般诊疗费", category="01")
+    services.release_submit(release=draft, user=catalog_admin)
+    for callback in callbacks:
+        callback()
+    job = api(catalog_admin).get(f"/api/v1/jobs/{response.json()['job']['id']}/").json()
+    assert (job["state"], [e["code"] for e in job["errors"]]) == ("failed", ["release_not_draft"])

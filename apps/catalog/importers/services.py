@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, models, transaction
 
 from apps.core.bulk import BulkFileRejected, JobProgress, collect_errors
-from apps.core.errors import ValidationFailed
+from apps.core.errors import DomainError, ValidationFailed
 from apps.core.jobs import job_create, job_fail, job_start, job_succeed
 from apps.core.models import Job
 from apps.core.permissions import CATALOG_EDITORS, require_role
@@ -201,13 +201,11 @@ def import_job_run(*, job: Job) -> None:
             )
     except BulkFileRejected as exc:
         job_fail(job=job, errors=exc.errors, error_count=exc.error_count, result={"detail": exc.detail})
-    except Exception as exc:
-        from apps.core.errors import DomainError
-
-        if not isinstance(exc, DomainError):
-            job_fail(job=job, errors=[{"line": 0, "column": "", "code": "internal_error", "message": "the import failed unexpectedly"}])
-            raise
+    except DomainError as exc:  # release no longer a draft, role withdrawn, ...
         job_fail(job=job, errors=[{"line": 0, "column": "", "code": exc.code, "message": exc.detail}], result={"detail": exc.detail})
+    except Exception:
+        job_fail(job=job, errors=[{"line": 0, "column": "", "code": "internal_error", "message": "the import failed unexpectedly"}])
+        raise
     else:
         job_succeed(job=job, result=result)
         Job.objects.filter(pk=job.pk).update(done=models.F("total"))
