@@ -20,21 +20,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from .models import CANONICAL_COLUMNS, ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease
+from .models import CANONICAL_COLUMNS, ITEM_CONTENT_FIELDS, ITEM_TEXT_FIELDS, CatalogItem, CatalogRelease
 
 # Text cells that start with one of these are read as formulas by spreadsheets.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_COLUMNS = (
-    "name",
-    "generic_name",
-    "dosage_form",
-    "specification",
-    "manufacturer",
-    "unit",
-    "pricing_unit",
-    "restriction_text",
-    "restriction_indication",
-)
+_TEXT_COLUMNS = ITEM_TEXT_FIELDS
 GZIP_LEVEL = 1  # files are fetched many times but built on the publish path: favour speed
 
 

@@ -179,6 +179,18 @@ ITEM_CONTENT_FIELDS: tuple[str, ...] = (
     "replaces",
 )
 CANONICAL_COLUMNS: tuple[str, ...] = ("code", *ITEM_CONTENT_FIELDS)
+# The free-text fields among them: NFC-normalised on input, formula-neutralised in CSV exports.
+ITEM_TEXT_FIELDS: tuple[str, ...] = (
+    "name",
+    "generic_name",
+    "dosage_form",
+    "specification",
+    "manufacturer",
+    "unit",
+    "pricing_unit",
+    "restriction_text",
+    "restriction_indication",
+)
 
 
 class ReleaseChange(models.Model):

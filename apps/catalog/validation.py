@@ -16,16 +16,10 @@ from apps.core.codes import (
     normalise_text,
 )
 
-from .models import ITEM_CONTENT_FIELDS, CatalogItem, HospitalLevel, PaymentCategory
+from .models import ITEM_TEXT_FIELDS, CatalogItem, HospitalLevel, PaymentCategory
 
 REQUIRED_FIELDS = ("code", "name", "category")
-_TEXT_FIELDS = tuple(
-    f.name
-    for f in CatalogItem._meta.get_fields()
-    if f.name in ITEM_CONTENT_FIELDS
-    and f.get_internal_type() in ("CharField", "TextField")
-    and f.name not in ("kind", "category", "category_path", "restriction_hospital_level")
-)
+_TEXT_FIELDS = ITEM_TEXT_FIELDS
 _MAX_LENGTHS = {
     f.name: getattr(f, "max_length", None)
     for f in CatalogItem._meta.get_fields()
