@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from simple_history.admin import SimpleHistoryAdmin
 
+from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.codes import CodeError, normalise_code, validate_catalog_code
 from apps.core.errors import DomainError
 from apps.core.permissions import require_province, require_role, staff_province
@@ -24,37 +24,45 @@ from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, Poolin
 from .selectors import local_items_lapsing
 
 
-class ProvinceScopedAdmin(SimpleHistoryAdmin):
+class ProvinceScopedAdmin(PortalHistoryAdmin):
     """Province-scoped staff see only rows of their own province (``province`` FK)."""
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request).select_related("province")
-        own = staff_province(request.user)
-        return qs.filter(province__code=own) if own else qs
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        own = staff_province(request.user)
-        if db_field.name == "province" and own:
-            kwargs["queryset"] = Province.objects.filter(code=own)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    province_fields = ("province__code",)
+    list_select_related = ["province"]
 
 
 def _domain_to_form_error(exc: DomainError) -> ValidationError:
     return ValidationError([f"{e.get('field', '')}: {e.get('message', '')}" for e in exc.errors] or [exc.detail])
 
 
+class ReferenceDataAdmin(PortalHistoryAdmin):
+    """Provinces and regions come from the data migration (GB/T 2260); only a superuser edits them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Province)
-class ProvinceAdmin(SimpleHistoryAdmin):
+class ProvinceAdmin(ReferenceDataAdmin):
     list_display = ["code", "name", "name_en", "pooling_model"]
     search_fields = ["code", "name", "name_en"]
     list_filter = ["pooling_model"]
+    province_fields = ("code",)
 
 
 @admin.register(PoolingRegion)
-class PoolingRegionAdmin(SimpleHistoryAdmin):
+class PoolingRegionAdmin(ReferenceDataAdmin):
     list_display = ["code", "name", "province"]
     search_fields = ["code", "name"]
     list_filter = ["province"]
+    list_select_related = ["province"]
+    province_fields = ("province__code",)
 
 
 @admin.register(BenefitPolicy)
@@ -233,7 +241,7 @@ class LocalItemAdmin(ProvinceScopedAdmin):
 
 
 @admin.register(DiagnosisCode)
-class DiagnosisCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DiagnosisCodeAdmin(PortalAdmin):
     list_display = ["code", "name", "category_code", "chapter_range"]
     search_fields = ["code", "name"]
 

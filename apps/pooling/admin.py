@@ -19,8 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan
 
@@ -31,15 +31,16 @@ OVERVIEW_DAYS = 90
 
 
 @admin.register(FundAccount)
-class FundAccountAdmin(SimpleHistoryAdmin):
+class FundAccountAdmin(PortalHistoryAdmin):
     list_display = ["name", "kind", "province", "region", "balance", "overdraft_limit", "entries_link"]
     list_filter = ["kind", "province"]
     search_fields = ["name", "province__code", "region__code"]
     readonly_fields = ["kind", "province", "region", "name", "balance", "created_at"]
     fields = ["kind", "province", "region", "name", "balance", "overdraft_limit_fen", "created_at"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[FundAccount]:
-        return selectors.accounts_visible_to(user=request.user)
+    list_select_related = ["province", "region"]
+    # as selectors.accounts_visible_to: the province's accounts and the national fund
+    province_fields = ("province__code",)
+    national_rows_field = "province"
 
     @admin.display(description="balance", ordering="balance_fen")
     def balance(self, obj: FundAccount) -> str:
@@ -135,15 +136,14 @@ def _act(request: HttpRequest, queryset: QuerySet[Transfer], verb: str, action: 
 
 
 @admin.register(Transfer)
-class TransferAdmin(SimpleHistoryAdmin):
+class TransferAdmin(PortalHistoryAdmin):
     list_display = ["id", "state", "from_account", "to_account", "amount", "memo", "proposed_by", "approved_by", "created_at"]
     list_filter = ["state", "from_account__province", "from_account__kind"]
     search_fields = ["memo", "idempotency_key"]
     actions = ["approve", "reject", "void"]
     list_select_related = ["from_account", "to_account", "proposed_by", "approved_by"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Transfer]:
-        return selectors.transfers_visible_to(user=request.user)
+    # as selectors.transfers_visible_to: transfers debiting or crediting the province
+    province_fields = ("from_account__province__code", "to_account__province__code")
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, obj: Transfer) -> str:
@@ -196,13 +196,15 @@ class TransferAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LedgerEntryAdmin(PortalAdmin):
+    """Posted entries never change (a database trigger refuses it too): read-only."""
+
     list_display = ["id", "account", "transfer", "amount", "posted_at"]
     list_filter = ["account__kind", "account__province"]
     list_select_related = ["account", "transfer"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
-        return LedgerEntry.objects.filter(account__in=selectors.accounts_visible_to(user=request.user))
+    province_fields = ("account__province__code",)
+    national_rows_field = "account__province"
+    read_only = True
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, obj: LedgerEntry) -> str:
@@ -219,13 +221,28 @@ class LedgerEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(RegionPeriodFigures)
-class RegionPeriodFiguresAdmin(SimpleHistoryAdmin):
-    list_display = ["region", "period", "fund_income_fen", "fund_expenditure_fen", "active_insured", "retirees"]
+class RegionPeriodFiguresAdmin(PortalHistoryAdmin):
+    list_display = ["region", "period", "fund_income_fen", "fund_expenditure_fen", "active_insured", "retirees", "entered_by"]
     list_filter = ["period", "region__province"]
+    list_select_related = ["region", "entered_by"]
+    readonly_fields = ["entered_by"]
+    province_fields = ("region__province__code",)
+
+    def save_model(self, request: HttpRequest, obj: RegionPeriodFigures, form: Any, change: bool) -> None:
+        saved = services.region_figures_put(
+            region=obj.region,
+            period=obj.period,
+            fund_income_fen=obj.fund_income_fen,
+            fund_expenditure_fen=obj.fund_expenditure_fen,
+            active_insured=obj.active_insured,
+            retirees=obj.retirees,
+            user=request.user,
+        )
+        obj.pk = saved.pk
 
 
 @admin.register(AdjustmentRule)
-class AdjustmentRuleAdmin(SimpleHistoryAdmin):
+class AdjustmentRuleAdmin(PortalHistoryAdmin):
     list_display = [
         "province",
         "contribution_share",
@@ -236,3 +253,5 @@ class AdjustmentRuleAdmin(SimpleHistoryAdmin):
         "effective_to",
     ]
     list_filter = ["province"]
+    list_select_related = ["province"]
+    province_fields = ("province__code",)

@@ -1,42 +1,47 @@
-"""Admin: batches and runs are read-only records; runs are started on demand by an action."""
+"""Admin: batches, records, runs and discrepancies are read-only records; runs are started on
+demand by an action. Batches and runs are national (one file or run covers every province pair);
+records and discrepancies are scoped to the provinces on either side."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
+from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 
 from . import services
-from .models import Discrepancy, ReconciliationRun, SettlementBatch
+from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
 
-
-class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+EITHER_SIDE = ("home_province", "destination_province")
 
 
 @admin.register(SettlementBatch)
-class SettlementBatchAdmin(SimpleHistoryAdmin, ReadOnly):  # type: ignore[misc]
+class SettlementBatchAdmin(PortalHistoryAdmin):
     list_display = ["id", "period", "side", "rows", "filename", "imported_by", "imported_at"]
     list_filter = ["side", "period"]
+    list_select_related = ["imported_by"]
+    read_only = True
+
+
+@admin.register(SettlementRecord)
+class SettlementRecordAdmin(PortalAdmin):
+    list_display = ["settlement_id", "period", "side", "home_province", "destination_province", "hospital_code", "total_fen", "fund_fen"]
+    list_filter = ["side", "period", "home_province", "destination_province"]
+    search_fields = ["=settlement_id", "=hospital_code"]
+    show_full_result_count = False
+    province_fields = EITHER_SIDE
+    read_only = True
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(SimpleHistoryAdmin, ReadOnly):  # type: ignore[misc]
+class ReconciliationRunAdmin(PortalHistoryAdmin):
     list_display = ["id", "period", "state", "created_at", "finished_at", "started_by"]
     list_filter = ["state", "period"]
     readonly_fields = ["period", "state", "inputs", "job", "summary", "transfer_ids", "started_by", "created_at", "finished_at"]
+    list_select_related = ["started_by"]
+    read_only = True
     actions = ["run_again"]
 
     @admin.action(description="Run these periods again (queued job)")
@@ -51,7 +56,7 @@ class ReconciliationRunAdmin(SimpleHistoryAdmin, ReadOnly):  # type: ignore[misc
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(ReadOnly):
+class DiscrepancyAdmin(PortalAdmin):
     list_display = [
         "run",
         "kind",
@@ -68,3 +73,5 @@ class DiscrepancyAdmin(ReadOnly):
     list_filter = ["kind", "home_province", "destination_province"]
     search_fields = ["settlement_id"]
     list_select_related = ["run"]
+    province_fields = EITHER_SIDE
+    read_only = True

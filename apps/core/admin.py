@@ -1,0 +1,207 @@
+"""Admin building blocks every app uses, and the admin of core's own models.
+
+``ProvinceScopedAdmin`` is the one place province scoping lives: staff of one province
+(``staff_province(user)``) see, open, act on and read the history of only the rows whose
+``province_fields`` name their province. It also makes auditors read-only everywhere and hides
+workflow actions from users without the model's change permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from .errors import DomainError
+from .models import Job, StaffProfile
+from .permissions import staff_province, staff_role
+from .roles import Role
+from .services import staff_set_role
+
+# Foreign-key choices narrowed to the user's province: {model label (lower case): path to its province code}.
+SCOPED_CHOICES: dict[str, str] = {
+    "benefits.province": "code",
+    "benefits.poolingregion": "province__code",
+    "hospitals.hospital": "province__code",
+}
+
+
+def scoped_province(request: HttpRequest) -> str:
+    """The province a user is bound to ('' for national staff and superusers)."""
+    if getattr(request.user, "is_superuser", False):
+        return ""
+    return staff_province(request.user)
+
+
+def is_auditor(request: HttpRequest) -> bool:
+    return not getattr(request.user, "is_superuser", False) and staff_role(request.user) == Role.AUDITOR
+
+
+class ProvinceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Mixin for every portal ModelAdmin (put it first in the bases).
+
+    - ``province_fields``: paths to a province code, e.g. ``("province__code",)`` or
+      ``("from_account__province__code", "to_account__province__code")``; a row is the
+      province's when any of them matches. Empty = national data, not scoped.
+    - ``national_rows_field``: rows where this path is NULL are national and visible to all.
+    - ``read_only``: records written only by services (no add/change/delete in admin).
+    Override ``scope_queryset`` when a model needs a different rule.
+    """
+
+    province_fields: tuple[str, ...] = ()
+    national_rows_field: str | None = None
+    read_only: bool = False
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any], province: str) -> QuerySet[Any]:
+        if not self.province_fields:
+            return queryset
+        condition = Q()
+        for path in self.province_fields:
+            condition |= Q(**{path: province})
+        if self.national_rows_field:
+            condition |= Q(**{f"{self.national_rows_field}__isnull": True})
+        return queryset.filter(condition)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        province = scoped_province(request)
+        return self.scope_queryset(request, queryset, province) if province else queryset
+
+    def in_scope(self, request: HttpRequest, object_id: Any) -> bool:
+        return self.get_queryset(request).filter(pk=object_id).exists()
+
+    # --- who may write ---------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not (self.read_only or is_auditor(request)) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not (self.read_only or is_auditor(request)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not (self.read_only or is_auditor(request)) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """Workflow actions call services that check the rules; the list offers them only to
+        users who may change this model at all (never to auditors)."""
+        opts = self.model._meta
+        if is_auditor(request) or not request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
+            return {}
+        actions = super().get_actions(request)
+        if self.read_only:
+            actions.pop("delete_selected", None)
+        return actions
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        province = scoped_province(request)
+        path = SCOPED_CHOICES.get(db_field.related_model._meta.label_lower)
+        if province and path:
+            base = kwargs.get("queryset") or db_field.related_model._default_manager.all()
+            kwargs["queryset"] = base.filter(**{path: province})
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # --- history views (simple-history falls back to the last historical row otherwise) ------
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if scoped_province(request) and not self.in_scope(request, unquote(object_id)):
+            raise Http404("no such object in your province")
+        return super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None) -> HttpResponse:
+        if scoped_province(request) and not self.in_scope(request, unquote(object_id)):
+            raise Http404("no such object in your province")
+        return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+
+    # --- helpers for actions -------------------------------------------------------------------
+
+    def run_service(self, request: HttpRequest, label: str, call: Any, done: Any) -> Any:
+        """Call one service for one row; report success or the domain error by the row's name."""
+        try:
+            result = call()
+        except DomainError as exc:
+            self.message_user(request, f"{label}: {exc.detail} ({exc.code})", messages.ERROR)
+            return None
+        self.message_user(request, f"{label}: {done}", messages.SUCCESS)
+        return result
+
+
+class PortalAdmin(ProvinceScopedAdmin):
+    """Scoped admin for models without simple-history."""
+
+
+class PortalHistoryAdmin(ProvinceScopedAdmin, SimpleHistoryAdmin):  # type: ignore[misc]
+    """Scoped admin with the simple-history views (read-only for auditors; reverting is disabled)."""
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(PortalHistoryAdmin):
+    list_display = ["user", "role", "province_code"]
+    list_filter = ["role", "province_code"]
+    search_fields = ["user__username", "province_code"]
+    list_select_related = ["user"]
+    fields = ["user", "role", "province_code"]
+    province_fields = ("province_code",)
+    autocomplete_fields = ["user"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: StaffProfile | None = None) -> Any:
+        return ["user"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: StaffProfile, form: Any, change: bool) -> None:
+        """Roles change through staff_set_role, so the user's group (and permissions) follow."""
+        profile = staff_set_role(
+            user=obj.user,
+            role=form.cleaned_data["role"],
+            province_code=form.cleaned_data.get("province_code", ""),
+            reason="role changed in admin" if change else "role given in admin",
+        )
+        obj.pk = profile.pk
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+
+        class StaffProfileForm(base):  # type: ignore[valid-type,misc]
+            def clean(self) -> dict[str, Any]:
+                from django.core.exceptions import ValidationError
+
+                from .codes import CodeError, validate_province_code
+                from .roles import PROVINCE_SCOPED_ROLES
+
+                data = super().clean()
+                if data.get("role") in PROVINCE_SCOPED_ROLES and not data.get("province_code"):
+                    raise ValidationError({"province_code": _("this role works for one province: give its code")})
+                if data.get("province_code"):
+                    try:
+                        data["province_code"] = validate_province_code(data["province_code"])
+                    except CodeError as exc:
+                        raise ValidationError({"province_code": exc.reason}) from exc
+                return data
+
+        return StaffProfileForm
+
+
+@admin.register(Job)
+class JobAdmin(PortalAdmin):
+    """Background jobs (imports, reconciliation runs): progress only, written by the workers."""
+
+    list_display = ["id", "kind", "state", "progress", "error_count", "created_by", "created_at", "finished_at"]
+    list_filter = ["kind", "state"]
+    search_fields = ["kind", "created_by__username"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["progress"]
+    read_only = True
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any], province: str) -> QuerySet[Any]:
+        """Jobs started by staff of another province are theirs; national staff's jobs are shared."""
+        others = StaffProfile.objects.exclude(province_code="").exclude(province_code=province).values("user_id")
+        return queryset.exclude(created_by_id__in=others)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: Job) -> str:
+        if obj.total:
+            return f"{obj.done:,} / {obj.total:,} ({100 * obj.done // obj.total}%)"
+        return f"{obj.done:,}"
