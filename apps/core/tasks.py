@@ -1,0 +1,22 @@
+"""Celery tasks of core: the sweep that re-queues jobs whose worker died (see jobs.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from .jobs import jobs_recover
+
+
+@shared_task(name="core.jobs_recover", acks_late=True, ignore_result=True)
+def recover_jobs() -> list[int]:
+    """Beat entry (every minute) and on worker start: queue again the jobs no live worker runs."""
+    return jobs_recover()
+
+
+@worker_ready.connect
+def _recover_on_start(sender: Any = None, **kwargs: Any) -> None:
+    # A restarted worker picks up the jobs a killed one was running.
+    recover_jobs.apply_async(countdown=1.0)
