@@ -10,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 
 from . import services
-from .models import CatalogItem, CatalogRelease
+from .models import CatalogItem, CatalogRelease, ReleaseChange
 
 
 def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], verb: str) -> None:
@@ -28,12 +28,13 @@ def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], 
 
 
 @admin.register(CatalogRelease)
-class CatalogReleaseAdmin(SimpleHistoryAdmin):
+class CatalogReleaseAdmin(PortalHistoryAdmin):
     list_display = ["label", "effective_from", "status", "item_total", "submitted_by", "approved_by", "published_at", "review_link"]
     list_filter = ["status"]
     search_fields = ["label"]
     ordering = ["-effective_from"]
     actions = ["submit", "approve", "publish"]
+    list_select_related = ["submitted_by", "approved_by"]
     readonly_fields = [
         "status",
         "based_on",
@@ -140,7 +141,7 @@ class CatalogReleaseAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(CatalogItem)
-class CatalogItemAdmin(SimpleHistoryAdmin):
+class CatalogItemAdmin(PortalHistoryAdmin):
     list_display = ["code", "name", "kind", "category", "release", "manufacturer"]
     list_filter = ["kind", "category", "release"]
     search_fields = ["=code", "name", "generic_name"]
@@ -182,3 +183,15 @@ class CatalogItemAdmin(SimpleHistoryAdmin):
 
     def delete_model(self, request: HttpRequest, obj: CatalogItem) -> None:
         services.item_delete(release=obj.release, code=obj.code, user=request.user, reason="deleted in admin")
+
+
+@admin.register(ReleaseChange)
+class ReleaseChangeAdmin(PortalAdmin):
+    """The stored diff of a published release (immutable, written by release_publish)."""
+
+    list_display = ["release", "code", "change", "fields", "successors"]
+    list_filter = ["change", "release"]
+    search_fields = ["=code"]
+    list_select_related = ["release"]
+    show_full_result_count = False
+    read_only = True
