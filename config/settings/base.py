@@ -136,6 +136,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind"; name each enum so the schema (and check --deploy) is stable.
+    "ENUM_NAME_OVERRIDES": {
+        "ItemKindEnum": "apps.catalog.models.ItemKind",
+        "FundAccountKindEnum": "apps.pooling.models.FundAccount.Kind",
+        "DiscrepancyKindEnum": "apps.reconciliation.models.Discrepancy.Kind",
+    },
 }
 
 # Celery: without a broker URL tasks run in-process (the zero-setup demo).

@@ -97,6 +97,7 @@ class ReleaseRejectView(_WorkflowView):
 class ReleaseItemListView(generics.ListAPIView[CatalogItem]):
     permission_classes = [IsStaffMember]
     serializer_class = ItemSerializer
+    queryset = CatalogItem.objects.none()  # the schema's model; get_queryset serves requests
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         release = _release(self.kwargs["label"])
