@@ -110,6 +110,7 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False  # no log line for every successful login
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Catalog portal")
 # Reverting from a history page would save workflow fields around the services: view only.
 SIMPLE_HISTORY_REVERT_DISABLED = True
