@@ -143,3 +143,16 @@ def test_check_deploy_is_clean_with_production_settings():
         timeout=120,
     )
     assert (result.returncode, "no issues" in result.stdout) == (0, True), result.stdout + result.stderr
+
+
+def test_totp_enrol_command_prints_an_otpauth_url_and_login_then_needs_the_code():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    staff(Role.FINANCE_CHECKER, VIEWER, username="checker")
+    out = StringIO()
+    call_command("totp_enrol", "checker", stdout=out)
+    client = Client()
+    _login(client, "checker", PASSWORD)
+    assert (out.getvalue().startswith("otpauth://totp/"), client.get("/admin/").status_code) == (True, 302)
