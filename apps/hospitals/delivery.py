@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import random
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,25 +156,72 @@ def claim(delivery_ids: Sequence[int] | None, *, now: dt.datetime, limit: int | 
     return ids
 
 
+_REQUEST_COLUMNS = (
+    "id",
+    "endpoint_id",
+    "endpoint__url",
+    "endpoint__secret",
+    "endpoint__previous_secret",
+    "endpoint__previous_secret_expires_at",
+    "notice__event_type",
+    "notice__webhook_id",
+    "notice__seq",
+    "notice__affected_items",
+    "notice__release_id",
+    "notice__hospital__code",
+)
+
+# One round trip on PostgreSQL: lease the due rows (SKIP LOCKED, as ``claim``) and return
+# everything a signed request needs. Column order is _REQUEST_COLUMNS.
+_CLAIM_SQL = """
+WITH due AS (
+    SELECT d.id FROM hospitals_noticedelivery d
+    WHERE d.state = 'pending' AND d.next_attempt_at <= %(now)s AND (d.lease_until IS NULL OR d.lease_until <= %(now)s)
+      AND (%(ids)s::bigint[] IS NULL OR d.id = ANY(%(ids)s::bigint[]))
+    ORDER BY d.id
+    LIMIT %(limit)s
+    FOR UPDATE OF d SKIP LOCKED
+), leased AS (
+    UPDATE hospitals_noticedelivery d SET lease_until = %(lease)s FROM due WHERE d.id = due.id
+    RETURNING d.id, d.endpoint_id, d.notice_id
+)
+SELECT l.id, l.endpoint_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at,
+       n.event_type, n.webhook_id, n.seq, n.affected_items, n.release_id, h.code
+FROM leased l
+JOIN hospitals_webhookendpoint e ON e.id = l.endpoint_id
+JOIN hospitals_changenotice n ON n.id = l.notice_id
+JOIN hospitals_hospital h ON h.id = n.hospital_id
+ORDER BY l.id
+"""
+
+
+def claim_requests(delivery_ids: Sequence[int] | None, *, now: dt.datetime, limit: int | None = None) -> list[Outgoing]:
+    """``claim`` then ``build_requests``: the signed requests of the deliveries this worker now
+    holds. On PostgreSQL the lease and the read are one statement (one round trip per batch)."""
+    if connection.vendor != "postgresql":
+        return build_requests(claim(delivery_ids, now=now, limit=limit), now=now)
+    params = {
+        "now": now,
+        "lease": now + dt.timedelta(seconds=conf.lease_seconds()),
+        "ids": list(delivery_ids) if delivery_ids is not None else None,
+        "limit": limit,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, params)
+        rows = [dict(zip(_REQUEST_COLUMNS, r, strict=True)) for r in cursor.fetchall()]
+    for r in rows:  # a raw cursor leaves jsonb as text
+        if isinstance(r["notice__affected_items"], str):
+            r["notice__affected_items"] = json.loads(r["notice__affected_items"])
+    return _signed(rows, now=now)
+
+
 def build_requests(delivery_ids: Sequence[int], *, now: dt.datetime) -> list[Outgoing]:
-    rows = list(
-        NoticeDelivery.objects.filter(pk__in=list(delivery_ids))
-        .order_by("id")
-        .values(
-            "id",
-            "endpoint_id",
-            "endpoint__url",
-            "endpoint__secret",
-            "endpoint__previous_secret",
-            "endpoint__previous_secret_expires_at",
-            "notice__event_type",
-            "notice__webhook_id",
-            "notice__seq",
-            "notice__affected_items",
-            "notice__release_id",
-            "notice__hospital__code",
-        )
-    )
+    """The signed requests for these deliveries (no lease taken)."""
+    rows = list(NoticeDelivery.objects.filter(pk__in=list(delivery_ids)).order_by("id").values(*_REQUEST_COLUMNS))
+    return _signed(rows, now=now)
+
+
+def _signed(rows: list[dict[str, Any]], *, now: dt.datetime) -> list[Outgoing]:
     releases: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for release in CatalogRelease.objects.filter(pk__in={r["notice__release_id"] for r in rows}):
         releases[release.pk] = (release_payload(release), release.diff_counts or {})
@@ -215,76 +264,148 @@ def build_requests(delivery_ids: Sequence[int], *, now: dt.datetime) -> list[Out
     return out
 
 
+async def _post_all(session: aiohttp.ClientSession, requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
+    client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(req: Outgoing) -> Outcome:
+        async with semaphore:
+            attempted_at = timezone.now()
+            started = time.perf_counter()
+            try:
+                async with session.post(
+                    req.url, data=req.body, headers=req.headers, allow_redirects=False, timeout=client_timeout
+                ) as response:
+                    excerpt = (await response.content.read(500)).decode("utf-8", "replace")
+                    return Outcome(
+                        req.delivery_id,
+                        req.endpoint_id,
+                        attempted_at,
+                        response.status,
+                        _ms(started),
+                        excerpt=excerpt,
+                        retry_after=parse_retry_after(response.headers.get("retry-after"), attempted_at),
+                    )
+            except TimeoutError as exc:
+                return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"timeout: {type(exc).__name__}")
+            except (aiohttp.ClientError, OSError, ValueError) as exc:
+                return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"{type(exc).__name__}: {exc}"[:255])
+
+    return await asyncio.gather(*(one(r) for r in requests))
+
+
+def _session(concurrency: int) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=True)
+
+
 async def send_all(requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
-    """POST every request through one pooled keep-alive client, at most ``concurrency`` in flight.
+    """POST every request through a fresh pooled keep-alive client, at most ``concurrency`` in flight.
 
     aiohttp rather than httpx here: on this fan-out httpx's async pool measured ~5x slower per
     request (benchmarks/fanout.py), which is the whole cost of a 10,000-hospital publish.
     """
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
-    client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
-    semaphore = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout, auto_decompress=True) as session:
+    async with _session(concurrency) as session:
+        return await _post_all(session, requests, concurrency=concurrency, timeout=timeout)
 
-        async def one(req: Outgoing) -> Outcome:
-            async with semaphore:
-                attempted_at = timezone.now()
-                started = time.perf_counter()
-                try:
-                    async with session.post(req.url, data=req.body, headers=req.headers, allow_redirects=False) as response:
-                        excerpt = (await response.content.read(500)).decode("utf-8", "replace")
-                        return Outcome(
-                            req.delivery_id,
-                            req.endpoint_id,
-                            attempted_at,
-                            response.status,
-                            _ms(started),
-                            excerpt=excerpt,
-                            retry_after=parse_retry_after(response.headers.get("retry-after"), attempted_at),
-                        )
-                except TimeoutError as exc:
-                    return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"timeout: {type(exc).__name__}")
-                except (aiohttp.ClientError, OSError, ValueError) as exc:
-                    return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"{type(exc).__name__}: {exc}"[:255])
 
-        return await asyncio.gather(*(one(r) for r in requests))
+class _Client:
+    """The process's HTTP client for notices: one event loop on a daemon thread and one keep-alive
+    aiohttp session, kept across batches so a batch pays neither a new loop nor new connections
+    (the loop keeps running between batches, so connections a receiver closed are dropped, not
+    reused). Re-created after a fork (prefork workers) or when the concurrency setting changes."""
+
+    _lock = threading.Lock()
+    _current: _Client | None = None
+
+    def __init__(self, concurrency: int) -> None:
+        self.pid = os.getpid()
+        self.concurrency = concurrency
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="notice-http", daemon=True)
+        self.thread.start()
+        self.session = self.run(self._open())
+
+    async def _open(self) -> aiohttp.ClientSession:
+        return _session(self.concurrency)
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        try:
+            self.run(self.session.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+
+    @classmethod
+    def get(cls, concurrency: int) -> _Client:
+        with cls._lock:
+            client = cls._current
+            if client is not None and client.pid == os.getpid() and client.concurrency == concurrency and client.thread.is_alive():
+                return client
+            if client is not None and client.pid == os.getpid():
+                client.close()
+            cls._current = cls(concurrency)
+            return cls._current
+
+
+def send(requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
+    """POST the requests through the process's persistent client (see ``_Client``)."""
+    client = _Client.get(concurrency)
+    result: list[Outcome] = client.run(_post_all(client.session, requests, concurrency=concurrency, timeout=timeout))
+    return result
 
 
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+@dataclass
+class _Next:
+    """A delivery's state after an attempt (the columns ``record`` writes back)."""
+
+    id: int
+    state: str
+    attempts: int
+    last_status: int | None = None
+    last_error: str = ""
+    delivered_at: dt.datetime | None = None
+    failed_at: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+
+
 def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
     """Write the attempts and each delivery's next state in one transaction; disable endpoints
     that answered 410 or have failed continuously for NOTICE_DISABLE_AFTER. Returns a summary
-    with ``next_retry_in`` (seconds to the earliest scheduled retry, or None)."""
-    deliveries = {d.pk: d for d in NoticeDelivery.objects.filter(pk__in=[o.delivery_id for o in outcomes])}
-    attempts = []
+    with ``next_retry_in`` (seconds to the earliest scheduled retry, or None).
+
+    Only deliveries still pending are recorded (one a replay or a disable settled meanwhile is
+    left alone). Set-based: COPY for the attempts, one UPDATE for the deliveries."""
+    current: dict[int, int] = {}  # pending delivery id -> attempts made so far
+    for pk, attempts_made, state in NoticeDelivery.objects.filter(pk__in=[o.delivery_id for o in outcomes]).values_list(
+        "id", "attempts", "state"
+    ):
+        if state == NoticeDelivery.State.PENDING:
+            current[pk] = attempts_made
+    pending = set(current)
+    attempts: list[tuple[Any, ...]] = []
+    updates: list[_Next] = []
     gone: set[int] = set()
     ok_endpoints: set[int] = set()
     failed_endpoints: set[int] = set()
     next_retry: float | None = None
     summary: dict[str, Any] = {"delivered": 0, "retry": 0, "failed": 0}
     for o in outcomes:
-        d = deliveries.get(o.delivery_id)
-        if d is None or d.state != NoticeDelivery.State.PENDING:
+        if o.delivery_id not in pending:
             continue
-        attempts.append(
-            DeliveryAttempt(
-                delivery_id=d.pk,
-                attempted_at=o.attempted_at,
-                status_code=o.status,
-                latency_ms=o.latency_ms,
-                error=o.error[:255],
-                response_excerpt=o.excerpt[:500],
-            )
-        )
-        d.attempts += 1
-        d.last_status = o.status
-        d.last_error = o.error[:255]
-        d.lease_until = None
+        pending.discard(o.delivery_id)  # a delivery id listed twice is recorded once
+        attempts.append((o.delivery_id, o.attempted_at, o.status, o.latency_ms, o.error[:255], o.excerpt[:500]))
+        d = _Next(o.delivery_id, NoticeDelivery.State.PENDING, current[o.delivery_id] + 1, o.status, o.error[:255])
+        updates.append(d)
         if o.status is not None and 200 <= o.status < 300:
-            d.state, d.delivered_at, d.next_attempt_at = NoticeDelivery.State.DELIVERED, now, None
+            d.state, d.delivered_at = NoticeDelivery.State.DELIVERED, now
             ok_endpoints.add(o.endpoint_id)
             summary["delivered"] += 1
             continue
@@ -296,7 +417,7 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
             delay = None
             d.last_error = "410 Gone: endpoint disabled"
         if delay is None:
-            d.state, d.failed_at, d.next_attempt_at = NoticeDelivery.State.FAILED, now, None
+            d.state, d.failed_at = NoticeDelivery.State.FAILED, now
             if not d.last_error:
                 d.last_error = f"HTTP {o.status}" + ("" if retryable else " (not retried)")
             summary["failed"] += 1
@@ -305,8 +426,8 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
             next_retry = delay if next_retry is None else min(next_retry, delay)
             summary["retry"] += 1
     with transaction.atomic():
-        DeliveryAttempt.objects.bulk_create(attempts, batch_size=2000)
-        _save_deliveries([d for d in deliveries.values() if d.lease_until is None])
+        _insert_attempts(attempts)
+        _save_deliveries(updates)
         if ok_endpoints:
             WebhookEndpoint.objects.filter(pk__in=ok_endpoints, failing_since__isnull=False).update(failing_since=None)
         still_failing = failed_endpoints - ok_endpoints
@@ -323,15 +444,48 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
     return summary
 
 
-_DELIVERY_FIELDS = ["state", "attempts", "last_status", "last_error", "lease_until", "delivered_at", "failed_at", "next_attempt_at"]
+_ATTEMPT_COLUMNS = ("delivery_id", "attempted_at", "status_code", "latency_ms", "error", "response_excerpt")
 
 
-def _save_deliveries(rows: list[NoticeDelivery]) -> None:
-    """One UPDATE ... FROM unnest(arrays) on PostgreSQL (bulk_update's CASE per row is ~10x slower)."""
+def _insert_attempts(rows: list[tuple[Any, ...]]) -> None:
+    """COPY on PostgreSQL (one round trip for a batch); bulk_create elsewhere (the SQLite demo)."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        NoticeDelivery.objects.bulk_update(rows, _DELIVERY_FIELDS, batch_size=500)
+        DeliveryAttempt.objects.bulk_create([DeliveryAttempt(**dict(zip(_ATTEMPT_COLUMNS, r, strict=True))) for r in rows], batch_size=500)
+        return
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY hospitals_deliveryattempt ({', '.join(_ATTEMPT_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for r in rows:
+            copy.write_row(r)
+
+
+_DELIVERY_FIELDS = ["state", "attempts", "last_status", "last_error", "lease_until", "delivered_at", "failed_at", "next_attempt_at"]
+
+
+def _save_deliveries(rows: list[_Next]) -> None:
+    """One UPDATE ... FROM unnest(arrays) on PostgreSQL (bulk_update's CASE per row is ~10x slower).
+    Every recorded delivery gives up its lease."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objs = [
+            NoticeDelivery(
+                pk=d.id,
+                state=d.state,
+                attempts=d.attempts,
+                last_status=d.last_status,
+                last_error=d.last_error,
+                lease_until=None,
+                delivered_at=d.delivered_at,
+                failed_at=d.failed_at,
+                next_attempt_at=d.next_attempt_at,
+            )
+            for d in rows
+        ]
+        NoticeDelivery.objects.bulk_update(objs, _DELIVERY_FIELDS, batch_size=500)
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -342,7 +496,7 @@ def _save_deliveries(rows: list[NoticeDelivery]) -> None:
             "%s::timestamptz[]) AS v(id, state, attempts, last_status, last_error, delivered_at, failed_at, next_attempt_at) "
             "WHERE d.id = v.id",
             [
-                [d.pk for d in rows],
+                [d.id for d in rows],
                 [d.state for d in rows],
                 [d.attempts for d in rows],
                 [d.last_status for d in rows],
@@ -356,14 +510,12 @@ def _save_deliveries(rows: list[NoticeDelivery]) -> None:
 
 def deliver(delivery_ids: Sequence[int] | None = None, *, limit: int | None = None) -> dict[str, Any]:
     """Claim, send and record one batch. With ``delivery_ids`` None, take any due deliveries."""
-    now = timezone.now()
-    ids = claim(delivery_ids, now=now, limit=limit)
-    if not ids:
+    requests = claim_requests(delivery_ids, now=timezone.now(), limit=limit)
+    if not requests:
         return {"claimed": 0, "delivered": 0, "retry": 0, "failed": 0, "next_retry_in": None}
-    requests = build_requests(ids, now=now)
-    outcomes = asyncio.run(send_all(requests, concurrency=conf.http_concurrency(), timeout=conf.http_timeout()))
+    outcomes = send(requests, concurrency=conf.http_concurrency(), timeout=conf.http_timeout())
     summary = record(outcomes, now=timezone.now())
-    summary["claimed"] = len(ids)
+    summary["claimed"] = len(requests)
     return summary
 
 
