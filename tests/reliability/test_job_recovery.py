@@ -12,7 +12,7 @@ from apps.core.jobs import JOB_LOCK_CLASS, job_create, job_runner, job_start, jo
 from apps.core.models import Job
 from tests.reliability.conftest import raw_connection
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 KIND = "catalog.import"  # registered by apps.catalog.tasks
 
 
