@@ -1,7 +1,7 @@
 """Month close of a generated period vs a bare SQL GROUP BY of the same rows.
 
 Generates N settlement rows per side (1M quick, 10M full) for period 2099-01 with a few
-mismatches, missing rows, duplicates and wrongly coded releases, then times (same process):
+mismatches, rows missing on either side, duplicates and wrongly coded releases, then times (same process):
 - month close: services.reconciliation_run (match + discrepancies + netting + proposals);
 - record-level match: matching.match_period alone (rolled back);
 - baseline: SELECT settlement_id, count(*), sum(fund_fen) ... GROUP BY settlement_id.
@@ -70,7 +70,8 @@ def _generate(n: int) -> None:
                 " t + CASE WHEN %s AND g %% 1000 = 0 THEN 100 ELSE 0 END, (t * 7) / 10,"
                 " t - (t * 7) / 10 + CASE WHEN %s AND g %% 1000 = 0 THEN 100 ELSE 0 END"
                 " FROM (SELECT g, 10000 + g %% 5000 AS t FROM generate_series(1, %s) g) x"
-                " WHERE NOT (%s AND g %% 1000 = 1)",
+                # Claim 1 of every 1000 only the home side has, claim 3 only the destination side.
+                " WHERE g %% 1000 <> CASE WHEN %s THEN 1 ELSE 3 END",
                 [batch.pk, PERIOD, side, codes, k, codes, k, k, k, k, skew, LABEL, skew, skew, n, skew],
             )
             # A few duplicates on each side.

@@ -1,5 +1,6 @@
-"""The set-based matching of one period: one GROUP BY settlement_id over both sides' records,
-then the non-clean groups become Discrepancy rows in the same statement (no Python loop).
+"""The set-based matching of one period in one statement (no Python loop): a narrow GROUP BY
+settlement_id over both sides' records, then only the non-clean groups are read again with
+both sides' values and become Discrepancy rows.
 
 The release a record should have been coded against is the published catalog release in
 force on its date of service (latest effective_from ≤ date, as
@@ -17,7 +18,6 @@ from django.db import connection
 from apps.catalog.selectors import published_releases
 
 CLEAN = "a.hn = 1 AND a.dn = 1 AND a.ht = a.dt AND a.hf = a.df AND a.hpt = a.dpt"
-SAME_AMOUNTS = "hn = 1 AND dn = 1 AND ht = dt AND hf = df AND hpt = dpt"
 
 
 def expected_release_sql() -> tuple[str, list[Any]]:
@@ -66,27 +66,68 @@ _KINDS = """
 """
 
 
+# Pass 1 keeps only narrow, fixed-width aggregates so the GROUP BY stays a HashAggregate in
+# memory (the wide text aggregates of the detail pass made PostgreSQL sort 2 rows per claim to
+# disk first). Both provinces are packed into one bigint, the destination side's row first
+# (its leading digit 0 sorts before the home side's 1); codes are 6-digit (importer-checked).
+_PACK = (
+    "min(CASE WHEN r.side = 'destination' THEN 0 ELSE 1000000000000 END + r.home_province::int8 * 1000000 + r.destination_province::int8)"
+)
+_UNPACK_HOME = "lpad(((pp %% 1000000000000) / 1000000)::text, 6, '0')"
+_UNPACK_DEST = "lpad((pp %% 1000000)::text, 6, '0')"
+# total = fund + patient is a table constraint, so total and fund decide patient too.
+LEAN_MATCHED = "hn = 1 AND n = 2 AND ht = dt AND hf = df"
+
+
+def _lean_sql(expected: str) -> str:
+    def side(column: str, s: str) -> str:
+        return f"min(r.{column}) FILTER (WHERE r.side = '{s}')"
+
+    return (
+        "SELECT r.settlement_id AS sid, count(*) FILTER (WHERE r.side = 'home') AS hn, count(*) AS n,"
+        f" {_PACK} AS pp, {side('total_fen', 'home')} AS ht, {side('fund_fen', 'home')} AS hf,"
+        f" {side('total_fen', 'destination')} AS dt, {side('fund_fen', 'destination')} AS df,"
+        f" count(*) FILTER (WHERE r.release_label IS DISTINCT FROM {expected}) AS nb"
+        " FROM reconciliation_settlementrecord r WHERE r.period = %s GROUP BY r.settlement_id"
+    )
+
+
 def match_period(*, run_id: int, period: str) -> dict[str, Any]:
     """Write the period's discrepancies for ``run_id``; return ``{"kinds": {kind: n},
     "matched": n, "pairs": [(home, destination, matched count, matched fund fen)]}``.
 
     Matched = exactly one record per side with equal total, fund and patient amounts (a
     release_not_in_force flag does not unmatch it). Duplicated ids are reported and left out.
+
+    One statement, two passes: a narrow GROUP BY over every record of the period finds the
+    matched claims and the few that are not clean; only those are read again (by index) with
+    both sides' values to write their Discrepancy rows. Call inside a transaction: JIT is
+    switched off for it (compiling the plan cost more than it saved) and work_mem raised.
     """
     expected, eparams = expected_release_sql()
-    agg = _agg_sql(expected)
-    params: list[Any] = [*eparams * agg.count(expected), period, run_id, period] if eparams else [period, run_id, period]
+    lean = _lean_sql(expected)
+    detail = _agg_sql(expected).replace(
+        "WHERE r.period = %s",
+        "WHERE r.period = %s AND r.side IN ('home', 'destination')"
+        f" AND r.settlement_id = ANY(ARRAY(SELECT sid FROM agg WHERE NOT ({LEAN_MATCHED} AND nb = 0)))",
+    )
+    params: list[Any] = [*eparams, period, *(eparams * detail.count(expected)), period, run_id, period]
     sql = (
-        f"WITH agg AS MATERIALIZED ({agg}),"
+        f"WITH agg AS MATERIALIZED ({lean}),"
+        f" bad AS MATERIALIZED ({detail}),"
         f" ins AS (INSERT INTO reconciliation_discrepancy (run_id, period, kind, settlement_id, side, field, home_province,"
         " destination_province, home_value, destination_value, delta_fen, expected, count)"
         " SELECT %s, %s, x.kind, a.sid, x.side, x.field, a.hp, a.dp, coalesce(x.hv, ''), coalesce(x.dv, ''), x.delta,"
-        f" coalesce(x.exp, ''), x.cnt FROM agg a CROSS JOIN LATERAL (VALUES {_KINDS}) AS x(kind, side, field, hv, dv, delta, exp, cnt, hit)"
+        f" coalesce(x.exp, ''), x.cnt FROM bad a CROSS JOIN LATERAL (VALUES {_KINDS}) AS x(kind, side, field, hv, dv, delta, exp, cnt, hit)"
         f" WHERE NOT ({CLEAN} AND a.hbad IS NULL AND a.dbad IS NULL) AND x.hit RETURNING kind)"
         " SELECT 'kind', kind, '', count(*), NULL::numeric FROM ins GROUP BY kind"
-        f" UNION ALL SELECT 'pair', hp, dp, count(*), sum(df) FROM agg WHERE {SAME_AMOUNTS} GROUP BY hp, dp"
+        # FILTER rather than WHERE: the planner cannot estimate the CTE filter, guessed 1 row and
+        # sorted a million instead of hashing them into the few hundred pairs.
+        f" UNION ALL SELECT 'pair', {_UNPACK_HOME}, {_UNPACK_DEST}, count(*) FILTER (WHERE {LEAN_MATCHED}),"
+        f" sum(df) FILTER (WHERE {LEAN_MATCHED}) FROM agg GROUP BY pp HAVING count(*) FILTER (WHERE {LEAN_MATCHED}) > 0"
     )
     with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
