@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+
+from apps.benefits.models import Province
+from apps.pooling.models import Transfer
 
 from .models import Discrepancy, ReconciliationRun
 
@@ -29,8 +33,12 @@ def runs() -> QuerySet[ReconciliationRun]:
     return ReconciliationRun.objects.all()
 
 
-def discrepancies(*, run: ReconciliationRun, home: str = "", destination: str = "") -> QuerySet[Discrepancy]:
+def discrepancies(*, run: ReconciliationRun, home: str = "", destination: str = "", province: str = "") -> QuerySet[Discrepancy]:
+    """The run's discrepancies, optionally of one pair; ``province`` keeps only the pairs
+    involving that province (what a provincial user may see)."""
     rows = Discrepancy.objects.filter(run=run)
+    if province:
+        rows = rows.filter(Q(home_province=province) | Q(destination_province=province))
     if home:
         rows = rows.filter(home_province=home)
     if destination:
@@ -38,14 +46,65 @@ def discrepancies(*, run: ReconciliationRun, home: str = "", destination: str = 
     return rows.order_by("id")
 
 
-def discrepancies_csv(*, run: ReconciliationRun, home: str = "", destination: str = "") -> Iterator[str]:
+def discrepancies_csv(*, run: ReconciliationRun, home: str = "", destination: str = "", province: str = "") -> Iterator[str]:
     """The run's discrepancies (optionally of one province pair) as CSV lines, streamed."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
-    for row in discrepancies(run=run, home=home, destination=destination).values_list(*CSV_COLUMNS).iterator(chunk_size=5000):
+    for row in (
+        discrepancies(run=run, home=home, destination=destination, province=province).values_list(*CSV_COLUMNS).iterator(chunk_size=5000)
+    ):
         buffer.seek(0)
         buffer.truncate()
         writer.writerow(["" if v is None else v for v in row])
         yield buffer.getvalue()
+
+
+def _involves(province: str, *codes: str) -> bool:
+    return not province or province in codes
+
+
+def run_pairs(*, run: ReconciliationRun, province: str = "") -> list[dict[str, Any]]:
+    """One row per province pair of the run (matched claims or discrepancies), ordered by home
+    then destination: ``{home, destination, matched, fund_fen, kinds: {kind: n}, discrepancies}``.
+    ``province`` keeps the pairs involving it. Two queries at most."""
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def pair(home: str, destination: str) -> dict[str, Any]:
+        if (home, destination) not in pairs:
+            pairs[home, destination] = {
+                "home": home,
+                "destination": destination,
+                "matched": 0,
+                "fund_fen": 0,
+                "kinds": dict.fromkeys(Discrepancy.Kind.values, 0),
+                "discrepancies": 0,
+            }
+        return pairs[home, destination]
+
+    for p in run.summary.get("totals", {}).get("pairs", []):
+        if _involves(province, p["home"], p["destination"]):
+            pair(p["home"], p["destination"]).update(matched=p["matched"], fund_fen=p["fund_fen"])
+    counts = (
+        discrepancies(run=run, province=province).order_by().values("home_province", "destination_province", "kind").annotate(n=Count("id"))
+    )
+    for c in counts:
+        row = pair(c["home_province"], c["destination_province"])
+        row["kinds"][c["kind"]] = c["n"]
+        row["discrepancies"] += c["n"]
+    names = dict(Province.objects.filter(code__in={code for key in pairs for code in key}).values_list("code", "name"))
+    for row in pairs.values():
+        row["home_name"], row["destination_name"] = names.get(row["home"], ""), names.get(row["destination"], "")
+    return [pairs[key] for key in sorted(pairs)]
+
+
+def run_transfers(*, run: ReconciliationRun, province: str = "") -> list[Transfer]:
+    """The transfers the run proposed (current state), optionally those paid or received by ``province``."""
+    rows = Transfer.objects.filter(pk__in=run.transfer_ids).select_related("from_account__province", "to_account__province")
+    return [t for t in rows.order_by("pk") if _involves(province, t.from_account.province_code, t.to_account.province_code)]
+
+
+def run_net_positions(*, run: ReconciliationRun, province: str = "") -> list[tuple[str, int]]:
+    positions: dict[str, int] = run.summary.get("net_positions", {})
+    return [(code, amount) for code, amount in sorted(positions.items()) if _involves(province, code)]

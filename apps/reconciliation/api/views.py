@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.permissions import IsStaffMember
+from apps.core.permissions import staff_province
 from apps.reconciliation import selectors, services
 from apps.reconciliation.models import ReconciliationRun
 
@@ -61,7 +62,10 @@ class RunDiscrepanciesCsvView(APIView):
     def get(self, request: Request, pk: int) -> Any:
         run = get_object_or_404(selectors.runs(), pk=pk)
         home, destination = request.query_params.get("home", ""), request.query_params.get("destination", "")
-        response = StreamingHttpResponse(selectors.discrepancies_csv(run=run, home=home, destination=destination), content_type="text/csv")
+        # Provincial staff get the pairs involving their own province only.
+        province = "" if request.user.is_superuser else staff_province(request.user)
+        rows = selectors.discrepancies_csv(run=run, home=home, destination=destination, province=province)
+        response = StreamingHttpResponse(rows, content_type="text/csv")
         name = f"discrepancies-{run.period}-{home or 'all'}-{destination or 'all'}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

@@ -1,0 +1,11 @@
+from django import template
+
+from apps.core.money import format_yuan
+
+register = template.Library()
+
+
+@register.filter
+def yuan(fen: int | None) -> str:
+    """Integer fen as yuan for the report pages (¥1,234.56)."""
+    return "" if fen is None else format_yuan(int(fen))

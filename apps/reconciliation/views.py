@@ -1,0 +1,76 @@
+"""Report pages of a reconciliation run (server-rendered, staff login). Provincial staff see
+only the province pairs involving their own province; a pair outside it answers 404."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from apps.core.permissions import has_role, staff_province
+from apps.core.roles import Role
+
+from . import selectors
+from .models import Discrepancy, ReconciliationRun
+
+READERS = (Role.FINANCE_MAKER, Role.FINANCE_CHECKER, Role.AUDITOR)
+PAIR_LIST_LIMIT = 500
+
+
+def _reader_province(request: HttpRequest) -> str:
+    """The province the user is bound to ('' = national); refuses users without a reading role."""
+    if not has_role(request.user, *READERS):
+        raise PermissionDenied("reconciliation reports are for finance staff and auditors")
+    return "" if getattr(request.user, "is_superuser", False) else staff_province(request.user)
+
+
+def _csv_url(run: ReconciliationRun, **query: str) -> str:
+    url = reverse("reconciliation-run-discrepancies", args=[run.pk])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+@staff_member_required
+def run_report(request: HttpRequest, pk: int) -> HttpResponse:
+    province = _reader_province(request)
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    pairs = selectors.run_pairs(run=run, province=province)
+    for row in pairs:
+        row["url"] = reverse("reconciliation:pair-report", args=[run.pk, row["home"], row["destination"]])
+    context = {
+        "run": run,
+        "province": province,
+        "kinds": Discrepancy.Kind.values,
+        "pairs": pairs,
+        "positions": selectors.run_net_positions(run=run, province=province),
+        "transfers": selectors.run_transfers(run=run, province=province),
+        "csv_url": _csv_url(run),
+    }
+    return render(request, "reconciliation/run_report.html", context)
+
+
+@staff_member_required
+def pair_report(request: HttpRequest, pk: int, home: str, destination: str) -> HttpResponse:
+    province = _reader_province(request)
+    if province and province not in (home, destination):
+        raise Http404("no such province pair for you")
+    run = get_object_or_404(selectors.runs(), pk=pk)
+    pair = next((p for p in selectors.run_pairs(run=run, province=province) if (p["home"], p["destination"]) == (home, destination)), None)
+    if pair is None:
+        raise Http404("the run has no claims between these provinces")
+    both = {home, destination}
+    rows = selectors.discrepancies(run=run, home=home, destination=destination)
+    context = {
+        "run": run,
+        "pair": pair,
+        "kinds": [(kind, pair["kinds"][kind]) for kind in Discrepancy.Kind.values],
+        "positions": [(code, amount) for code, amount in selectors.run_net_positions(run=run) if code in both],
+        "transfers": [t for t in selectors.run_transfers(run=run) if {t.from_account.province_code, t.to_account.province_code} & both],
+        "discrepancies": rows[:PAIR_LIST_LIMIT],
+        "limit": PAIR_LIST_LIMIT,
+        "csv_url": _csv_url(run, home=home, destination=destination),
+        "run_url": reverse("reconciliation:run-report", args=[run.pk]),
+    }
+    return render(request, "reconciliation/pair_report.html", context)
