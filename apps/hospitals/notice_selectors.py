@@ -31,10 +31,14 @@ def notices_after(*, hospital_id: int, after_seq: int, limit: int) -> list[dict[
     return out
 
 
-def deliveries_for(*, hospital_id: int | None, state: str | None = None) -> QuerySet[NoticeDelivery]:
+def deliveries_for(*, hospital_id: int | None, state: str | None = None, province_code: str = "") -> QuerySet[NoticeDelivery]:
+    """Deliveries of one hospital (``hospital_id``), of one province's hospitals (``province_code``:
+    province-scoped staff never see another province's hospitals), or all."""
     qs = NoticeDelivery.objects.select_related("notice", "endpoint", "notice__release", "notice__hospital").order_by("-id")
     if hospital_id is not None:
         qs = qs.filter(notice__hospital_id=hospital_id)
+    if province_code:
+        qs = qs.filter(notice__hospital__province__code=province_code)
     if state:
         qs = qs.filter(state=state)
     return qs

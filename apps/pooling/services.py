@@ -390,7 +390,9 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
 
 def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     """Propose the transfer that undoes a posted one (same amount, opposite direction); it needs
-    approval like any other. Proposing twice returns the same reversal."""
+    approval like any other. Proposing twice returns the same reversal. Who may propose it is
+    checked first (403), so a caller without the right learns nothing of the transfer's state."""
+    _require_maker_for(user, transfer.to_account, transfer.from_account)
     if transfer.state != State.POSTED:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}; only posted transfers are reversed", code="transfer_not_posted")
     if not reason.strip():

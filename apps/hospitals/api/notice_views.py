@@ -15,8 +15,9 @@ from rest_framework.views import APIView
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsHospital, IsHospitalOrStaff
 from apps.core.errors import ValidationFailed
-from apps.core.permissions import CATALOG_EDITORS, require_role
+from apps.core.permissions import CATALOG_EDITORS, require_role, staff_province, staff_role
 from apps.core.principals import is_hospital
+from apps.core.roles import PROVINCE_SCOPED_ROLES
 from apps.hospitals import notice_selectors, notices
 from apps.hospitals.models import Hospital, NoticeDelivery, WebhookEndpoint
 
@@ -141,7 +142,10 @@ class DeliveryListView(APIView):
     @extend_schema(parameters=[OpenApiParameter("state", str)], responses={200: DeliverySerializer(many=True)}, summary="Notice deliveries")
     def get(self, request: Request) -> Response:
         hospital_id = _hospital_id(request) if is_hospital(request.user) else None
-        qs = notice_selectors.deliveries_for(hospital_id=hospital_id, state=request.query_params.get("state") or None)
+        province = staff_province(request.user) if hospital_id is None and staff_role(request.user) in PROVINCE_SCOPED_ROLES else ""
+        qs = notice_selectors.deliveries_for(
+            hospital_id=hospital_id, state=request.query_params.get("state") or None, province_code=province
+        )
         paginator = IdCursorPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
