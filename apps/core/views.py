@@ -50,14 +50,12 @@ PAGES: dict[str, list[Page]] = {
         (_("Transfers"), "admin:pooling_transfer_changelist", ""),
         (_("Settlement batches"), "admin:reconciliation_settlementbatch_changelist", ""),
         (_("Reconciliation runs"), "admin:reconciliation_reconciliationrun_changelist", ""),
-        (_("Reconciliation summary per province pair"), "reconciliation:summary", ""),
     ],
     Role.FINANCE_CHECKER: [
         (_("Transfers waiting for approval"), "admin:pooling_transfer_changelist", "state__exact=proposed"),
         (_("Fund balances and net flows (chart)"), "admin:pooling_overview", ""),
         (_("Ledger entries"), "admin:pooling_ledgerentry_changelist", ""),
         (_("Reconciliation runs"), "admin:reconciliation_reconciliationrun_changelist", ""),
-        (_("Reconciliation summary per province pair"), "reconciliation:summary", ""),
     ],
     Role.AUDITOR: [
         (_("Administration home (every list, read-only, with history)"), "admin:index", ""),

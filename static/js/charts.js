@@ -19,6 +19,13 @@
   function draw(canvas) {
     var spec = readSpec(canvas.getAttribute("data-chart"));
     if (!spec || !window.Chart) return null;
+    if (!spec.labels.length) {
+      var empty = document.createElement("p");
+      empty.className = "portal-chart-empty";
+      empty.textContent = canvas.getAttribute("data-empty") || "—";
+      canvas.parentNode.replaceChild(empty, canvas);
+      return null;
+    }
     var valueAxis = spec.horizontal ? "x" : "y";
     var scales = {};
     scales[valueAxis] = {

@@ -6,6 +6,18 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // A finished reconciliation run job names its run: link its report (URL pattern from the page).
+  function linkRun(result) {
+    var next = $("job-next");
+    var pattern = next && next.getAttribute("data-run-url");
+    if (!pattern || !result.run || $("job-run-link")) return;
+    var a = document.createElement("a");
+    a.id = "job-run-link";
+    a.href = pattern.replace(/\/0\/$/, "/" + encodeURIComponent(result.run) + "/");
+    a.textContent = "Open the reconciliation run report";
+    next.appendChild(a);
+  }
+
   function render(job) {
     var root = $("job");
     root.setAttribute("data-state", job.state);
@@ -26,6 +38,7 @@
     if (job.state === "succeeded") {
       $("job-result").hidden = false;
       $("job-result-json").textContent = JSON.stringify(job.result, null, 2);
+      linkRun(job.result || {});
       $("job-percent").textContent = "100%";
     }
     if (job.state === "failed") {

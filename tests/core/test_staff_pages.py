@@ -83,3 +83,16 @@ def test_fund_overview_embeds_balances_in_yuan_for_the_chart(client):
     spec = _json_script(client.get("/admin/pooling/fundaccount/overview/").content.decode(), "fund-chart-data")
     assert isinstance(spec, dict)
     assert spec["datasets"][0]["data"][spec["labels"].index(str(account("provincial", SH)))] == 100.0
+
+
+def test_adoption_page_embeds_the_share_per_province_for_the_chart(client, catalog_admin, reviewer):
+    from apps.hospitals import services as hospitals
+    from tests.factories import published_release
+
+    published_release(label="2026A", effective_from=dt.date(2026, 1, 1), admin=catalog_admin, reviewer=reviewer, count=2)
+    hospitals.hospital_register(code="H31010100001", name="医院一", province_code="310000")
+    client.force_login(catalog_admin)
+    spec = _json_script(client.get("/hospitals/adoption/").content.decode(), "adoption-chart-data")
+    assert isinstance(spec, dict)
+    assert spec["max"] == 100 and spec["unit"] == "%"
+    assert spec["datasets"][0]["data"] == [0.0]

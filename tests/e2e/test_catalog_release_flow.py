@@ -48,6 +48,7 @@ def test_upload_review_approve_publish_and_the_hospital_api_sees_the_release(sta
 
     # The catalog administrator uploads the file into the draft in admin.
     browser.log_in("catalog-admin")
+    browser.shot("staff-home")
     page = browser.open(f"/admin/catalog/catalogrelease/{draft.pk}/import/")
     page.set_input_files("#import-form input[name=file]", str(upload))
     page.select_option("#import-form select[name=format]", "canonical-csv")
