@@ -97,7 +97,7 @@ def _checks(st: Staging) -> list[str]:
     d = col["date_of_service"]
     checks.append(
         f"SELECT {line}, 'date_of_service', 'date_format', 'line ' || {line} || ': ' || btrim({d}) || ' is not a date YYYY-MM-DD' "
-        f"FROM {t} WHERE coalesce(btrim({d}), '') <> '' AND CASE WHEN btrim({d}) !~ '{DATE_RE}' THEN true ELSE substr(btrim({d}), 9, 2)::int > "
+        f"FROM {t} WHERE coalesce(btrim({d}), '') <> '' AND CASE WHEN btrim({d}) !~ '{DATE_RE}' OR btrim({d}) LIKE '0000-%%' THEN true ELSE substr(btrim({d}), 9, 2)::int > "
         f"extract(day FROM make_date(substr(btrim({d}), 1, 4)::int, substr(btrim({d}), 6, 2)::int, 1) + interval '1 month - 1 day') END"
     )
     for name in AMOUNTS:
