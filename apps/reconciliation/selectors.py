@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from apps.benefits.models import Province
+from apps.catalog.exports import neutralise_formula
 from apps.pooling.models import Transfer
 
 from .models import Discrepancy, ReconciliationRun
@@ -57,7 +58,9 @@ def discrepancies_csv(*, run: ReconciliationRun, home: str = "", destination: st
     ):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(["" if v is None else v for v in row])
+        # Settlement ids, hospital codes and DRG groups come from imported files: a cell that
+        # starts like a formula is neutralised so a spreadsheet shows it instead of running it.
+        writer.writerow(["" if v is None else neutralise_formula(v) if isinstance(v, str) else v for v in row])
         yield buffer.getvalue()
 
 
