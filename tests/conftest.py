@@ -37,6 +37,16 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _fresh_published_timeline() -> Any:
+    """The look-up's in-memory list of published releases must not outlive a test's rolled-back rows."""
+    from apps.catalog.selectors import forget_published_timeline
+
+    forget_published_timeline()
+    yield
+    forget_published_timeline()
+
+
 @pytest.fixture
 def catalog_admin(db: Any) -> Any:
     return staff(Role.CATALOG_ADMIN, username="catalog-admin")

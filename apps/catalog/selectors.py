@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
+import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
+from .signals import release_published, release_publishing
 
 DiffRow = dict[str, Any]
 
@@ -159,37 +165,100 @@ def _compute_diff_rows_in_python(*, old_id: int | None, new_id: int) -> list[Dif
     return rows
 
 
+# --- the published timeline, cached ------------------------------------------------------
+#
+# Published releases are immutable and few, so the look-up path keeps them in process memory,
+# ordered by effective date: "which release is in force on D" is then a bisect, not a query.
+# A new publish is the only thing that changes the answer. It bumps a generation token in the
+# shared cache (Redis in production, so every web process sees it): inside the publishing
+# transaction (so that transaction reads its own publish) and again on commit (so no process
+# keeps a list it loaded before the commit). TIMELINE_MAX_AGE bounds staleness should the
+# shared cache be a per-process one.
+
+TIMELINE_GENERATION_KEY = "catalog:published-timeline:generation"
+TIMELINE_MAX_AGE = 60.0
+
+
+@dataclass(frozen=True)
+class PublishedTimeline:
+    generation: str
+    loaded_at: float
+    releases: tuple[CatalogRelease, ...]  # by effective_from; shared: callers must not modify them
+    dates: tuple[dt.date, ...]
+
+    def in_force(self, on_date: dt.date) -> CatalogRelease | None:
+        """The release with the latest effective_from on or before ``on_date``."""
+        index = bisect.bisect_right(self.dates, on_date)
+        return self.releases[index - 1] if index else None
+
+    def first_after(self, after: dt.date, *, up_to: dt.date) -> CatalogRelease | None:
+        """The earliest release effective after ``after`` and on or before ``up_to``."""
+        index = bisect.bisect_right(self.dates, after)
+        return self.releases[index] if index < len(self.dates) and self.dates[index] <= up_to else None
+
+
+_timeline: PublishedTimeline | None = None
+
+
+def published_timeline() -> PublishedTimeline:
+    """Published releases ordered by effective date, from process memory while the shared
+    generation token is unchanged (one cache read) and the list is younger than TIMELINE_MAX_AGE."""
+    global _timeline
+    generation = cache.get(TIMELINE_GENERATION_KEY)
+    if generation is None:
+        cache.add(TIMELINE_GENERATION_KEY, uuid.uuid4().hex, None)
+        generation = cache.get(TIMELINE_GENERATION_KEY) or ""
+    memo = _timeline
+    now = time.monotonic()
+    if memo is not None and memo.generation == generation and generation and now - memo.loaded_at < TIMELINE_MAX_AGE:
+        return memo
+    # The token is read before the rows: a publish committing in between bumps it again, so
+    # a list that misses that publish is never kept under the token that follows it.
+    releases = tuple(published_releases().order_by("effective_from"))
+    memo = PublishedTimeline(generation, now, releases, tuple(r.effective_from for r in releases))
+    _timeline = memo
+    return memo
+
+
+def forget_published_timeline(**kwargs: Any) -> None:
+    """Invalidate every process's cached timeline (connected to the publish signals)."""
+    global _timeline
+    _timeline = None
+    cache.set(TIMELINE_GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+release_publishing.connect(forget_published_timeline, dispatch_uid="catalog-timeline-publishing")
+release_published.connect(forget_published_timeline, dispatch_uid="catalog-timeline-published")
+
+
 def item_lookup(*, code: str, on_date: dt.date) -> dict[str, Any] | None:
     """The item ``code`` as in force on ``on_date``.
 
     Returns {"status": "active", "item", "release"} for a live code or a former code (alias) of a
     live item, {"status": "retired", "retired_in", "successors"} for a code that existed earlier
     and is gone, or None for a code never seen (nor known as a former code) up to that date.
+
+    A live code costs one query (the release in force comes from ``published_timeline``).
     """
-    release = release_in_force(on_date=on_date)
+    timeline = published_timeline()
+    release = timeline.in_force(on_date)
     if release is None:
         return None
-    item = CatalogItem.objects.filter(release=release, code=code).first()
-    if item is not None:
-        return {"status": "active", "item": item, "release": release}
-    earlier = (
-        CatalogItem.objects.filter(code=code, release__in=published_releases().filter(effective_from__lt=release.effective_from))
-        .select_related("release")
-        .order_by("-release__effective_from")
-        .first()
-    )
+    item = CatalogItem.objects.filter(release_id=release.pk, code=code).order_by()[:1]
+    found = next(iter(item), None)
+    if found is not None:
+        found.release = release  # type: ignore[assignment]  # the cached instance: no query on .release
+        return {"status": "active", "item": found, "release": release}
+    earlier_ids = {r.pk: r for r in timeline.releases if r.effective_from < release.effective_from}
+    earlier_release_ids = set(CatalogItem.objects.filter(code=code, release_id__in=list(earlier_ids)).values_list("release_id", flat=True))
+    earlier = max((earlier_ids[pk] for pk in earlier_release_ids), key=lambda r: r.effective_from, default=None)
     replacing = items_replacing(release=release, code=code)
     if earlier is None:
         if len(replacing) == 1:
             return {"status": "active", "item": replacing[0], "release": release, "former_code": code}
         if not replacing:
             return None
-    retired_in = (
-        published_releases()
-        .filter(effective_from__gt=earlier.release.effective_from if earlier else dt.date.min, effective_from__lte=on_date)
-        .order_by("effective_from")
-        .first()
-    )
+    retired_in = timeline.first_after(earlier.effective_from if earlier else dt.date.min, up_to=on_date)
     return {
         "status": "retired",
         "retired_in": retired_in,

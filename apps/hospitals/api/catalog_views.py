@@ -4,8 +4,9 @@ selector, render. Drafts do not exist here: every release is looked up among pub
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
@@ -123,10 +124,20 @@ def _record_of(release: Any) -> dict[str, Any]:
 class HospitalItemSerializer(serializers.ModelSerializer[CatalogItem]):
     release = serializers.SerializerMethodField(help_text="label of the release the item was read from")
 
+    _field_prototypes: ClassVar[dict[type, dict[str, Any]]] = {}
+
     class Meta:
         model = CatalogItem
         fields = [*CANONICAL_COLUMNS, "release"]
         read_only_fields = fields
+
+    def get_fields(self) -> dict[str, Any]:
+        """The fields are built from the model once per class and copied for each instance:
+        introspecting the model per serializer was ~40% of rendering one look-up."""
+        prototypes = self._field_prototypes.get(type(self))
+        if prototypes is None:
+            prototypes = self._field_prototypes[type(self)] = super().get_fields()
+        return copy.deepcopy(prototypes)
 
     def get_release(self, obj: CatalogItem) -> str:
         return str(self.context["release_label"])
