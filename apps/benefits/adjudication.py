@@ -17,20 +17,23 @@ Arithmetic, per line in ``line_no`` order, all in integer fen:
 5. patient = amount − payable: every remainder of rounding goes to the patient, so
    payable + patient = amount on every line.
 
-The whole claim costs a constant number of queries (on PostgreSQL: one for the release in
-force with the items and local items of every code, one for the policy, one for the diagnoses),
-whatever the number of lines.
+The whole claim costs a constant number of queries (on PostgreSQL: one statement for the
+release in force, the items and local items of every code and the home policy; one for the
+diagnoses when the claim names any), whatever the number of lines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.db.models import F
 
 from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.catalog.selectors import published_releases, release_in_force
@@ -38,8 +41,8 @@ from apps.core.codes import CodeError, catalog_code_kind, normalise_code, valida
 from apps.core.errors import ValidationFailed
 from apps.core.money import apply_ratio
 
-from .models import BenefitPolicy
-from .selectors import level_meets, local_items_for_codes, policy_in_force, unknown_diagnoses
+from .models import BenefitPolicy, Province
+from .selectors import level_meets, local_items_for_codes, policy_in_force, policy_in_force_queryset, unknown_diagnoses
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
@@ -112,6 +115,7 @@ class LineResult:
 
 
 _LINE_FIELDS = tuple(f.name for f in fields(LineResult))
+_LINE_NO = attrgetter("line_no")
 
 
 @dataclass
@@ -154,49 +158,77 @@ class ClaimResult:
 SCOPE_SQL = """
 WITH rel AS ({release_sql}),
      wanted AS (SELECT unnest(%s::text[]) AS code)
-SELECT 'national', i.code, i.category, i.self_pay_ratio, i.restriction_hospital_level, NULL::date, NULL::date, rel.label
-  FROM rel CROSS JOIN wanted w JOIN catalog_catalogitem i ON i.release_id = rel.id AND i.code = w.code
+SELECT 'national', i.code, i.category, i.self_pay_ratio, i.restriction_hospital_level, NULL::date, NULL::date, NULL
+  FROM wanted w JOIN catalog_catalogitem i ON i.release_id = (SELECT id FROM rel) AND i.code = w.code
 UNION ALL
 SELECT 'local', li.code, li.category, li.self_pay_ratio, li.restriction_hospital_level, li.effective_from, li.sunset_date, NULL
   FROM wanted w JOIN benefits_localitem li ON li.code = w.code JOIN benefits_province p ON p.id = li.province_id AND p.code = %s
 UNION ALL
 SELECT 'release', NULL, NULL, NULL, NULL, NULL, NULL, rel.label FROM rel
+UNION ALL
+SELECT 'policy', NULL, NULL, NULL, NULL, NULL, NULL, (SELECT row_to_json(p)::text FROM ({policy_sql}) p)
 """
 
 
-def _scope(*, codes: list[str], destination: str, on_date: dt.date) -> tuple[str | None, dict[str, _Scope]]:
-    """(label of the release in force on ``on_date``, {code: scope}) for every code of the claim.
+def _scope(
+    *, codes: list[str], destination: str, on_date: dt.date, policy_key: dict[str, Any]
+) -> tuple[str | None, dict[str, _Scope], BenefitPolicy | None]:
+    """(label of the release in force on ``on_date``, {code: scope} for every code of the claim,
+    the home policy in force (selectors.policy_in_force with ``policy_key``)).
 
     On PostgreSQL this is ONE statement: the release in force (the catalog's own queryset,
-    compiled as a sub-query), its items for the codes, and the destination's local items for
-    them. National items win over a local item with the same code. Elsewhere: three queries.
+    compiled as a sub-query), its items for the codes, the destination's local items for them
+    and the home policy (the benefits queryset, as one JSON value). National items win over a
+    local item with the same code. Elsewhere: four queries.
     """
     if connection.vendor != "postgresql":
+        found = policy_in_force(on_date=on_date, **policy_key)
         release = release_in_force(on_date=on_date)
         if release is None:
-            return None, {}
+            return None, {}, found
         scopes = _national_scope(release=release, codes=codes)
         missing = [code for code in codes if code not in scopes]
         if missing:
             scopes.update(_local_scope(province_code=destination, codes=missing, on_date=on_date))
-        return release.label, scopes
+        return release.label, scopes, found
     # The same rule as catalog.selectors.release_in_force, as a sub-query of the scope statement.
     in_force = published_releases().filter(effective_from__lte=on_date).order_by("-effective_from").values("id", "label")[:1]
     release_sql, release_params = in_force.query.sql_with_params()
+    policies = policy_in_force_queryset(on_date=on_date, **policy_key).annotate(province_code_=F("province__code"))
+    policy_sql, policy_params = policies.values(*_POLICY_COLUMNS, "province_code_")[:1].query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(SCOPE_SQL.format(release_sql=release_sql), [*release_params, codes, destination])
+        cursor.execute(
+            SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql), [*release_params, codes, destination, *policy_params]
+        )
         rows = cursor.fetchall()
     label: str | None = None
+    policy: BenefitPolicy | None = None
     national: dict[str, _Scope] = {}
     local: dict[str, _Scope] = {}
-    for source, code, category, ratio, level, starts, sunset, release_label in rows:
-        if source == "release":
-            label = release_label
-        elif source == "national":
+    for source, code, category, ratio, level, starts, sunset, text in rows:
+        if source == "national":
             national[code] = _Scope(category, ratio, level or "", "national")
-        else:
+        elif source == "local":
             local[code] = _Scope(category, ratio, level or "", "local", _local_reason(on_date=on_date, starts=starts, sunset=sunset))
-    return label, {**local, **national}
+        elif source == "release":
+            label = text
+        elif text is not None:
+            policy = _policy_from_json(text)
+    return label, {**local, **national}, policy
+
+
+_POLICY_FIELDS = list(BenefitPolicy._meta.concrete_fields)
+_POLICY_COLUMNS = [f.attname for f in _POLICY_FIELDS]
+
+
+def _policy_from_json(text: str) -> BenefitPolicy:
+    """The policy row the scope statement returned as JSON (decimals kept exact)."""
+    data = json.loads(text, parse_float=Decimal)
+    policy = BenefitPolicy.from_db(
+        connection.alias, _POLICY_COLUMNS, [None if data[f.column] is None else f.to_python(data[f.column]) for f in _POLICY_FIELDS]
+    )
+    policy.province = Province(pk=policy.province_id, code=data["province_code_"])
+    return policy
 
 
 def _local_reason(*, on_date: dt.date, starts: dt.date, sunset: dt.date) -> str:
@@ -284,8 +316,30 @@ def ratio_of(fen: int, ratio: Decimal) -> int:
     return (2 * fen * scaled + _SCALE) // (2 * _SCALE)
 
 
+def split_scaled(*, amount_fen: int, self_pay_scaled: int, ratio_scaled: int, deductible_left_fen: int, cap_left_fen: int) -> LineSplit:
+    """settle_line for a non-negative amount with both ratios given × 10**8 as integers (the
+    per-line path of a claim: the ratios are scaled once per claim, not once per line)."""
+    self_pay = (2 * amount_fen * self_pay_scaled + _SCALE) // (2 * _SCALE) if self_pay_scaled else 0
+    eligible = amount_fen - self_pay
+    deductible = min(eligible, max(deductible_left_fen, 0))
+    payable = (2 * (eligible - deductible) * ratio_scaled + _SCALE) // (2 * _SCALE)
+    capped = payable > cap_left_fen
+    if capped:
+        payable = max(cap_left_fen, 0)
+    return LineSplit(payable, amount_fen - payable, self_pay, deductible, capped)
+
+
 def settle_line(*, amount_fen: int, self_pay_ratio: Decimal, ratio: Decimal, deductible_left_fen: int, cap_left_fen: int) -> LineSplit:
     """Split one covered line between fund and patient (steps 1-5 of the module docstring)."""
+    self_scaled, ratio_scaled = _scaled(self_pay_ratio), _scaled(ratio)
+    if amount_fen >= 0 and self_scaled is not None and ratio_scaled is not None:
+        return split_scaled(
+            amount_fen=amount_fen,
+            self_pay_scaled=self_scaled,
+            ratio_scaled=ratio_scaled,
+            deductible_left_fen=deductible_left_fen,
+            cap_left_fen=cap_left_fen,
+        )
     self_pay = ratio_of(amount_fen, self_pay_ratio) if self_pay_ratio else 0
     eligible = amount_fen - self_pay
     deductible = min(eligible, max(deductible_left_fen, 0))
@@ -296,24 +350,42 @@ def settle_line(*, amount_fen: int, self_pay_ratio: Decimal, ratio: Decimal, ded
     return LineSplit(payable, amount_fen - payable, self_pay, deductible, capped)
 
 
+def _norm(raw: str) -> str:
+    # ASCII letters and digits only: NFKC and the white-space strip change nothing.
+    return raw.upper() if raw.isascii() and raw.isalnum() else normalise_code(raw)
+
+
+class _Plan(NamedTuple):
+    """What every line of one code gets: a refusal, or the ratios of a covered line."""
+
+    reason: str | None
+    scope: _Scope | None
+    self_pay_ratio: Decimal
+    ratio: Decimal
+    self_pay_scaled: int | None
+    ratio_scaled: int | None
+    ratio_text: str
+
+
 def adjudicate(claim: Claim) -> ClaimResult:
     """Decide every line of ``claim``; see the module docstring for the rule and the rounding.
 
     Raises ValidationFailed ``no_release_in_force`` when no published release covers the date
     and ``no_benefit_policy`` when the home province has no approved policy for it.
     """
-    normalised = {line.line_no: normalise_code(line.code) for line in claim.lines}
-    distinct = sorted(set(normalised.values()))
-    release_label, scopes = _scope(codes=distinct, destination=claim.destination_province, on_date=claim.date_of_service)
+    lines = sorted(claim.lines, key=_LINE_NO)
+    codes = [_norm(line.code) for line in lines]
+    policy_key = {
+        "province_code": claim.home_province,
+        "scheme": claim.scheme,
+        "setting": claim.setting,
+        "hospital_level": claim.hospital_level,
+    }
+    release_label, scopes, policy = _scope(
+        codes=sorted(set(codes)), destination=claim.destination_province, on_date=claim.date_of_service, policy_key=policy_key
+    )
     if release_label is None:
         raise ValidationFailed(f"no catalog release is in force on {claim.date_of_service}", code="no_release_in_force")
-    policy = policy_in_force(
-        province_code=claim.home_province,
-        scheme=claim.scheme,
-        setting=claim.setting,
-        hospital_level=claim.hospital_level,
-        on_date=claim.date_of_service,
-    )
     if policy is None:
         raise ValidationFailed(
             f"province {claim.home_province} has no approved {claim.scheme}/{claim.setting} policy in force on {claim.date_of_service}",
@@ -326,52 +398,82 @@ def adjudicate(claim: Claim) -> ClaimResult:
     deductible_left = max(policy.deductible_fen - claim.deductible_used_fen, 0)
     cap_left = max(policy.annual_cap_fen - claim.fund_paid_ytd_fen, 0)
 
+    plans: dict[str, _Plan] = {}
+    # The money side of a plan depends on (category, item self-pay ratio) only: a handful per claim.
+    money: dict[tuple[str, Decimal | None], tuple[Decimal, Decimal, int | None, int | None, str]] = {}
+
+    def plan_of(code: str) -> _Plan:
+        scope = scopes.get(code)
+        reason = _refusal(code=code, scope=scope, claim=claim)
+        if reason is not None or scope is None:
+            return _Plan(reason or NOT_IN_CATALOG, scope, ZERO, ZERO, None, None, "0")
+        key = (scope.category, scope.self_pay_ratio)
+        if key not in money:
+            share = scope.self_pay_ratio if scope.self_pay_ratio is not None else policy.default_self_pay_ratio
+            share = share if scope.category == "02" else ZERO
+            ratio = ratio_by_category[scope.category]
+            money[key] = (share, ratio, _scaled(share), _scaled(ratio), str(ratio.normalize()) if ratio else "0")
+        return _Plan(None, scope, *money[key])
+
     results: list[LineResult] = []
     seen: set[int] = set()
-    for line in sorted(claim.lines, key=lambda ln: ln.line_no):
-        code = normalised[line.line_no]
-        scope = scopes.get(code)
-        base: dict[str, Any] = {"line_no": line.line_no, "code": code, "amount_fen": line.amount_fen, "release": release_label}
-        reason = _refusal(line=line, code=code, scope=scope, claim=claim, seen=seen)
-        seen.add(line.line_no)
-        if reason is not None or scope is None:
+    for line, code in zip(lines, codes, strict=True):
+        number, amount = line.line_no, line.amount_fen
+        plan = plans.get(code)
+        if plan is None:
+            plan = plans[code] = plan_of(code)
+        scope = plan.scope
+        if number in seen or plan.reason is not None:
             results.append(
                 LineResult(
-                    **base,
+                    line_no=number,
+                    code=code,
                     covered=False,
-                    reason_code=reason or NOT_IN_CATALOG,
+                    reason_code=DUPLICATE_LINE if number in seen else plan.reason,  # type: ignore[arg-type]
                     category=scope.category if scope else None,
+                    amount_fen=amount,
                     payable_fen=0,
-                    patient_fen=line.amount_fen,
+                    patient_fen=amount,
                     item_source=scope.source if scope else None,
+                    release=release_label,
                 )
             )
+            seen.add(number)
             continue
-        share = scope.self_pay_ratio if scope.self_pay_ratio is not None else policy.default_self_pay_ratio
-        ratio = ratio_by_category[scope.category]
-        split = settle_line(
-            amount_fen=line.amount_fen,
-            self_pay_ratio=share if scope.category == "02" else ZERO,
-            ratio=ratio,
-            deductible_left_fen=deductible_left,
-            cap_left_fen=cap_left,
-        )
+        seen.add(number)
+        if amount >= 0 and plan.self_pay_scaled is not None and plan.ratio_scaled is not None:
+            split = split_scaled(
+                amount_fen=amount,
+                self_pay_scaled=plan.self_pay_scaled,
+                ratio_scaled=plan.ratio_scaled,
+                deductible_left_fen=deductible_left,
+                cap_left_fen=cap_left,
+            )
+        else:
+            split = settle_line(
+                amount_fen=amount,
+                self_pay_ratio=plan.self_pay_ratio,
+                ratio=plan.ratio,
+                deductible_left_fen=deductible_left,
+                cap_left_fen=cap_left,
+            )
         deductible_left -= split.deductible_fen
         cap_left -= split.payable_fen
-        payable, self_pay, deductible = split.payable_fen, split.self_pay_fen, split.deductible_fen
-        reason_code = CAP_REACHED if split.capped else COVERED
         results.append(
             LineResult(
-                **base,
+                line_no=number,
+                code=code,
                 covered=True,
-                reason_code=reason_code,
-                category=scope.category,
-                payable_fen=payable,
-                patient_fen=line.amount_fen - payable,
-                self_pay_fen=self_pay,
-                deductible_fen=deductible,
-                ratio=str(ratio.normalize()) if ratio else "0",
-                item_source=scope.source,
+                reason_code=CAP_REACHED if split.capped else COVERED,
+                category=scope.category,  # type: ignore[union-attr]
+                amount_fen=amount,
+                payable_fen=split.payable_fen,
+                patient_fen=amount - split.payable_fen,
+                self_pay_fen=split.self_pay_fen,
+                deductible_fen=split.deductible_fen,
+                ratio=plan.ratio_text,
+                item_source=scope.source,  # type: ignore[union-attr]
+                release=release_label,
             )
         )
 
@@ -389,9 +491,8 @@ def adjudicate(claim: Claim) -> ClaimResult:
     )
 
 
-def _refusal(*, line: ClaimLine, code: str, scope: _Scope | None, claim: Claim, seen: set[int]) -> str | None:
-    if line.line_no in seen:
-        return DUPLICATE_LINE
+def _refusal(*, code: str, scope: _Scope | None, claim: Claim) -> str | None:
+    """Why every line of ``code`` is refused (None: covered)."""
     if scope is None:
         try:
             catalog_code_kind(code)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 
 from django.apps import apps
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from apps.core.errors import ValidationFailed
 
@@ -38,13 +38,32 @@ def policies_in_force(*, province_code: str, scheme: str, setting: str, on_date:
     )
 
 
+def policy_in_force_queryset(
+    *, province_code: str, scheme: str, setting: str, hospital_level: str, on_date: dt.date
+) -> QuerySet[BenefitPolicy]:
+    """The candidates of policy_in_force, the level's own policy first (take the first): the
+    pre-check compiles it as a sub-query of its one statement."""
+    levels = [hospital_level, ""] if hospital_level else [""]
+    return (
+        BenefitPolicy.objects.filter(
+            province__code=province_code,
+            scheme=scheme,
+            setting=setting,
+            status=BenefitPolicy.Status.APPROVED,
+            effective_from__lte=on_date,
+            hospital_level__in=levels,
+        )
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+        .order_by(F("hospital_level").desc())  # the level's own policy sorts before the blank one
+    )
+
+
 def policy_in_force(*, province_code: str, scheme: str, setting: str, hospital_level: str, on_date: dt.date) -> BenefitPolicy | None:
     """The approved policy for that hospital level on ``on_date``, else the all-levels one, else None."""
-    candidates = policies_in_force(province_code=province_code, scheme=scheme, setting=setting, on_date=on_date)
-    exact = [p for p in candidates if p.hospital_level == hospital_level and hospital_level]
-    fallback = [p for p in candidates if p.hospital_level == ""]
-    chosen = exact or fallback
-    return chosen[0] if chosen else None
+    candidates = policy_in_force_queryset(
+        province_code=province_code, scheme=scheme, setting=setting, hospital_level=hospital_level, on_date=on_date
+    )
+    return candidates.select_related("province").first()
 
 
 def overlapping_approved(*, policy: BenefitPolicy) -> QuerySet[BenefitPolicy]:
