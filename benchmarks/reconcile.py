@@ -110,7 +110,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     match = timed(match_only)  # warms the cache for both
     match = min(match, timed(match_only))
     holder: dict[str, Any] = {}
-    close = timed(lambda: holder.update(run=services.reconciliation_run(period=PERIOD)))
+    # Twice, like the match: the rerun supersedes the first run (same discrepancies, same proposals).
+    close = min(timed(lambda: holder.update(run=services.reconciliation_run(period=PERIOD))) for _ in range(2))
     summary = holder["run"].summary
     baseline = min(baseline, timed(lambda: matching.baseline_group_by(period=PERIOD)))
 

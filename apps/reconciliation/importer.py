@@ -150,4 +150,8 @@ def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, p
             f" btrim({c['patient_fen']})::bigint FROM {st.table} ORDER BY _ord",
             [batch_id, period, side],
         )
-        return int(cursor.rowcount)
+        rows = int(cursor.rowcount)
+        # Fresh statistics for the run that follows: autovacuum may not have looked at a table
+        # that just grew by millions of rows, and the matching plan depends on them.
+        cursor.execute("ANALYZE reconciliation_settlementrecord")
+        return rows

@@ -4,6 +4,7 @@ import io
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from apps.core.bulk import BulkFileRejected
 from apps.pooling import services as pooling
@@ -64,3 +65,10 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_line_and_column(recon: A
     assert (4, "destination_province", "not_cross_province") in got
     assert (5, "total_fen", "not_fen") in got
     assert not SettlementRecord.objects.exists()
+
+
+def test_an_import_leaves_fresh_planner_statistics_for_the_run(recon: Any) -> None:
+    recon.load("home", row("S1"), row("S2"), row("S3"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'reconciliation_settlementrecord'")
+        assert cursor.fetchone()[0] == 3
