@@ -191,15 +191,10 @@ def _scope(
         if missing:
             scopes.update(_local_scope(province_code=destination, codes=missing, on_date=on_date))
         return release.label, scopes, found
-    # The same rule as catalog.selectors.release_in_force, as a sub-query of the scope statement.
-    in_force = published_releases().filter(effective_from__lte=on_date).order_by("-effective_from").values("id", "label")[:1]
-    release_sql, release_params = in_force.query.sql_with_params()
-    policies = policy_in_force_queryset(on_date=on_date, **policy_key).annotate(province_code_=F("province__code"))
-    policy_sql, policy_params = policies.values(*_POLICY_COLUMNS, "province_code_")[:1].query.sql_with_params()
+    sql, template = _scope_statement(bool(policy_key["hospital_level"]))
+    values = {_ON_DATE: on_date, _CODES: codes, _DESTINATION: destination, **{_SENTINELS[k]: v for k, v in policy_key.items()}}
     with connection.cursor() as cursor:
-        cursor.execute(
-            SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql), [*release_params, codes, destination, *policy_params]
-        )
+        cursor.execute(sql, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
         rows = cursor.fetchall()
     label: str | None = None
     policy: BenefitPolicy | None = None
@@ -229,6 +224,29 @@ def _policy_from_json(text: str) -> BenefitPolicy:
     )
     policy.province = Province(pk=policy.province_id, code=data["province_code_"])
     return policy
+
+
+class _Sentinel(str):
+    """A stand-in parameter: the scope statement is compiled once from the ORM querysets with
+    these, then each claim's values take their places (compiling cost more than the query)."""
+
+
+_ON_DATE, _CODES, _DESTINATION = _Sentinel("on_date"), _Sentinel("codes"), _Sentinel("destination")
+_SENTINELS = {name: _Sentinel(name) for name in ("province_code", "scheme", "setting", "hospital_level")}
+
+
+@lru_cache(maxsize=2)
+def _scope_statement(with_level: bool) -> tuple[str, list[Any]]:
+    """(SQL, parameters with sentinels) of the scope statement."""
+    # The same rule as catalog.selectors.release_in_force, as a sub-query of the scope statement.
+    sentinel_date = dt.date(1, 1, 1)
+    in_force = published_releases().filter(effective_from__lte=sentinel_date).order_by("-effective_from").values("id", "label")[:1]
+    release_sql, release_params = in_force.query.sql_with_params()
+    key = {**_SENTINELS, "hospital_level": _SENTINELS["hospital_level"] if with_level else ""}
+    policies = policy_in_force_queryset(on_date=sentinel_date, **key).annotate(province_code_=F("province__code"))
+    policy_sql, policy_params = policies.values(*_POLICY_COLUMNS, "province_code_")[:1].query.sql_with_params()
+    params = [_ON_DATE if p == sentinel_date else p for p in (*release_params, _CODES, _DESTINATION, *policy_params)]
+    return SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql), params
 
 
 def _local_reason(*, on_date: dt.date, starts: dt.date, sunset: dt.date) -> str:
