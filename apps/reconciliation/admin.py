@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
@@ -37,12 +39,16 @@ class SettlementRecordAdmin(PortalAdmin):
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(PortalHistoryAdmin):
-    list_display = ["id", "period", "state", "created_at", "finished_at", "started_by"]
+    list_display = ["id", "period", "state", "created_at", "finished_at", "started_by", "report"]
     list_filter = ["state", "period"]
     readonly_fields = ["period", "state", "inputs", "job", "summary", "transfer_ids", "started_by", "created_at", "finished_at"]
     list_select_related = ["started_by"]
     read_only = True
     actions = ["run_again"]
+
+    @admin.display(description="report")
+    def report(self, obj: ReconciliationRun) -> str:
+        return format_html('<a href="{}">report</a>', reverse("reconciliation:run-report", args=[obj.pk]))
 
     @admin.action(description="Run these periods again (queued job)")
     def run_again(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:

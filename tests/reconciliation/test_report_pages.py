@@ -90,3 +90,8 @@ def test_staff_without_a_finance_or_audit_role_are_refused(finished: Any) -> Non
 def test_anonymous_visitors_are_sent_to_the_login_page(finished: Any) -> None:
     page = Client().get(reverse("reconciliation:run-report", args=[finished.pk]))
     assert page.status_code == 302 and "login" in page["Location"]
+
+
+def test_the_run_list_in_admin_links_each_run_to_its_report(finished: Any) -> None:
+    page = client_for(staff(Role.AUDITOR)).get(reverse("admin:reconciliation_reconciliationrun_changelist"))
+    assert reverse("reconciliation:run-report", args=[finished.pk]) in page.content.decode()
