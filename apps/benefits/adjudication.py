@@ -28,7 +28,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -116,6 +116,7 @@ class LineResult:
 
 _LINE_FIELDS = tuple(f.name for f in fields(LineResult))
 _LINE_NO = attrgetter("line_no")
+_new_scope = partial(tuple.__new__, _Scope)  # _Scope(...) without the Python-level __new__: one per code
 
 
 @dataclass
@@ -202,7 +203,7 @@ def _scope(
     local: dict[str, _Scope] = {}
     for source, code, category, ratio, level, starts, sunset, text in rows:
         if source == "national":
-            national[code] = _Scope(category, ratio, level or "", "national")
+            national[code] = _new_scope((category, ratio, level or "", "national", COVERED))
         elif source == "local":
             local[code] = _Scope(category, ratio, level or "", "local", _local_reason(on_date=on_date, starts=starts, sunset=sunset))
         elif source == "release":
@@ -337,14 +338,19 @@ def ratio_of(fen: int, ratio: Decimal) -> int:
 def split_scaled(*, amount_fen: int, self_pay_scaled: int, ratio_scaled: int, deductible_left_fen: int, cap_left_fen: int) -> LineSplit:
     """settle_line for a non-negative amount with both ratios given × 10**8 as integers (the
     per-line path of a claim: the ratios are scaled once per claim, not once per line)."""
-    self_pay = (2 * amount_fen * self_pay_scaled + _SCALE) // (2 * _SCALE) if self_pay_scaled else 0
-    eligible = amount_fen - self_pay
-    deductible = min(eligible, max(deductible_left_fen, 0))
+    return LineSplit(*_split(amount_fen, self_pay_scaled, ratio_scaled, deductible_left_fen, cap_left_fen))
+
+
+def _split(amount: int, self_pay_scaled: int, ratio_scaled: int, deductible_left: int, cap_left: int) -> tuple[int, int, int, int, bool]:
+    # split_scaled as a plain tuple, positional: it runs once per line.
+    self_pay = (2 * amount * self_pay_scaled + _SCALE) // (2 * _SCALE) if self_pay_scaled else 0
+    eligible = amount - self_pay
+    deductible = min(eligible, max(deductible_left, 0))
     payable = (2 * (eligible - deductible) * ratio_scaled + _SCALE) // (2 * _SCALE)
-    capped = payable > cap_left_fen
+    capped = payable > cap_left
     if capped:
-        payable = max(cap_left_fen, 0)
-    return LineSplit(payable, amount_fen - payable, self_pay, deductible, capped)
+        payable = max(cap_left, 0)
+    return payable, amount - payable, self_pay, deductible, capped
 
 
 def settle_line(*, amount_fen: int, self_pay_ratio: Decimal, ratio: Decimal, deductible_left_fen: int, cap_left_fen: int) -> LineSplit:
@@ -460,35 +466,29 @@ def adjudicate(claim: Claim) -> ClaimResult:
             continue
         seen.add(number)
         if amount >= 0 and plan.self_pay_scaled is not None and plan.ratio_scaled is not None:
-            split = split_scaled(
-                amount_fen=amount,
-                self_pay_scaled=plan.self_pay_scaled,
-                ratio_scaled=plan.ratio_scaled,
-                deductible_left_fen=deductible_left,
-                cap_left_fen=cap_left,
-            )
+            payable, _, self_pay, deductible, capped = _split(amount, plan.self_pay_scaled, plan.ratio_scaled, deductible_left, cap_left)
         else:
-            split = settle_line(
+            payable, _, self_pay, deductible, capped = settle_line(
                 amount_fen=amount,
                 self_pay_ratio=plan.self_pay_ratio,
                 ratio=plan.ratio,
                 deductible_left_fen=deductible_left,
                 cap_left_fen=cap_left,
             )
-        deductible_left -= split.deductible_fen
-        cap_left -= split.payable_fen
+        deductible_left -= deductible
+        cap_left -= payable
         results.append(
             LineResult(
                 line_no=number,
                 code=code,
                 covered=True,
-                reason_code=CAP_REACHED if split.capped else COVERED,
+                reason_code=CAP_REACHED if capped else COVERED,
                 category=scope.category,  # type: ignore[union-attr]
                 amount_fen=amount,
-                payable_fen=split.payable_fen,
-                patient_fen=amount - split.payable_fen,
-                self_pay_fen=split.self_pay_fen,
-                deductible_fen=split.deductible_fen,
+                payable_fen=payable,
+                patient_fen=amount - payable,
+                self_pay_fen=self_pay,
+                deductible_fen=deductible,
                 ratio=plan.ratio_text,
                 item_source=scope.source,  # type: ignore[union-attr]
                 release=release_label,
