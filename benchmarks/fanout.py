@@ -100,40 +100,55 @@ def run(quick: bool) -> list[dict[str, Any]]:
     from apps.hospitals.models import NoticeDelivery
 
     n = 2000 if quick else 10_000
+    repeats = 1 if quick else 3
     port = _free_port()
     server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port,), daemon=True)
     server.start()
+    runs: list[tuple[float, float, float, int]] = []  # (ours, baseline, outbox, messages)
     try:
         _wait_port(port)
-        release = _prepare(n, f"http://127.0.0.1:{port}/hook")
-        messages = 0
+        # Paired runs, ours then the baseline right after it: the machine's other load changes on
+        # a scale of seconds, so the run with the median ratio is reported.
+        for _ in range(repeats):
+            release = _prepare(n, f"http://127.0.0.1:{port}/hook")
+            messages = 0
 
-        def count(sender: Any = None, **kwargs: Any) -> None:
-            nonlocal messages
-            messages += sender.name == "hospitals.deliver_batch"
+            def count(sender: Any = None, **kwargs: Any) -> None:
+                nonlocal messages
+                messages += sender.name == "hospitals.deliver_batch"
 
-        task_prerun.connect(count, weak=False)
-        start = time.perf_counter()
-        with transaction.atomic():  # as in publish: outbox in the transaction, delivery on commit
-            notices.notices_create_for_release(release=release)
-            outbox = time.perf_counter() - start
-        ours = time.perf_counter() - start
-        task_prerun.disconnect(count)
-        delivered = NoticeDelivery.objects.filter(notice__release=release, state="delivered").count()
-        assert delivered == n, f"only {delivered} of {n} delivered"
+            task_prerun.connect(count, weak=False)
+            start = time.perf_counter()
+            with transaction.atomic():  # as in publish: outbox in the transaction, delivery on commit
+                notices.notices_create_for_release(release=release)
+                outbox = time.perf_counter() - start
+            ours = time.perf_counter() - start
+            task_prerun.disconnect(count)
+            delivered = NoticeDelivery.objects.filter(notice__release=release, state="delivered").count()
+            assert delivered == n, f"only {delivered} of {n} delivered"
 
-        # Baseline: the same signed requests, prebuilt, blasted with asyncio + aiohttp.
-        ids = list(NoticeDelivery.objects.filter(notice__release=release).values_list("id", flat=True))
-        requests = delivery.build_requests(ids, now=timezone.now())
-        start = time.perf_counter()
-        ok = asyncio.run(_blast(requests, conf.http_concurrency()))
-        baseline = time.perf_counter() - start
-        assert ok == n
+            # Baseline: the same signed requests, prebuilt, blasted with asyncio + aiohttp.
+            ids = list(NoticeDelivery.objects.filter(notice__release=release).values_list("id", flat=True))
+            requests = delivery.build_requests(ids, now=timezone.now())
+            start = time.perf_counter()
+            ok = asyncio.run(_blast(requests, conf.http_concurrency()))
+            baseline = time.perf_counter() - start
+            assert ok == n
+            runs.append((ours, baseline, outbox, messages))
     finally:
         server.terminate()
         server.join(5)
+    runs.sort(key=lambda r: r[0] / r[1])
+    ours, baseline, outbox, messages = runs[len(runs) // 2]
+    if len(runs) > 1:
+        print("fan-out runs (ours / baseline):", ", ".join(f"{o:.2f}/{b:.2f} s" for o, b, _, _ in runs), file=sys.stderr)
     return [
-        row(f"notice fan-out to {n} hospitals (outbox+signed delivery) / raw aiohttp blast", ours, baseline, "≤ 1.5×"),
+        row(
+            f"notice fan-out to {n} hospitals (outbox+signed delivery) / raw aiohttp blast, median of {repeats}",
+            ours,
+            baseline,
+            "≤ 1.5×",
+        ),
         {
             "figure": f"outbox insert, {n} hospitals (in the publish transaction)",
             "ours": f"{outbox:.3f} s",

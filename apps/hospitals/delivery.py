@@ -382,14 +382,21 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
     with ``next_retry_in`` (seconds to the earliest scheduled retry, or None).
 
     Only deliveries still pending are recorded (one a replay or a disable settled meanwhile is
-    left alone). Set-based: COPY for the attempts, one UPDATE for the deliveries."""
+    left alone). Set-based: COPY for the attempts, one UPDATE for the successes (no read
+    first, on PostgreSQL), one read and one UPDATE for the rest."""
+    unique: dict[int, Outcome] = {}
+    for o in outcomes:
+        unique.setdefault(o.delivery_id, o)  # a delivery id listed twice is recorded once
+    fast = connection.vendor == "postgresql"
+    succeeded = [o for o in unique.values() if fast and _succeeded(o)]
+    others = [o for o in unique.values() if not (fast and _succeeded(o))]
     current: dict[int, int] = {}  # pending delivery id -> attempts made so far
-    for pk, attempts_made, state in NoticeDelivery.objects.filter(pk__in=[o.delivery_id for o in outcomes]).values_list(
-        "id", "attempts", "state"
-    ):
-        if state == NoticeDelivery.State.PENDING:
-            current[pk] = attempts_made
-    pending = set(current)
+    if others:
+        for pk, attempts_made, state in NoticeDelivery.objects.filter(pk__in=[o.delivery_id for o in others]).values_list(
+            "id", "attempts", "state"
+        ):
+            if state == NoticeDelivery.State.PENDING:
+                current[pk] = attempts_made
     attempts: list[tuple[Any, ...]] = []
     updates: list[_Next] = []
     gone: set[int] = set()
@@ -397,14 +404,13 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
     failed_endpoints: set[int] = set()
     next_retry: float | None = None
     summary: dict[str, Any] = {"delivered": 0, "retry": 0, "failed": 0}
-    for o in outcomes:
-        if o.delivery_id not in pending:
+    for o in others:
+        if o.delivery_id not in current:
             continue
-        pending.discard(o.delivery_id)  # a delivery id listed twice is recorded once
-        attempts.append((o.delivery_id, o.attempted_at, o.status, o.latency_ms, o.error[:255], o.excerpt[:500]))
+        attempts.append(_attempt_row(o))
         d = _Next(o.delivery_id, NoticeDelivery.State.PENDING, current[o.delivery_id] + 1, o.status, o.error[:255])
         updates.append(d)
-        if o.status is not None and 200 <= o.status < 300:
+        if _succeeded(o):
             d.state, d.delivered_at = NoticeDelivery.State.DELIVERED, now
             ok_endpoints.add(o.endpoint_id)
             summary["delivered"] += 1
@@ -426,6 +432,13 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
             next_retry = delay if next_retry is None else min(next_retry, delay)
             summary["retry"] += 1
     with transaction.atomic():
+        if succeeded:
+            recorded = _mark_delivered(succeeded, now=now)
+            for o in succeeded:
+                if o.delivery_id in recorded:
+                    attempts.append(_attempt_row(o))
+                    ok_endpoints.add(o.endpoint_id)
+                    summary["delivered"] += 1
         _insert_attempts(attempts)
         _save_deliveries(updates)
         if ok_endpoints:
@@ -442,6 +455,28 @@ def record(outcomes: Sequence[Outcome], *, now: dt.datetime) -> dict[str, Any]:
             endpoint_disable(endpoint_ids=gone, reason="receiver answered 410 Gone", now=now)
     summary["next_retry_in"] = next_retry
     return summary
+
+
+def _succeeded(o: Outcome) -> bool:
+    return o.status is not None and 200 <= o.status < 300
+
+
+def _attempt_row(o: Outcome) -> tuple[Any, ...]:
+    return (o.delivery_id, o.attempted_at, o.status, o.latency_ms, o.error[:255], o.excerpt[:500])
+
+
+def _mark_delivered(outcomes: list[Outcome], *, now: dt.datetime) -> set[int]:
+    """PostgreSQL: settle the 2xx outcomes whose delivery is still pending, in one statement
+    (attempts counted in SQL, so nothing is read first). Returns the ids it settled."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE hospitals_noticedelivery d SET state = 'delivered', attempts = d.attempts + 1, last_status = v.status, "
+            "last_error = v.error, lease_until = NULL, delivered_at = %s, next_attempt_at = NULL "
+            "FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS v(id, status, error) "
+            "WHERE d.id = v.id AND d.state = 'pending' RETURNING d.id",
+            [now, [o.delivery_id for o in outcomes], [o.status for o in outcomes], [o.error[:255] for o in outcomes]],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 _ATTEMPT_COLUMNS = ("delivery_id", "attempted_at", "status_code", "latency_ms", "error", "response_excerpt")
