@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from tests.conftest import require_service
 
@@ -28,11 +29,14 @@ PASSWORD = "correct horse battery staple"  # tests.factories.staff sets it
 TIMEOUT_MS = 10_000
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium for one test module. Playwright's sync API keeps an event loop in this thread
-    while it runs, so Django's async-safety check is relaxed for exactly that span (the ORM
-    calls the tests make between browser steps are plain synchronous code)."""
+@pytest.fixture
+def browser(live_server: Any) -> Iterator[Any]:
+    """Chromium for one test, started after and stopped before the test's database setup and
+    flush. Playwright's sync API keeps an event loop running in this thread while it is
+    started; Django then sees another connection object (asgiref locals follow the loop's
+    context), so a flush while it runs would miss the serialized-rollback state. For the same
+    reason Django's async-safety check is relaxed for exactly that span: the ORM calls the tests
+    make between browser steps are plain synchronous code."""
     require_service("chromium", os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (scripts/ensure-browser installs it)")
     from playwright.sync_api import sync_playwright
 
@@ -42,6 +46,7 @@ def browser() -> Iterator[Any]:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             yield browser
             browser.close()
+            connections.close_all()  # the connections the test opened inside the loop's context
 
 
 class Staff:

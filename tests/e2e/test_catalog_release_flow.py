@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from apps.benefits.models import Province
 from apps.catalog.demo import generate_items
 from apps.catalog.models import CatalogRelease
 from apps.core.models import Job
@@ -88,6 +89,7 @@ def test_upload_review_approve_publish_and_the_hospital_api_sees_the_release(sta
     assert CatalogRelease.objects.get(label="2026A").status == CatalogRelease.Status.PUBLISHED
 
     # A hospital system reads the release over HTTP with its API key.
+    Province.objects.get_or_create(code="310000", defaults={"name": "上海市", "name_en": "Shanghai"})  # robust to a flushed db
     hospital = hospitals.hospital_register(code="H31010100001", name="上海市第一人民医院", province_code="310000")
     _, raw_key = hospitals.api_key_issue(hospital=hospital)
     request = urllib.request.Request(f"{browser.base_url}/api/v1/catalog/releases/2026A/", headers={"Authorization": f"Api-Key {raw_key}"})
