@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -49,6 +49,11 @@ def error_response(*, status_code: int, code: str, detail: str, errors: list[dic
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return error_response(status_code=exc.status, code=exc.code, detail=exc.detail, errors=exc.errors)
+    # Django's request-size guards surface while DRF parses the body; answer them in the envelope.
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, code="request_too_large", detail=str(exc))
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return error_response(status_code=status.HTTP_400_BAD_REQUEST, code="too_many_fields", detail=str(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
