@@ -175,7 +175,7 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Notice retries further out than NOTICE_CHAIN_WINDOW, and leases of killed workers, are swept here.
 CELERY_BEAT_SCHEDULE = {
-    "hospitals-deliver-due": {"task": "hospitals.deliver_due", "schedule": 30.0},
+    "hospitals-deliver-due": {"task": "hospitals.deliver_due", "schedule": env.float("NOTICE_SWEEP_SECONDS", default=30.0)},
     "core-jobs-recover": {"task": "core.jobs_recover", "schedule": 60.0},  # jobs of killed workers
 }
 

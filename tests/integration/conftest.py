@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 class Worker:
     """``celery -A config worker`` in a subprocess (solo pool: one process, so SIGKILL is total)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, beat: bool = False) -> None:
         self.env = env
+        self.beat = beat
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = ROOT / "var" / f"test-worker-{os.getpid()}.log"
 
@@ -44,6 +45,8 @@ class Worker:
                 "--without-mingle",
                 "-n",
                 f"h6-{time.time_ns()}@%h",
+                # Embedded beat with a file scheduler: the periodic sweeps run as in production.
+                *(["-B", "-S", "celery.beat:PersistentScheduler", "-s", str(self.log.with_suffix(".beat"))] if self.beat else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -96,7 +99,7 @@ def broker(redis_url: str) -> Iterator[str]:
 def start_worker(broker: str) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
-    def start(**settings: Any) -> Worker:
+    def start(*, beat: bool = False, **settings: Any) -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -109,7 +112,7 @@ def start_worker(broker: str) -> Iterator[Callable[..., Worker]]:
             "DJANGO_DEBUG": "false",
             **{k: str(v) for k, v in settings.items()},
         }
-        worker = Worker(env).start()
+        worker = Worker(env, beat=beat).start()
         workers.append(worker)
         return worker
 
