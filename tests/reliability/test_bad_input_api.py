@@ -22,8 +22,8 @@ from tests.pooling.conftest import SH, account, fund
 pytestmark = pytest.mark.django_db
 ledger, people = pooling_fixtures.ledger, pooling_fixtures.people
 
-# (A string of digits, full-width ones included, is read as that number, as DRF does.)
-BAD_MONEY = [-1, 1.5, "1.5", "12e3", True, None, "abc", "1 00", 2**63, 10**30, "", [], {}]
+# Python's int() (and so DRF's IntegerField) reads "1_000", "１００" and 100.0: money does not.
+BAD_MONEY = [-1, 1.5, 100.0, "1.5", "12e3", "1_000", "１００", " 100", True, None, "abc", "1 00", 2**63, 10**30, "", [], {}]
 # (ISO basic "20260101" and "2026-1-1" name one day unambiguously and are accepted, as Django does.)
 BAD_DATES = ["0000-01-01", "10000-01-01", "2026-02-30", "2026-13-01", "2026-00-10", "yesterday", "", None, 20260101]
 NAIVE_REGEX_CODES = ["C0001010010100103941", "X101ABD075A002010100483", "001102000010000-1234567", "T12345678"]
@@ -54,6 +54,12 @@ def test_transfer_with_bad_money_is_400_and_writes_nothing(api, people, funded, 
     body = {"from_account": account("provincial", SH).pk, "to_account": account("national").pk, "amount_fen": amount, "memo": "m"}
     response = api(people.sh_maker).post("/api/v1/transfers/", body, format="json", HTTP_IDEMPOTENCY_KEY="bad-money")
     assert (envelope(response), response.json()["code"], Transfer.objects.count()) == ((400, True), "validation_error", before)
+
+
+def test_transfer_amount_as_a_plain_digit_string_is_still_read(api, people, funded):
+    body = {"from_account": account("provincial", SH).pk, "to_account": account("national").pk, "amount_fen": "1000", "memo": "m"}
+    response = api(people.sh_maker).post("/api/v1/transfers/", body, format="json", HTTP_IDEMPOTENCY_KEY="digits")
+    assert (response.status_code, response.json()["amount_fen"]) == (201, 1000)
 
 
 def test_transfer_of_zero_fen_is_400(api, people, funded):
@@ -92,7 +98,7 @@ def test_precheck_line_with_bad_money_is_400(claim_world, amount):
 
 
 @pytest.mark.parametrize("field", ["deductible_used_fen", "fund_paid_ytd_fen"])
-@pytest.mark.parametrize("amount", [-1, 1.5, "x", 2**63, 10**30], ids=repr)
+@pytest.mark.parametrize("amount", [-1, 1.5, "x", "1_000", "１００", 2**63, 10**30], ids=repr)
 def test_precheck_year_to_date_money_that_is_bad_is_400(claim_world, field, amount):
     response = claim_world["client"].post("/api/v1/claims/precheck/", claim(**{field: amount}), format="json")
     assert refused(response) == (400, "validation_error")
@@ -117,7 +123,7 @@ def draft(catalog_admin: Any) -> CatalogRelease:
     return draft_release(label="2026.07", effective_from=dt.date(2026, 7, 1), user=catalog_admin, items=[item])
 
 
-@pytest.mark.parametrize("amount", [-1, 1.5, "1.5", True, "abc", 2**63, 10**30], ids=repr)
+@pytest.mark.parametrize("amount", [-1, 1.5, 100.0, "1.5", "1_000", "１００", True, "abc", 2**63, 10**30], ids=repr)
 def test_draft_item_with_bad_payment_standard_is_400_and_unchanged(api, catalog_admin, draft, amount):
     client = api(catalog_admin)
     item = client.get(f"/api/v1/releases/{draft.label}/items/001102000010000/").json()

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from apps.benefits.models import CareSetting, Scheme
 from apps.catalog.models import HospitalLevel
+from apps.core.api.fields import FenField
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code
 
 MAX_LINES = 5_000
@@ -26,7 +27,7 @@ class ClaimLineSerializer(serializers.Serializer[Any]):
     line_no = serializers.IntegerField(min_value=1)
     code = serializers.CharField(max_length=64)
     quantity = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0, required=False, default=Decimal(1))
-    amount_fen = serializers.IntegerField(min_value=0, max_value=10**13)
+    amount_fen = FenField(min_value=0, max_value=10**13)
 
 
 class _ClaimBaseSerializer(serializers.Serializer[Any]):
@@ -38,12 +39,8 @@ class _ClaimBaseSerializer(serializers.Serializer[Any]):
     diagnoses = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list, max_length=50)
     registered = serializers.BooleanField(required=False, default=False, help_text="Filed for cross-province care.")
     hospital_level = serializers.ChoiceField(choices=HospitalLevel.values, required=False, help_text="Used when the registry has none.")
-    deductible_used_fen = serializers.IntegerField(
-        min_value=0, max_value=MAX_FEN, required=False, default=0, help_text="Deductible met earlier this year."
-    )
-    fund_paid_ytd_fen = serializers.IntegerField(
-        min_value=0, max_value=MAX_FEN, required=False, default=0, help_text="Fund paid earlier this year (cap)."
-    )
+    deductible_used_fen = FenField(min_value=0, max_value=MAX_FEN, required=False, default=0, help_text="Deductible met earlier this year.")
+    fund_paid_ytd_fen = FenField(min_value=0, max_value=MAX_FEN, required=False, default=0, help_text="Fund paid earlier this year (cap).")
     drg_group = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
     drg_payment = serializers.BooleanField(required=False, default=False, help_text="Claim is paid per DRG group.")
 

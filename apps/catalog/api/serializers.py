@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.catalog.models import CANONICAL_COLUMNS, LABEL_VALIDATOR, CatalogItem, CatalogRelease
+from apps.core.api.fields import FenField
 
 
 class ReleaseSerializer(serializers.ModelSerializer[CatalogRelease]):
@@ -78,7 +79,7 @@ class ItemWriteSerializer(serializers.Serializer[Any]):
     restriction_max_days = serializers.IntegerField(required=False, allow_null=True, default=None)
     restriction_hospital_level = serializers.CharField(required=False, allow_blank=True, default="")
     self_pay_ratio = serializers.DecimalField(max_digits=5, decimal_places=4, required=False, allow_null=True, default=None)
-    payment_standard_fen = serializers.IntegerField(required=False, allow_null=True, default=None)
+    payment_standard_fen = FenField(required=False, allow_null=True, default=None)
     category_path = serializers.CharField(required=False, allow_blank=True)
     replaces = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
     release = serializers.CharField(required=False)

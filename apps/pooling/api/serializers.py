@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import FenField
 from apps.pooling.models import FundAccount, LedgerEntry, Transfer
 
 
@@ -55,7 +56,7 @@ class TransferSerializer(serializers.ModelSerializer[Transfer]):
 class TransferProposeSerializer(serializers.Serializer[Any]):
     from_account = serializers.PrimaryKeyRelatedField(queryset=FundAccount.objects.select_related("province"))
     to_account = serializers.PrimaryKeyRelatedField(queryset=FundAccount.objects.select_related("province"))
-    amount_fen = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    amount_fen = FenField(min_value=1, max_value=2**63 - 1)
     memo = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
