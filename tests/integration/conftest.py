@@ -46,7 +46,7 @@ class Worker:
                 "-n",
                 f"h6-{time.time_ns()}@%h",
                 # Embedded beat with a file scheduler: the periodic sweeps run as in production.
-                *(["-B", "-S", "celery.beat:PersistentScheduler", "-s", str(self.log.with_suffix(".beat"))] if self.beat else []),
+                *(["-B", "--scheduler", "celery.beat:PersistentScheduler", "-s", str(self.log.with_suffix(".beat"))] if self.beat else []),
             ],
             cwd=ROOT,
             env=self.env,
