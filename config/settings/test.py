@@ -12,5 +12,7 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = ""
 CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+# One media folder per database, so suites run side by side (one per DATABASE_URL) never
+# overwrite each other's export files; workers started by tests are handed this path.
+MEDIA_ROOT = BASE_DIR / "var" / "test-media" / DATABASES["default"]["NAME"]  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
