@@ -352,6 +352,16 @@ def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
     return transfer
 
 
+def _close(transfer: Transfer, *, user: Any, state: str, reason: str, verb: str) -> Transfer:
+    """End a proposed transfer without posting it (rejected or voided), recording who and why."""
+    transfer.state = state
+    transfer.closed_by = user
+    transfer.closed_at = timezone.now()
+    transfer.reason = reason
+    _save(transfer, user=user, reason=f"{verb}: {reason}")
+    return transfer
+
+
 @transaction.atomic
 def transfer_reject(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     """A checker of the debited account's province refuses a proposed transfer, saying why."""
@@ -362,12 +372,7 @@ def transfer_reject(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     if not reason.strip():
         raise ValidationFailed("a rejection needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
     _ensure_proposed(transfer)
-    transfer.state = State.REJECTED
-    transfer.closed_by = user
-    transfer.closed_at = timezone.now()
-    transfer.reason = reason
-    _save(transfer, user=user, reason=f"rejected: {reason}")
-    return transfer
+    return _close(transfer, user=user, state=State.REJECTED, reason=reason, verb="rejected")
 
 
 @transaction.atomic
@@ -380,12 +385,7 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     if not reason.strip():
         raise ValidationFailed("voiding needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
     _ensure_proposed(transfer)
-    transfer.state = State.VOIDED
-    transfer.closed_by = user
-    transfer.closed_at = timezone.now()
-    transfer.reason = reason
-    _save(transfer, user=user, reason=f"voided: {reason}")
-    return transfer
+    return _close(transfer, user=user, state=State.VOIDED, reason=reason, verb="voided")
 
 
 def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
