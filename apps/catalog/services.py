@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from apps.core.errors import Conflict, NotFound, ValidationFailed
+from apps.core.errors import Conflict, NotFound, ValidationFailed, require_reason
 from apps.core.history import history_bulk_record
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 
@@ -160,8 +160,7 @@ def release_reject(*, release: CatalogRelease, user: Any, reason: str) -> Catalo
     if release.submitted_by_id == getattr(user, "pk", None):
         raise Conflict("the submitter of a release cannot review it", code="same_user_cannot_approve")
     require_role(user, *CATALOG_APPROVERS)
-    if not reason.strip():
-        raise ValidationFailed("a rejection needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
+    require_reason(reason, detail="a rejection needs a reason")
     if release.status not in (Status.IN_REVIEW, Status.APPROVED):
         raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
     return _transition(

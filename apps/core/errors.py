@@ -39,3 +39,9 @@ class Conflict(DomainError):
 class Forbidden(DomainError):
     status = 403
     code = "permission_denied"
+
+
+def require_reason(reason: str, *, detail: str) -> None:
+    """Refuse a workflow step that must say why (rejections, voids, reversals): 400 with field ``reason``."""
+    if not reason.strip():
+        raise ValidationFailed(detail, errors=[{"field": "reason", "code": "required", "message": "say why"}])

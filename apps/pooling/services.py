@@ -28,7 +28,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from apps.benefits.models import PoolingRegion, Province
-from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.money import MoneyError, apply_ratio, check_fen, format_yuan
 from apps.core.permissions import has_role, staff_province
 from apps.core.roles import Role
@@ -369,8 +369,7 @@ def transfer_reject(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     if transfer.proposed_by_id == getattr(user, "pk", None):
         raise Conflict("the proposer of a transfer cannot review it (void it instead)", code="same_user_cannot_approve")
     _require_checker_for(user, transfer.from_account)
-    if not reason.strip():
-        raise ValidationFailed("a rejection needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
+    require_reason(reason, detail="a rejection needs a reason")
     _ensure_proposed(transfer)
     return _close(transfer, user=user, state=State.REJECTED, reason=reason, verb="rejected")
 
@@ -382,8 +381,7 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     transfer = _lock(transfer)
     if transfer.proposed_by_id != getattr(user, "pk", None):
         _require_checker_for(user, transfer.from_account)
-    if not reason.strip():
-        raise ValidationFailed("voiding needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
+    require_reason(reason, detail="voiding needs a reason")
     _ensure_proposed(transfer)
     return _close(transfer, user=user, state=State.VOIDED, reason=reason, verb="voided")
 
@@ -395,8 +393,7 @@ def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     _require_maker_for(user, transfer.to_account, transfer.from_account)
     if transfer.state != State.POSTED:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}; only posted transfers are reversed", code="transfer_not_posted")
-    if not reason.strip():
-        raise ValidationFailed("a reversal needs a reason", errors=[{"field": "reason", "code": "required", "message": "say why"}])
+    require_reason(reason, detail="a reversal needs a reason")
     return transfer_propose_detailed(
         from_account=transfer.to_account,
         to_account=transfer.from_account,
