@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -17,6 +16,7 @@ from apps.catalog import selectors, services
 from apps.catalog.importers import formats as import_formats
 from apps.catalog.importers import services as import_services
 from apps.catalog.models import CatalogItem, CatalogRelease
+from apps.core.api.jobs import JOB_QUEUED, job_queued
 from apps.core.api.permissions import IsStaffMember
 from apps.core.errors import NotFound
 
@@ -169,11 +169,7 @@ class ReleaseImportView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},
-        responses={
-            202: inline_serializer(
-                "ImportQueued", {"job": inline_serializer("JobRef", {"id": serializers.IntegerField(), "url": serializers.URLField()})}
-            )
-        },
+        responses={202: JOB_QUEUED},
         summary="Import a file into a draft release (background job)",
     )
     def post(self, request: Request, label: str) -> Response:
@@ -188,5 +184,4 @@ class ReleaseImportView(APIView):
             mode=payload.validated_data["mode"],
             user=request.user,
         )
-        url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
-        return Response({"job": {"id": job.pk, "url": url}}, status=status.HTTP_202_ACCEPTED)
+        return job_queued(request, job.pk)

@@ -6,30 +6,20 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.jobs import JOB_QUEUED, job_queued
 from apps.core.api.permissions import IsStaffMember
 from apps.core.permissions import staff_province
 from apps.reconciliation import selectors, services
 from apps.reconciliation.models import ReconciliationRun
 
 from .serializers import RunRequestSerializer, RunSerializer, SettlementImportSerializer
-
-JOB_QUEUED = inline_serializer(
-    "ReconciliationJobQueued",
-    {"job": inline_serializer("ReconciliationJobRef", {"id": serializers.IntegerField(), "url": serializers.URLField()})},
-)
-
-
-def _queued(request: Request, job_id: int) -> Response:
-    url = request.build_absolute_uri(reverse("job-detail", args=[job_id]))
-    return Response({"job": {"id": job_id, "url": url}}, status=status.HTTP_202_ACCEPTED)
 
 
 class RunCreateView(APIView):
@@ -42,7 +32,7 @@ class RunCreateView(APIView):
         payload = RunRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         job = services.reconciliation_request(period=payload.validated_data["period"], user=request.user)
-        return _queued(request, job.pk)
+        return job_queued(request, job.pk)
 
 
 class RunDetailView(generics.RetrieveAPIView[ReconciliationRun]):
@@ -85,4 +75,4 @@ class SettlementImportView(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         job = services.settlement_import_enqueue(period=data["period"], side=data["side"], upload=data["file"], user=request.user)
-        return _queued(request, job.pk)
+        return job_queued(request, job.pk)
