@@ -3,6 +3,7 @@ and a real HTTP receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,22 +53,28 @@ class Worker:
             env=self.env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: an embedded beat child goes with it
         )
         return self
 
     def kill(self) -> None:
         assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        # An embedded beat outlives a warm shutdown of its worker: end the whole group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def _database_url() -> str:
