@@ -28,7 +28,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -116,7 +116,6 @@ class LineResult:
 
 _LINE_FIELDS = tuple(f.name for f in fields(LineResult))
 _LINE_NO = attrgetter("line_no")
-_new_scope = partial(tuple.__new__, _Scope)  # _Scope(...) without the Python-level __new__: one per code
 
 
 @dataclass
@@ -156,10 +155,16 @@ class ClaimResult:
         }
 
 
+# The codes travel as ONE text parameter joined by CODE_SEPARATOR (binding a 1,000-element array
+# cost the client more than the look-ups cost the server), and a national item comes back as one
+# "category|self-pay ratio|level" text: a claim's items share a handful of such scopes, so each is
+# parsed once instead of once per row.
+CODE_SEPARATOR = "\x1f"
 SCOPE_SQL = """
 WITH rel AS ({release_sql}),
-     wanted AS (SELECT unnest(%s::text[]) AS code)
-SELECT 'national', i.code, i.category, i.self_pay_ratio, i.restriction_hospital_level, NULL::date, NULL::date, NULL
+     wanted AS (SELECT unnest(string_to_array(%s, chr(31))) AS code)
+SELECT 'national', i.code, NULL, NULL, NULL, NULL::date, NULL::date,
+       i.category || '|' || coalesce(i.self_pay_ratio::text, '') || '|' || coalesce(i.restriction_hospital_level, '')
   FROM wanted w JOIN catalog_catalogitem i ON i.release_id = (SELECT id FROM rel) AND i.code = w.code
 UNION ALL
 SELECT 'local', li.code, li.category, li.self_pay_ratio, li.restriction_hospital_level, li.effective_from, li.sunset_date, NULL
@@ -193,7 +198,9 @@ def _scope(
             scopes.update(_local_scope(province_code=destination, codes=missing, on_date=on_date))
         return release.label, scopes, found
     sql, template = _scope_statement(bool(policy_key["hospital_level"]))
-    values = {_ON_DATE: on_date, _CODES: codes, _DESTINATION: destination, **{_SENTINELS[k]: v for k, v in policy_key.items()}}
+    # A code holding the separator is malformed anyway: it is left out and refused as code_format.
+    joined = CODE_SEPARATOR.join(code for code in codes if CODE_SEPARATOR not in code)
+    values = {_ON_DATE: on_date, _CODES: joined, _DESTINATION: destination, **{_SENTINELS[k]: v for k, v in policy_key.items()}}
     with connection.cursor() as cursor:
         cursor.execute(sql, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
         rows = cursor.fetchall()
@@ -201,9 +208,13 @@ def _scope(
     policy: BenefitPolicy | None = None
     national: dict[str, _Scope] = {}
     local: dict[str, _Scope] = {}
+    by_signature: dict[str, _Scope] = {}
     for source, code, category, ratio, level, starts, sunset, text in rows:
         if source == "national":
-            national[code] = _new_scope((category, ratio, level or "", "national", COVERED))
+            scope = by_signature.get(text)
+            if scope is None:
+                scope = by_signature[text] = _national_scope_from_signature(text)
+            national[code] = scope
         elif source == "local":
             local[code] = _Scope(category, ratio, level or "", "local", _local_reason(on_date=on_date, starts=starts, sunset=sunset))
         elif source == "release":
@@ -211,6 +222,11 @@ def _scope(
         elif text is not None:
             policy = _policy_from_json(text)
     return label, {**local, **national}, policy
+
+
+def _national_scope_from_signature(signature: str) -> _Scope:
+    category, ratio, level = signature.split("|")
+    return _Scope(category, Decimal(ratio) if ratio else None, level, "national")
 
 
 _POLICY_FIELDS = list(BenefitPolicy._meta.concrete_fields)
@@ -422,12 +438,13 @@ def adjudicate(claim: Claim) -> ClaimResult:
     deductible_left = max(policy.deductible_fen - claim.deductible_used_fen, 0)
     cap_left = max(policy.annual_cap_fen - claim.fund_paid_ytd_fen, 0)
 
-    plans: dict[str, _Plan] = {}
+    # A plan depends on the code only when the catalog does not know it (its format decides the
+    # refusal); otherwise on the scope alone, and codes of one signature share a scope object.
+    plans: dict[str | int, _Plan] = {}
     # The money side of a plan depends on (category, item self-pay ratio) only: a handful per claim.
     money: dict[tuple[str, Decimal | None], tuple[Decimal, Decimal, int | None, int | None, str]] = {}
 
-    def plan_of(code: str) -> _Plan:
-        scope = scopes.get(code)
+    def plan_of(code: str, scope: _Scope | None) -> _Plan:
         reason = _refusal(code=code, scope=scope, claim=claim)
         if reason is not None or scope is None:
             return _Plan(reason or NOT_IN_CATALOG, scope, ZERO, ZERO, None, None, "0")
@@ -443,10 +460,11 @@ def adjudicate(claim: Claim) -> ClaimResult:
     seen: set[int] = set()
     for line, code in zip(lines, codes, strict=True):
         number, amount = line.line_no, line.amount_fen
-        plan = plans.get(code)
+        scope = scopes.get(code)
+        key = code if scope is None else id(scope)
+        plan = plans.get(key)
         if plan is None:
-            plan = plans[code] = plan_of(code)
-        scope = plan.scope
+            plan = plans[key] = plan_of(code, scope)
         if number in seen or plan.reason is not None:
             results.append(
                 LineResult(

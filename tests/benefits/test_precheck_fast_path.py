@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from apps.benefits.adjudication import ClaimLine, LineSplit, adjudicate, split_scaled
 from apps.core.money import apply_ratio
 
-from .conftest import DRUG_A, DRUG_B
+from .conftest import DRUG_A, DRUG_B, DRUG_B_DEFAULT
 from .test_adjudication import claim
 
 ratios = st.decimals(min_value=0, max_value=1, places=4)
@@ -56,3 +56,21 @@ def test_a_duplicated_line_number_keeps_each_lines_own_code(releases, home_polic
     lines = (ClaimLine(line_no=1, code=DRUG_A["code"], amount_fen=100), ClaimLine(line_no=1, code=DRUG_B["code"], amount_fen=100))
     result = adjudicate(replace(claim(), lines=lines))
     assert [(line.code, line.reason_code) for line in result.lines] == [(DRUG_A["code"], "covered"), (DRUG_B["code"], "duplicate_line_no")]
+
+
+def test_each_code_gets_its_own_items_scope_when_codes_share_one(releases, home_policy):
+    # DRUG_A and DRUG_B differ; a separator-bearing code is malformed and must not split the list.
+    lines = (
+        ClaimLine(line_no=1, code=DRUG_B["code"], amount_fen=1000),
+        ClaimLine(line_no=2, code=DRUG_A["code"] + "\x1f" + DRUG_B["code"], amount_fen=1000),
+        ClaimLine(line_no=3, code=DRUG_A["code"], amount_fen=1000),
+        ClaimLine(line_no=4, code=DRUG_B_DEFAULT["code"], amount_fen=1000),
+        ClaimLine(line_no=5, code=DRUG_B["code"], amount_fen=1000),
+    )
+    result = adjudicate(replace(claim(), lines=lines))
+    by_line = {line.line_no: line for line in result.lines}
+    assert (by_line[2].covered, by_line[2].reason_code) == (False, "code_format")
+    assert [by_line[n].category for n in (1, 3, 4, 5)] == ["02", "01", "02", "02"]
+    # 乙 with the item's own 10% self-pay share vs the policy default share.
+    assert by_line[1].self_pay_fen == by_line[5].self_pay_fen == 100
+    assert by_line[4].self_pay_fen == apply_ratio(1000, home_policy.default_self_pay_ratio)
