@@ -21,7 +21,7 @@ from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_ro
 
 from . import exports
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
-from .selectors import DIFF_SETTINGS_SQL, DIFF_SQL, compute_diff_rows, counts_by_kind, release_previous
+from .selectors import DIFF_ROWS_SQL, DIFF_SETTINGS_SQL, compute_diff_rows, counts_by_kind, release_previous
 from .signals import release_published, release_publishing
 from .validation import clean_item
 
@@ -217,7 +217,7 @@ def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> 
             cursor.execute(DIFF_SETTINGS_SQL)
             cursor.execute(
                 "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
-                f"SELECT %(new)s, code, change, coalesce(fields, '{{}}'::jsonb), coalesce(successors, '[]'::jsonb) FROM ({DIFF_SQL}) AS d",
+                f"SELECT %(new)s, code, change, fields::jsonb, successors FROM ({DIFF_ROWS_SQL}) AS d",
                 {"old": old_id if old_id is not None else -1, "new": release.pk},
             )
         return
