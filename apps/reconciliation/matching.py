@@ -13,9 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
 from apps.catalog.selectors import published_releases
+
+from .models import SettlementBatch
 
 CLEAN = "a.hn = 1 AND a.dn = 1 AND a.ht = a.dt AND a.hf = a.df AND a.hpt = a.dpt"
 
@@ -92,7 +96,46 @@ def _lean_sql(expected: str) -> str:
     )
 
 
-def match_period(*, run_id: int, period: str) -> dict[str, Any]:
+def _lean_streaming_sql(expected: str) -> str:
+    """``_lean_sql``'s columns from each side grouped on its own, in index order, and the two
+    sides merged on settlement_id: memory stays flat however large the month (the one hash
+    aggregation of both sides spills to disk once the month outgrows work_mem)."""
+
+    def side(s: str) -> str:
+        return (
+            "SELECT r.settlement_id AS sid, count(*) AS n, min(r.total_fen) AS t, min(r.fund_fen) AS f,"
+            " min(r.home_province::int8 * 1000000 + r.destination_province::int8) AS p,"
+            f" count(*) FILTER (WHERE r.release_label IS DISTINCT FROM {expected}) AS b"
+            f" FROM reconciliation_settlementrecord r WHERE r.period = %s AND r.side = '{s}' GROUP BY r.settlement_id"
+        )
+
+    return (
+        "SELECT coalesce(h.sid, d.sid) AS sid, coalesce(h.n, 0) AS hn, coalesce(h.n, 0) + coalesce(d.n, 0) AS n,"
+        " coalesce(d.p, 1000000000000 + h.p) AS pp, h.t AS ht, h.f AS hf, d.t AS dt, d.f AS df,"
+        " coalesce(h.b, 0) + coalesce(d.b, 0) AS nb"
+        f" FROM ({side('home')}) h FULL JOIN ({side('destination')}) d ON d.sid = h.sid"
+    )
+
+
+# Planner settings of the streaming plan: index pages of a month being matched are cached (an
+# SSD's random reads cost about a sequential one), and a merge join, not a hash join, of the
+# two sides' per-claim rows (the planner cannot know each side has about one row per claim).
+STREAMING_SETTINGS = ("SET LOCAL random_page_cost = 1.1", "SET LOCAL enable_hashjoin = off")
+
+
+# Past this many records in a month, both sides are streamed in index order and merged (the
+# single hash aggregation keeps ~190 bytes per claim and spills once a month outgrows
+# work_mem × hash_mem_multiplier = 512 MB, about 2.7 M claims); below it, hashing is faster.
+STREAMING_ABOVE_RECORDS = 4_000_000
+
+
+def streaming_plan(period: str) -> bool:
+    """True when the period is large enough for the streaming plan (RECONCILIATION_STREAMING_ABOVE_RECORDS)."""
+    records = SettlementBatch.objects.filter(period=period).aggregate(n=Sum("rows"))["n"] or 0
+    return bool(records > getattr(settings, "RECONCILIATION_STREAMING_ABOVE_RECORDS", STREAMING_ABOVE_RECORDS))
+
+
+def match_period(*, run_id: int, period: str, streaming: bool | None = None) -> dict[str, Any]:
     """Write the period's discrepancies for ``run_id``; return ``{"kinds": {kind: n},
     "matched": n, "pairs": [(home, destination, matched count, matched fund fen)]}``.
 
@@ -101,17 +144,22 @@ def match_period(*, run_id: int, period: str) -> dict[str, Any]:
 
     One statement, two passes: a narrow GROUP BY over every record of the period finds the
     matched claims and the few that are not clean; only those are read again (by index) with
-    both sides' values to write their Discrepancy rows. Call inside a transaction: JIT's
+    both sides' values to write their Discrepancy rows. The first pass hashes both sides at once
+    or, for a large month (``streaming``; by default chosen by ``streaming_plan``), groups each
+    side in index order and merges the two. Call inside a transaction: JIT's
     expensive passes are kept for large months only and work_mem is raised.
     """
+    if streaming is None:
+        streaming = streaming_plan(period)
     expected, eparams = expected_release_sql()
-    lean = _lean_sql(expected)
+    lean = _lean_streaming_sql(expected) if streaming else _lean_sql(expected)
     detail = _agg_sql(expected).replace(
         "WHERE r.period = %s",
         "WHERE r.period = %s AND r.side IN ('home', 'destination')"
         " AND r.settlement_id = ANY(ARRAY(SELECT unnest(p.bad) FROM pairs p WHERE p.bad IS NOT NULL))",
     )
-    params: list[Any] = [*eparams, period, *(eparams * detail.count(expected)), period, run_id, period]
+    lean_params = [*eparams, period, *eparams, period] if streaming else [*eparams, period]
+    params: list[Any] = [*lean_params, *(eparams * detail.count(expected)), period, run_id, period]
     sql = (
         # The per-claim groups stream straight into the per-pair totals (a materialised CTE of
         # every claim spilled to disk at 10 M claims); the few non-clean ids ride along as arrays.
@@ -133,6 +181,8 @@ def match_period(*, run_id: int, period: str) -> dict[str, Any]:
         cursor.execute("SET LOCAL jit_optimize_above_cost = 2000000")
         cursor.execute("SET LOCAL jit_inline_above_cost = 2000000")
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        for setting in STREAMING_SETTINGS if streaming else ():
+            cursor.execute(setting)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     kinds = dict.fromkeys(("amount_mismatch", "missing_home", "missing_destination", "duplicate", "release_not_in_force"), 0)

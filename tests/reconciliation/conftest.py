@@ -27,9 +27,13 @@ def csv_bytes(*rows: str) -> bytes:
     return ("\n".join([HEADER, *rows]) + "\n").encode()
 
 
-@pytest.fixture
-def recon(db: Any, catalog_admin: Any, reviewer: Any) -> Any:
-    """Three provinces with accounts, releases 2026.01 (Jan 1) and 2026.03 (Mar 1), a finance maker."""
+@pytest.fixture(params=["hash", "streaming"])
+def recon(request: Any, db: Any, catalog_admin: Any, reviewer: Any, settings: Any) -> Any:
+    """Three provinces with accounts, releases 2026.01 (Jan 1) and 2026.03 (Mar 1), a finance maker.
+
+    Each test runs with both plans of the matching's first pass: the hash aggregation of small
+    months and the per-side streaming merge of large ones."""
+    settings.RECONCILIATION_STREAMING_ABOVE_RECORDS = 0 if request.param == "streaming" else 10**12
     for code, name in ((SH, "上海市"), (SC, "四川省"), (GD, "广东省")):
         Province.objects.get_or_create(code=code, defaults={"name": name})
     pooling.accounts_ensure()
