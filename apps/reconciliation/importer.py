@@ -141,13 +141,15 @@ def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, p
         else f"coalesce(btrim({c['drg_group']}), '') <> ''"
     )
     with connection.cursor() as cursor:
+        # Rows go in settlement_id order: the matching of a large month reads each side through
+        # the (period, side, settlement_id) index, and then reads the table in order too.
         cursor.execute(
             "INSERT INTO reconciliation_settlementrecord (batch_id, period, side, settlement_id, home_province, destination_province,"
             " hospital_code, patient_id_hash, date_of_service, release_label, drg_group, drg_flag, total_fen, fund_fen, patient_fen)"
             f" SELECT %s, %s, %s, btrim({c['settlement_id']}), btrim({c['home_province']}), btrim({c['destination_province']}),"
             f" btrim({c['hospital_code']}), btrim({c['patient_id_hash']}), btrim({c['date_of_service']})::date, btrim({c['release_label']}),"
             f" coalesce(btrim({c['drg_group']}), ''), {flag}, btrim({c['total_fen']})::bigint, btrim({c['fund_fen']})::bigint,"
-            f" btrim({c['patient_fen']})::bigint FROM {st.table} ORDER BY _ord",
+            f" btrim({c['patient_fen']})::bigint FROM {st.table} ORDER BY 4, _ord",
             [batch_id, period, side],
         )
         rows = int(cursor.rowcount)
