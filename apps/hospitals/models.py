@@ -158,8 +158,10 @@ class NoticeDelivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
-    notice = models.ForeignKey(ChangeNotice, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # Each row is written ~3 times per delivery (insert, lease, outcome), so it carries no index
+    # another one already covers: notice_id leads the unique pair, endpoint_id the endpoint index.
+    notice = models.ForeignKey(ChangeNotice, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0, help_text="Attempts in the current round (reset by a replay).")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -186,7 +188,8 @@ class NoticeDelivery(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "next_attempt_at"], name="notice_delivery_due_idx"),
+            # Only pending rows are ever looked for by due time; a settled row leaves the index.
+            models.Index(fields=["next_attempt_at"], condition=models.Q(state="pending"), name="notice_delivery_due_idx"),
             models.Index(fields=["endpoint", "state"], name="notice_delivery_endpoint_idx"),
         ]
 
@@ -197,7 +200,7 @@ class NoticeDelivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One HTTP attempt: when, the status (None = no response), latency and a response excerpt."""
 
-    delivery = models.ForeignKey(NoticeDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    delivery = models.ForeignKey(NoticeDelivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False)  # see Meta
     attempted_at = models.DateTimeField()
     status_code = models.IntegerField(null=True, blank=True)
     latency_ms = models.IntegerField()
