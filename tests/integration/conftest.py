@@ -95,11 +95,19 @@ def broker(redis_url: str) -> Iterator[str]:
 
     redis.Redis.from_url(redis_url).flushdb()  # our own Redis db: no stale messages from a previous run
     saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url")}
-    # The connection pool is created on first send with this URL and kept for the session
-    # (every integration test uses the same broker); eager unit tests never touch it.
     app.conf.update(task_always_eager=False, broker_url=redis_url)
+    # Connections are pooled per app with the URL of their first use: an earlier test (a health
+    # check, say) may have opened one to the default broker (RabbitMQ's port, where one runs),
+    # and sends would go there. Fresh pools pick up the URL set here.
+    fresh_producer_pools(app)
     yield redis_url
     app.conf.update(task_always_eager=saved["task_always_eager"])
+
+
+def fresh_producer_pools(app: Any) -> None:
+    """Drop the app's connection and producer pools: the next send opens them with app.conf.broker_url."""
+    app._pool = None
+    app.__dict__.get("amqp", app).__dict__["_producer_pool"] = None
 
 
 @pytest.fixture

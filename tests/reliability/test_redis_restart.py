@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from apps.hospitals.models import ChangeNotice, NoticeDelivery
 from tests.hospitals.notice_helpers import hospital, release, with_endpoint
+from tests.integration.conftest import fresh_producer_pools
 from tests.reliability.conftest import PrivateRedis, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -22,16 +23,12 @@ def private_broker(broker: str, private_redis: PrivateRedis) -> Iterator[Private
     """This process sends its task messages to the private Redis for the test's duration."""
     from config.celery import app
 
-    def fresh_pools() -> None:
-        app._pool = None
-        app.__dict__.get("amqp", app).__dict__["_producer_pool"] = None
-
     saved = app.conf.broker_url
     app.conf.broker_url = private_redis.url
-    fresh_pools()
+    fresh_producer_pools(app)
     yield private_redis
     app.conf.broker_url = saved
-    fresh_pools()
+    fresh_producer_pools(app)
 
 
 @override_settings(NOTICE_BATCH_SIZE=40)
