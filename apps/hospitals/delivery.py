@@ -1,5 +1,5 @@
 """Sending change notices: claim a batch of due deliveries, sign each body (Standard Webhooks),
-POST them concurrently through one pooled httpx client, record every attempt and decide what
+POST them concurrently through the process's keep-alive libcurl client, record every attempt and decide what
 happens next (delivered, retry with jittered back-off, failed, endpoint disabled).
 
 At-least-once: a batch is claimed with a lease; a worker killed mid-batch leaves the lease to
@@ -9,19 +9,18 @@ a receiver may see a message twice and dedupes by ``webhook-id``.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
 import random
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import aiohttp
+import certifi
+import pycurl
 from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -268,102 +267,146 @@ def _signed(rows: list[dict[str, Any]], *, now: dt.datetime) -> list[Outgoing]:
     return out
 
 
-async def _post_all(session: aiohttp.ClientSession, requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
-    client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
-    semaphore = asyncio.Semaphore(concurrency)
+class _Sender:
+    """The process's HTTP client for notices: one libcurl multi handle driving up to
+    ``concurrency`` transfers at once, kept across batches so a batch reuses the keep-alive
+    connections of the one before (libcurl keeps them in the multi handle's connection cache).
 
-    async def one(req: Outgoing) -> Outcome:
-        async with semaphore:
-            attempted_at = timezone.now()
-            started = time.perf_counter()
-            try:
-                async with session.post(
-                    req.url, data=req.body, headers=req.headers, allow_redirects=False, timeout=client_timeout
-                ) as response:
-                    excerpt = (await response.content.read(500)).decode("utf-8", "replace")
-                    return Outcome(
-                        req.delivery_id,
-                        req.endpoint_id,
-                        attempted_at,
-                        response.status,
-                        _ms(started),
-                        excerpt=excerpt,
-                        retry_after=parse_retry_after(response.headers.get("retry-after"), attempted_at),
-                    )
-            except TimeoutError as exc:
-                return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"timeout: {type(exc).__name__}")
-            except (aiohttp.ClientError, OSError, ValueError) as exc:
-                return Outcome(req.delivery_id, req.endpoint_id, attempted_at, None, _ms(started), f"{type(exc).__name__}: {exc}"[:255])
-
-    return await asyncio.gather(*(one(r) for r in requests))
-
-
-def _session(concurrency: int) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, auto_decompress=True)
-
-
-async def send_all(requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
-    """POST every request through a fresh pooled keep-alive client, at most ``concurrency`` in flight.
-
-    aiohttp rather than httpx here: on this fan-out httpx's async pool measured ~5x slower per
-    request (benchmarks/fanout.py), which is the whole cost of a 10,000-hospital publish.
-    """
-    async with _session(concurrency) as session:
-        return await _post_all(session, requests, concurrency=concurrency, timeout=timeout)
-
-
-class _Client:
-    """The process's HTTP client for notices: one event loop on a daemon thread and one keep-alive
-    aiohttp session, kept across batches so a batch pays neither a new loop nor new connections
-    (the loop keeps running between batches, so connections a receiver closed are dropped, not
-    reused). Re-created after a fork (prefork workers) or when the concurrency setting changes."""
+    libcurl (pycurl) rather than an asyncio client: the transfers run in C, so a request costs
+    the worker about half the CPU of aiohttp's (benchmarks/fanout.py), and the CPU of the worker
+    processes is what a 10,000-hospital publish waits for. Re-created after a fork (prefork
+    workers) or when the concurrency setting changes; one batch at a time per process."""
 
     _lock = threading.Lock()
-    _current: _Client | None = None
+    _current: _Sender | None = None
 
     def __init__(self, concurrency: int) -> None:
         self.pid = os.getpid()
         self.concurrency = concurrency
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="notice-http", daemon=True)
-        self.thread.start()
-        self.session = self.run(self._open())
+        self.multi = pycurl.CurlMulti()
+        self.multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, concurrency)
+        self.idle = [self._handle() for _ in range(concurrency)]
 
-    async def _open(self) -> aiohttp.ClientSession:
-        return _session(self.concurrency)
+    @staticmethod
+    def _handle() -> Any:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.NOSIGNAL, 1)  # timeouts without SIGALRM (worker threads)
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)  # a redirect is an answer, not a new target
+        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.CAINFO, certifi.where())
+        handle.setopt(pycurl.USERAGENT, USER_AGENT)
+        handle.setopt(pycurl.POST, 1)
+        return handle
 
-    def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+    def _start(self, handle: Any, req: Outgoing, timeout: float) -> _Transfer:
+        transfer = _Transfer(req, timezone.now())
+        handle.setopt(pycurl.URL, req.url)
+        handle.setopt(pycurl.POSTFIELDS, req.body)
+        # "Expect:" stops libcurl from waiting for a 100 Continue before sending a body over 1 KiB.
+        handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in req.headers.items() if k != "user-agent"] + ["Expect:"])
+        handle.setopt(pycurl.WRITEFUNCTION, transfer.body)
+        handle.setopt(pycurl.HEADERFUNCTION, transfer.header)
+        handle.setopt(pycurl.TIMEOUT_MS, max(int(timeout * 1000), 1))
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, max(int(min(timeout, 5.0) * 1000), 1))
+        handle.transfer = transfer
+        self.multi.add_handle(handle)
+        return transfer
 
-    def close(self) -> None:
-        try:
-            self.run(self.session.close())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(5)
+    def send(self, requests: Sequence[Outgoing], *, timeout: float) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        waiting = list(reversed(range(len(requests))))
+        running: list[Any] = []
+
+        def finish(handle: Any, outcome: Outcome, index: int) -> None:
+            self.multi.remove_handle(handle)
+            running.remove(handle)
+            self.idle.append(handle)
+            outcomes[index] = outcome
+
+        with self._lock:
+            try:
+                while waiting or running:
+                    while waiting and self.idle:
+                        handle = self.idle.pop()
+                        index = waiting.pop()
+                        self._start(handle, requests[index], timeout)
+                        handle.index = index
+                        running.append(handle)
+                    while self.multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                        pass
+                    while True:
+                        queued, succeeded, failed = self.multi.info_read()
+                        for handle in succeeded:
+                            finish(handle, handle.transfer.answered(handle.getinfo(pycurl.RESPONSE_CODE), _ms_of(handle)), handle.index)
+                        for handle, errno, message in failed:
+                            finish(handle, handle.transfer.failed(errno, message, _ms_of(handle)), handle.index)
+                        if not queued:
+                            break
+                    if running:
+                        self.multi.select(0.5)
+            finally:
+                for handle in running:  # an exception mid-batch: leave the multi handle clean
+                    self.multi.remove_handle(handle)
+                    self.idle.append(handle)
+        return [outcomes[i] for i in range(len(requests))]
 
     @classmethod
-    def get(cls, concurrency: int) -> _Client:
+    def get(cls, concurrency: int) -> _Sender:
         with cls._lock:
-            client = cls._current
-            if client is not None and client.pid == os.getpid() and client.concurrency == concurrency and client.thread.is_alive():
-                return client
-            if client is not None and client.pid == os.getpid():
-                client.close()
-            cls._current = cls(concurrency)
-            return cls._current
+            sender = cls._current
+            if sender is None or sender.pid != os.getpid() or sender.concurrency != concurrency:
+                sender = cls._current = cls(concurrency)
+            return sender
+
+
+class _Transfer:
+    """One request in flight: the start time, the first 500 bytes of the answer, Retry-After."""
+
+    __slots__ = ("attempted_at", "excerpt", "req", "retry_after_header")
+
+    def __init__(self, req: Outgoing, attempted_at: dt.datetime) -> None:
+        self.req = req
+        self.attempted_at = attempted_at
+        self.excerpt = bytearray()
+        self.retry_after_header: str | None = None
+
+    def body(self, chunk: bytes) -> None:
+        if len(self.excerpt) < 500:
+            self.excerpt += chunk[: 500 - len(self.excerpt)]
+
+    def header(self, line: bytes) -> None:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"retry-after":
+            self.retry_after_header = value.strip().decode("latin-1")
+        elif line.startswith(b"HTTP/"):  # a new response (after a 1xx): forget the previous one's headers
+            self.retry_after_header = None
+
+    def answered(self, status: int, latency_ms: int) -> Outcome:
+        return Outcome(
+            self.req.delivery_id,
+            self.req.endpoint_id,
+            self.attempted_at,
+            status,
+            latency_ms,
+            excerpt=self.excerpt.decode("utf-8", "replace"),
+            retry_after=parse_retry_after(self.retry_after_header, self.attempted_at),
+        )
+
+    def failed(self, errno: int, message: str, latency_ms: int) -> Outcome:
+        kind = "timeout" if errno == pycurl.E_OPERATION_TIMEDOUT else f"curl error {errno}"
+        return Outcome(self.req.delivery_id, self.req.endpoint_id, self.attempted_at, None, latency_ms, f"{kind}: {message}"[:255])
+
+
+def _ms_of(handle: Any) -> int:
+    return int(handle.getinfo(pycurl.TOTAL_TIME) * 1000)
 
 
 def send(requests: Sequence[Outgoing], *, concurrency: int, timeout: float) -> list[Outcome]:
-    """POST the requests through the process's persistent client (see ``_Client``)."""
-    client = _Client.get(concurrency)
-    result: list[Outcome] = client.run(_post_all(client.session, requests, concurrency=concurrency, timeout=timeout))
-    return result
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
+    """POST the requests (at most ``concurrency`` in flight) through the process's persistent
+    client (see ``_Sender``); one Outcome per request, in order."""
+    if not requests:
+        return []
+    return _Sender.get(concurrency).send(requests, timeout=timeout)
 
 
 @dataclass

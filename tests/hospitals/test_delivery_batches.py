@@ -4,6 +4,7 @@ process's keep-alive HTTP client, and recording is set-based (real HTTP on 127.0
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,3 +118,56 @@ def test_a_delivery_settled_while_in_flight_is_not_recorded_again(peers, catalog
     assert list(DeliveryAttempt.objects.values_list("delivery_id", flat=True)) == [open_]
     assert NoticeDelivery.objects.get(pk=settled).state == "failed"
     assert NoticeDelivery.objects.get(pk=open_).lease_until is None
+
+
+class _Scripted:
+    """A receiver whose answer depends on the path: 503 with Retry-After, a 2 KB body, a slow answer."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path.endswith("/slow"):
+                    threading.Event().wait(2)
+                status, body, extra = {
+                    "/busy": (503, b"busy", {"Retry-After": "120"}),
+                    "/long": (200, b"x" * 2000, {}),
+                }.get(self.path, (200, b"ok", {}))
+                self.send_response(status)
+                for name, value in {"content-length": str(len(body)), **extra}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def _request(n: int, url: str) -> delivery.Outgoing:
+    return delivery.Outgoing(n, n, url, {"content-type": "application/json", "webhook-id": f"msg_{n}"}, b"{}")
+
+
+def test_each_outcome_carries_its_own_status_retry_after_excerpt_or_error():
+    receiver = _Scripted()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    try:
+        urls = [f"{receiver.base}/busy", f"{receiver.base}/long", f"{receiver.base}/slow", closed, f"{receiver.base}/ok"]
+        busy, long_, slow, refused, ok = delivery.send([_request(n, u) for n, u in enumerate(urls)], concurrency=2, timeout=0.5)
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    assert [o.delivery_id for o in (busy, long_, slow, refused, ok)] == [0, 1, 2, 3, 4]
+    assert (busy.status, busy.retry_after, busy.excerpt) == (503, 120.0, "busy")
+    assert (long_.status, long_.excerpt) == (200, "x" * 500)
+    assert slow.status is None and slow.error.startswith("timeout")
+    assert refused.status is None and refused.error.startswith("curl error 7")
+    assert (ok.status, ok.error) == (200, "")
