@@ -343,7 +343,9 @@ class _Sender:
                         if not queued:
                             break
                     if running:
-                        self.multi.select(0.5)
+                        # Wait for a socket, but no longer than libcurl's next timer (-1: none set).
+                        due_ms = self.multi.timeout()
+                        self.multi.select(0.5 if due_ms < 0 else min(due_ms / 1000, 0.5))
             finally:
                 for handle in running:  # an exception mid-batch: leave the multi handle clean
                     self.multi.remove_handle(handle)
