@@ -23,23 +23,12 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 DATA = Path(__file__).resolve().parent.parent / "data" / "catalog"
 
 
-@pytest.fixture
-def producer_on_broker(broker):  # noqa: F811
-    """An eager task run earlier in the session (Celery 5.7 opens a producer even then) leaves a
-    producer pool on the eager-mode broker URL; drop it so sends reach the real broker."""
-    from config.celery import app
-
-    app._pool = None
-    app.__dict__.get("amqp", app).__dict__["_producer_pool"] = None
-    return broker
-
-
 def _finished(job_id):
     return lambda: Job.objects.get(pk=job_id).state in ("succeeded", "failed")
 
 
 @pytest.mark.integration
-def test_worker_runs_the_queued_import_and_the_job_reports_success(producer_on_broker, start_worker, catalog_admin):  # noqa: F811
+def test_worker_runs_the_queued_import_and_the_job_reports_success(broker, start_worker, catalog_admin):  # noqa: F811
     draft = draft_release(label="2026.01", effective_from=dt.date(2026, 1, 1), user=catalog_admin)
     start_worker(MEDIA_ROOT=str(settings.MEDIA_ROOT))
     upload = SimpleUploadedFile("canonical_gb18030_crlf.csv", (DATA / "canonical_gb18030_crlf.csv").read_bytes())
@@ -55,7 +44,7 @@ def test_worker_runs_the_queued_import_and_the_job_reports_success(producer_on_b
 
 
 @pytest.mark.integration
-def test_worker_fails_the_job_of_a_bad_file_and_changes_nothing(producer_on_broker, start_worker, catalog_admin):  # noqa: F811
+def test_worker_fails_the_job_of_a_bad_file_and_changes_nothing(broker, start_worker, catalog_admin):  # noqa: F811
     draft = draft_release(label="2026.01", effective_from=dt.date(2026, 1, 1), user=catalog_admin)
     start_worker(MEDIA_ROOT=str(settings.MEDIA_ROOT))
     upload = SimpleUploadedFile("canonical_bad_rows.csv", (DATA / "canonical_bad_rows.csv").read_bytes())

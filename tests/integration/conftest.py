@@ -96,9 +96,10 @@ def broker(redis_url: str) -> Iterator[str]:
     redis.Redis.from_url(redis_url).flushdb()  # our own Redis db: no stale messages from a previous run
     saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=redis_url)
-    # Connections are pooled per app with the URL of their first use: an earlier test (a health
-    # check, say) may have opened one to the default broker (RabbitMQ's port, where one runs),
-    # and sends would go there. Fresh pools pick up the URL set here.
+    # Connections are pooled per app with the URL of their first use: an earlier eager task
+    # (Celery 5.7 opens a producer even then) or health check may have opened one to the default
+    # broker (RabbitMQ's port, where one runs), and sends would go there. Fresh pools pick up
+    # the URL set here; every test that sends to the real broker takes this fixture.
     fresh_producer_pools(app)
     yield redis_url
     app.conf.update(task_always_eager=saved["task_always_eager"])

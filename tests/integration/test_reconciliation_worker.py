@@ -14,8 +14,8 @@ from apps.pooling.models import Transfer
 from apps.reconciliation import services
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from tests.integration.conftest import wait_for
-from tests.reconciliation.conftest import GD, PERIOD, SC, SH, csv_bytes, recon, row  # noqa: F401 - fixture
-from tests.reliability.conftest import producer_on_broker  # noqa: F401 - fixture
+from tests.reconciliation.conftest import GD, PERIOD, SC, SH, csv_bytes, row
+from tests.reconciliation.conftest import recon_default_plan as recon  # noqa: F401 - fixture (the worker picks its own plan)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -32,7 +32,7 @@ def _import(side: str, *rows: str, user: Any) -> Job:
 
 
 def test_worker_imports_both_sides_and_runs_the_period_to_discrepancies_and_proposals(
-    producer_on_broker: str,  # noqa: F811
+    broker: str,
     start_worker: Any,
     recon: Any,  # noqa: F811
 ) -> None:

@@ -34,6 +34,18 @@ def recon(request: Any, db: Any, catalog_admin: Any, reviewer: Any, settings: An
     Each test runs with both plans of the matching's first pass: the hash aggregation of small
     months and the per-side streaming merge of large ones."""
     settings.RECONCILIATION_STREAMING_ABOVE_RECORDS = 0 if request.param == "streaming" else 10**12
+    return _recon_world(catalog_admin, reviewer)
+
+
+@pytest.fixture
+def recon_default_plan(db: Any, catalog_admin: Any, reviewer: Any) -> Any:
+    """``recon`` with the plan the month's size picks (the hash plan for these small months),
+    for tests whose subject is elsewhere: a worker in another process never sees this
+    process's settings, so running them under both plans would only run them twice."""
+    return _recon_world(catalog_admin, reviewer)
+
+
+def _recon_world(catalog_admin: Any, reviewer: Any) -> Any:
     for code, name in ((SH, "上海市"), (SC, "四川省"), (GD, "广东省")):
         Province.objects.get_or_create(code=code, defaults={"name": name})
     pooling.accounts_ensure()

@@ -166,14 +166,3 @@ def private_redis() -> Iterator[PrivateRedis]:
     server = PrivateRedis().start()
     yield server
     server.kill()
-
-
-@pytest.fixture
-def producer_on_broker(broker: str) -> str:  # noqa: F811
-    """Drop a producer pool opened by an earlier eager task so sends reach the real broker
-    (see tests/catalog/test_import_worker.py)."""
-    from config.celery import app
-
-    app._pool = None
-    app.__dict__.get("amqp", app).__dict__["_producer_pool"] = None
-    return broker

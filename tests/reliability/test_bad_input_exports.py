@@ -13,7 +13,7 @@ import pytest
 from tests.reconciliation import conftest as reconciliation_fixtures
 from tests.reconciliation.conftest import row
 
-recon = reconciliation_fixtures.recon
+recon = reconciliation_fixtures.recon_default_plan  # one plan: the subject here is the CSV export
 PREFIXES = ["=", "+", "-", "@", "\t"]
 
 

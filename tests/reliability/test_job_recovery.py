@@ -42,14 +42,14 @@ def test_a_job_runner_refuses_a_job_another_worker_runs():
             assert runnable is None
 
 
-def test_recovering_an_orphaned_job_queues_it_again_and_counts_the_requeue(producer_on_broker):
+def test_recovering_an_orphaned_job_queues_it_again_and_counts_the_requeue(broker):
     import redis
 
     job = _running_job()
     assert jobs_recover() == [job.pk]
     job.refresh_from_db()
     assert (job.state, job.params["requeued"]) == ("queued", 1)
-    assert redis.Redis.from_url(producer_on_broker).llen("celery") == 1  # no worker here: the message waits
+    assert redis.Redis.from_url(broker).llen("celery") == 1  # no worker here: the message waits
 
 
 def test_a_queued_job_is_resent_only_after_the_grace_period():

@@ -27,7 +27,8 @@ from apps.pooling.models import Transfer
 from apps.reconciliation import services as reconciliation
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from tests.factories import draft_release
-from tests.reconciliation.conftest import PERIOD, SC, SH, recon, row  # noqa: F401 - fixture
+from tests.reconciliation.conftest import PERIOD, SC, SH, row
+from tests.reconciliation.conftest import recon_default_plan as recon  # noqa: F401 - fixture (the worker picks its own plan)
 from tests.reliability.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -63,7 +64,7 @@ def _killed_at_the_gate(gate_: Any, worker: Any, job_id: int) -> None:
     wait_for(lambda: gate_.backend_gone(pid), timeout=15, what="the killed worker's session to end")
 
 
-def test_import_killed_mid_transaction_ends_succeeded_with_every_row_once(producer_on_broker, start_worker, gate, catalog_admin):
+def test_import_killed_mid_transaction_ends_succeeded_with_every_row_once(broker, start_worker, gate, catalog_admin):
     draft = draft_release(label="2026.01-kill", effective_from=dt.date(2026, 1, 1), user=catalog_admin)
     history_gate = gate("catalog_historicalcatalogitem", "lock")  # items merged, history not yet written
     worker = start_worker(**WORKER)
@@ -82,7 +83,7 @@ def test_import_killed_mid_transaction_ends_succeeded_with_every_row_once(produc
 
 
 def test_reconciliation_killed_mid_run_ends_succeeded_with_one_run_and_its_proposal(
-    producer_on_broker,
+    broker,
     start_worker,
     gate,
     recon,  # noqa: F811
