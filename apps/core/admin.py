@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -128,6 +128,18 @@ class ProvinceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return None
         self.message_user(request, f"{label}: {done}", messages.SUCCESS)
         return result
+
+
+class AddThroughServiceMixin:
+    """For an admin whose save_model creates the row through a service: a domain error on
+    "add" comes back as a message on the add page instead of a server error."""
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        try:
+            return super().add_view(request, form_url, extra_context)  # type: ignore[misc]
+        except DomainError as exc:
+            self.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class PortalAdmin(ProvinceScopedAdmin):

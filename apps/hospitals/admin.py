@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import PortalAdmin, PortalHistoryAdmin
+from apps.core.admin import AddThroughServiceMixin, PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 
 from . import notices, services
@@ -45,7 +45,7 @@ def _issue_keys(model_admin: PortalAdmin | PortalHistoryAdmin, request: HttpRequ
 
 
 @admin.register(Hospital)
-class HospitalAdmin(PortalHistoryAdmin):
+class HospitalAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
     list_display = ["code", "name", "province", "region", "level", "active", "created_at"]
     list_filter = ["active", "level", "province"]
     search_fields = ["=code", "name", "contact_name"]
@@ -75,15 +75,6 @@ class HospitalAdmin(PortalHistoryAdmin):
             reason="registered in admin",
         )
         obj.pk = hospital.pk
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
-            from django.http import HttpResponseRedirect
-
-            return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description=_("Issue an API key (shown once)"))
     def issue_api_key(self, request: HttpRequest, queryset: QuerySet[Hospital]) -> None:
@@ -149,7 +140,7 @@ class ApiKeyAdmin(PortalHistoryAdmin):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(PortalHistoryAdmin):
+class WebhookEndpointAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
     """The signing secret is shown once, in a message, when created or rotated; never on a page."""
 
     list_display = ["id", "hospital", "url", "active", "failing_since", "disabled_reason", "created_at"]
@@ -180,15 +171,6 @@ class WebhookEndpointAdmin(PortalHistoryAdmin):
             _("Signing secret of endpoint %(id)s (shown this once): %(secret)s") % {"id": endpoint.pk, "secret": secret},
             messages.WARNING,
         )
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
-            from django.http import HttpResponseRedirect
-
-            return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description=_("Rotate the signing secret (new one shown once)"))
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:

@@ -13,7 +13,7 @@ from apps.catalog import services as catalog
 from apps.catalog.demo import generate_items
 from apps.core.errors import ValidationFailed
 from apps.hospitals import delivery, notices
-from apps.hospitals.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement
+from apps.hospitals.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
 from tests.factories import draft_release, publish
 
 from .notice_helpers import hospital, label, principal, release, with_endpoint
@@ -223,3 +223,14 @@ def test_register_hospital_with_webhook_url_prints_the_secret_once(capsys):
     call_command("register_hospital", "H31010100009", name="医院", province="310000", webhook_url="https://his.example.org/hook")
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("whsec_")
+
+
+def test_admin_add_of_an_endpoint_the_service_refuses_shows_the_reason_and_writes_nothing(admin_client):
+    h = hospital(1)
+    response = admin_client.post(
+        "/admin/hospitals/webhookendpoint/add/", {"hospital": h.pk, "url": "http://his.example.org/hook", "event_types": "[]"}, follow=True
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("accepted only for loopback hosts" in m and m.endswith("(validation_error)") for m in shown), shown
+    assert not WebhookEndpoint.objects.filter(hospital=h).exists()
