@@ -42,19 +42,15 @@ def _columns() -> list[str]:
 
 
 def _write_file(path: Path, count: int) -> None:
-    from apps.catalog.demo import generate_items
-    from apps.catalog.validation import derived_category_path
-    from apps.core.codes import catalog_code_kind
+    from apps.catalog.demo import generate_canonical_items
 
     columns = _columns()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
-        for item in generate_items(count, seed=404):
-            kind = catalog_code_kind(item["code"])
-            values = {**item, "kind": kind, "category_path": derived_category_path(item["code"], kind)}
-            writer.writerow([values.get(c, "") for c in columns])
+        for item in generate_canonical_items(count, seed=404):
+            writer.writerow([item.get(c, "") for c in columns])
 
 
 def _reset() -> None:

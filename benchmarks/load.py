@@ -11,7 +11,6 @@ Run: ``.venv/bin/python benchmarks/load.py [--quick]``. DATABASE_URL defaults to
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import os
@@ -33,23 +32,6 @@ CLIENTS = 50
 FAILURES: list[str] = []  # writes (publish, import) that failed during the load
 
 
-def _canonical_csv(count: int) -> bytes:
-    from apps.catalog.demo import generate_items
-    from apps.catalog.models import CANONICAL_COLUMNS
-    from apps.catalog.validation import derived_category_path
-    from apps.core.codes import catalog_code_kind
-
-    columns = [c for c in CANONICAL_COLUMNS if c != "replaces"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for item in generate_items(count, seed=1111):
-        kind = catalog_code_kind(item["code"])
-        values = {**item, "kind": kind, "category_path": derived_category_path(item["code"], kind)}
-        writer.writerow([values.get(c, "") for c in columns])
-    return out.getvalue().encode()
-
-
 def _writes(size: int) -> list[threading.Thread]:
     """Threads that publish one release and import one file (fresh labels every run)."""
     from django.contrib.auth import get_user_model
@@ -69,7 +51,9 @@ def _writes(size: int) -> list[threading.Thread]:
     services.release_submit(release=to_publish, user=admin)
     services.release_approve(release=to_publish, user=reviewer)
     to_import = services.release_create_draft(label=f"load-{tag}-i", effective_from=last + dt.timedelta(days=2), user=admin)
-    body = _canonical_csv(size)
+    from apps.catalog.demo import canonical_csv
+
+    body = canonical_csv(size, seed=1111)
 
     def publish() -> None:
         try:

@@ -18,16 +18,13 @@ from _setup import print_table, row, setup_django, timed
 
 
 def _csv_rows(count: int) -> bytes:
-    from apps.catalog.demo import generate_items
+    from apps.catalog.demo import generate_canonical_items
     from apps.catalog.models import ITEM_CONTENT_FIELDS
-    from apps.catalog.validation import derived_category_path
-    from apps.core.codes import catalog_code_kind
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for item in generate_items(count, seed=500):
-        kind = catalog_code_kind(item["code"])
-        values = {**item, "kind": kind, "category_path": derived_category_path(item["code"], kind), "replaces": "[]"}
+    for item in generate_canonical_items(count, seed=500):
+        values = {**item, "replaces": "[]"}
         writer.writerow([item["code"], *(values.get(f, "") for f in ITEM_CONTENT_FIELDS)])
     return buffer.getvalue().encode()
 

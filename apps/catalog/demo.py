@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import string
 from collections.abc import Iterator
@@ -125,3 +127,28 @@ def generate_items(count: int, *, seed: int = 1, start: int = 0) -> Iterator[dic
             name = rng.choice(TCM_NAMES)
             item |= {"code": tcm_code(index), "name": name, "specification": "饮片", "unit": "克", "pricing_unit": "克"}
         yield item
+
+
+def generate_canonical_items(count: int, *, seed: int = 1, start: int = 0) -> Iterator[dict[str, Any]]:
+    """``generate_items`` with the columns an import file carries besides: kind and category_path."""
+    from apps.core.codes import catalog_code_kind
+
+    from .validation import derived_category_path
+
+    for item in generate_items(count, seed=seed, start=start):
+        kind = catalog_code_kind(item["code"])
+        yield {**item, "kind": kind, "category_path": derived_category_path(item["code"], kind)}
+
+
+def canonical_csv(count: int, *, seed: int = 1) -> bytes:
+    """A canonical import file of ``count`` generated items, with a header and without the
+    optional ``replaces`` column (generated items replace nothing)."""
+    from .models import CANONICAL_COLUMNS
+
+    columns = [c for c in CANONICAL_COLUMNS if c != "replaces"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for item in generate_canonical_items(count, seed=seed):
+        writer.writerow([item.get(c, "") for c in columns])
+    return out.getvalue().encode()

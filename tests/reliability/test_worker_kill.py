@@ -8,20 +8,16 @@ stops the worker's transaction after its first writes, while the worker waits on
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.catalog.demo import generate_items
+from apps.catalog.demo import canonical_csv
 from apps.catalog.importers.services import import_enqueue
-from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem
-from apps.catalog.validation import derived_category_path
-from apps.core.codes import catalog_code_kind
+from apps.catalog.models import CatalogItem
 from apps.core.models import Job
 from apps.pooling.models import Transfer
 from apps.reconciliation import services as reconciliation
@@ -36,18 +32,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, s
 ROWS = 3000
 # A short visibility timeout: the message the killed worker held comes back within seconds.
 WORKER = {"CELERY_VISIBILITY_TIMEOUT": "3", "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
-
-
-def _canonical_csv(count: int) -> bytes:
-    columns = [c for c in CANONICAL_COLUMNS if c != "replaces"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for item in generate_items(count, seed=1111):
-        kind = catalog_code_kind(item["code"])
-        values = {**item, "kind": kind, "category_path": derived_category_path(item["code"], kind)}
-        writer.writerow([values.get(c, "") for c in columns])
-    return out.getvalue().encode()
 
 
 def _state(job_id: int) -> str:
@@ -68,7 +52,7 @@ def test_import_killed_mid_transaction_ends_succeeded_with_every_row_once(broker
     draft = draft_release(label="2026.01-kill", effective_from=dt.date(2026, 1, 1), user=catalog_admin)
     history_gate = gate("catalog_historicalcatalogitem", "lock")  # items merged, history not yet written
     worker = start_worker(**WORKER)
-    upload = SimpleUploadedFile("big.csv", _canonical_csv(ROWS))
+    upload = SimpleUploadedFile("big.csv", canonical_csv(ROWS, seed=1111))
     job = import_enqueue(release=draft, upload=upload, fmt="canonical-csv", user=catalog_admin)
 
     _killed_at_the_gate(history_gate, worker, job.pk)
