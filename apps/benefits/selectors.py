@@ -23,19 +23,20 @@ def level_meets(*, hospital_level: str, required: str) -> bool:
     return LEVEL_RANK.get(hospital_level, 0) >= LEVEL_RANK.get(required, 99)
 
 
+def _approved_in_force(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> QuerySet[BenefitPolicy]:
+    """Approved policies of the key whose effective range holds ``on_date``."""
+    return BenefitPolicy.objects.filter(
+        province__code=province_code,
+        scheme=scheme,
+        setting=setting,
+        status=BenefitPolicy.Status.APPROVED,
+        effective_from__lte=on_date,
+    ).filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+
+
 def policies_in_force(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> list[BenefitPolicy]:
     """Every approved policy of the key in force on ``on_date`` (all hospital levels), one query."""
-    return list(
-        BenefitPolicy.objects.filter(
-            province__code=province_code,
-            scheme=scheme,
-            setting=setting,
-            status=BenefitPolicy.Status.APPROVED,
-            effective_from__lte=on_date,
-        )
-        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
-        .select_related("province")
-    )
+    return list(_approved_in_force(province_code=province_code, scheme=scheme, setting=setting, on_date=on_date).select_related("province"))
 
 
 def policy_in_force_queryset(
@@ -45,15 +46,8 @@ def policy_in_force_queryset(
     pre-check compiles it as a sub-query of its one statement."""
     levels = [hospital_level, ""] if hospital_level else [""]
     return (
-        BenefitPolicy.objects.filter(
-            province__code=province_code,
-            scheme=scheme,
-            setting=setting,
-            status=BenefitPolicy.Status.APPROVED,
-            effective_from__lte=on_date,
-            hospital_level__in=levels,
-        )
-        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+        _approved_in_force(province_code=province_code, scheme=scheme, setting=setting, on_date=on_date)
+        .filter(hospital_level__in=levels)
         .order_by(F("hospital_level").desc())  # the level's own policy sorts before the blank one
     )
 

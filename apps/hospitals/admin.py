@@ -82,22 +82,19 @@ class HospitalAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
 
     @admin.action(description=_("Deactivate (their keys stop working)"))
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Hospital]) -> None:
-        for hospital in queryset.select_related("province"):
-            self.run_service(
-                request,
-                hospital.code,
-                lambda h=hospital: services.hospital_set_active(hospital=h, active=False, user=request.user),
-                _("deactivated"),
-            )
+        self._set_active(request, queryset, active=False, done=_("deactivated"))
 
     @admin.action(description=_("Activate"))
     def activate(self, request: HttpRequest, queryset: QuerySet[Hospital]) -> None:
+        self._set_active(request, queryset, active=True, done=_("activated"))
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[Hospital], *, active: bool, done: Any) -> None:
         for hospital in queryset.select_related("province"):
             self.run_service(
                 request,
                 hospital.code,
-                lambda h=hospital: services.hospital_set_active(hospital=h, active=True, user=request.user),
-                _("activated"),
+                lambda h=hospital: services.hospital_set_active(hospital=h, active=active, user=request.user),
+                done,
             )
 
 
