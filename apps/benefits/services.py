@@ -20,8 +20,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.catalog.models import HospitalLevel
+from apps.core.audit import audit_record, history_save
 from apps.core.codes import CodeError, normalise_code, normalise_text, validate_catalog_code, validate_icd10
 from apps.core.errors import Conflict, ValidationFailed
+from apps.core.models import AuditAction
 from apps.core.permissions import require_province, require_role
 from apps.core.roles import Role
 
@@ -70,6 +72,16 @@ def check_policy_values(values: dict[str, Any]) -> None:
             values[name] = ratio
 
 
+def _policy_detail(policy: BenefitPolicy) -> dict[str, Any]:
+    return {
+        "scheme": policy.scheme,
+        "setting": policy.setting,
+        "hospital_level": policy.hospital_level,
+        "effective_from": policy.effective_from.isoformat(),
+        "effective_to": policy.effective_to.isoformat() if policy.effective_to else None,
+    }
+
+
 @transaction.atomic
 def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> BenefitPolicy:
     """Draft a policy for ``province``. Raises Forbidden (role / wrong_province), ValidationFailed."""
@@ -89,9 +101,8 @@ def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> Bene
         raise _field_error(sorted(unknown)[0], "unknown field")
     check_policy_values(values)
     policy = BenefitPolicy(province=province, created_by=user, **values)
-    policy._history_user = user  # type: ignore[attr-defined]
-    policy._change_reason = "drafted"  # type: ignore[attr-defined]
-    policy.save()
+    history_save(policy, user=user, reason="drafted")
+    audit_record(action=AuditAction.POLICY_DRAFTED, actor=user, obj=policy, detail=_policy_detail(policy))
     return policy
 
 
@@ -121,9 +132,8 @@ def policy_update_draft(*, policy: BenefitPolicy, user: Any, reason: str = "", *
     check_policy_values(values)
     for name, value in values.items():
         setattr(policy, name, value)
-    policy._history_user = user  # type: ignore[attr-defined]
-    policy._change_reason = reason or "draft edited"  # type: ignore[attr-defined]
-    policy.save()
+    history_save(policy, user=user, reason=reason or "draft edited")
+    audit_record(action=AuditAction.POLICY_CHANGED, actor=user, obj=policy, reason=reason, detail=_policy_detail(policy))
     return policy
 
 
@@ -145,9 +155,9 @@ def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
     for other in overlapping_approved(policy=policy).select_for_update():
         if other.effective_from < policy.effective_from and other.effective_to is None:
             other.effective_to = policy.effective_from
-            other._history_user = user  # type: ignore[attr-defined]
-            other._change_reason = f"superseded by policy {policy.pk} from {policy.effective_from}"  # type: ignore[attr-defined]
-            other.save(update_fields=["effective_to"])
+            history_save(
+                other, user=user, reason=f"superseded by policy {policy.pk} from {policy.effective_from}", update_fields=["effective_to"]
+            )
             continue
         raise Conflict(
             f"policy {other.pk} ({other.effective_from}–{other.effective_to or 'open'}) is approved for the same "
@@ -157,13 +167,12 @@ def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
     policy.status = BenefitPolicy.Status.APPROVED
     policy.approved_by = user
     policy.approved_at = timezone.now()
-    policy._history_user = user  # type: ignore[attr-defined]
-    policy._change_reason = "approved"  # type: ignore[attr-defined]
     try:
         with transaction.atomic():
-            policy.save()
+            history_save(policy, user=user, reason="approved")
     except IntegrityError as exc:  # a concurrent approval won the race; the exclusion constraint says so
         raise Conflict(f"policy {policy.pk} overlaps an approved policy", code="policy_overlap") from exc
+    audit_record(action=AuditAction.POLICY_APPROVED, actor=user, obj=policy, detail=_policy_detail(policy))
     return policy
 
 
@@ -214,9 +223,15 @@ def local_item_save(*, user: Any, province: Province, code: str, reason: str = "
     item = LocalItem.objects.filter(province=province, code=code).first() or LocalItem(province=province, code=code)
     for name, value in fields.items():
         setattr(item, name, value)
-    item._history_user = user  # type: ignore[attr-defined]
-    item._change_reason = reason or ("edited" if item.pk else "created")  # type: ignore[attr-defined]
-    item.save()
+    created = item.pk is None
+    history_save(item, user=user, reason=reason or ("created" if created else "edited"))
+    audit_record(
+        action=AuditAction.LOCAL_ITEM_SAVED,
+        actor=user,
+        obj=item,
+        reason=reason,
+        detail={"code": item.code, "created": created, "sunset_date": item.sunset_date.isoformat()},
+    )
     return item
 
 

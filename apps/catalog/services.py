@@ -15,8 +15,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from apps.core.audit import audit_record, history_delete, history_save
 from apps.core.errors import Conflict, NotFound, ValidationFailed, require_reason
 from apps.core.history import history_bulk_record
+from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 
 from . import exports
@@ -58,9 +60,7 @@ def release_create_draft(*, label: str, effective_from: dt.date, user: Any, base
         )
     release = CatalogRelease(label=label, effective_from=effective_from, based_on=based_on, created_by=user)
     release.full_clean(exclude=["created_by"])
-    release._change_reason = f"copied from {based_on.label}" if based_on else "created empty"  # type: ignore[attr-defined]
-    release._history_user = user  # type: ignore[attr-defined]
-    release.save()
+    history_save(release, user=user, reason=f"copied from {based_on.label}" if based_on else "created empty")
     if based_on is not None:
         columns = ", ".join(("code", *ITEM_CONTENT_FIELDS))
         with connection.cursor() as cursor:
@@ -69,6 +69,12 @@ def release_create_draft(*, label: str, effective_from: dt.date, user: Any, base
                 f"SELECT %s, {columns} FROM catalog_catalogitem WHERE release_id = %s",
                 [release.pk, based_on.pk],
             )
+    audit_record(
+        action=AuditAction.RELEASE_CREATED,
+        actor=user,
+        obj=release,
+        detail={"effective_from": release.effective_from.isoformat(), "based_on": based_on.label if based_on else None},
+    )
     return release
 
 
@@ -82,11 +88,17 @@ def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason
     if errors:
         raise ValidationFailed(f"item {clean.get('code') or '?'} is not valid", errors=errors)
     item = CatalogItem.objects.filter(release=release, code=clean["code"]).first() or CatalogItem(release=release)
+    created = item.pk is None
     for field, value in clean.items():
         setattr(item, field, value)
-    item._change_reason = reason or "edited"  # type: ignore[attr-defined]
-    item._history_user = user  # type: ignore[attr-defined]
-    item.save()
+    history_save(item, user=user, reason=reason or ("created" if created else "edited"))
+    audit_record(
+        action=AuditAction.RELEASE_ITEM_CHANGED,
+        actor=user,
+        obj=release,
+        reason=reason,
+        detail={"code": item.code, "created": created},
+    )
     return item
 
 
@@ -98,9 +110,8 @@ def item_delete(*, release: CatalogRelease, code: str, user: Any, reason: str = 
     item = CatalogItem.objects.filter(release=release, code=code).first()
     if item is None:
         raise NotFound(f"no item {code} in release {release.label}", code="code_unknown")
-    item._change_reason = reason or "deleted"  # type: ignore[attr-defined]
-    item._history_user = user  # type: ignore[attr-defined]
-    item.delete()
+    history_delete(item, user=user, reason=reason or "deleted")
+    audit_record(action=AuditAction.RELEASE_ITEM_DELETED, actor=user, obj=release, reason=reason, detail={"code": code})
 
 
 def items_record_history(*, release: CatalogRelease, codes_sql: str, params: list[Any], user: Any, history_type: str, reason: str) -> int:
@@ -115,12 +126,14 @@ def items_record_history(*, release: CatalogRelease, codes_sql: str, params: lis
     )
 
 
-def _transition(release: CatalogRelease, *, user: Any, reason: str, **fields: Any) -> CatalogRelease:
+def _transition(
+    release: CatalogRelease, *, user: Any, action: AuditAction, reason: str, detail: dict[str, Any] | None = None, **fields: Any
+) -> CatalogRelease:
+    """Move a release to its next state: history row and audit event in the caller's transaction."""
     for name, value in fields.items():
         setattr(release, name, value)
-    release._change_reason = reason  # type: ignore[attr-defined]
-    release._history_user = user  # type: ignore[attr-defined]
-    release.save()
+    history_save(release, user=user, reason=reason)
+    audit_record(action=action, actor=user, obj=release, reason=reason, detail=detail)
     return release
 
 
@@ -133,7 +146,14 @@ def release_submit(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     if not CatalogItem.objects.filter(release=release).exists():
         raise ValidationFailed(f"release {release.label} has no items")
     return _transition(
-        release, user=user, reason="submitted", status=Status.IN_REVIEW, submitted_by=user, submitted_at=timezone.now(), rejection_reason=""
+        release,
+        user=user,
+        action=AuditAction.RELEASE_SUBMITTED,
+        reason="submitted",
+        status=Status.IN_REVIEW,
+        submitted_by=user,
+        submitted_at=timezone.now(),
+        rejection_reason="",
     )
 
 
@@ -148,7 +168,15 @@ def release_approve(*, release: CatalogRelease, user: Any) -> CatalogRelease:
         raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
     try:
         with transaction.atomic():
-            return _transition(release, user=user, reason="approved", status=Status.APPROVED, approved_by=user, approved_at=timezone.now())
+            return _transition(
+                release,
+                user=user,
+                action=AuditAction.RELEASE_APPROVED,
+                reason="approved",
+                status=Status.APPROVED,
+                approved_by=user,
+                approved_at=timezone.now(),
+            )
     except IntegrityError as exc:  # the CHECK constraint, should the lock above ever be bypassed
         raise Conflict("the submitter of a release cannot approve it", code="same_user_cannot_approve") from exc
 
@@ -166,7 +194,8 @@ def release_reject(*, release: CatalogRelease, user: Any, reason: str) -> Catalo
     return _transition(
         release,
         user=user,
-        reason=f"rejected: {reason}"[:100],
+        action=AuditAction.RELEASE_REJECTED,
+        reason=reason,
         status=Status.DRAFT,
         rejection_reason=reason,
         approved_by=None,
@@ -195,7 +224,9 @@ def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     _transition(
         release,
         user=user,
+        action=AuditAction.RELEASE_PUBLISHED,
         reason="published",
+        detail={"effective_from": release.effective_from.isoformat(), "diff_counts": diff_counts, "sha256": sha256},
         status=Status.PUBLISHED,
         previous=previous,
         published_by=user,

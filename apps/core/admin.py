@@ -170,6 +170,7 @@ class StaffProfileAdmin(PortalHistoryAdmin):
             role=form.cleaned_data["role"],
             province_code=form.cleaned_data.get("province_code", ""),
             reason="role changed in admin" if change else "role given in admin",
+            actor=request.user,
         )
         obj.pk = profile.pk
 

@@ -26,3 +26,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(sync_role_groups, dispatch_uid="core.sync_role_groups")
+        from . import tasks  # noqa: F401  (registers core.run_job, which job_enqueue looks up by name)

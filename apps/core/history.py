@@ -32,5 +32,5 @@ def history_bulk_record(
         f"SELECT {', '.join(select_cols)}, %s, %s, %s, %s FROM {quote(model._meta.db_table)} WHERE {where_sql}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [timezone.now(), reason[:100], history_type, user_id, *params])
+        cursor.execute(sql, [timezone.now(), reason, history_type, user_id, *params])
         return int(cursor.rowcount)

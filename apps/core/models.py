@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .roles import Role
@@ -56,3 +57,93 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+
+class AuditAction(models.TextChoices):
+    """The closed list of actions the audit log knows (``<object>.<verb>``). A service writes
+    exactly one event per action it performs; add a member here when a new action appears."""
+
+    STAFF_CREATED = "staff.created", "staff user created"
+    STAFF_ROLE_CHANGED = "staff.role_changed", "staff role changed"
+    STAFF_TOKEN_ISSUED = "staff.token_issued", "staff API token issued"
+    STAFF_TOKEN_REVOKED = "staff.token_revoked", "staff API token revoked"
+    RELEASE_CREATED = "release.created", "release draft created"
+    RELEASE_ITEM_CHANGED = "release.item_changed", "draft item saved"
+    RELEASE_ITEM_DELETED = "release.item_deleted", "draft item deleted"
+    RELEASE_IMPORTED = "release.imported", "file imported into a draft"
+    RELEASE_SUBMITTED = "release.submitted", "release submitted for review"
+    RELEASE_APPROVED = "release.approved", "release approved"
+    RELEASE_REJECTED = "release.rejected", "release sent back to draft"
+    RELEASE_PUBLISHED = "release.published", "release published"
+    POLICY_DRAFTED = "policy.drafted", "benefit policy drafted"
+    POLICY_CHANGED = "policy.changed", "benefit policy draft changed"
+    POLICY_SUBMITTED = "policy.submitted", "benefit policy submitted"
+    POLICY_APPROVED = "policy.approved", "benefit policy approved"
+    LOCAL_ITEM_SAVED = "local_item.saved", "local item saved"
+    REFERENCE_IMPORTED = "reference.imported", "reference data imported"
+    HOSPITAL_REGISTERED = "hospital.registered", "hospital registered"
+    HOSPITAL_CHANGED = "hospital.changed", "hospital details changed"
+    HOSPITAL_ACTIVATED = "hospital.activated", "hospital activated"
+    HOSPITAL_DEACTIVATED = "hospital.deactivated", "hospital deactivated"
+    API_KEY_ISSUED = "api_key.issued", "API key issued"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    ENDPOINT_REGISTERED = "endpoint.registered", "webhook endpoint registered"
+    ENDPOINT_CHANGED = "endpoint.changed", "webhook endpoint changed"
+    ENDPOINT_DELETED = "endpoint.deleted", "webhook endpoint deleted"
+    ENDPOINT_SECRET_ROTATED = "endpoint.secret_rotated", "webhook secret rotated"
+    ENDPOINT_ENABLED = "endpoint.enabled", "webhook endpoint enabled"
+    ENDPOINT_DISABLED = "endpoint.disabled", "webhook endpoint disabled"
+    NOTICES_REPLAYED = "notices.replayed", "notice deliveries replayed"
+    RELEASE_ACKNOWLEDGED = "release.acknowledged", "release acknowledged by a hospital"
+    ACCOUNT_LIMIT_CHANGED = "account.limit_changed", "overdraft limit changed"
+    TRANSFER_PROPOSED = "transfer.proposed", "transfer proposed"
+    TRANSFER_POSTED = "transfer.posted", "transfer approved and posted"
+    TRANSFER_REJECTED = "transfer.rejected", "transfer rejected"
+    TRANSFER_VOIDED = "transfer.voided", "transfer voided"
+    TRANSFER_REVERSAL_PROPOSED = "transfer.reversal_proposed", "reversal proposed"
+    REGION_FIGURES_ENTERED = "region_figures.entered", "region figures entered"
+    ADJUSTMENT_PROPOSED = "adjustment.proposed", "risk adjustment proposed"
+    SETTLEMENTS_IMPORTED = "settlements.imported", "settlement file imported"
+    RECONCILIATION_RUN = "reconciliation.run", "reconciliation run finished"
+
+
+class AuditEvent(models.Model):
+    """One row per action a person or process performed (Zulip's RealmAuditLog): who, what, on
+    which object, for which province, why. Written by the service in the action's own transaction
+    (``apps.core.audit.audit_record``); PostgreSQL refuses to change or delete a row."""
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=150, help_text="The user name at the time, or the hospital / process that acted.")
+    # Not ``choices``: the closed list is AuditAction, checked by audit_record, so adding an
+    # action needs no migration; the CHECK keeps the shape.
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, help_text="app_label.model of the object acted on")
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    province_code = models.CharField(max_length=6, blank=True, default="", help_text="The province the action concerns ('' national).")
+    reason = models.TextField(blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["-occurred_at", "-id"], name="audit_recent"),
+            models.Index(fields=["action", "-occurred_at"], name="audit_by_action"),
+            models.Index(fields=["province_code", "-occurred_at"], name="audit_by_province"),
+            models.Index(fields=["actor", "-occurred_at"], name="audit_by_actor"),
+            models.Index(fields=["object_type", "object_id"], name="audit_by_object"),
+        ]
+        constraints = [
+            models.CheckConstraint(name="audit_action_is_dotted", condition=models.Q(action__regex=r"^[a-z_]+\.[a-z_]+$")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}#{self.object_id}"
+
+    @property
+    def action_label(self) -> str:
+        try:
+            return str(AuditAction(self.action).label)
+        except ValueError:
+            return self.action

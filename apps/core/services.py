@@ -9,14 +9,15 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from .audit import audit_record, history_save
 from .codes import CodeError, validate_province_code
 from .errors import ValidationFailed
-from .models import StaffProfile
+from .models import AuditAction, StaffProfile
 from .roles import PROVINCE_SCOPED_ROLES, Role
 
 
 @transaction.atomic
-def staff_create(*, username: str, role: str, province_code: str = "", password: str | None = None) -> Any:
+def staff_create(*, username: str, role: str, province_code: str = "", password: str | None = None, actor: Any = None) -> Any:
     """Create a staff user with one role. Provincial roles need a valid province code.
 
     Raises ValidationFailed for an unknown role, a missing/invalid province or a taken username.
@@ -30,13 +31,34 @@ def staff_create(*, username: str, role: str, province_code: str = "", password:
     else:
         user.set_unusable_password()
     user.save()
-    staff_set_role(user=user, role=role, province_code=province_code, reason="created")
+    profile = _set_role(user=user, role=role, province_code=province_code, actor=actor, reason="created")
+    audit_record(
+        action=AuditAction.STAFF_CREATED,
+        actor=actor,
+        obj=user,
+        province=profile.province_code,
+        detail={"role": role, "province": profile.province_code},
+    )
     return user
 
 
 @transaction.atomic
-def staff_set_role(*, user: Any, role: str, province_code: str = "", reason: str = "") -> StaffProfile:
-    """Give ``user`` exactly one role (recorded in history with ``reason``)."""
+def staff_set_role(*, user: Any, role: str, province_code: str = "", reason: str = "", actor: Any = None) -> StaffProfile:
+    """Give ``user`` exactly one role (recorded in history and the audit log with ``reason``)."""
+    before = StaffProfile.objects.filter(user=user).values("role", "province_code").first()
+    profile = _set_role(user=user, role=role, province_code=province_code, actor=actor, reason=reason)
+    audit_record(
+        action=AuditAction.STAFF_ROLE_CHANGED,
+        actor=actor,
+        obj=user,
+        province=profile.province_code,
+        reason=reason,
+        detail={"before": before, "role": role, "province": profile.province_code},
+    )
+    return profile
+
+
+def _set_role(*, user: Any, role: str, province_code: str, actor: Any, reason: str) -> StaffProfile:
     if role not in Role.values:
         raise ValidationFailed(f"unknown role {role!r}; one of {', '.join(Role.values)}")
     if role in PROVINCE_SCOPED_ROLES and not province_code:
@@ -49,8 +71,7 @@ def staff_set_role(*, user: Any, role: str, province_code: str = "", reason: str
     profile = StaffProfile.objects.filter(user=user).first() or StaffProfile(user=user)
     profile.role = role
     profile.province_code = province_code
-    profile._change_reason = reason  # type: ignore[attr-defined]  # read by simple-history
-    profile.save()
+    history_save(profile, user=actor, reason=reason)
     group, _ = Group.objects.get_or_create(name=role)
     user.groups.set([group])
     return profile

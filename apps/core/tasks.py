@@ -1,4 +1,4 @@
-"""Celery tasks of core: the sweep that re-queues jobs whose worker died (see jobs.py)."""
+"""Celery tasks of core: the one job runner, and the sweep that re-queues jobs whose worker died (see jobs.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
-from .jobs import jobs_recover
+from .jobs import RUN_JOB_TASK, job_run, jobs_recover
+
+
+@shared_task(name=RUN_JOB_TASK, acks_late=True, ignore_result=True)
+def run_job(job_id: int) -> None:
+    """Run one queued job (import, reconciliation run, ...) through its registered handler."""
+    job_run(job_id)
 
 
 @shared_task(name="core.jobs_recover", acks_late=True, ignore_result=True)

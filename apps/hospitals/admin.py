@@ -59,8 +59,9 @@ class HospitalAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: Hospital, form: Any, change: bool) -> None:
         if change:
-            obj._change_reason = "contact edited in admin"  # type: ignore[attr-defined]
-            obj.save()
+            services.hospital_update(
+                hospital=obj, user=request.user, reason="edited in admin", **{name: getattr(obj, name) for name in form.changed_data}
+            )
             return
         hospital = services.hospital_register(
             code=obj.code,

@@ -17,8 +17,10 @@ from django.utils import timezone
 
 from apps.benefits.models import PoolingRegion, Province
 from apps.catalog.models import HospitalLevel
+from apps.core.audit import audit_record, history_save
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code
 from apps.core.errors import NotFound, ValidationFailed
+from apps.core.models import AuditAction
 from apps.core.permissions import require_province
 
 from .models import ApiKey, Hospital
@@ -128,9 +130,31 @@ def hospital_register(
         contact_email=contact_email,
         contact_phone=contact_phone,
     )
-    hospital._history_user = _user_or_none(user)  # type: ignore[attr-defined]
-    hospital._change_reason = reason  # type: ignore[attr-defined]
-    hospital.save()
+    history_save(hospital, user=user, reason=reason)
+    audit_record(action=AuditAction.HOSPITAL_REGISTERED, actor=user, obj=hospital, detail={"level": level, "name": hospital.name})
+    return hospital
+
+
+HOSPITAL_EDITABLE_FIELDS = ("name", "level", "region", "contact_name", "contact_email", "contact_phone")
+
+
+@transaction.atomic
+def hospital_update(*, hospital: Hospital, user: Any, reason: str = "", **fields: Any) -> Hospital:
+    """Change a hospital's name, level, pooling region or contact; its code and province never change.
+
+    Raises ValidationFailed for another field or an unknown level; Forbidden (wrong_province)."""
+    if user is not None:
+        require_province(user, hospital.province.code)
+    unknown = sorted(set(fields) - set(HOSPITAL_EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]} cannot be changed", errors=[{"field": unknown[0], "code": "read_only", "message": "fixed"}])
+    if "level" in fields and fields["level"] not in HospitalLevel.values:
+        raise ValidationFailed("unknown level", errors=[{"field": "level", "code": "invalid", "message": " ".join(HospitalLevel.values)}])
+    for name, value in fields.items():
+        setattr(hospital, name, value)
+    history_save(hospital, user=user, reason=reason or "edited")
+    changed = {name: str(getattr(hospital, name)) for name in fields}
+    audit_record(action=AuditAction.HOSPITAL_CHANGED, actor=user, obj=hospital, reason=reason, detail=changed)
     return hospital
 
 
@@ -140,9 +164,10 @@ def hospital_set_active(*, hospital: Hospital, active: bool, user: Any = None, r
     if user is not None:
         require_province(user, hospital.province.code)
     hospital.active = active
-    hospital._history_user = _user_or_none(user)  # type: ignore[attr-defined]
-    hospital._change_reason = reason or ("activated" if active else "deactivated")  # type: ignore[attr-defined]
-    hospital.save(update_fields=["active"])
+    history_save(hospital, user=user, reason=reason or ("activated" if active else "deactivated"), update_fields=["active"])
+    audit_record(
+        action=AuditAction.HOSPITAL_ACTIVATED if active else AuditAction.HOSPITAL_DEACTIVATED, actor=user, obj=hospital, reason=reason
+    )
     _forget_keys(list(hospital.api_keys.values_list("prefix", flat=True)))
     return hospital
 
@@ -161,9 +186,14 @@ def api_key_issue(*, hospital: Hospital, user: Any = None, name: str = "") -> tu
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(API_KEY_PREFIX_LENGTH))
     secret = secrets.token_urlsafe(32)
     key = ApiKey(hospital=hospital, prefix=prefix, secret_sha256=hash_secret(secret), name=name, created_by=_user_or_none(user))
-    key._history_user = _user_or_none(user)  # type: ignore[attr-defined]
-    key._change_reason = "issued"  # type: ignore[attr-defined]
-    key.save()
+    history_save(key, user=user, reason="issued")
+    audit_record(
+        action=AuditAction.API_KEY_ISSUED,
+        actor=user,
+        obj=key,
+        province=hospital.province.code,
+        detail={"hospital": hospital.code, "prefix": prefix, "name": name},
+    )
     return key, f"{prefix}.{secret}"
 
 
@@ -177,9 +207,15 @@ def api_key_revoke(*, key: ApiKey, user: Any = None, reason: str = "revoked") ->
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.revoked_by = _user_or_none(user)
-        key._history_user = _user_or_none(user)  # type: ignore[attr-defined]
-        key._change_reason = reason[:100]  # type: ignore[attr-defined]
-        key.save(update_fields=["revoked_at", "revoked_by"])
+        history_save(key, user=user, reason=reason, update_fields=["revoked_at", "revoked_by"])
+        audit_record(
+            action=AuditAction.API_KEY_REVOKED,
+            actor=user,
+            obj=key,
+            province=key.hospital.province.code,
+            reason=reason,
+            detail={"hospital": key.hospital.code, "prefix": key.prefix},
+        )
     _forget_keys([key.prefix])
     return key
 

@@ -28,7 +28,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from apps.benefits.models import PoolingRegion, Province
+from apps.core.audit import audit_record, history_save
 from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
+from apps.core.models import AuditAction
 from apps.core.money import MoneyError, apply_ratio, check_fen, format_yuan
 from apps.core.permissions import has_role, staff_province
 from apps.core.roles import Role
@@ -103,10 +105,17 @@ def account_set_overdraft_limit(*, account: FundAccount, limit_fen: int, user: A
     account = FundAccount.objects.select_for_update().get(pk=account.pk)
     if account.kind != Kind.EXTERNAL and account.balance_fen < -limit_fen:
         raise Conflict(f"{account}: balance {format_yuan(account.balance_fen)} is already below that limit", code="insufficient_funds")
+    old_limit = account.overdraft_limit_fen
     account.overdraft_limit_fen = limit_fen
-    account._history_user = user  # type: ignore[attr-defined]
-    account._change_reason = reason[:100] or "overdraft limit changed"  # type: ignore[attr-defined]
-    account.save(update_fields=["overdraft_limit_fen"])
+    history_save(account, user=user, reason=reason or "overdraft limit changed", update_fields=["overdraft_limit_fen"])
+    audit_record(
+        action=AuditAction.ACCOUNT_LIMIT_CHANGED,
+        actor=user,
+        obj=account,
+        province=account.province_code,
+        reason=reason,
+        detail={"old_fen": old_limit, "new_fen": limit_fen},
+    )
     return account
 
 
@@ -245,17 +254,21 @@ def transfer_propose_detailed(
             proposed_by=proposer,
             reverses=reverses,
         )
-        transfer._history_user = proposer  # type: ignore[attr-defined]
-        transfer._change_reason = "proposed"  # type: ignore[attr-defined]
         try:
             with transaction.atomic():
-                transfer.save()
+                history_save(transfer, user=proposer, reason="proposed")
         except IntegrityError:
             # A concurrent request with the same key won the insert: answer as its replay.
             existing = Transfer.objects.filter(proposed_by=proposer, idempotency_key=idempotency_key).first()
             if existing is None:
                 raise
             return _replay(existing, fingerprint, idempotency_key)
+        _audit_transfer(
+            transfer,
+            action=AuditAction.TRANSFER_REVERSAL_PROPOSED if reverses is not None else AuditAction.TRANSFER_PROPOSED,
+            user=proposer,
+            reason=memo,
+        )
         return Proposal(transfer, True)
 
 
@@ -286,10 +299,23 @@ def _lock(transfer: Transfer) -> Transfer:
     return locked
 
 
-def _save(transfer: Transfer, *, user: Any, reason: str) -> None:
-    transfer._history_user = user  # type: ignore[attr-defined]
-    transfer._change_reason = reason[:100]  # type: ignore[attr-defined]
-    transfer.save()
+def _audit_transfer(transfer: Transfer, *, action: AuditAction, user: Any, reason: str = "") -> None:
+    """The transfer's audit event, filed under the debited account's province (national: '')."""
+    audit_record(
+        action=action,
+        actor=user,
+        obj=transfer,
+        province=transfer.from_account.province_code,
+        reason=reason,
+        detail={
+            "amount_fen": transfer.amount_fen,
+            "from_account": transfer.from_account_id,
+            "to_account": transfer.to_account_id,
+            "from_province": transfer.from_account.province_code,
+            "to_province": transfer.to_account.province_code,
+            "reverses": transfer.reverses_id,
+        },
+    )
 
 
 def _ensure_proposed(transfer: Transfer) -> None:
@@ -324,7 +350,8 @@ def _post(transfer: Transfer, *, user: Any) -> None:
     )
     transfer.state = State.POSTED
     transfer.posted_at = now
-    _save(transfer, user=user, reason="posted")
+    history_save(transfer, user=user, reason="posted")
+    _audit_transfer(transfer, action=AuditAction.TRANSFER_POSTED, user=user)
 
 
 @transaction.atomic
@@ -345,20 +372,21 @@ def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
     transfer.approved_at = timezone.now()
     try:
         with transaction.atomic():
-            _save(transfer, user=approver, reason="approved")
+            history_save(transfer, user=approver, reason="approved")
     except IntegrityError as exc:  # the CHECK, should the comparison above ever be bypassed
         raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve") from exc
     _post(transfer, user=approver)
     return transfer
 
 
-def _close(transfer: Transfer, *, user: Any, state: str, reason: str, verb: str) -> Transfer:
+def _close(transfer: Transfer, *, user: Any, state: str, reason: str, action: AuditAction) -> Transfer:
     """End a proposed transfer without posting it (rejected or voided), recording who and why."""
     transfer.state = state
     transfer.closed_by = user
     transfer.closed_at = timezone.now()
     transfer.reason = reason
-    _save(transfer, user=user, reason=f"{verb}: {reason}")
+    history_save(transfer, user=user, reason=f"{state}: {reason}")
+    _audit_transfer(transfer, action=action, user=user, reason=reason)
     return transfer
 
 
@@ -371,7 +399,7 @@ def transfer_reject(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     _require_checker_for(user, transfer.from_account)
     require_reason(reason, detail="a rejection needs a reason")
     _ensure_proposed(transfer)
-    return _close(transfer, user=user, state=State.REJECTED, reason=reason, verb="rejected")
+    return _close(transfer, user=user, state=State.REJECTED, reason=reason, action=AuditAction.TRANSFER_REJECTED)
 
 
 @transaction.atomic
@@ -383,7 +411,7 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
         _require_checker_for(user, transfer.from_account)
     require_reason(reason, detail="voiding needs a reason")
     _ensure_proposed(transfer)
-    return _close(transfer, user=user, state=State.VOIDED, reason=reason, verb="voided")
+    return _close(transfer, user=user, state=State.VOIDED, reason=reason, action=AuditAction.TRANSFER_VOIDED)
 
 
 def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
@@ -460,9 +488,21 @@ def region_figures_put(
     figures.active_insured = active_insured
     figures.retirees = retirees
     figures.entered_by = user if getattr(user, "pk", None) else None
-    figures._history_user = figures.entered_by  # type: ignore[attr-defined]
-    figures._change_reason = "figures entered"  # type: ignore[attr-defined]
-    figures.save()
+    history_save(figures, user=figures.entered_by, reason="figures entered")
+    audit_record(
+        action=AuditAction.REGION_FIGURES_ENTERED,
+        actor=user,
+        obj=figures,
+        province=region.province.code,
+        detail={
+            "region": region.code,
+            "period": period,
+            "fund_income_fen": figures.fund_income_fen,
+            "fund_expenditure_fen": figures.fund_expenditure_fen,
+            "active_insured": active_insured,
+            "retirees": retirees,
+        },
+    )
     return figures
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import uuid
 from pathlib import PurePath
 from typing import IO, Any
 
@@ -28,10 +27,11 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.core.bulk import BulkFileRejected, JobProgress
-from apps.core.errors import DomainError, ValidationFailed
-from apps.core.jobs import job_create, job_fail, job_start, job_succeed
-from apps.core.models import Job
+from apps.core.audit import audit_record, history_save
+from apps.core.bulk import JobProgress
+from apps.core.errors import ValidationFailed
+from apps.core.jobs import job_enqueue
+from apps.core.models import AuditAction, Job
 from apps.core.permissions import require_role
 from apps.core.roles import Role
 from apps.pooling import services as pooling
@@ -90,11 +90,16 @@ def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job
     try:
         with transaction.atomic():
             batch = SettlementBatch(period=period, side=side, filename=PurePath(filename).name[:255], imported_by=user)
-            batch._history_user = user  # type: ignore[attr-defined]
-            batch._change_reason = "imported"  # type: ignore[attr-defined]
-            batch.save()
+            history_save(batch, user=user, reason="imported")
             rows = copy_settlements(file=file, progress=progress, batch_id=batch.pk, period=period, side=side)
             SettlementBatch.objects.filter(pk=batch.pk).update(rows=rows)
+            audit_record(
+                action=AuditAction.SETTLEMENTS_IMPORTED,
+                actor=user,
+                obj=batch,
+                province="",
+                detail={"period": period, "side": side, "rows": rows, "filename": batch.filename},
+            )
             return {"batch": batch.pk, "rows": rows, "period": period, "side": side}
     finally:
         progress.close()
@@ -105,41 +110,16 @@ def settlement_import_enqueue(*, period: str, side: str, upload: Any, user: Any)
     check_period(period)
     _check_side(side)
     require_role(user, Role.FINANCE_MAKER)
-    name = PurePath(getattr(upload, "name", "") or "upload.csv").name
-    with transaction.atomic():
-        path = default_storage.save(f"settlements/{uuid.uuid4().hex}/{name}", upload)
-        job = job_create(kind=IMPORT_JOB, user=user, params={"period": period, "side": side, "path": path, "filename": name})
-        job_id = job.pk
-
-        def enqueue() -> None:
-            from .tasks import import_settlements
-
-            import_settlements.delay(job_id)
-
-        transaction.on_commit(enqueue)
-    return job
+    return job_enqueue(kind=IMPORT_JOB, user=user, params={"period": period, "side": side}, upload=upload)
 
 
-def settlement_import_job_run(*, job: Job) -> None:
-    """Run a queued import job; outcome and errors go to the Job row."""
-    if job.state in (Job.State.SUCCEEDED, Job.State.FAILED):
-        return
+def settlement_import_job_handler(job: Job) -> dict[str, Any]:
+    """Run a queued settlement import job (see ``core.jobs.job_run``)."""
     params = job.params
-    job_start(job=job)
-    try:
-        with default_storage.open(params["path"], "rb") as file:
-            result = settlement_import(
-                period=params["period"], side=params["side"], file=file, user=job.created_by, job=job, filename=params["filename"]
-            )
-    except BulkFileRejected as exc:
-        job_fail(job=job, errors=exc.errors, error_count=exc.error_count, result={"detail": exc.detail})
-    except DomainError as exc:
-        job_fail(job=job, errors=[{"line": 0, "column": "", "code": exc.code, "message": exc.detail}], result={"detail": exc.detail})
-    else:
-        job_succeed(job=job, result=result)
-    finally:
-        if default_storage.exists(params["path"]):
-            default_storage.delete(params["path"])
+    with default_storage.open(params["path"], "rb") as file:
+        return settlement_import(
+            period=params["period"], side=params["side"], file=file, user=job.created_by, job=job, filename=params["filename"]
+        )
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -176,9 +156,7 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reconciliation:{period}"])
             inputs = _inputs(period)
             run = ReconciliationRun(period=period, inputs=inputs, job=job, started_by=user if getattr(user, "pk", None) else None)
-            run._history_user = run.started_by  # type: ignore[attr-defined]
-            run._change_reason = "started"  # type: ignore[attr-defined]
-            run.save()
+            history_save(run, user=run.started_by, reason="started")
             earlier = list(ReconciliationRun.objects.filter(period=period).exclude(pk=run.pk).values_list("pk", flat=True))
             Discrepancy.objects.filter(run_id__in=earlier).delete()
             ReconciliationRun.objects.filter(pk__in=earlier, state=ReconciliationRun.State.SUCCEEDED).update(
@@ -202,8 +180,14 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
             run.transfer_ids = [t.pk for _, _, t in proposals]
             run.state = ReconciliationRun.State.SUCCEEDED
             run.finished_at = timezone.now()
-            run._change_reason = "finished"  # type: ignore[attr-defined]
-            run.save()
+            history_save(run, user=run.started_by, reason="finished")
+            audit_record(
+                action=AuditAction.RECONCILIATION_RUN,
+                actor=user,
+                obj=run,
+                province="",
+                detail={"period": period, "counts": run.summary["counts"], "transfers": run.transfer_ids},
+            )
             progress(3, force=True)
             return run
     finally:
@@ -251,27 +235,10 @@ def reconciliation_request(*, period: str, user: Any) -> Job:
     check_period(period)
     if user is not None:
         require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
-    with transaction.atomic():
-        job = job_create(kind=RUN_JOB, user=user, params={"period": period}, total=3)
-        job_id = job.pk
-
-        def enqueue() -> None:
-            from .tasks import run_period
-
-            run_period.delay(job_id)
-
-        transaction.on_commit(enqueue)
-    return job
+    return job_enqueue(kind=RUN_JOB, user=user, params={"period": period}, total=3)
 
 
-def reconciliation_job_run(*, job: Job) -> None:
-    """Run a queued run job; the result names the run, its counts and net positions."""
-    if job.state in (Job.State.SUCCEEDED, Job.State.FAILED):
-        return
-    job_start(job=job, total=3)
-    try:
-        run = reconciliation_run(period=job.params["period"], user=job.created_by, job=job)
-    except DomainError as exc:
-        job_fail(job=job, errors=[{"line": 0, "column": "", "code": exc.code, "message": exc.detail}], result={"detail": exc.detail})
-    else:
-        job_succeed(job=job, result={"run": run.pk, **run.summary})
+def reconciliation_job_handler(job: Job) -> dict[str, Any]:
+    """Run a queued run job (see ``core.jobs.job_run``); the result names the run, its counts and net positions."""
+    run = reconciliation_run(period=job.params["period"], user=job.created_by, job=job)
+    return {"run": run.pk, **run.summary}

@@ -114,6 +114,8 @@ AXES_VERBOSE = False  # no log line for every successful login
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Catalog portal")
 # Reverting from a history page would save workflow fields around the services: view only.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+# Reasons are part of the record: never cut to 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 REST_FRAMEWORK = {

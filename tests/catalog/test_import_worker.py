@@ -11,10 +11,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from apps.catalog.importers.services import import_enqueue, import_job_run
+from apps.catalog.importers.services import import_enqueue
 from apps.catalog.models import CatalogItem
 from apps.core.bulk import JobProgress
-from apps.core.jobs import job_create
+from apps.core.jobs import job_create, job_run
 from apps.core.models import Job
 from tests.factories import draft_release
 from tests.integration.conftest import broker, start_worker, wait_for  # noqa: F401 - fixtures
@@ -71,5 +71,5 @@ def test_rerunning_a_finished_import_job_changes_nothing(catalog_admin):
     upload = SimpleUploadedFile("canonical.csv", (DATA / "canonical.csv").read_bytes())
     job = import_enqueue(release=draft, upload=upload, fmt="canonical-csv", user=catalog_admin)  # eager: runs on commit
     history = CatalogItem.history.count()
-    import_job_run(job=Job.objects.get(pk=job.pk))
+    job_run(job.pk)
     assert (Job.objects.get(pk=job.pk).state, CatalogItem.history.count()) == ("succeeded", history)

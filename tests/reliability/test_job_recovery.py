@@ -13,7 +13,7 @@ from apps.core.models import Job
 from tests.reliability.conftest import raw_connection
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-KIND = "catalog.import"  # registered by apps.catalog.tasks
+KIND = "catalog.import"  # registered by apps.catalog.apps
 
 
 def _running_job() -> Job:

@@ -10,18 +10,18 @@ history (rows equal to the draft's are skipped).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import IO, Any
 
 from django.core.files.storage import default_storage
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 
+from apps.core.audit import audit_record
 from apps.core.bulk import BulkFileRejected, JobProgress, collect_errors
-from apps.core.errors import DomainError, ValidationFailed
-from apps.core.jobs import job_create, job_fail, job_start, job_succeed
-from apps.core.models import Job
+from apps.core.errors import ValidationFailed
+from apps.core.jobs import job_enqueue, job_progress
+from apps.core.models import AuditAction, Job
 from apps.core.permissions import CATALOG_EDITORS, require_role
 
 from ..models import CatalogRelease
@@ -96,7 +96,7 @@ def _import(
     progress = JobProgress(job.pk if job else None, total=_size(file))
     if on_progress is not None:
         progress.listeners.append(on_progress)
-    reason = f"import {fmt} {PurePath(filename).name}".strip()[:100]
+    reason = f"import {fmt} {PurePath(filename).name}".strip()
     try:
         with transaction.atomic():
             CatalogRelease.objects.select_for_update().filter(pk=release.pk).values_list("pk").get()
@@ -128,7 +128,7 @@ def _import(
                         _history(release, change, user, reason)
             progress(progress.total or 0, force=True)
             rows = source.staging.rows
-            return {
+            result = {
                 "rows": rows,
                 **counts,
                 "unchanged": rows - counts["added"] - counts["changed"],
@@ -136,6 +136,10 @@ def _import(
                 "mode": mode,
                 "encoding": source.encoding,
             }
+            audit_record(
+                action=AuditAction.RELEASE_IMPORTED, actor=user, obj=release, reason=reason, detail={**result, "filename": filename}
+            )
+            return result
     finally:
         progress.close()
 
@@ -160,55 +164,25 @@ def import_enqueue(*, release: CatalogRelease, upload: Any, fmt: str, user: Any,
     require_role(user, *CATALOG_EDITORS)
     ensure_draft(release)
     _check_options(fmt, mode)
-    name = PurePath(getattr(upload, "name", "") or "upload").name
-    with transaction.atomic():
-        path = default_storage.save(f"imports/{uuid.uuid4().hex}/{name}", upload)
-        job = job_create(
-            kind=JOB_KIND, user=user, params={"release": release.label, "path": path, "format": fmt, "mode": mode, "filename": name}
-        )
-        job_id = job.pk
-
-        def enqueue() -> None:
-            from ..tasks import import_release
-
-            import_release.delay(job_id)
-
-        transaction.on_commit(enqueue)
-    return job
+    return job_enqueue(kind=JOB_KIND, user=user, params={"release": release.label, "format": fmt, "mode": mode}, upload=upload)
 
 
-def import_job_run(*, job: Job) -> None:
-    """Run a queued import job: progress and outcome go to the Job row. Re-running a job that
-    already finished does nothing; re-running an import of the same file changes nothing."""
-    if job.state in (Job.State.SUCCEEDED, Job.State.FAILED):
-        return
+def import_job_handler(job: Job) -> dict[str, Any]:
+    """Run a queued import job (see ``core.jobs.job_run``): progress counts bytes read.
+    Re-running an import of the same file changes nothing."""
     params = job.params
     release = CatalogRelease.objects.filter(label=params["release"]).first()
-    size = default_storage.size(params["path"]) if default_storage.exists(params["path"]) else None
-    job_start(job=job, total=size)
-    try:
-        if release is None:
-            raise ValidationFailed(f"release {params['release']} no longer exists")
-        with default_storage.open(params["path"], "rb") as file:
-            result = release_import(
-                release=release,
-                file=file,
-                fmt=params["format"],
-                mode=params["mode"],
-                user=job.created_by,
-                job=job,
-                filename=params["filename"],
-            )
-    except BulkFileRejected as exc:
-        job_fail(job=job, errors=exc.errors, error_count=exc.error_count, result={"detail": exc.detail})
-    except DomainError as exc:  # release no longer a draft, role withdrawn, ...
-        job_fail(job=job, errors=[{"line": 0, "column": "", "code": exc.code, "message": exc.detail}], result={"detail": exc.detail})
-    except Exception:
-        job_fail(job=job, errors=[{"line": 0, "column": "", "code": "internal_error", "message": "the import failed unexpectedly"}])
-        raise
-    else:
-        job_succeed(job=job, result=result)
-        Job.objects.filter(pk=job.pk).update(done=models.F("total"))
-    finally:
-        if default_storage.exists(params["path"]):
-            default_storage.delete(params["path"])
+    if release is None:
+        raise ValidationFailed(f"release {params['release']} no longer exists")
+    if default_storage.exists(params["path"]):
+        job_progress(job=job, done=0, total=default_storage.size(params["path"]))
+    with default_storage.open(params["path"], "rb") as file:
+        return release_import(
+            release=release,
+            file=file,
+            fmt=params["format"],
+            mode=params["mode"],
+            user=job.created_by,
+            job=job,
+            filename=params["filename"],
+        )

@@ -1,0 +1,220 @@
+"""The typed audit log: one event per service action, written in the action's transaction,
+append-only in PostgreSQL, reasons kept whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from apps.benefits import services as benefits
+from apps.benefits.models import Province
+from apps.catalog import services as catalog
+from apps.catalog.demo import generate_items
+from apps.core.audit import audit_record
+from apps.core.models import AuditAction, AuditEvent
+from apps.core.roles import Role
+from apps.core.services import staff_create, staff_set_role
+from apps.hospitals import services as hospitals
+from apps.pooling import services as pooling
+from tests.factories import draft_release, staff
+from tests.pooling.conftest import SH, People, account, ensure_ledger, key
+
+pytestmark = pytest.mark.django_db
+
+ITEMS = list(generate_items(3, seed=7))
+
+
+def _events_of(run: Callable[[], Any]) -> list[str]:
+    before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    run()
+    return list(AuditEvent.objects.filter(id__gt=before).order_by("id").values_list("action", flat=True))
+
+
+@pytest.fixture
+def world(db: Any) -> dict[str, Any]:
+    ensure_ledger()
+    people = People()
+    admin = staff(Role.CATALOG_ADMIN, username="audit-admin")
+    reviewer = staff(Role.CATALOG_REVIEWER, username="audit-reviewer")
+    sh_staff = staff(Role.PROVINCE_STAFF, SH, username="audit-sh-staff")
+    sh_staff2 = staff(Role.PROVINCE_STAFF, SH, username="audit-sh-staff-2")
+    draft = draft_release(label="2031.01", effective_from=dt.date(2031, 1, 1), user=admin, items=ITEMS)
+    return {"people": people, "admin": admin, "reviewer": reviewer, "sh_staff": sh_staff, "sh_staff2": sh_staff2, "draft": draft}
+
+
+def test_each_catalog_action_writes_exactly_one_typed_event(world):
+    admin, reviewer, draft = world["admin"], world["reviewer"], world["draft"]
+    code = ITEMS[0]["code"]
+    steps: list[tuple[AuditAction, Callable[[], Any]]] = [
+        (
+            AuditAction.RELEASE_CREATED,
+            lambda: catalog.release_create_draft(label="2031.02", effective_from=dt.date(2031, 2, 1), user=admin),
+        ),
+        (AuditAction.RELEASE_ITEM_CHANGED, lambda: catalog.item_put(release=draft, data={**ITEMS[0], "name": "改名"}, user=admin)),
+        (AuditAction.RELEASE_ITEM_DELETED, lambda: catalog.item_delete(release=draft, code=ITEMS[1]["code"], user=admin)),
+        (AuditAction.RELEASE_SUBMITTED, lambda: catalog.release_submit(release=draft, user=admin)),
+        (AuditAction.RELEASE_REJECTED, lambda: catalog.release_reject(release=draft, user=reviewer, reason="补充限制说明")),
+        (AuditAction.RELEASE_SUBMITTED, lambda: catalog.release_submit(release=draft, user=admin)),
+        (AuditAction.RELEASE_APPROVED, lambda: catalog.release_approve(release=draft, user=reviewer)),
+        (AuditAction.RELEASE_PUBLISHED, lambda: catalog.release_publish(release=draft, user=admin)),
+    ]
+    for action, step in steps:
+        assert _events_of(step) == [action], action
+    assert AuditEvent.objects.filter(action=AuditAction.RELEASE_ITEM_CHANGED, detail__code=code).exists()
+
+
+def test_each_money_action_writes_exactly_one_typed_event(world):
+    people: People = world["people"]
+    provincial = account("provincial", SH)
+    external = account("external", SH)
+    proposal: dict[str, Any] = {}
+
+    def propose() -> None:
+        proposal["t"] = pooling.transfer_propose(
+            from_account=external, to_account=provincial, amount_fen=500_00, proposer=people.sh_maker, idempotency_key=key()
+        )
+
+    assert _events_of(propose) == [AuditAction.TRANSFER_PROPOSED]
+    assert _events_of(lambda: pooling.transfer_approve(transfer=proposal["t"], approver=people.sh_checker)) == [AuditAction.TRANSFER_POSTED]
+    proposal["t"].refresh_from_db()
+    assert _events_of(lambda: pooling.transfer_reverse(transfer=proposal["t"], user=people.sh_maker, reason="录错金额")) == [
+        AuditAction.TRANSFER_REVERSAL_PROPOSED
+    ]
+    assert _events_of(propose) == [AuditAction.TRANSFER_PROPOSED]
+    assert _events_of(lambda: pooling.transfer_reject(transfer=proposal["t"], user=people.sh_checker, reason="无依据")) == [
+        AuditAction.TRANSFER_REJECTED
+    ]
+    assert _events_of(propose) == [AuditAction.TRANSFER_PROPOSED]
+    assert _events_of(lambda: pooling.transfer_void(transfer=proposal["t"], user=people.sh_maker, reason="重复")) == [
+        AuditAction.TRANSFER_VOIDED
+    ]
+    assert _events_of(
+        lambda: pooling.account_set_overdraft_limit(account=provincial, limit_fen=1_000_00, user=people.sh_checker, reason="季度预算")
+    ) == [AuditAction.ACCOUNT_LIMIT_CHANGED]
+
+
+def test_a_posted_transfer_event_names_both_provinces_and_the_amount(world):
+    people: People = world["people"]
+    transfer = pooling.transfer_propose(
+        from_account=account("external", SH),
+        to_account=account("provincial", SH),
+        amount_fen=12_345,
+        proposer=people.sh_maker,
+        idempotency_key=key(),
+    )
+    pooling.transfer_approve(transfer=transfer, approver=people.sh_checker)
+    event = AuditEvent.objects.get(action=AuditAction.TRANSFER_POSTED, object_id=str(transfer.pk))
+    assert (event.actor, event.province_code, event.detail["amount_fen"], event.detail["to_province"]) == (
+        people.sh_checker,
+        SH,
+        12_345,
+        SH,
+    )
+
+
+def test_each_policy_and_local_item_action_writes_exactly_one_typed_event(world):
+    province = Province.objects.get(code=SH)
+    drafted: dict[str, Any] = {}
+    values = {
+        "scheme": "employee",
+        "setting": "inpatient",
+        "effective_from": dt.date(2031, 1, 1),
+        "deductible_fen": 100_000,
+        "ratio_category_a": "0.9",
+        "ratio_category_b": "0.8",
+        "annual_cap_fen": 50_000_000,
+    }
+
+    def draft() -> None:
+        drafted["p"] = benefits.policy_create_draft(user=world["sh_staff"], province=province, **values)
+
+    assert _events_of(draft) == [AuditAction.POLICY_DRAFTED]
+    assert _events_of(lambda: benefits.policy_update_draft(policy=drafted["p"], user=world["sh_staff"], deductible_fen=90_000)) == [
+        AuditAction.POLICY_CHANGED
+    ]
+    assert _events_of(lambda: benefits.policy_approve(policy=drafted["p"], user=world["sh_staff2"])) == [AuditAction.POLICY_APPROVED]
+    assert _events_of(
+        lambda: benefits.local_item_save(
+            user=world["sh_staff"],
+            province=province,
+            code="SH-LOCAL-1",
+            name="本地项目",
+            effective_from=dt.date(2031, 1, 1),
+            sunset_date=dt.date(2032, 1, 1),
+        )
+    ) == [AuditAction.LOCAL_ITEM_SAVED]
+
+
+def test_each_hospital_and_staff_action_writes_exactly_one_typed_event(world):
+    sh_staff = world["sh_staff"]
+    registered: dict[str, Any] = {}
+
+    def register() -> None:
+        registered["h"] = hospitals.hospital_register(code="H31010100777", name="审计医院", province_code=SH, user=sh_staff)
+
+    assert _events_of(register) == [AuditAction.HOSPITAL_REGISTERED]
+    assert _events_of(lambda: hospitals.hospital_update(hospital=registered["h"], user=sh_staff, contact_name="王工")) == [
+        AuditAction.HOSPITAL_CHANGED
+    ]
+    issued: dict[str, Any] = {}
+
+    def issue() -> None:
+        issued["k"], _ = hospitals.api_key_issue(hospital=registered["h"], user=sh_staff)
+
+    assert _events_of(issue) == [AuditAction.API_KEY_ISSUED]
+    assert _events_of(lambda: hospitals.api_key_revoke(key=issued["k"], user=sh_staff)) == [AuditAction.API_KEY_REVOKED]
+    assert _events_of(lambda: hospitals.hospital_set_active(hospital=registered["h"], active=False, user=sh_staff)) == [
+        AuditAction.HOSPITAL_DEACTIVATED
+    ]
+    created: dict[str, Any] = {}
+
+    def create() -> None:
+        created["u"] = staff_create(username="audit-new", role=Role.AUDITOR, actor=world["admin"])
+
+    assert _events_of(create) == [AuditAction.STAFF_CREATED]
+    assert _events_of(lambda: staff_set_role(user=created["u"], role=Role.CATALOG_REVIEWER, reason="调岗", actor=world["admin"])) == [
+        AuditAction.STAFF_ROLE_CHANGED
+    ]
+
+
+def test_an_action_that_fails_leaves_no_event(world):
+    draft = world["draft"]
+    before = AuditEvent.objects.count()
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do: the point is what remains
+        catalog.release_approve(release=draft, user=world["reviewer"])  # a draft is not in review
+    assert AuditEvent.objects.count() == before
+
+
+def test_audit_events_cannot_be_changed_or_deleted_even_with_raw_sql(world):
+    event = AuditEvent.objects.first()
+    assert event is not None
+    for statement in (
+        "UPDATE core_auditevent SET reason = 'rewritten' WHERE id = %s",
+        "DELETE FROM core_auditevent WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="never changed or deleted"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [event.pk])
+
+
+def test_a_long_reason_is_kept_whole_in_history_and_audit(world):
+    reason = "退回：" + "限制支付范围需与医保药品目录凡例一致，" * 10
+    assert len(reason) > 100
+    catalog.release_submit(release=world["draft"], user=world["admin"])
+    catalog.release_reject(release=world["draft"], user=world["reviewer"], reason=reason)
+    assert world["draft"].history.first().history_change_reason == reason
+    assert AuditEvent.objects.get(action=AuditAction.RELEASE_REJECTED).reason == reason
+
+
+def test_an_unknown_action_is_refused():
+    with pytest.raises(ValueError, match="unknown audit action"), transaction.atomic():
+        audit_record(action="release.renamed", actor=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="inside the action's transaction"):
+        audit_record(action=AuditAction.RELEASE_CREATED, actor=None)
