@@ -2,10 +2,11 @@
 
 from django.urls import include, path
 
-from apps.core.api.views import JobDetailView
+from apps.core.api.views import AuditEventListView, JobDetailView
 
 urlpatterns = [
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
+    path("audit/events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.hospitals.api.notice_urls")),
     path("", include("apps.hospitals.api.urls")),

@@ -73,3 +73,17 @@ def api() -> Any:
         return client
 
     return make
+
+
+def login_through_page(username: str, password: str = "correct horse battery staple") -> Any:
+    """A test client logged in the way a person logs in: the login page, its CSRF token, a POST."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.get("/admin/login/")
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
+    )
+    assert response.status_code == 302, f"login of {username} failed ({response.status_code})"
+    return client

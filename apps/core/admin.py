@@ -12,15 +12,19 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError
-from .models import Job, StaffProfile
+from .models import AuditAction, AuditEvent, Job, StaffProfile
 from .permissions import staff_province, staff_role
 from .roles import Role
+from .selectors import audit_csv_rows, audit_readable_by
 from .services import staff_set_role
 
 # Foreign-key choices narrowed to the user's province: {model label (lower case): path to its province code}.
@@ -61,8 +65,8 @@ class ProvinceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not self.province_fields:
             return queryset
         condition = Q()
-        for path in self.province_fields:
-            condition |= Q(**{path: province})
+        for field_path in self.province_fields:
+            condition |= Q(**{field_path: province})
         if self.national_rows_field:
             condition |= Q(**{f"{self.national_rows_field}__isnull": True})
         return queryset.filter(condition)
@@ -218,3 +222,57 @@ class JobAdmin(PortalAdmin):
         if obj.total:
             return f"{obj.done:,} / {obj.total:,} ({100 * obj.done // obj.total}%)"
         return f"{obj.done:,}"
+
+
+class AuditActionFilter(admin.SimpleListFilter):
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, str(label)) for value, label in AuditAction.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(PortalAdmin):
+    """The auditor's page: every action, filtered by actor, action, province and date, with a
+    CSV export of exactly the filtered rows. Read-only (PostgreSQL refuses changes anyway)."""
+
+    list_display = ["occurred_at", "actor_label", "action_name", "object_type", "object_id", "object_repr", "province_code", "reason"]
+    list_filter = [AuditActionFilter, "province_code", ("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["=actor_label", "=object_id", "object_repr"]
+    date_hierarchy = "occurred_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    list_per_page = 100
+    show_full_result_count = False
+    read_only = True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return audit_readable_by(request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return audit_readable_by(request.user) or super().has_module_permission(request)
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_name(self, obj: AuditEvent) -> str:
+        return obj.action_label
+
+    def get_urls(self) -> list[Any]:
+        export = path("export.csv", self.admin_site.admin_view(self.export_csv), name="core_auditevent_export")
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        query = request.GET.urlencode()
+        extra = {"export_url": reverse("admin:core_auditevent_export") + (f"?{query}" if query else ""), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def export_csv(self, request: HttpRequest) -> HttpResponse:
+        """The rows the list shows under the same filters, as a streamed CSV file."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        events = self.get_changelist_instance(request).get_queryset(request)
+        response = StreamingHttpResponse(audit_csv_rows(events), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localdate():%Y%m%d}.csv"'
+        return response

@@ -62,6 +62,7 @@ PAGES: dict[str, list[Page]] = {
         (_("Catalog releases"), "admin:catalog_catalogrelease_changelist", ""),
         (_("Ledger entries"), "admin:pooling_ledgerentry_changelist", ""),
         (_("Import and reconciliation jobs"), "admin:core_job_changelist", ""),
+        (_("Audit log: who did what, filtered, exportable as CSV"), "admin:core_auditevent_changelist", ""),
         (_("Login attempts"), "admin:axes_accessattempt_changelist", ""),
     ],
 }

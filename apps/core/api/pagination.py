@@ -30,3 +30,7 @@ class CodeCursorPagination(_Envelope):
 
 class IdCursorPagination(_Envelope):
     ordering = "-id"
+
+
+class AuditCursorPagination(_Envelope):
+    ordering = ("-occurred_at", "-id")
