@@ -268,7 +268,7 @@ class AuditEventAdmin(PortalAdmin):
         extra = {"export_url": reverse("admin:core_auditevent_export") + (f"?{query}" if query else ""), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
-    def export_csv(self, request: HttpRequest) -> HttpResponse:
+    def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
         """The rows the list shows under the same filters, as a streamed CSV file."""
         if not self.has_view_permission(request):
             raise PermissionDenied

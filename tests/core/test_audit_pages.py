@@ -33,7 +33,7 @@ def events(db: Any) -> dict[str, Any]:
             object_type="pooling.transfer",
             object_id=7,
             province="310000",
-            reason="=HYPERLINK(\"http://evil\")",
+            reason='=HYPERLINK("http://evil")',
         )
     return {"admin": admin}
 
