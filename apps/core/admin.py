@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError
-from .models import AuditAction, AuditEvent, Job, StaffProfile
+from .models import AuditAction, AuditEvent, Job, OutgoingEmail, StaffProfile
 from .permissions import staff_province, staff_role
 from .roles import Role
 from .selectors import audit_csv_rows, audit_readable_by
@@ -276,3 +276,20 @@ class AuditEventAdmin(PortalAdmin):
         response = StreamingHttpResponse(audit_csv_rows(events), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localdate():%Y%m%d}.csv"'
         return response
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(PortalAdmin):
+    """The email outbox: what was sent to whom, and what still waits (with the last error)."""
+
+    list_display = ["created_at", "key", "recipient", "subject", "sent_at", "attempts", "last_error"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=recipient", "key"]
+    readonly_fields = [f.name for f in OutgoingEmail._meta.fields]
+    read_only = True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return audit_readable_by(request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return audit_readable_by(request.user) or super().has_module_permission(request)

@@ -147,3 +147,28 @@ class AuditEvent(models.Model):
             return str(AuditAction(self.action).label)
         except ValueError:
             return self.action
+
+
+class OutgoingEmail(models.Model):
+    """The email outbox: a notice to one person, sent once. ``key`` names the event (e.g.
+    ``transfer.awaiting_approval:42``); the pair (key, recipient) is unique, so telling the same
+    person about the same event twice writes nothing. Workers send unsent rows (``apps.core.mail``)."""
+
+    key = models.CharField(max_length=200)
+    recipient = models.EmailField(max_length=254)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["key", "recipient"], name="outgoing_email_once_per_recipient")]
+        indexes = [models.Index(fields=["next_attempt_at"], name="outgoing_email_due", condition=models.Q(sent_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.recipient} ({'sent' if self.sent_at else 'pending'})"

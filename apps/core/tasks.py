@@ -8,6 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from .jobs import RUN_JOB_TASK, job_run, jobs_recover
+from .mail import email_send_due
 
 
 @shared_task(name=RUN_JOB_TASK, acks_late=True, ignore_result=True)
@@ -20,6 +21,12 @@ def run_job(job_id: int) -> None:
 def recover_jobs() -> list[int]:
     """Beat entry (every minute) and on worker start: queue again the jobs no live worker runs."""
     return jobs_recover()
+
+
+@shared_task(name="core.send_due_email", acks_late=True, ignore_result=True)
+def send_due_email() -> int:
+    """After a notice is queued, and on beat: send the outbox's due email."""
+    return email_send_due()
 
 
 @worker_ready.connect

@@ -179,9 +179,17 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "hospitals-deliver-due": {"task": "hospitals.deliver_due", "schedule": env.float("NOTICE_SWEEP_SECONDS", default=30.0)},
     "core-jobs-recover": {"task": "core.jobs_recover", "schedule": 60.0},  # jobs of killed workers
+    "core-send-due-email": {"task": "core.send_due_email", "schedule": 60.0},  # retries of the email outbox
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Email to staff and hospital contacts (apps/core/mail.py): SMTP from EMAIL_URL, e.g.
+# smtp+tls://user:password@smtp.example.org:587; the console backend prints mail when unset.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ... (django-environ's documented idiom)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="catalog-portal@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # Codes that are configuration, not law (see DOMAIN.md: XPCC has its own pooling unit).
 XPCC_PROVINCE_CODE = env("XPCC_PROVINCE_CODE", default="660000")
