@@ -7,7 +7,7 @@ from apps.core.api.views import JobDetailView
 urlpatterns = [
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
     path("", include("apps.catalog.api.urls")),
-    path("", include("apps.hospitals.api.notice_urls")),
+    path("", include("apps.notices.api.urls")),
     path("", include("apps.hospitals.api.urls")),
     path("", include("apps.pooling.api.urls")),
     path("", include("apps.benefits.api.urls")),

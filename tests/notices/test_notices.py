@@ -12,8 +12,9 @@ from standardwebhooks.webhooks import Webhook
 from apps.catalog import services as catalog
 from apps.catalog.demo import generate_items
 from apps.core.errors import ValidationFailed
-from apps.hospitals import delivery, notices
-from apps.hospitals.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
+from apps.notices import delivery
+from apps.notices import services as notices
+from apps.notices.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
 from tests.factories import draft_release, publish
 
 from .notice_helpers import hospital, label, principal, release, with_endpoint
@@ -228,7 +229,7 @@ def test_register_hospital_with_webhook_url_prints_the_secret_once(capsys):
 def test_admin_add_of_an_endpoint_the_service_refuses_shows_the_reason_and_writes_nothing(admin_client):
     h = hospital(1)
     response = admin_client.post(
-        "/admin/hospitals/webhookendpoint/add/", {"hospital": h.pk, "url": "http://his.example.org/hook", "event_types": "[]"}, follow=True
+        "/admin/notices/webhookendpoint/add/", {"hospital": h.pk, "url": "http://his.example.org/hook", "event_types": "[]"}, follow=True
     )
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"]]
