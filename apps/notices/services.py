@@ -54,9 +54,11 @@ def _validate_url(url: str) -> None:
     except ValueError:
         raise _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url") from None
     if parts.scheme == "http":
-        host = parts.hostname
-        literal = addresses._literal(host)
-        loopback = host == "localhost" or (literal is not None and literal.is_loopback)
+        # Loopback host: every address it is or resolves to is loopback (127.1, localhost, …).
+        try:
+            loopback = all(ip.is_loopback for ip in addresses.resolve(*addresses.split_url(url)))
+        except addresses.Unresolvable:
+            loopback = False
         if not (loopback and conf.allow_http_loopback()):
             raise _url_error(
                 f"webhook URL {url}: http:// is accepted only for loopback hosts outside production; use https://", "insecure_url"
