@@ -168,6 +168,6 @@ def test_each_outcome_carries_its_own_status_retry_after_excerpt_or_error():
     assert [o.delivery_id for o in (busy, long_, slow, refused, ok)] == [0, 1, 2, 3, 4]
     assert (busy.status, busy.retry_after, busy.excerpt) == (503, 120.0, "busy")
     assert (long_.status, long_.excerpt) == (200, "x" * 500)
-    assert slow.status is None and slow.error.startswith("timeout")
-    assert refused.status is None and refused.error.startswith("curl error 7")
-    assert (ok.status, ok.error) == (200, "")
+    assert (slow.status, slow.error_code, slow.error[:7]) == (None, "timeout", "timeout")
+    assert (refused.status, refused.error_code, refused.error[:12]) == (None, "connection_failed", "curl error 7")
+    assert (busy.error_code, ok.status, ok.error, ok.error_code) == ("http_503", 200, "", "")

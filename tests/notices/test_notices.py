@@ -235,3 +235,16 @@ def test_admin_add_of_an_endpoint_the_service_refuses_shows_the_reason_and_write
     shown = [str(m) for m in response.context["messages"]]
     assert any("accepted only for loopback hosts" in m and m.endswith("(validation_error)") for m in shown), shown
     assert not WebhookEndpoint.objects.filter(hospital=h).exists()
+
+
+def test_the_outbox_tables_and_their_trigger_belong_to_the_notices_app():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'notices_changenotice'::regclass AND NOT tgisinternal")
+        triggers = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'hospitals\\_%%' AND tablename ~ '(notice|webhook|delivery|ack|itemusage)'"
+        )
+        leftovers = cursor.fetchone()[0]
+    assert (triggers, leftovers) == (["notices_change_notice_immutable"], 0)
