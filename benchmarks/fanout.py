@@ -74,11 +74,12 @@ def _prepare(n: int, url: str) -> Any:
 
     from apps.benefits.models import Province
     from apps.catalog.models import CatalogRelease
-    from apps.hospitals.models import Hospital, WebhookEndpoint
-    from apps.hospitals.notices import new_webhook_secret
+    from apps.hospitals.models import Hospital
+    from apps.notices.models import WebhookEndpoint
+    from apps.notices.services import new_webhook_secret
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE hospitals_hospital, hospitals_historicalwebhookendpoint, hospitals_historicalnoticedelivery CASCADE")
+        cursor.execute("TRUNCATE hospitals_hospital, notices_historicalwebhookendpoint, notices_historicalnoticedelivery CASCADE")
     province = Province.objects.get(code="310000")
     hospitals = Hospital.objects.bulk_create(
         [Hospital(code=f"H31{i:09d}", name=f"bench {i}", province=province) for i in range(1, n + 1)], batch_size=5000
@@ -137,14 +138,14 @@ def _fan_out(release: Any, *, timeout: float) -> tuple[float, float, int]:
     from celery.signals import before_task_publish
     from django.db import transaction
 
-    from apps.hospitals import notices
-    from apps.hospitals.models import NoticeDelivery
+    from apps.notices import services as notices
+    from apps.notices.models import NoticeDelivery
 
     messages = 0
 
     def count(sender: Any = None, **kwargs: Any) -> None:
         nonlocal messages
-        messages += sender == "hospitals.deliver_batch"
+        messages += sender == "notices.deliver_batch"
 
     before_task_publish.connect(count, weak=False)
     try:
@@ -172,8 +173,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
     setup_django()
     from django.utils import timezone
 
-    from apps.hospitals import conf, delivery
-    from apps.hospitals.models import NoticeDelivery
+    from apps.notices import conf, delivery
+    from apps.notices.models import NoticeDelivery
 
     n = 2000 if quick else 10_000
     repeats = 1 if quick else 3

@@ -8,7 +8,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
     path("audit/events/", AuditEventListView.as_view(), name="audit-event-list"),
     path("", include("apps.catalog.api.urls")),
-    path("", include("apps.hospitals.api.notice_urls")),
+    path("", include("apps.notices.api.urls")),
     path("", include("apps.hospitals.api.urls")),
     path("", include("apps.pooling.api.urls")),
     path("", include("apps.benefits.api.urls")),

@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.catalog.urls")),
-    path("", include("apps.hospitals.dashboard_urls")),
+    path("", include("apps.notices.dashboard_urls")),
     path("", include("apps.reconciliation.urls")),
     path("", include("apps.core.urls")),
 ]

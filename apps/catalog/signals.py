@@ -6,5 +6,5 @@ from django.dispatch import Signal
 release_published = Signal()
 
 # sender=CatalogRelease, release=<CatalogRelease>; sent INSIDE the publishing transaction, so a
-# listener's writes (the hospitals' notice outbox) commit or roll back with the publish.
+# listener's writes (the notices app's outbox) commit or roll back with the publish.
 release_publishing = Signal()

@@ -20,11 +20,21 @@ PROVINCE_SCOPED_ROLES = frozenset({Role.PROVINCE_STAFF, Role.FINANCE_MAKER, Role
 
 # Django model permissions each role's group carries: {role: {app_label: actions}}.
 # Workflow rules (who may approve what) are checked by the services, not by these.
-_ALL_APPS = ("core", "catalog", "benefits", "hospitals", "pooling", "reconciliation")
+_ALL_APPS = ("core", "catalog", "benefits", "hospitals", "notices", "pooling", "reconciliation")
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    Role.CATALOG_ADMIN: {"catalog": ("view", "add", "change", "delete"), "core": ("view",), "hospitals": ("view",)},
+    Role.CATALOG_ADMIN: {
+        "catalog": ("view", "add", "change", "delete"),
+        "core": ("view",),
+        "hospitals": ("view",),
+        "notices": ("view",),
+    },
     Role.CATALOG_REVIEWER: {"catalog": ("view", "change"), "core": ("view",)},
-    Role.PROVINCE_STAFF: {"benefits": ("view", "add", "change"), "hospitals": ("view", "add", "change"), "catalog": ("view",)},
+    Role.PROVINCE_STAFF: {
+        "benefits": ("view", "add", "change"),
+        "hospitals": ("view", "add", "change"),
+        "notices": ("view", "add", "change"),
+        "catalog": ("view",),
+    },
     Role.FINANCE_MAKER: {"pooling": ("view", "add", "change"), "reconciliation": ("view", "add", "change"), "benefits": ("view",)},
     Role.FINANCE_CHECKER: {"pooling": ("view", "change"), "reconciliation": ("view", "change"), "benefits": ("view",)},
     Role.AUDITOR: dict.fromkeys(_ALL_APPS, ("view",)),

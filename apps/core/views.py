@@ -28,8 +28,8 @@ PAGES: dict[str, list[Page]] = {
         (_("Draft releases"), "admin:catalog_catalogrelease_changelist", "status__exact=draft"),
         (_("Catalog items"), "admin:catalog_catalogitem_changelist", ""),
         (_("Import and reconciliation jobs"), "admin:core_job_changelist", ""),
-        (_("Hospital adoption of the current release"), "hospitals:adoption", ""),
-        (_("Change notices"), "admin:hospitals_changenotice_changelist", ""),
+        (_("Hospital adoption of the current release"), "notices:adoption", ""),
+        (_("Change notices"), "admin:notices_changenotice_changelist", ""),
     ],
     Role.CATALOG_REVIEWER: [
         (_("Releases waiting for review"), "admin:catalog_catalogrelease_changelist", "status__exact=in_review"),
@@ -42,7 +42,7 @@ PAGES: dict[str, list[Page]] = {
         (_("Local items lapsing (sunset countdown)"), "admin:benefits_sunset_report", ""),
         (_("Benefit simulation: two provinces side by side"), "admin:benefits_simulate", ""),
         (_("Hospitals and API keys"), "admin:hospitals_hospital_changelist", ""),
-        (_("Hospital adoption of the current release"), "hospitals:adoption", ""),
+        (_("Hospital adoption of the current release"), "notices:adoption", ""),
     ],
     Role.FINANCE_MAKER: [
         (_("Fund balances and net flows (chart)"), "admin:pooling_overview", ""),

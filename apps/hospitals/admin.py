@@ -1,6 +1,5 @@
-"""Hospitals admin: the registry, API keys (shown once), webhook endpoints (secret shown once),
-the notice outbox and its deliveries. Every write goes through the services in services.py /
-notices.py; notices, deliveries, attempts and acknowledgements are records, read-only here."""
+"""Hospitals admin: the registry and API keys (shown once). Every write goes through services.py.
+Webhook endpoints, notices and deliveries are in the notices app's admin."""
 
 from __future__ import annotations
 
@@ -12,20 +11,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import AddThroughServiceMixin, PortalAdmin, PortalHistoryAdmin
-from apps.core.errors import DomainError
 
-from . import notices, services
-from .models import (
-    ApiKey,
-    ChangeNotice,
-    DeliveryAttempt,
-    Hospital,
-    ItemUsage,
-    NoticeCounter,
-    NoticeDelivery,
-    ReleaseAcknowledgement,
-    WebhookEndpoint,
-)
+from . import services
+from .models import ApiKey, Hospital
 
 HOSPITAL_PROVINCE = ("hospital__province__code",)
 
@@ -135,136 +123,3 @@ class ApiKeyAdmin(PortalHistoryAdmin):
                 lambda k=key: services.api_key_revoke(key=k, user=request.user, reason="revoked in admin"),
                 _("revoked"),
             )
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
-    """The signing secret is shown once, in a message, when created or rotated; never on a page."""
-
-    list_display = ["id", "hospital", "url", "active", "failing_since", "disabled_reason", "created_at"]
-    list_filter = ["active", "hospital__province"]
-    search_fields = ["hospital__code", "url"]
-    list_select_related = ["hospital"]
-    fields = ["hospital", "url", "event_types", "active", "disabled_reason", "disabled_at", "failing_since", "previous_secret_expires_at"]
-    province_fields = HOSPITAL_PROVINCE
-    actions = ["rotate_secret", "enable"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> Any:
-        state = ["active", "disabled_reason", "disabled_at", "failing_since", "previous_secret_expires_at"]
-        return [*state, "hospital", "url", "event_types"] if obj is not None else state
-
-    def has_delete_permission(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> bool:
-        return False
-
-    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
-        if change:
-            return  # endpoints change through the actions (rotate, enable)
-        from apps.core.permissions import require_province
-
-        require_province(request.user, obj.hospital.province.code)
-        endpoint, secret = notices.endpoint_create(hospital=obj.hospital, url=obj.url, event_types=obj.event_types or (), user=request.user)
-        obj.pk = endpoint.pk
-        self.message_user(
-            request,
-            _("Signing secret of endpoint %(id)s (shown this once): %(secret)s") % {"id": endpoint.pk, "secret": secret},
-            messages.WARNING,
-        )
-
-    @admin.action(description=_("Rotate the signing secret (new one shown once)"))
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        for endpoint in queryset:
-            secret = self.run_service(
-                request,
-                f"endpoint {endpoint.pk}",
-                lambda e=endpoint: notices.endpoint_rotate_secret(endpoint=e, user=request.user),
-                _("rotated"),
-            )
-            if secret:
-                self.message_user(
-                    request, _("New secret of endpoint %(id)s (shown this once): %(secret)s") % {"id": endpoint.pk, "secret": secret}
-                )
-
-    @admin.action(description=_("Re-enable"))
-    def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        for endpoint in queryset:
-            self.run_service(
-                request, f"endpoint {endpoint.pk}", lambda e=endpoint: notices.endpoint_enable(endpoint=e, user=request.user), _("enabled")
-            )
-
-
-def _replay(model_admin: PortalAdmin | PortalHistoryAdmin, request: HttpRequest, delivery_ids: list[int]) -> None:
-    try:
-        count = notices.deliveries_replay(delivery_ids=delivery_ids, user=request.user)
-    except DomainError as exc:
-        model_admin.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
-        return
-    model_admin.message_user(request, _("%(count)d deliveries queued again (pending ones are left alone)") % {"count": count})
-
-
-@admin.register(ChangeNotice)
-class ChangeNoticeAdmin(PortalAdmin):
-    list_display = ["webhook_id", "hospital", "seq", "event_type", "release", "created_at"]
-    list_filter = ["event_type", "hospital__province"]
-    search_fields = ["=webhook_id", "hospital__code", "release__label"]
-    list_select_related = ["hospital", "release"]
-    province_fields = HOSPITAL_PROVINCE
-    read_only = True
-
-
-@admin.register(NoticeDelivery)
-class NoticeDeliveryAdmin(PortalHistoryAdmin):
-    list_display = ["id", "notice", "endpoint", "state", "attempts", "last_status", "last_error", "next_attempt_at", "delivered_at"]
-    list_filter = ["state", "notice__hospital__province"]
-    search_fields = ["notice__hospital__code", "notice__webhook_id", "endpoint__url"]
-    list_select_related = ["notice", "endpoint"]
-    province_fields = ("notice__hospital__province__code",)
-    read_only = True
-    actions = ["replay"]
-
-    @admin.action(description=_("Replay selected (failed or delivered) deliveries"))
-    def replay(self, request: HttpRequest, queryset: QuerySet[NoticeDelivery]) -> None:
-        _replay(self, request, list(queryset.values_list("pk", flat=True)))
-
-
-@admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(PortalAdmin):
-    list_display = ["id", "delivery", "attempted_at", "status_code", "latency_ms", "error"]
-    list_filter = ["status_code", "delivery__notice__hospital__province"]
-    search_fields = ["delivery__notice__hospital__code", "error"]
-    list_select_related = ["delivery"]
-    province_fields = ("delivery__notice__hospital__province__code",)
-    read_only = True
-    actions = ["replay"]
-
-    @admin.action(description=_("Replay the deliveries of the selected attempts"))
-    def replay(self, request: HttpRequest, queryset: QuerySet[DeliveryAttempt]) -> None:
-        _replay(self, request, sorted(set(queryset.values_list("delivery_id", flat=True))))
-
-
-@admin.register(ReleaseAcknowledgement)
-class ReleaseAcknowledgementAdmin(PortalHistoryAdmin):
-    list_display = ["hospital", "release", "loaded_at", "items_count", "acknowledged_at"]
-    list_filter = ["release", "hospital__province"]
-    search_fields = ["hospital__code", "release__label"]
-    list_select_related = ["hospital", "release"]
-    province_fields = HOSPITAL_PROVINCE
-    read_only = True
-
-
-@admin.register(ItemUsage)
-class ItemUsageAdmin(PortalAdmin):
-    list_display = ["hospital", "code", "reported_at"]
-    search_fields = ["hospital__code", "=code"]
-    list_filter = ["hospital__province"]
-    list_select_related = ["hospital"]
-    province_fields = HOSPITAL_PROVINCE
-    read_only = True
-
-
-@admin.register(NoticeCounter)
-class NoticeCounterAdmin(PortalAdmin):
-    list_display = ["hospital", "last_seq", "last_release"]
-    search_fields = ["hospital__code"]
-    list_select_related = ["hospital", "last_release"]
-    province_fields = HOSPITAL_PROVINCE
-    read_only = True

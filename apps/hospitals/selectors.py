@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import QuerySet
 
 from apps.catalog import selectors as catalog
@@ -182,12 +181,9 @@ def release_items(
 
 def _unchanged_since_sql() -> str:
     table = CatalogItem._meta.db_table
-    if connection.vendor == "postgresql":
-        old_row = ", ".join(f"o.{f}" for f in ITEM_CONTENT_FIELDS)
-        new_row = ", ".join(f"{table}.{f}" for f in ITEM_CONTENT_FIELDS)
-        same = f"({old_row}) IS NOT DISTINCT FROM ({new_row})"
-    else:  # SQLite: IS is null-safe equality
-        same = " AND ".join(f"o.{f} IS {table}.{f}" for f in ITEM_CONTENT_FIELDS)
+    old_row = ", ".join(f"o.{f}" for f in ITEM_CONTENT_FIELDS)
+    new_row = ", ".join(f"{table}.{f}" for f in ITEM_CONTENT_FIELDS)
+    same = f"({old_row}) IS NOT DISTINCT FROM ({new_row})"
     return f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.release_id = %s AND o.code = {table}.code AND {same})"
 
 

@@ -1,4 +1,4 @@
-"""Writes on the hospital registry and API keys (webhooks/notices have their own section below).
+"""Writes on the hospital registry and API keys (webhooks and notices are the notices app's).
 
 Every write is one transaction, records history with who and why, and drops cached API-key
 verdicts on commit so a revoked key stops working on every web process at once.

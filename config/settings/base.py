@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.benefits",
     "apps.hospitals",
+    "apps.notices",
     "apps.pooling",
     "apps.reconciliation",
     "apps.demo",
@@ -177,10 +178,15 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Notice retries further out than NOTICE_CHAIN_WINDOW, and leases of killed workers, are swept here.
 CELERY_BEAT_SCHEDULE = {
-    "hospitals-deliver-due": {"task": "hospitals.deliver_due", "schedule": env.float("NOTICE_SWEEP_SECONDS", default=30.0)},
+    "notices-deliver-due": {"task": "notices.deliver_due", "schedule": env.float("NOTICE_SWEEP_SECONDS", default=30.0)},
     "core-jobs-recover": {"task": "core.jobs_recover", "schedule": 60.0},  # jobs of killed workers
     "core-send-due-email": {"task": "core.send_due_email", "schedule": 60.0},  # retries of the email outbox
 }
+
+# Webhooks (apps.notices): addresses a webhook may reach although not public (CIDR list; API.md
+# "Controls"); local and test settings allow loopback, production nothing unless set here.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL = env.int("WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL", default=5)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 

@@ -16,3 +16,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # overwrite each other's export files; workers started by tests are handed this path.
 MEDIA_ROOT = BASE_DIR / "var" / "test-media" / DATABASES["default"]["NAME"]  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
+# Receivers on this machine (the demo's, the tests' HTTP receiver) are loopback.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])

@@ -17,9 +17,9 @@ from apps.benefits.models import PoolingRegion, Province
 from apps.catalog import services as catalog
 from apps.core.models import Job
 from apps.core.roles import Role
-from apps.hospitals import notices
 from apps.hospitals import services as hospitals
-from apps.hospitals.models import ChangeNotice, DeliveryAttempt, ItemUsage, NoticeCounter, NoticeDelivery, ReleaseAcknowledgement
+from apps.notices import services as notices
+from apps.notices.models import ChangeNotice, DeliveryAttempt, ItemUsage, NoticeCounter, NoticeDelivery, ReleaseAcknowledgement
 from apps.pooling import services as pooling
 from apps.pooling.models import AdjustmentRule, LedgerEntry, Transfer
 from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
@@ -130,17 +130,17 @@ BUILDERS: dict[str, Callable[[World], Any] | None] = {
     # hospitals
     "hospitals.hospital": lambda w: w.hospital(),
     "hospitals.apikey": lambda w: hospitals.api_key_issue(hospital=w.hospital(), user=w.staff())[0],
-    "hospitals.webhookendpoint": lambda w: w.endpoint(),
-    "hospitals.changenotice": lambda w: w.notice(),
-    "hospitals.noticedelivery": lambda w: w.delivery(),
-    "hospitals.deliveryattempt": lambda w: DeliveryAttempt.objects.create(
+    "notices.webhookendpoint": lambda w: w.endpoint(),
+    "notices.changenotice": lambda w: w.notice(),
+    "notices.noticedelivery": lambda w: w.delivery(),
+    "notices.deliveryattempt": lambda w: DeliveryAttempt.objects.create(
         delivery=w.delivery(), attempted_at=timezone.now(), status_code=500, latency_ms=12
     ),
-    "hospitals.releaseacknowledgement": lambda w: ReleaseAcknowledgement.objects.create(
+    "notices.releaseacknowledgement": lambda w: ReleaseAcknowledgement.objects.create(
         hospital=w.hospital(), release=w.release(), loaded_at=timezone.now()
     ),
-    "hospitals.itemusage": lambda w: ItemUsage.objects.create(hospital=w.hospital(), code="XA01", reported_at=timezone.now()),
-    "hospitals.noticecounter": lambda w: NoticeCounter.objects.create(hospital=w.hospital(), last_seq=1),
+    "notices.itemusage": lambda w: ItemUsage.objects.create(hospital=w.hospital(), code="XA01", reported_at=timezone.now()),
+    "notices.noticecounter": lambda w: NoticeCounter.objects.create(hospital=w.hospital(), last_seq=1),
     # pooling
     "pooling.fundaccount": lambda w: w.transfer().to_account,
     "pooling.transfer": lambda w: w.transfer(),

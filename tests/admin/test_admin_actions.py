@@ -11,8 +11,9 @@ from django.urls import reverse
 from apps.core.models import StaffProfile
 from apps.core.roles import Role
 from apps.hospitals import services
-from apps.hospitals.models import ApiKey, NoticeDelivery
+from apps.hospitals.models import ApiKey
 from apps.hospitals.selectors import api_key_check
+from apps.notices.models import NoticeDelivery
 from tests.factories import staff
 
 from .builders import World
@@ -54,7 +55,7 @@ def test_replay_action_requeues_a_failed_delivery(provinces):
     world = World()
     delivery = world.delivery()
     NoticeDelivery.objects.filter(pk=delivery.pk).update(state="failed", attempts=9)
-    login(world.staff()).post(reverse("admin:hospitals_noticedelivery_changelist"), {"action": "replay", "_selected_action": [delivery.pk]})
+    login(world.staff()).post(reverse("admin:notices_noticedelivery_changelist"), {"action": "replay", "_selected_action": [delivery.pk]})
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("pending", 0)
 
@@ -63,7 +64,7 @@ def test_province_user_cannot_replay_another_provinces_delivery(provinces):
     delivery = World().delivery()
     NoticeDelivery.objects.filter(pk=delivery.pk).update(state="failed")
     login(staff(Role.PROVINCE_STAFF, VIEWER)).post(
-        reverse("admin:hospitals_noticedelivery_changelist"), {"action": "replay", "_selected_action": [delivery.pk]}
+        reverse("admin:notices_noticedelivery_changelist"), {"action": "replay", "_selected_action": [delivery.pk]}
     )
     assert NoticeDelivery.objects.get(pk=delivery.pk).state == "failed"
 
@@ -117,7 +118,7 @@ def test_scoped_role_without_province_is_refused_in_admin(provinces, superuser):
 
 def test_home_page_links_the_staff_pages(provinces, catalog_admin):
     page = login(catalog_admin).get(reverse("admin:index")).content.decode()
-    assert all(reverse(name) in page for name in ("admin:pooling_overview", "hospitals:adoption", "admin:benefits_simulate"))
+    assert all(reverse(name) in page for name in ("admin:pooling_overview", "notices:adoption", "admin:benefits_simulate"))
 
 
 def test_admin_speaks_chinese_by_default_and_english_on_request(catalog_admin):

@@ -13,8 +13,7 @@ from apps.catalog.demo import generate_items
 from apps.catalog.models import CatalogRelease
 from apps.catalog.signals import release_published
 from tests.factories import published_release
-
-from .notice_helpers import hospital, principal
+from tests.notices.notice_helpers import hospital, principal
 
 pytestmark = pytest.mark.django_db
 ITEMS = list(generate_items(4, seed=21))

@@ -8,10 +8,10 @@ import itertools
 import pytest
 from django.test import override_settings
 
-from apps.hospitals import notices
-from apps.hospitals.models import ChangeNotice, DeliveryAttempt, NoticeDelivery, WebhookEndpoint
-from tests.hospitals.notice_helpers import hospital, release, with_endpoint
+from apps.notices import services as notices
+from apps.notices.models import ChangeNotice, DeliveryAttempt, NoticeDelivery, WebhookEndpoint
 from tests.integration.conftest import wait_for
+from tests.notices.notice_helpers import hospital, release, with_endpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -19,11 +19,11 @@ from django.db import InterfaceError, OperationalError, connection
 from apps.catalog import services as catalog
 from apps.catalog.demo import generate_items
 from apps.catalog.models import CatalogRelease, ReleaseChange
-from apps.hospitals.models import ChangeNotice, NoticeDelivery
+from apps.notices.models import ChangeNotice, NoticeDelivery
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, LedgerEntry, Transfer
 from tests.factories import draft_release
-from tests.hospitals.notice_helpers import SUFFIX, hospital, with_endpoint
+from tests.notices.notice_helpers import SUFFIX, hospital, with_endpoint
 from tests.pooling.conftest import SC, SH, account, fund, key, ledger, people  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from apps.hospitals.models import ChangeNotice, NoticeDelivery
-from tests.hospitals.notice_helpers import hospital, release, with_endpoint
+from apps.notices.models import ChangeNotice, NoticeDelivery
 from tests.integration.conftest import fresh_producer_pools
+from tests.notices.notice_helpers import hospital, release, with_endpoint
 from tests.reliability.conftest import PrivateRedis, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

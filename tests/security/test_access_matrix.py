@@ -79,6 +79,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("webhook-endpoint-list", "get"): (401, 200, 200, 401, 403, 403, 403, 403, 403, 403),
     ("webhook-endpoint-list", "post"): (401, 201, 201, 401, 403, 403, 403, 403, 403, 403),
     ("webhook-endpoint-rotate", "post"): (401, 200, 404, 401, 403, 403, 403, 403, 403, 403),
+    ("webhook-endpoint-detail", "get"): (401, 200, 404, 401, 403, 403, 403, 403, 403, 403),
+    ("webhook-endpoint-detail", "patch"): (401, 200, 404, 401, 403, 403, 403, 403, 403, 403),
+    ("webhook-endpoint-detail", "delete"): (401, 204, 404, 401, 403, 403, 403, 403, 403, 403),
+    ("webhook-endpoint-test", "post"): (401, 200, 404, 401, 403, 403, 403, 403, 403, 403),
 }
 
 MATRIX_SIZE = len(EXPECTED) * len(CALLERS)

@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 from apps.catalog.demo import generate_items
 from apps.core import jobs
 from apps.core.roles import Role
-from apps.hospitals import notices
 from apps.hospitals import services as hospitals
-from apps.hospitals.models import ApiKey, Hospital, NoticeDelivery
+from apps.hospitals.models import ApiKey, Hospital
+from apps.notices import services as notices
+from apps.notices.models import NoticeDelivery
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, Transfer
 from apps.reconciliation import services as reconciliation

@@ -21,14 +21,10 @@ CREATE TRIGGER hospitals_change_notice_immutable BEFORE UPDATE ON hospitals_chan
 
 
 def notice_guard_forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(NOTICE_GUARD, None)
 
 
 def notice_guard_backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute("DROP TRIGGER IF EXISTS hospitals_change_notice_immutable ON hospitals_changenotice")
     schema_editor.execute("DROP FUNCTION IF EXISTS hospitals_change_notice_guard()")
 

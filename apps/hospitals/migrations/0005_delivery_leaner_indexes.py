@@ -8,8 +8,7 @@ def _fillfactor(value: str):
     def run(apps, schema_editor):
         # Room on each page for a delivery's next version, so taking a lease (a column no
         # index holds) is a HOT update that writes no index entry.
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"ALTER TABLE hospitals_noticedelivery SET (fillfactor = {value})")
+        schema_editor.execute(f"ALTER TABLE hospitals_noticedelivery SET (fillfactor = {value})")
 
     return run
 

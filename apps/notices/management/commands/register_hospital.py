@@ -1,23 +1,15 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from apps.catalog.models import HospitalLevel
 from apps.core.errors import DomainError
 from apps.hospitals import services
-from apps.hospitals.models import Hospital
+from apps.notices import services as notices
 
-
-def add_webhook(*, hospital: Hospital, url: str) -> str:
-    """HOOK for the webhook/notices work: register ``url`` for ``hospital`` and return the
-    signing secret (``whsec_…``) to print once. Replaced when webhook endpoints exist."""
-    from apps.hospitals.notices import endpoint_create
-
-    try:
-        _, secret = endpoint_create(hospital=hospital, url=url)
-    except DomainError as exc:
-        raise CommandError(f"{exc.detail} (hospital {hospital.code} was registered without a webhook)") from exc
-    return secret
+# This command lives in the notices app (not hospitals) because --webhook-url registers an
+# endpoint, and hospitals, the lower layer, never imports notices.
 
 
 class Command(BaseCommand):
@@ -32,14 +24,17 @@ class Command(BaseCommand):
         parser.add_argument("--webhook-url", default="")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        url = opts["webhook_url"]
         try:
-            hospital = services.hospital_register(
-                code=opts["code"], name=opts["name"], province_code=opts["province"], level=opts["level"], region_code=opts["region"]
-            )
+            with transaction.atomic():  # the hospital and its endpoint, or neither
+                hospital = services.hospital_register(
+                    code=opts["code"], name=opts["name"], province_code=opts["province"], level=opts["level"], region_code=opts["region"]
+                )
+                secret = notices.endpoint_create(hospital=hospital, url=url)[1] if url else ""
         except DomainError as exc:
-            fields = ", ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
+            fields = ", ".join(f"{e.get('field')}: {e.get('code')}: {e.get('message')}" for e in exc.errors)
             raise CommandError(f"{exc.detail}" + (f" ({fields})" if fields else "")) from exc
-        if opts["webhook_url"]:
-            self.stdout.write(add_webhook(hospital=hospital, url=opts["webhook_url"]))
+        if secret:
+            self.stdout.write(secret)
         else:
             self.stderr.write(f"registered {hospital.code} {hospital.name}")

@@ -14,22 +14,27 @@ from rest_framework.views import APIView
 
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsHospital, IsHospitalOrStaff
-from apps.core.errors import ValidationFailed
+from apps.core.errors import NotFound, ValidationFailed
 from apps.core.permissions import CATALOG_EDITORS, require_role, staff_province, staff_role
 from apps.core.principals import is_hospital
 from apps.core.roles import PROVINCE_SCOPED_ROLES
-from apps.hospitals import notice_selectors, notices
-from apps.hospitals.models import Hospital, NoticeDelivery, WebhookEndpoint
+from apps.hospitals.models import Hospital
+from apps.notices import selectors, services
+from apps.notices.models import WebhookEndpoint
 
-from .notice_serializers import (
+from .serializers import (
     AckOutSerializer,
     AckSerializer,
     DeliverySerializer,
     EndpointCreateSerializer,
     EndpointSerializer,
+    EndpointUpdateSerializer,
     EndpointWithSecretSerializer,
     ItemUsageSerializer,
+    PingResultSerializer,
     ReplaySerializer,
+    RotateSerializer,
+    StaffDeliverySerializer,
 )
 
 MAX_PAGE = 1000
@@ -66,7 +71,7 @@ class NoticeListView(APIView):
     def get(self, request: Request) -> Response:
         after = _int_param(request, "after_seq", 0)
         size = min(max(_int_param(request, "page_size", 100), 1), MAX_PAGE)
-        rows = notice_selectors.notices_after(hospital_id=_hospital_id(request), after_seq=after, limit=size + 1)
+        rows = selectors.notices_after(hospital_id=_hospital_id(request), after_seq=after, limit=size + 1)
         more = len(rows) > size
         rows = rows[:size]
         next_url = None
@@ -82,7 +87,7 @@ class ReleaseAckView(APIView):
     def post(self, request: Request, label: str) -> Response:
         payload = AckSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        ack, created = notices.release_acknowledge(hospital_id=_hospital_id(request), label=label, **payload.validated_data)
+        ack, created = services.release_acknowledge(hospital_id=_hospital_id(request), label=label, **payload.validated_data)
         return Response(AckOutSerializer(ack).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -97,8 +102,20 @@ class ItemUsageView(APIView):
     def put(self, request: Request) -> Response:
         payload = ItemUsageSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        count = notices.item_usage_replace(hospital_id=_hospital_id(request), codes=payload.validated_data["codes"])
+        count = services.item_usage_replace(hospital_id=_hospital_id(request), codes=payload.validated_data["codes"])
         return Response({"count": count})
+
+
+class _EndpointPage(IdCursorPagination):
+    ordering = "id"
+
+
+def _own_endpoint(request: Request, pk: int) -> WebhookEndpoint:
+    """The caller's endpoint; another hospital's id is 404, exactly as an id that does not exist."""
+    endpoint = selectors.endpoint_of(hospital_id=_hospital_id(request), endpoint_id=pk)
+    if endpoint is None:
+        raise NotFound(f"no webhook endpoint {pk}")
+    return endpoint
 
 
 class EndpointListCreateView(APIView):
@@ -106,33 +123,69 @@ class EndpointListCreateView(APIView):
 
     @extend_schema(responses={200: EndpointSerializer(many=True)}, summary="This hospital's webhook endpoints (secrets never shown)")
     def get(self, request: Request) -> Response:
-        endpoints = WebhookEndpoint.objects.filter(hospital_id=_hospital_id(request)).order_by("id")
-        return Response({"next": None, "results": EndpointSerializer(endpoints, many=True).data})
+        paginator = _EndpointPage()
+        page = paginator.paginate_queryset(selectors.endpoints_of(hospital_id=_hospital_id(request)), request, view=self)
+        return paginator.get_paginated_response(EndpointSerializer(page, many=True, context={"request": request}).data)
 
-    @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointWithSecretSerializer}, summary="Register a webhook endpoint")
+    @extend_schema(
+        request=EndpointCreateSerializer,
+        responses={201: EndpointWithSecretSerializer},
+        summary="Register a webhook endpoint (400 webhook_url_not_public; 409 webhook_endpoint_limit)",
+    )
     def post(self, request: Request) -> Response:
         payload = EndpointCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         hospital = Hospital.objects.get(pk=_hospital_id(request))
-        endpoint, secret = notices.endpoint_create(hospital=hospital, **payload.validated_data)
-        return Response(EndpointWithSecretSerializer(endpoint, context={"secret": secret}).data, status=status.HTTP_201_CREATED)
+        endpoint, secret = services.endpoint_create(hospital=hospital, **payload.validated_data)
+        body = EndpointWithSecretSerializer(endpoint, context={"secret": secret, "request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailView(APIView):
+    permission_classes = [IsHospital]
+
+    @extend_schema(responses={200: EndpointSerializer}, summary="One of this hospital's webhook endpoints")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(EndpointSerializer(_own_endpoint(request, pk), context={"request": request}).data)
+
+    @extend_schema(request=EndpointUpdateSerializer, responses={200: EndpointSerializer}, summary="Change URL, event types or active")
+    def patch(self, request: Request, pk: int) -> Response:
+        endpoint = _own_endpoint(request, pk)
+        payload = EndpointUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        endpoint = services.endpoint_update(endpoint=endpoint, **payload.validated_data)
+        return Response(EndpointSerializer(endpoint, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={204: None}, summary="Delete (deliveries stay on record)")
+    def delete(self, request: Request, pk: int) -> Response:
+        services.endpoint_delete(endpoint=_own_endpoint(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class EndpointRotateView(APIView):
     permission_classes = [IsHospital]
 
     @extend_schema(
-        request=None, responses={200: EndpointWithSecretSerializer}, summary="New secret; the old one signs too during the overlap"
+        request=RotateSerializer,
+        responses={200: EndpointWithSecretSerializer},
+        summary="New secret; the old one signs too for 24 h unless retire_old_now",
     )
     def post(self, request: Request, pk: int) -> Response:
-        endpoint = WebhookEndpoint.objects.filter(hospital_id=_hospital_id(request), pk=pk).first()
-        if endpoint is None:
-            from apps.core.errors import NotFound
-
-            raise NotFound(f"no webhook endpoint {pk}")
-        secret = notices.endpoint_rotate_secret(endpoint=endpoint)
+        endpoint = _own_endpoint(request, pk)
+        payload = RotateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        secret = services.endpoint_rotate_secret(endpoint=endpoint, retire_old_now=payload.validated_data["retire_old_now"])
         endpoint.refresh_from_db()
-        return Response(EndpointWithSecretSerializer(endpoint, context={"secret": secret}).data)
+        return Response(EndpointWithSecretSerializer(endpoint, context={"secret": secret, "request": request}).data)
+
+
+class EndpointTestView(APIView):
+    permission_classes = [IsHospital]
+
+    @extend_schema(request=None, responses={200: PingResultSerializer}, summary="Send a signed test.ping now and say what happened")
+    def post(self, request: Request, pk: int) -> Response:
+        result = services.endpoint_test_ping(endpoint=_own_endpoint(request, pk))
+        return Response(PingResultSerializer(result).data)
 
 
 class DeliveryListView(APIView):
@@ -143,12 +196,11 @@ class DeliveryListView(APIView):
     def get(self, request: Request) -> Response:
         hospital_id = _hospital_id(request) if is_hospital(request.user) else None
         province = staff_province(request.user) if hospital_id is None and staff_role(request.user) in PROVINCE_SCOPED_ROLES else ""
-        qs = notice_selectors.deliveries_for(
-            hospital_id=hospital_id, state=request.query_params.get("state") or None, province_code=province
-        )
+        qs = selectors.deliveries_for(hospital_id=hospital_id, state=request.query_params.get("state") or None, province_code=province)
         paginator = IdCursorPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        serializer = DeliverySerializer if hospital_id is not None else StaffDeliverySerializer
+        return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 class _ReplayPermission(BasePermission):
@@ -165,15 +217,12 @@ class DeliveryReplayView(APIView):
     @extend_schema(
         request=ReplaySerializer,
         responses={202: inline_serializer("ReplayOut", {"replayed": serializers.IntegerField()})},
-        summary="Replay failed deliveries (hospitals: their own; staff: any)",
+        summary="Replay failed deliveries, at most 1,000 ids a call (hospitals: their own; staff: any)",
     )
     def post(self, request: Request) -> Response:
         payload = ReplaySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         hospital_id = _hospital_id(request) if is_hospital(request.user) else None
         user = None if hospital_id is not None else request.user
-        count = notices.deliveries_replay(delivery_ids=payload.validated_data["ids"], user=user, hospital_id=hospital_id)
+        count = services.deliveries_replay(delivery_ids=payload.validated_data["ids"], user=user, hospital_id=hospital_id)
         return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
-
-
-__all__ = ["NoticeDelivery"]

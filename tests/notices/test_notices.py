@@ -12,8 +12,9 @@ from standardwebhooks.webhooks import Webhook
 from apps.catalog import services as catalog
 from apps.catalog.demo import generate_items
 from apps.core.errors import ValidationFailed
-from apps.hospitals import delivery, notices
-from apps.hospitals.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
+from apps.notices import delivery
+from apps.notices import services as notices
+from apps.notices.models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
 from tests.factories import draft_release, publish
 
 from .notice_helpers import hospital, label, principal, release, with_endpoint
@@ -228,9 +229,22 @@ def test_register_hospital_with_webhook_url_prints_the_secret_once(capsys):
 def test_admin_add_of_an_endpoint_the_service_refuses_shows_the_reason_and_writes_nothing(admin_client):
     h = hospital(1)
     response = admin_client.post(
-        "/admin/hospitals/webhookendpoint/add/", {"hospital": h.pk, "url": "http://his.example.org/hook", "event_types": "[]"}, follow=True
+        "/admin/notices/webhookendpoint/add/", {"hospital": h.pk, "url": "http://his.example.org/hook", "event_types": "[]"}, follow=True
     )
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"]]
     assert any("accepted only for loopback hosts" in m and m.endswith("(validation_error)") for m in shown), shown
     assert not WebhookEndpoint.objects.filter(hospital=h).exists()
+
+
+def test_the_outbox_tables_and_their_trigger_belong_to_the_notices_app():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'notices_changenotice'::regclass AND NOT tgisinternal")
+        triggers = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'hospitals\\_%%' AND tablename ~ '(notice|webhook|delivery|ack|itemusage)'"
+        )
+        leftovers = cursor.fetchone()[0]
+    assert (triggers, leftovers) == (["notices_change_notice_immutable"], 0)

@@ -9,8 +9,10 @@ from typing import Any
 from apps.catalog.demo import generate_items
 from apps.catalog.models import CatalogRelease
 from apps.core.principals import HospitalPrincipal
-from apps.hospitals import notices, services
-from apps.hospitals.models import Hospital, WebhookEndpoint
+from apps.hospitals import services
+from apps.hospitals.models import Hospital
+from apps.notices import services as notices
+from apps.notices.models import WebhookEndpoint
 from tests.factories import draft_release, publish, published_release
 
 

@@ -15,8 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.hospitals import delivery
-from apps.hospitals.models import DeliveryAttempt, NoticeDelivery
+from apps.notices import delivery, transport
+from apps.notices.models import DeliveryAttempt, NoticeDelivery
 
 from .notice_helpers import hospital, release, with_endpoint
 
@@ -111,7 +111,7 @@ def test_a_delivery_settled_while_in_flight_is_not_recorded_again(peers, catalog
     settled, open_ = _pending(peers, 2, catalog_admin, reviewer)
     now = timezone.now()
     requests = delivery.claim_requests(None, now=now)
-    outcomes = delivery.send(requests, concurrency=4, timeout=5)
+    outcomes = transport.send(requests, concurrency=4, timeout=5)
     NoticeDelivery.objects.filter(pk=settled).update(state="failed", failed_at=now, last_error="endpoint disabled: test")
     summary = delivery.record(outcomes, now=timezone.now())
     assert summary["delivered"] == 1
@@ -150,8 +150,8 @@ class _Scripted:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
-def _request(n: int, url: str) -> delivery.Outgoing:
-    return delivery.Outgoing(n, n, url, {"content-type": "application/json", "webhook-id": f"msg_{n}"}, b"{}")
+def _request(n: int, url: str) -> transport.WebhookRequest:
+    return transport.WebhookRequest(n, n, url, {"content-type": "application/json", "webhook-id": f"msg_{n}"}, b"{}")
 
 
 def test_each_outcome_carries_its_own_status_retry_after_excerpt_or_error():
@@ -161,13 +161,13 @@ def test_each_outcome_carries_its_own_status_retry_after_excerpt_or_error():
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
     try:
         urls = [f"{receiver.base}/busy", f"{receiver.base}/long", f"{receiver.base}/slow", closed, f"{receiver.base}/ok"]
-        busy, long_, slow, refused, ok = delivery.send([_request(n, u) for n, u in enumerate(urls)], concurrency=2, timeout=0.5)
+        busy, long_, slow, refused, ok = transport.send([_request(n, u) for n, u in enumerate(urls)], concurrency=2, timeout=0.5)
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
     assert [o.delivery_id for o in (busy, long_, slow, refused, ok)] == [0, 1, 2, 3, 4]
     assert (busy.status, busy.retry_after, busy.excerpt) == (503, 120.0, "busy")
     assert (long_.status, long_.excerpt) == (200, "x" * 500)
-    assert slow.status is None and slow.error.startswith("timeout")
-    assert refused.status is None and refused.error.startswith("curl error 7")
-    assert (ok.status, ok.error) == (200, "")
+    assert (slow.status, slow.error_code, slow.error[:7]) == (None, "timeout", "timeout")
+    assert (refused.status, refused.error_code, refused.error[:12]) == (None, "connection_failed", "curl error 7")
+    assert (busy.error_code, ok.status, ok.error, ok.error_code) == ("http_503", 200, "", "")

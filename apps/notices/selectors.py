@@ -1,5 +1,5 @@
-"""Reads for change notices: a hospital's notices after a sequence number, deliveries, and the
-adoption figures per province."""
+"""Reads for change notices: a hospital's notices after a sequence number, its endpoints,
+deliveries, and the adoption figures per province."""
 
 from __future__ import annotations
 
@@ -10,9 +10,36 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.catalog.models import CatalogRelease
+from apps.hospitals.models import Hospital
 
-from .delivery import notice_rows
-from .models import ChangeNotice, Hospital, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
+from . import payloads
+from .models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
+
+
+def notice_rows(qs: QuerySet[ChangeNotice]) -> list[dict[str, Any]]:
+    """ChangeNotice queryset → webhook bodies (for the pull API)."""
+    rows: list[dict[str, Any]] = [
+        dict(r) for r in qs.values("id", "event_type", "webhook_id", "seq", "affected_items", "release_id", "hospital__code", "created_at")
+    ]
+    releases = {r.pk: r for r in CatalogRelease.objects.filter(pk__in={row["release_id"] for row in rows})}
+    parts = {pk: (payloads.release_payload(r), r.diff_counts or {}) for pk, r in releases.items()}
+    out = []
+    for row in rows:
+        part, counts = parts[row["release_id"]]
+        row["hospital_code"] = row.pop("hospital__code")
+        out.append({"row": row, "body": payloads.notice_body(notice=row, release_part=part, diff_counts=counts)})
+    return out
+
+
+def endpoints_of(*, hospital_id: int) -> QuerySet[WebhookEndpoint]:
+    """The hospital's endpoints (deleted ones are gone for it), oldest first."""
+    return WebhookEndpoint.objects.filter(hospital_id=hospital_id, deleted_at__isnull=True).order_by("id")
+
+
+def endpoint_of(*, hospital_id: int, endpoint_id: int) -> WebhookEndpoint | None:
+    """One of the hospital's endpoints; None for another hospital's (the caller answers 404, so
+    an id says nothing about who holds it)."""
+    return endpoints_of(hospital_id=hospital_id).filter(pk=endpoint_id).first()
 
 
 def notices_after(*, hospital_id: int, after_seq: int, limit: int) -> list[dict[str, Any]]:
@@ -53,7 +80,9 @@ def adoption_by_province(*, release: CatalogRelease, province_code: str = "") ->
     """Per province: active hospitals, how many acknowledged ``release``, how many have a failing
     or disabled endpoint. Computed with grouped counts (no per-hospital queries)."""
     acked = ReleaseAcknowledgement.objects.filter(release=release, hospital_id=OuterRef("pk"))
-    failing = WebhookEndpoint.objects.filter(hospital_id=OuterRef("pk")).filter(Q(active=False) | Q(failing_since__isnull=False))
+    failing = WebhookEndpoint.objects.filter(hospital_id=OuterRef("pk"), deleted_at__isnull=True).filter(
+        Q(active=False) | Q(failing_since__isnull=False)
+    )
     qs = Hospital.objects.filter(active=True)
     if province_code:
         qs = qs.filter(province__code=province_code)
@@ -88,7 +117,11 @@ def hospitals_not_acknowledged(*, release: CatalogRelease, province_code: str = 
 
 
 def failing_endpoints(*, province_code: str = "", limit: int = 200) -> QuerySet[WebhookEndpoint]:
-    qs = WebhookEndpoint.objects.filter(Q(active=False) | Q(failing_since__isnull=False)).select_related("hospital", "hospital__province")
+    qs = (
+        WebhookEndpoint.objects.filter(deleted_at__isnull=True)
+        .filter(Q(active=False) | Q(failing_since__isnull=False))
+        .select_related("hospital", "hospital__province")
+    )
     if province_code:
         qs = qs.filter(hospital__province__code=province_code)
     return qs.order_by("hospital__province__code", "hospital__code")[:limit]

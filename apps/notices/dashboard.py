@@ -12,7 +12,7 @@ from apps.catalog.models import CatalogRelease
 from apps.core.permissions import has_role, staff_province
 from apps.core.roles import Role
 
-from . import notice_selectors as selectors
+from . import selectors
 
 BAR_HEIGHT = 18
 
@@ -49,4 +49,4 @@ def adoption(request: HttpRequest) -> HttpResponse:
             failing=selectors.failing_endpoints(province_code=province),
             releases=CatalogRelease.objects.filter(status=CatalogRelease.Status.PUBLISHED).order_by("-published_at")[:20],
         )
-    return render(request, "hospitals/adoption.html", context)
+    return render(request, "notices/adoption.html", context)

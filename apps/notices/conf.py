@@ -3,6 +3,7 @@ compressed schedule to a real worker process), then the production defaults."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
@@ -69,6 +70,23 @@ def chain_window() -> float:
 def secret_overlap() -> float:
     """Seconds the previous secret keeps signing after a rotation."""
     return float(_setting("NOTICE_SECRET_OVERLAP", 24 * 3600, float))
+
+
+def max_endpoints_per_hospital() -> int:
+    """Webhook endpoints a hospital may hold (deleted ones do not count)."""
+    return int(_setting("WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL", 5, int))
+
+
+def allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Networks a webhook may reach although they are not public (WEBHOOK_ALLOWED_NETWORKS, a
+    CIDR list: local and test settings allow loopback, production nothing)."""
+    raw = _setting("WEBHOOK_ALLOWED_NETWORKS", (), lambda v: [x.strip() for x in v.split(",") if x.strip()])
+    return tuple(ipaddress.ip_network(n, strict=False) for n in raw)
+
+
+def response_cap() -> int:
+    """Bytes of a receiver's answer read before the transfer is cut (only an excerpt is kept)."""
+    return int(_setting("WEBHOOK_RESPONSE_MAX_BYTES", 16 * 1024, int))
 
 
 def allow_http_loopback() -> bool:

@@ -1,4 +1,4 @@
-"""Celery tasks for change notices. Thin: the work is in ``delivery`` and ``notices``.
+"""Celery tasks for change notices. Thin: the work is in ``delivery`` and ``services``.
 
 acks_late + reject_on_worker_lost: a worker killed mid-batch leaves its message to be
 redelivered; the claim lease makes a second run skip whatever was already recorded.
@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import conf, delivery, notices
+from . import conf, delivery, services
 
 
 def _follow_up(summary: dict[str, Any]) -> None:
@@ -24,19 +24,19 @@ def _follow_up(summary: dict[str, Any]) -> None:
         deliver_due.apply_async(countdown=max(wait, 0.0) + 0.05)
 
 
-@shared_task(name="hospitals.deliver_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name="notices.deliver_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_batch(delivery_ids: list[int]) -> dict[str, Any]:
     summary = delivery.deliver(delivery_ids)
     _follow_up(summary)
     return summary
 
 
-@shared_task(name="hospitals.deliver_due", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name="notices.deliver_due", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_due() -> int:
     """Sweep: queue every due pending delivery whose lease has expired (retries, and batches a
     dead worker held). Scheduled by beat, after each batch with retries, and on worker start."""
     ids = delivery.due_delivery_ids(limit=conf.batch_size() * 100)
-    return notices.deliveries_dispatch(ids)
+    return services.deliveries_dispatch(ids)
 
 
 @worker_ready.connect

@@ -1,0 +1,210 @@
+"""Change notices: webhook endpoints, the outbox, deliveries, attempts, acknowledgements.
+
+These models moved here from ``apps.hospitals`` (migration ``notices.0001`` renamed the tables
+``hospitals_*`` → ``notices_*`` without copying a row). The notices app sits above hospitals:
+it points at ``Hospital`` and ``CatalogRelease``; neither of those apps imports it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from apps.hospitals.models import Hospital
+
+
+class DeliveryError(models.TextChoices):
+    """What a hospital is told about a failed attempt. Coarse on purpose: transport error text
+    (``curl error 7 … Connection refused``) would make the sender a port scanner of whatever
+    network the URL reaches; staff read the full text in ``error`` / ``last_error``."""
+
+    TIMEOUT = "timeout"
+    CONNECTION_FAILED = "connection_failed"
+    ENDPOINT_DISABLED = "endpoint_disabled"
+    # plus ``http_<status>`` for any answer outside 2xx (not an enum member: open-ended)
+
+
+class WebhookEndpoint(models.Model):
+    """Where a hospital receives signed change notices. The secret (``whsec_…``) is shown once
+    when created or rotated; during a rotation overlap notices are signed with both secrets so
+    the receiver can switch without missing a message. A deleted endpoint is kept (inactive,
+    ``deleted_at`` set) so its deliveries and attempts stay on record."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128, editable=False)
+    previous_secret = models.CharField(max_length=128, blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    event_types = models.JSONField(default=list, blank=True, help_text="Empty = every event type.")
+    active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=255, blank=True, default="")
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True, help_text="Start of the current run of failed attempts.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted by the hospital or staff; kept for the record.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["secret", "previous_secret"])
+
+    class Meta:
+        ordering = ["hospital_id", "id"]
+        indexes = [models.Index(fields=["hospital", "active"], name="webhook_endpoint_hospital_idx")]
+        constraints = [
+            models.CheckConstraint(name="webhook_endpoint_secret_set", condition=models.Q(secret__startswith="whsec_")),
+            models.CheckConstraint(
+                name="webhook_endpoint_disabled_has_reason",
+                condition=models.Q(active=True) | ~models.Q(disabled_reason=""),
+            ),
+            models.CheckConstraint(
+                name="webhook_endpoint_deleted_is_inactive",
+                condition=models.Q(deleted_at__isnull=True) | models.Q(active=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id} → {self.url}"
+
+
+class NoticeCounter(models.Model):
+    """Per-hospital sequence counter: the row lock taken by the set-based increment serialises
+    concurrent publishes per hospital, so ``ChangeNotice.seq`` has no gaps and never repeats."""
+
+    hospital = models.OneToOneField(Hospital, on_delete=models.CASCADE, primary_key=True, related_name="notice_counter")
+    last_seq = models.BigIntegerField(default=0)
+    last_release = models.ForeignKey("catalog.CatalogRelease", null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="notice_counter_nonnegative", condition=models.Q(last_seq__gte=0))]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id}: seq {self.last_seq}"
+
+
+class ChangeNotice(models.Model):
+    """The outbox: one row per hospital per published release, written in the publishing
+    transaction. ``webhook_id`` is the Standard Webhooks message id receivers dedupe by."""
+
+    class EventType(models.TextChoices):
+        RELEASE_PUBLISHED = "catalog.release.published"
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notices")
+    seq = models.BigIntegerField()
+    event_type = models.CharField(max_length=64, choices=EventType.choices, default=EventType.RELEASE_PUBLISHED)
+    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="notices")
+    webhook_id = models.CharField(max_length=64, unique=True)
+    affected_items = models.JSONField(null=True, blank=True, help_text="Changed/retired items among the codes the hospital reported using.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["hospital_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["hospital", "seq"], name="change_notice_seq_unique_per_hospital"),
+            models.UniqueConstraint(fields=["hospital", "release", "event_type"], name="change_notice_once_per_release"),
+            models.CheckConstraint(name="change_notice_seq_positive", condition=models.Q(seq__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id}#{self.seq} {self.event_type}"
+
+
+class NoticeDelivery(models.Model):
+    """Delivery of one notice to one endpoint. ``lease_until`` marks a worker's claim; a claim
+    that outlives its worker (SIGKILL) expires and the delivery is picked up again.
+    ``last_error`` is for staff (full transport detail); ``last_error_code`` is what the
+    hospital sees (``DeliveryError`` or ``http_<status>``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    # Each row is written ~3 times per delivery (insert, lease, outcome), so it carries no index
+    # another one already covers: notice_id leads the unique pair, endpoint_id the endpoint index.
+    notice = models.ForeignKey(ChangeNotice, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts in the current round (reset by a replay).")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_status = models.IntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True, default="")
+    last_error_code = models.CharField(max_length=32, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "notice deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "endpoint"], name="notice_delivery_once_per_endpoint"),
+            models.CheckConstraint(
+                name="notice_delivery_state_valid",
+                condition=models.Q(state__in=["pending", "delivered", "failed"]),
+            ),
+            models.CheckConstraint(
+                name="notice_delivery_delivered_has_time",
+                condition=~models.Q(state="delivered") | models.Q(delivered_at__isnull=False),
+            ),
+        ]
+        indexes = [
+            # Only pending rows are ever looked for by due time; a settled row leaves the index.
+            models.Index(fields=["next_attempt_at"], condition=models.Q(state="pending"), name="notice_delivery_due_idx"),
+            models.Index(fields=["endpoint", "state"], name="notice_delivery_endpoint_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of notice {self.notice_id} ({self.state})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP attempt: when, the status (None = no response), latency, the coarse error a
+    hospital may see, the full error and a response excerpt for staff."""
+
+    delivery = models.ForeignKey(NoticeDelivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False)  # see Meta
+    attempted_at = models.DateTimeField()
+    status_code = models.IntegerField(null=True, blank=True)
+    latency_ms = models.IntegerField()
+    error = models.CharField(max_length=255, blank=True, default="")
+    error_code = models.CharField(max_length=32, blank=True, default="")
+    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["delivery_id", "attempted_at", "id"]
+        indexes = [models.Index(fields=["delivery", "attempted_at"], name="delivery_attempt_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} → {self.status_code or self.error_code}"
+
+
+class ReleaseAcknowledgement(models.Model):
+    """A hospital says it loaded a release ("we loaded 2026.01"); one row per hospital and release."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="acknowledgements")
+    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="acknowledgements")
+    loaded_at = models.DateTimeField()
+    items_count = models.PositiveIntegerField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-acknowledged_at"]
+        constraints = [models.UniqueConstraint(fields=["hospital", "release"], name="release_ack_once_per_hospital")]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id} loaded {self.release_id}"
+
+
+class ItemUsage(models.Model):
+    """A code the hospital billed recently (its upload, or settlement data later): used to list
+    the items a notice affects for that hospital."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="item_usage")
+    code = models.CharField(max_length=32)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["hospital_id", "code"]
+        constraints = [models.UniqueConstraint(fields=["hospital", "code"], name="item_usage_code_unique_per_hospital")]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id} uses {self.code}"
