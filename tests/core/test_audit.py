@@ -218,3 +218,32 @@ def test_an_unknown_action_is_refused():
 def test_an_event_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the action's transaction"):
         audit_record(action=AuditAction.RELEASE_CREATED, actor=None)
+
+
+def test_each_webhook_endpoint_and_acknowledgement_action_writes_exactly_one_typed_event(world):
+    from apps.catalog.models import CatalogRelease
+    from apps.notices import services as notices
+    from tests.factories import publish
+
+    hospital = hospitals.hospital_register(code="H31010100778", name="通知医院", province_code=SH, user=world["sh_staff"])
+    made: dict[str, Any] = {}
+
+    def register() -> None:
+        made["e"], _ = notices.endpoint_create(hospital=hospital, url="http://127.0.0.1:9/hook", user=world["sh_staff"])
+
+    assert _events_of(register) == [AuditAction.ENDPOINT_REGISTERED]
+    endpoint = made["e"]
+    steps: list[tuple[AuditAction, Callable[[], Any]]] = [
+        (AuditAction.ENDPOINT_CHANGED, lambda: notices.endpoint_update(endpoint=endpoint, url="http://127.0.0.1:10/hook")),
+        (AuditAction.ENDPOINT_SECRET_ROTATED, lambda: notices.endpoint_rotate_secret(endpoint=endpoint, retire_old_now=True)),
+        (AuditAction.ENDPOINT_CHANGED, lambda: notices.endpoint_update(endpoint=endpoint, active=False)),
+        (AuditAction.ENDPOINT_ENABLED, lambda: notices.endpoint_enable(endpoint=endpoint, user=world["sh_staff"])),
+        (AuditAction.ENDPOINT_DELETED, lambda: notices.endpoint_delete(endpoint=endpoint)),
+    ]
+    for action, step in steps:
+        assert _events_of(step) == [action], action
+    release: CatalogRelease = publish(world["draft"], admin=world["admin"], reviewer=world["reviewer"])
+    assert _events_of(lambda: notices.release_acknowledge(hospital_id=hospital.pk, label=release.label)) == [
+        AuditAction.RELEASE_ACKNOWLEDGED
+    ]
+    assert _events_of(lambda: notices.release_acknowledge(hospital_id=hospital.pk, label=release.label)) == []  # idempotent
