@@ -30,7 +30,7 @@ lint: $(STAMP)
 test: lint
 	scripts/ensure-services
 	scripts/ensure-browser
-	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
+	$(VENV)/bin/pytest -n auto $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
 	scripts/ensure-services

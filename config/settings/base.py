@@ -171,6 +171,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
     "retry_on_timeout": True,
     "health_check_interval": 10,
+    # Prepended to every key Celery uses in Redis (queues, unacked messages, bindings), so that
+    # deployments, or parallel test workers, sharing one Redis database keep their messages apart.
+    "global_keyprefix": env("CELERY_KEY_PREFIX", default=""),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
