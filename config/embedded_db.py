@@ -18,6 +18,7 @@ itself is imported when a server is started, so production never loads it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,8 +82,14 @@ def _run(command: list[str], env: dict[str, str]) -> int:
     child = subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), *command], env=env)
     try:
         return child.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the whole foreground process group, the command included: let it end
+        # on its own before the server stops under it.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(10)
+        raise
     finally:
-        if child.poll() is None:  # we were interrupted: the command goes first, then the server
+        if child.poll() is None:  # we were stopped: the command goes first, then the server
             child.terminate()
             try:
                 child.wait(10)
