@@ -171,11 +171,7 @@ class CatalogItemAdmin(PortalHistoryAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: CatalogItem, form: Any, change: bool) -> None:
-        data = {
-            f: form.cleaned_data.get(f, getattr(obj, f))
-            for f in ("code", *ITEM_CONTENT_FIELDS)
-            if f not in ("kind", "category_path")
-        }
+        data = {f: form.cleaned_data.get(f, getattr(obj, f)) for f in ("code", *ITEM_CONTENT_FIELDS) if f not in ("kind", "category_path")}
         saved = services.item_put(
             release=obj.release, data=data, user=request.user, reason=form.cleaned_data.get("change_reason", "admin edit")
         )

@@ -239,7 +239,7 @@ def _settlement_files() -> tuple[bytes, bytes]:
     catalog although 2026.01 was in force: every kind of discrepancy the run report shows.
     """
     pairs = [("510000", "310000"), ("310000", "510000"), ("440000", "310000")]
-    claims = []
+    claims: list[dict[str, Any]] = []
     for n in range(60):
         home, destination = pairs[n % len(pairs)]
         total = 8_000 + (n * 7_919) % 90_000
