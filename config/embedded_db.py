@@ -30,7 +30,8 @@ from types import FrameType
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-PGDATA = BASE_DIR / "var" / "pgdata"
+# EMBEDDED_PGDATA moves it (the tests start servers of their own in temporary folders).
+PGDATA = Path(os.environ.get("EMBEDDED_PGDATA") or BASE_DIR / "var" / "pgdata")
 DATABASE = "portal"
 USER = "postgres"  # the superuser initdb creates in the embedded cluster (trust auth, socket only)
 
