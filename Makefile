@@ -1,4 +1,4 @@
-# Two commands for a new user: `make run` (demo on SQLite, Celery eager) and `make test`
+# Two commands for a new user: `make run` (demo on an embedded PostgreSQL, Celery eager) and `make test`
 # (ruff, mypy, import-linter and pytest against the real PostgreSQL and Redis).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -16,10 +16,10 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 
 install: $(STAMP)
 
+# migrate, seed_demo and runserver against the embedded PostgreSQL in var/pgdata (started here,
+# stopped when runserver ends, Ctrl-C included); a DATABASE_URL in the environment wins.
 run: $(STAMP)
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) manage.py migrate --noinput -v0
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) manage.py seed_demo
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) manage.py runserver 127.0.0.1:8000
+	env -u CELERY_BROKER_URL $(PY) -m config.embedded_db
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -30,7 +30,7 @@ lint: $(STAMP)
 test: lint
 	scripts/ensure-services
 	scripts/ensure-browser
-	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
+	$(VENV)/bin/pytest -n auto $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
 	scripts/ensure-services

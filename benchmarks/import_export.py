@@ -130,7 +130,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     from django.db import connection
     from django.test import Client
 
-    from apps.catalog import exports, services
+    from apps.catalog import services
+    from apps.catalog import sql as catalog_sql
     from apps.core.roles import Role
     from apps.core.services import staff_create
 
@@ -184,7 +185,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     def copy_to_stdout() -> None:
         with (
             connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY ({exports._csv_select(release.pk)}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy,
+            cursor.cursor.copy(f"COPY ({catalog_sql.export_csv_select(release.pk)}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy,
         ):
             for _chunk in copy:
                 pass

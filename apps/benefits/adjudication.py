@@ -17,7 +17,7 @@ Arithmetic, per line in ``line_no`` order, all in integer fen:
 5. patient = amount − payable: every remainder of rounding goes to the patient, so
    payable + patient = amount on every line.
 
-The whole claim costs a constant number of queries (on PostgreSQL: one statement for the
+The whole claim costs a constant number of queries (one statement for the
 release in force, the items and local items of every code and the home policy; one for the
 diagnoses when the claim names any), whatever the number of lines.
 """
@@ -35,14 +35,14 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import F
 
-from apps.catalog.models import CatalogItem, CatalogRelease
-from apps.catalog.selectors import published_releases, release_in_force
+from apps.catalog.selectors import published_releases
 from apps.core.codes import CodeError, catalog_code_kind, normalise_code, validate_icd10
 from apps.core.errors import ValidationFailed
 from apps.core.money import apply_ratio
 
+from . import sql
 from .models import BenefitPolicy, Province
-from .selectors import level_meets, local_items_for_codes, policy_in_force, policy_in_force_queryset, unknown_diagnoses
+from .selectors import level_meets, policy_in_force_queryset, unknown_diagnoses
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
@@ -155,25 +155,7 @@ class ClaimResult:
         }
 
 
-# The codes travel as ONE text parameter joined by CODE_SEPARATOR (binding a 1,000-element array
-# cost the client more than the look-ups cost the server), and a national item comes back as one
-# "category|self-pay ratio|level" text: a claim's items share a handful of such scopes, so each is
-# parsed once instead of once per row.
-CODE_SEPARATOR = "\x1f"
-SCOPE_SQL = """
-WITH rel AS ({release_sql}),
-     wanted AS (SELECT unnest(string_to_array(%s, chr(31))) AS code)
-SELECT 'national', i.code, NULL, NULL, NULL, NULL::date, NULL::date,
-       i.category || '|' || coalesce(i.self_pay_ratio::text, '') || '|' || coalesce(i.restriction_hospital_level, '')
-  FROM wanted w JOIN catalog_catalogitem i ON i.release_id = (SELECT id FROM rel) AND i.code = w.code
-UNION ALL
-SELECT 'local', li.code, li.category, li.self_pay_ratio, li.restriction_hospital_level, li.effective_from, li.sunset_date, NULL
-  FROM wanted w JOIN benefits_localitem li ON li.code = w.code JOIN benefits_province p ON p.id = li.province_id AND p.code = %s
-UNION ALL
-SELECT 'release', NULL, NULL, NULL, NULL, NULL, NULL, rel.label FROM rel
-UNION ALL
-SELECT 'policy', NULL, NULL, NULL, NULL, NULL, NULL, (SELECT row_to_json(p)::text FROM ({policy_sql}) p)
-"""
+CODE_SEPARATOR = "\x1f"  # chr(31) in sql.SCOPE_SQL
 
 
 def _scope(
@@ -182,27 +164,17 @@ def _scope(
     """(label of the release in force on ``on_date``, {code: scope} for every code of the claim,
     the home policy in force (selectors.policy_in_force with ``policy_key``)).
 
-    On PostgreSQL this is ONE statement: the release in force (the catalog's own queryset,
+    This is ONE statement: the release in force (the catalog's own queryset,
     compiled as a sub-query), its items for the codes, the destination's local items for them
     and the home policy (the benefits queryset, as one JSON value). National items win over a
-    local item with the same code. Elsewhere: four queries.
+    local item with the same code.
     """
-    if connection.vendor != "postgresql":
-        found = policy_in_force(on_date=on_date, **policy_key)
-        release = release_in_force(on_date=on_date)
-        if release is None:
-            return None, {}, found
-        scopes = _national_scope(release=release, codes=codes)
-        missing = [code for code in codes if code not in scopes]
-        if missing:
-            scopes.update(_local_scope(province_code=destination, codes=missing, on_date=on_date))
-        return release.label, scopes, found
-    sql, template = _scope_statement(bool(policy_key["hospital_level"]))
+    statement, template = _scope_statement(bool(policy_key["hospital_level"]))
     # A code holding the separator is malformed anyway: it is left out and refused as code_format.
     joined = CODE_SEPARATOR.join(code for code in codes if CODE_SEPARATOR not in code)
     values = {_ON_DATE: on_date, _CODES: joined, _DESTINATION: destination, **{_SENTINELS[k]: v for k, v in policy_key.items()}}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
+        cursor.execute(statement, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
         rows = cursor.fetchall()
     label: str | None = None
     policy: BenefitPolicy | None = None
@@ -263,7 +235,7 @@ def _scope_statement(with_level: bool) -> tuple[str, list[Any]]:
     policies = policy_in_force_queryset(on_date=sentinel_date, **key).annotate(province_code_=F("province__code"))
     policy_sql, policy_params = policies.values(*_POLICY_COLUMNS, "province_code_")[:1].query.sql_with_params()
     params = [_ON_DATE if p == sentinel_date else p for p in (*release_params, _CODES, _DESTINATION, *policy_params)]
-    return SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql), params
+    return sql.SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql), params
 
 
 def _local_reason(*, on_date: dt.date, starts: dt.date, sunset: dt.date) -> str:
@@ -272,35 +244,6 @@ def _local_reason(*, on_date: dt.date, starts: dt.date, sunset: dt.date) -> str:
     if on_date < starts:
         return LOCAL_NOT_YET
     return COVERED
-
-
-def _national_scope(*, release: CatalogRelease, codes: list[str]) -> dict[str, _Scope]:
-    """The release's items for ``codes`` in one query (an array parameter on PostgreSQL)."""
-    if not codes:
-        return {}
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT code, category, self_pay_ratio, restriction_hospital_level FROM catalog_catalogitem "
-                "WHERE release_id = %s AND code = ANY(%s)",
-                [release.pk, codes],
-            )
-            rows = cursor.fetchall()
-    else:
-        rows = list(
-            CatalogItem.objects.filter(release=release, code__in=codes).values_list(
-                "code", "category", "self_pay_ratio", "restriction_hospital_level"
-            )
-        )
-    return {code: _Scope(category, ratio, level or "", "national") for code, category, ratio, level in rows}
-
-
-def _local_scope(*, province_code: str, codes: list[str], on_date: dt.date) -> dict[str, _Scope]:
-    scopes = {}
-    for code, item in local_items_for_codes(province_code=province_code, codes=codes).items():
-        reason = _local_reason(on_date=on_date, starts=item.effective_from, sunset=item.sunset_date)
-        scopes[code] = _Scope(item.category, item.self_pay_ratio, item.restriction_hospital_level, "local", reason)
-    return scopes
 
 
 def policy_summary(policy: BenefitPolicy) -> dict[str, Any]:

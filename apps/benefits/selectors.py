@@ -83,14 +83,6 @@ def local_items_lapsing(*, today: dt.date, days: int = 90, province_code: str = 
     return qs.order_by("province__code", "sunset_date", "code")
 
 
-def local_items_for_codes(*, province_code: str, codes: Iterable[str]) -> dict[str, LocalItem]:
-    """The destination province's local items for ``codes`` (any date), one query."""
-    wanted = list(codes)
-    if not wanted:
-        return {}
-    return {item.code: item for item in LocalItem.objects.filter(province__code=province_code, code__in=wanted)}
-
-
 def unknown_diagnoses(*, codes: Iterable[str]) -> set[str]:
     """Which of ``codes`` (normalised) are not in the ICD-10 reference, one query."""
     wanted = set(codes)

@@ -10,8 +10,6 @@ policy_overlap, also a PostgreSQL exclusion constraint). Local items always carr
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
@@ -21,12 +19,14 @@ from django.utils import timezone
 
 from apps.catalog.models import HospitalLevel
 from apps.core.audit import audit_record, history_save
-from apps.core.codes import CodeError, normalise_code, normalise_text, validate_catalog_code, validate_icd10
+from apps.core.bulk import BulkFileRejected, CheckedStream, collect_errors, staging_copy_csv, staging_create
+from apps.core.codes import ICD10_CODE, ICD10_HELP, CodeError, normalise_code, normalise_text, validate_catalog_code
 from apps.core.errors import Conflict, ValidationFailed
 from apps.core.models import AuditAction
 from apps.core.permissions import require_province, require_role
 from apps.core.roles import Role
 
+from . import sql
 from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, Province, Scheme
 from .selectors import overlapping_approved
 
@@ -237,20 +237,6 @@ def local_item_save(*, user: Any, province: Province, code: str, reason: str = "
 
 # --- ICD-10 reference --------------------------------------------------------------------
 
-ICD10_COLUMNS = (
-    "edition",
-    "chapter_range",
-    "chapter",
-    "section_range",
-    "section",
-    "category_code",
-    "category_name",
-    "subcategory_code",
-    "subcategory_name",
-    "code",
-    "name",
-)
-
 
 @dataclass
 class ReferenceImportResult:
@@ -259,86 +245,36 @@ class ReferenceImportResult:
     updated: int
 
 
-def _decode(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return raw.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ValidationFailed(
-                "the file is neither UTF-8 nor GB18030",
-                errors=[{"line": 1, "column": "", "code": "encoding", "message": str(exc)}],
-            ) from exc
-
-
-def parse_icd10(stream: IO[bytes]) -> list[dict[str, str]]:
-    """Parse the NHSA layout (no header, 11 columns); raises ValidationFailed with every bad row."""
-    text = _decode(stream.read())
-    rows: list[dict[str, str]] = []
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for line_no, record in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) != len(ICD10_COLUMNS):
-            errors.append({"line": line_no, "column": "", "code": "missing_field", "message": f"expected 11 columns, found {len(record)}"})
-            continue
-        row = {name: normalise_text(value) for name, value in zip(ICD10_COLUMNS, record, strict=True)}
-        try:
-            row["code"] = validate_icd10(row["code"])
-        except CodeError as exc:
-            errors.append({"line": line_no, "column": "code", "code": "code_format", "message": exc.reason})
-            continue
-        if not row["name"]:
-            errors.append({"line": line_no, "column": "name", "code": "missing_field", "message": "the diagnosis name is empty"})
-            continue
-        if row["code"] in seen:
-            errors.append(
-                {"line": line_no, "column": "code", "code": "duplicate_code", "message": f"{row['code']} repeats line {seen[row['code']]}"}
-            )
-            continue
-        seen[row["code"]] = line_no
-        rows.append(row)
-    if errors:
-        raise ValidationFailed(f"{len(errors)} bad rows; nothing was imported", errors=errors)
-    return rows
-
-
 @transaction.atomic
 def icd10_import(*, stream: IO[bytes]) -> ReferenceImportResult:
-    """Load (upsert by code) the ICD-10 NHSA national edition; all-or-nothing.
+    """Load (upsert by code) the ICD-10 NHSA national edition (no header, 11 columns); all-or-nothing.
 
-    On PostgreSQL rows are COPYed into a temporary staging table and merged with one
-    INSERT ... ON CONFLICT; elsewhere (the SQLite demo) bulk_create/bulk_update are used.
+    The file goes through the bulk loader of apps.core.bulk: encoding detected (UTF-8, with or
+    without BOM, or GB18030), COPYed into a staging table, checked set-based and merged with one
+    upsert. Raises BulkFileRejected (a ValidationFailed) listing every bad row: ``encoding``,
+    ``malformed_row`` (not 11 columns), ``code_format``, ``missing_field`` (empty name),
+    ``duplicate_code`` (on the later line), ``too_long``.
     """
-    rows = parse_icd10(stream)
+    checked = CheckedStream(stream)
+    staging = staging_create(table="icd10_staging", columns=list(sql.ICD10_COLUMNS))
+    staging.header_lines = 0
+    staging_copy_csv(staging=staging, stream=checked, body=checked.chunks())
+    columns = {name: str(staging.col(name)) for name in sql.ICD10_COLUMNS}
+    lengths = {f.name: int(f.max_length) for f in DiagnosisCode._meta.concrete_fields if f.name in columns and f.max_length}
+    errors, error_count = collect_errors(
+        sql.icd10_checks(
+            table=staging.table,
+            line=staging.line_sql,
+            columns=columns,
+            code_pattern=ICD10_CODE.pattern,
+            code_help=ICD10_HELP,
+            max_lengths=lengths,
+        )
+    )
+    if error_count:
+        raise BulkFileRejected(f"{error_count} bad rows; nothing was imported", errors=errors, error_count=error_count)
     before = DiagnosisCode.objects.count()
-    if connection.vendor == "postgresql":
-        cols = ", ".join(ICD10_COLUMNS)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ICD10_COLUMNS if c != "code")
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS icd10_staging")
-            cursor.execute(f"CREATE TEMP TABLE icd10_staging ({', '.join(f'{c} text' for c in ICD10_COLUMNS)}) ON COMMIT DROP")
-            with cursor.cursor.copy(f"COPY icd10_staging ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([row[c] for c in ICD10_COLUMNS])
-            cursor.execute(
-                f"INSERT INTO benefits_diagnosiscode ({cols}) SELECT {cols} FROM icd10_staging ON CONFLICT (code) DO UPDATE SET {updates}"
-            )
-    else:
-        existing = DiagnosisCode.objects.in_bulk([r["code"] for r in rows], field_name="code")
-        new = [DiagnosisCode(**r) for r in rows if r["code"] not in existing]
-        changed = []
-        for r in rows:
-            if r["code"] in existing:
-                obj = existing[r["code"]]
-                for k, v in r.items():
-                    setattr(obj, k, v)
-                changed.append(obj)
-        DiagnosisCode.objects.bulk_create(new, batch_size=1000)
-        DiagnosisCode.objects.bulk_update(changed, [c for c in ICD10_COLUMNS if c != "code"], batch_size=1000)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.icd10_upsert(table=staging.table, columns=columns))
     created = DiagnosisCode.objects.count() - before
-    return ReferenceImportResult(rows=len(rows), created=created, updated=len(rows) - created)
+    return ReferenceImportResult(rows=staging.rows, created=created, updated=staging.rows - created)

@@ -15,7 +15,7 @@ from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 
 from . import services
-from .models import CatalogItem, CatalogRelease, ReleaseChange
+from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 
 
 def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], verb: str) -> None:
@@ -171,11 +171,7 @@ class CatalogItemAdmin(PortalHistoryAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: CatalogItem, form: Any, change: bool) -> None:
-        data = {
-            f: form.cleaned_data.get(f, getattr(obj, f))
-            for f in ("code", *services.ITEM_CONTENT_FIELDS)
-            if f not in ("kind", "category_path")
-        }
+        data = {f: form.cleaned_data.get(f, getattr(obj, f)) for f in ("code", *ITEM_CONTENT_FIELDS) if f not in ("kind", "category_path")}
         saved = services.item_put(
             release=obj.release, data=data, user=request.user, reason=form.cleaned_data.get("change_reason", "admin edit")
         )

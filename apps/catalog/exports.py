@@ -7,11 +7,9 @@ in the manifest is of the uncompressed canonical CSV; each file also carries its
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,33 +18,16 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from .models import CANONICAL_COLUMNS, ITEM_CONTENT_FIELDS, ITEM_TEXT_FIELDS, CatalogItem, CatalogRelease
+from . import sql
+from .models import ITEM_CONTENT_FIELDS, CatalogRelease
 
 # Text cells that start with one of these are read as formulas by spreadsheets.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_COLUMNS = ITEM_TEXT_FIELDS
 GZIP_LEVEL = 1  # files are fetched many times but built on the publish path: favour speed
 
 
 def neutralise_formula(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _csv_select(release_id: int) -> str:
-    cols = []
-    for column in CANONICAL_COLUMNS:
-        if column in _TEXT_COLUMNS:
-            cols.append(f"CASE WHEN left({column}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || {column} ELSE {column} END")
-        elif column == "replaces":
-            cols.append("array_to_string(ARRAY(SELECT jsonb_array_elements_text(replaces)), ';')")
-        else:
-            cols.append(column)
-    return f"SELECT {', '.join(cols)} FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
-
-
-def _jsonl_select(release_id: int) -> str:
-    pairs = ", ".join(f"'{c}', {c}::text" if c == "self_pay_ratio" else f"'{c}', {c}" for c in CANONICAL_COLUMNS)
-    return f"SELECT json_build_object({pairs})::text FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
 
 
 def _copy_chunks(sql: str, options: str) -> Iterator[bytes]:
@@ -59,44 +40,13 @@ def _copy_chunks(sql: str, options: str) -> Iterator[bytes]:
 
 def csv_chunks(release: CatalogRelease) -> Iterator[bytes]:
     """The canonical CSV (header + rows ordered by code) as byte chunks."""
-    if connection.vendor == "postgresql":
-        yield from _copy_chunks(_csv_select(release.pk), "FORMAT csv, HEADER true")
-        return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CANONICAL_COLUMNS)
-    for row in _python_rows(release):
-        writer.writerow(_csv_cells(row))
-    yield buffer.getvalue().encode()
+    yield from _copy_chunks(sql.export_csv_select(release.pk), "FORMAT csv, HEADER true")
 
 
 def jsonl_chunks(release: CatalogRelease) -> Iterator[bytes]:
     """One JSON object per item per line, ordered by code."""
-    if connection.vendor == "postgresql":
-        # CSV format with quote/delimiter bytes that never occur in JSON text: rows come out raw.
-        yield from _copy_chunks(_jsonl_select(release.pk), "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'")
-        return
-    lines = (json.dumps(row, ensure_ascii=False, separators=(", ", " : ")) + "\n" for row in _python_rows(release))
-    yield "".join(lines).encode()
-
-
-def _python_rows(release: CatalogRelease) -> Iterator[dict[str, Any]]:
-    for values in CatalogItem.objects.filter(release=release).order_by("code").values(*CANONICAL_COLUMNS).iterator():
-        if values["self_pay_ratio"] is not None:
-            values["self_pay_ratio"] = str(values["self_pay_ratio"])
-        yield values
-
-
-def _csv_cells(row: dict[str, Any]) -> list[Any]:
-    cells: list[Any] = []
-    for column in CANONICAL_COLUMNS:
-        value = row[column]
-        if column in _TEXT_COLUMNS:
-            value = neutralise_formula(value)
-        elif column == "replaces":
-            value = ";".join(value)
-        cells.append("" if value is None else value)
-    return cells
+    # CSV format with quote/delimiter bytes that never occur in JSON text: rows come out raw.
+    yield from _copy_chunks(sql.export_jsonl_select(release.pk), "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'")
 
 
 def export_path(release: CatalogRelease, fmt: str) -> str:

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 from .signals import release_published, release_publishing
+from .sql import DIFF_SETTINGS_SQL, DIFF_SQL
 
 DiffRow = dict[str, Any]
 
@@ -73,103 +74,11 @@ def diff_from_rows(rows: list[DiffRow], *, new: CatalogRelease) -> dict[str, Any
 
 def compute_diff_rows(*, old_id: int | None, new_id: int) -> list[DiffRow]:
     """Diff rows {code, change, fields, successors} in code order, computed set-based in PostgreSQL."""
-    if connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(DIFF_SETTINGS_SQL)
-            cursor.execute(DIFF_SQL, {"old": old_id if old_id is not None else -1, "new": new_id})
-            (document,) = cursor.fetchone() or (None,)
-        rows: list[DiffRow] = json.loads(document) if document else []
-        return rows
-    return _compute_diff_rows_in_python(old_id=old_id, new_id=new_id)
-
-
-# Room for the 500k-row hash join; and no JIT: the planner over-estimates the changed rows and
-# would spend ~0.4 s compiling the wide field-comparison expression for a few thousand rows.
-DIFF_SETTINGS_SQL = "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off"
-
-
-def _sql_value(field: str, alias: str) -> str:
-    # numeric as text so JSON carries "0.1000" exactly as the API renders it
-    return f"{alias}.{field}::text" if field == "self_pay_ratio" else f"{alias}.{field}"
-
-
-# '"field":[old,new]' for each differing field, joined by commas (concat_ws skips the NULLs of
-# equal fields): plain text is several times cheaper than building and stripping a jsonb object.
-_CHANGED_FIELDS = "concat_ws(',', {})".format(
-    ",\n".join(
-        f"CASE WHEN o.{f} IS DISTINCT FROM n.{f} THEN '\"{f}\":' || json_build_array({_sql_value(f, 'o')}, {_sql_value(f, 'n')})::text END"
-        for f in ITEM_CONTENT_FIELDS
-    )
-)
-
-# One row per code that differs: code, change, fields (a JSON object as text) and successors (jsonb).
-# Both releases join narrow (id, code, content hash) so whichever side PostgreSQL hashes is
-# small (hashing the old release's whole rows, which the planner may pick, cost ~0.3 s at 500k);
-# whole rows are then read by primary key for changed codes only.
-DIFF_ROWS_SQL = f"""
-WITH o AS NOT MATERIALIZED (SELECT id, code, content_hash FROM catalog_catalogitem WHERE release_id = %(old)s),
-     n AS NOT MATERIALIZED (SELECT id, code, content_hash FROM catalog_catalogitem WHERE release_id = %(new)s),
-     d AS (
-         SELECT o.id AS old_id, n.id AS new_id, coalesce(n.code, o.code) AS diff_code
-         FROM o FULL JOIN n ON o.code = n.code
-         WHERE o.id IS NULL OR n.id IS NULL OR o.content_hash <> n.content_hash
-     ),
-     succ AS (
-         SELECT r.old_code, jsonb_agg(s.code ORDER BY s.code) AS successors
-         FROM catalog_catalogitem s CROSS JOIN LATERAL jsonb_array_elements_text(s.replaces) AS r(old_code)
-         WHERE s.release_id = %(new)s AND s.replaces <> '[]'::jsonb
-         GROUP BY r.old_code
-     )
-SELECT d.diff_code AS code,
-       CASE WHEN d.old_id IS NULL THEN 'added'
-            WHEN d.new_id IS NULL AND succ.successors IS NOT NULL THEN 'retired'
-            WHEN d.new_id IS NULL THEN 'removed'
-            ELSE 'changed' END AS change,
-       '{{' || CASE WHEN n.id IS NOT NULL THEN {_CHANGED_FIELDS} ELSE '' END || '}}' AS fields,
-       CASE WHEN d.new_id IS NULL THEN coalesce(succ.successors, '[]'::jsonb) ELSE '[]'::jsonb END AS successors
-FROM d
--- LATERAL + OFFSET 0 (a planner fence): whole rows are read by primary key, only for changed codes
-LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = d.old_id AND d.new_id IS NOT NULL OFFSET 0) o ON true
-LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = d.new_id AND d.old_id IS NOT NULL OFFSET 0) n ON true
-LEFT JOIN succ ON d.new_id IS NULL AND succ.old_code = d.diff_code
-"""
-
-# The whole diff as ONE JSON array in code order: one json.loads on the client instead of a
-# row, a jsonb value and a dict per code. code and change need no escaping beyond to_json.
-DIFF_SQL = f"""
-SELECT '[' || string_agg(
-    '{{"code":' || to_json(d.code)::text || ',"change":"' || d.change || '","fields":' || d.fields
-        || ',"successors":' || d.successors::text || '}}',
-    ',' ORDER BY d.code) || ']'
-FROM ({DIFF_ROWS_SQL}) AS d
-"""
-
-
-def _compute_diff_rows_in_python(*, old_id: int | None, new_id: int) -> list[DiffRow]:
-    """The same diff for databases without the SQL path (the SQLite demo)."""
-
-    def load(release_id: int | None) -> dict[str, dict[str, Any]]:
-        if release_id is None:
-            return {}
-        return {i.code: item_as_dict(i) for i in CatalogItem.objects.filter(release_id=release_id)}
-
-    old, new = load(old_id), load(new_id)
-    successors: dict[str, list[str]] = {}
-    for code, item in new.items():
-        for replaced in item["replaces"]:
-            successors.setdefault(replaced, []).append(code)
-    rows: list[DiffRow] = []
-    for code in sorted(old.keys() | new.keys()):
-        before, after = old.get(code), new.get(code)
-        if before is None:
-            rows.append({"code": code, "change": "added", "fields": {}, "successors": []})
-        elif after is None:
-            succ = sorted(successors.get(code, []))
-            rows.append({"code": code, "change": "retired" if succ else "removed", "fields": {}, "successors": succ})
-        else:
-            fields = {f: [before[f], after[f]] for f in ITEM_CONTENT_FIELDS if before[f] != after[f]}
-            if fields:
-                rows.append({"code": code, "change": "changed", "fields": fields, "successors": []})
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(DIFF_SETTINGS_SQL)
+        cursor.execute(DIFF_SQL, {"old": old_id if old_id is not None else -1, "new": new_id})
+        (document,) = cursor.fetchone() or (None,)
+    rows: list[DiffRow] = json.loads(document) if document else []
     return rows
 
 
@@ -276,11 +185,8 @@ def item_lookup(*, code: str, on_date: dt.date) -> dict[str, Any] | None:
 
 
 def items_replacing(*, release: CatalogRelease, code: str) -> list[CatalogItem]:
-    """Items of ``release`` whose ``replaces`` names ``code`` (GIN-indexed on PostgreSQL)."""
-    items = CatalogItem.objects.filter(release=release).order_by("code")
-    if connection.vendor == "postgresql":
-        return list(items.filter(replaces__contains=[code]))
-    return [i for i in items.exclude(replaces=[]) if code in i.replaces]
+    """Items of ``release`` whose ``replaces`` names ``code`` (``replaces @> [code]``, GIN-indexed)."""
+    return list(CatalogItem.objects.filter(release=release, replaces__contains=[code]).order_by("code"))
 
 
 def counts_by_kind(*, release: CatalogRelease) -> dict[str, int]:

@@ -21,9 +21,9 @@ from apps.core.history import history_bulk_record
 from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 
-from . import exports
-from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
-from .selectors import DIFF_ROWS_SQL, DIFF_SETTINGS_SQL, compute_diff_rows, counts_by_kind, release_previous
+from . import exports, sql
+from .models import CatalogItem, CatalogRelease, ReleaseChange
+from .selectors import counts_by_kind, release_previous
 from .signals import release_published, release_publishing
 from .validation import clean_item
 
@@ -62,13 +62,8 @@ def release_create_draft(*, label: str, effective_from: dt.date, user: Any, base
     release.full_clean(exclude=["created_by"])
     history_save(release, user=user, reason=f"copied from {based_on.label}" if based_on else "created empty")
     if based_on is not None:
-        columns = ", ".join(("code", *ITEM_CONTENT_FIELDS))
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO catalog_catalogitem (release_id, {columns}) "
-                f"SELECT %s, {columns} FROM catalog_catalogitem WHERE release_id = %s",
-                [release.pk, based_on.pk],
-            )
+            cursor.execute(sql.COPY_ITEMS_SQL, [release.pk, based_on.pk])
     audit_record(
         action=AuditAction.RELEASE_CREATED,
         actor=user,
@@ -242,18 +237,6 @@ def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
 
 
 def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> None:
-    old_id = previous.pk if previous else None
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(DIFF_SETTINGS_SQL)
-            cursor.execute(
-                "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
-                f"SELECT %(new)s, code, change, fields::jsonb, successors FROM ({DIFF_ROWS_SQL}) AS d",
-                {"old": old_id if old_id is not None else -1, "new": release.pk},
-            )
-        return
-    rows = compute_diff_rows(old_id=old_id, new_id=release.pk)
-    ReleaseChange.objects.bulk_create(
-        [ReleaseChange(release=release, code=r["code"], change=r["change"], fields=r["fields"], successors=r["successors"]) for r in rows],
-        batch_size=2000,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql.DIFF_SETTINGS_SQL)
+        cursor.execute(sql.STORE_DIFF_SQL, {"old": previous.pk if previous else -1, "new": release.pk})

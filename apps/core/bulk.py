@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -157,43 +156,6 @@ class CheckedStream:
 
         return header, remaining()
 
-    def text_lines(self) -> Iterator[str]:
-        """Decoded lines (for the Python fallback path); CRLF kept for the csv module."""
-        stream = io.TextIOWrapper(io.BufferedReader(_IterReader(self.chunks())), encoding=self.encoding.python, newline="")
-        yield from stream
-
-
-class _IterReader(io.RawIOBase):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
-
-
-def csv_records(stream: CheckedStream) -> Iterator[tuple[int, list[str]]]:
-    """(physical line where the record starts, cells) for every record, the header (line 1)
-    included; blank records are skipped. The Python path, for small files and SQLite."""
-    reader = csv.reader(stream.text_lines())
-    last = 0
-    for cells in reader:
-        line, last = last + 1, reader.line_num
-        if line > 1 and not any(c.strip() for c in cells):
-            continue
-        yield line, cells
-
 
 # --- staging tables ----------------------------------------------------------------------
 
@@ -323,7 +285,7 @@ def collect_errors(checks: list[str], params: list[Any] | None = None, *, cap: i
 class JobProgress:
     """Throttled ``done``/``total`` updates of a Job row through a second database
     connection, so they are visible while the caller's transaction is open. Best effort:
-    progress must never fail an import. On SQLite (the demo) it does nothing."""
+    progress must never fail an import."""
 
     def __init__(self, job_id: int | None, *, total: int | None = None, every: float = 0.5) -> None:
         self.job_id = job_id
@@ -337,7 +299,7 @@ class JobProgress:
         for listener in self.listeners:
             listener(done)
         now = time.monotonic()
-        if self.job_id is None or connection.vendor != "postgresql" or (not force and now - self._last < self.every):
+        if self.job_id is None or (not force and now - self._last < self.every):
             return
         self._last = now
         try:

@@ -30,6 +30,7 @@ TCM_PIECE_CODE = re.compile(r"^T[0-9A-Z]{9}$")
 SERVICE_CODE = re.compile(r"^\d{15}(-\d{1,6})?$")
 CONSUMABLE_CODE = re.compile(r"^C\d{14}(\d{5}(\d{7})?)?$")
 ICD10_CODE = re.compile(r"^[A-Z]\d{2}\.\d{3}(x\d{3})?(\+[A-Z]\d{2}(\.\d{1,2})?\*)?$")
+ICD10_HELP = "ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*"
 ICD9_PROCEDURE_CODE = re.compile(r"^\d{2}(\.\d{1,2}(x\d{3})?)?$")
 INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
 
@@ -155,5 +156,5 @@ def normalise_icd10(raw: str) -> str:
 def validate_icd10(raw: str) -> str:
     code = normalise_icd10(raw)
     if not ICD10_CODE.match(code):
-        raise CodeError(code, "ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*")
+        raise CodeError(code, ICD10_HELP)
     return code

@@ -1,4 +1,5 @@
-"""Demo data: users of every role, two published catalog releases and a draft.
+"""Demo data: users of every role, two published catalog releases and a draft, funds and
+transfers, benefit policies, and a reconciled month of cross-province settlements.
 
 Each app's part is a function here, called in dependency order by ``seed_demo``; running it
 twice changes nothing.
@@ -83,6 +84,7 @@ def seed_all() -> dict[str, Any]:
     seed_catalog(users)
     seed_pooling(users)
     seed_benefits(users)
+    users["reconciliation_run"] = seed_reconciliation(users)
     return users
 
 
@@ -217,3 +219,78 @@ def seed_benefits(users: dict[str, Any]) -> None:
             effective_from=dt.date(2024, 1, 1),
             sunset_date=sunset,
         )
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+RECONCILIATION_PERIOD = "2026-01"
+_SETTLEMENT_HEADER = (
+    "settlement_id,home_province,destination_province,hospital_code,patient_id_hash,date_of_service,"
+    "release_label,drg_group,total_fen,fund_fen,patient_fen"
+)
+
+
+def _settlement_files() -> tuple[bytes, bytes]:
+    """(home side's file, destination side's file) of January 2026: 60 cross-province claims
+    between Sichuan, Shanghai and Guangdong, all but a few reported alike by both sides.
+
+    The few: two amount mismatches, one claim only the destination reported, one only the home
+    province reported, one reported twice by the destination, and one coded against the 2025
+    catalog although 2026.01 was in force: every kind of discrepancy the run report shows.
+    """
+    pairs = [("510000", "310000"), ("310000", "510000"), ("440000", "310000")]
+    claims: list[dict[str, Any]] = []
+    for n in range(60):
+        home, destination = pairs[n % len(pairs)]
+        total = 8_000 + (n * 7_919) % 90_000
+        fund = total * 7 // 10
+        claims.append(
+            {
+                "settlement_id": f"JS2026010{n:04d}",
+                "home_province": home,
+                "destination_province": destination,
+                "hospital_code": f"H{destination}{n % 5:05d}",
+                "patient_id_hash": f"demo-patient-{n:04d}",
+                "date_of_service": f"2026-01-{1 + n % 28:02d}",
+                "release_label": "2026.01",
+                "drg_group": "",
+                "total_fen": total,
+                "fund_fen": fund,
+                "patient_fen": total - fund,
+            }
+        )
+    home_rows = [dict(c) for c in claims]
+    destination_rows = [dict(c) for c in claims]
+    for row in destination_rows[3:5]:  # the destination settled more than the home province recorded
+        row["total_fen"] += 1_200
+        row["fund_fen"] += 1_200
+    del home_rows[10]  # reported by the destination only
+    del destination_rows[20]  # reported by the home province only
+    destination_rows.append(dict(destination_rows[30]))  # the same claim twice in one file
+    destination_rows[40]["release_label"] = "2025.01"  # coded against last year's catalog
+
+    def as_csv(rows: list[dict[str, Any]]) -> bytes:
+        lines = [_SETTLEMENT_HEADER, *(",".join(str(row[c]) for c in _SETTLEMENT_HEADER.split(",")) for row in rows)]
+        return ("\n".join(lines) + "\n").encode()
+
+    return as_csv(home_rows), as_csv(destination_rows)
+
+
+def seed_reconciliation(users: dict[str, Any]) -> Any:
+    """Both sides' settlement files of January 2026, imported by the Shanghai finance maker, and
+    a finished reconciliation run over them (with its netting proposals waiting for checkers).
+    Returns the run, or the latest run of the month when the files were loaded before."""
+    import io
+
+    from apps.reconciliation import services as reconciliation
+    from apps.reconciliation.models import ReconciliationRun, SettlementBatch
+
+    if SettlementBatch.objects.filter(period=RECONCILIATION_PERIOD).exists():
+        return ReconciliationRun.objects.filter(period=RECONCILIATION_PERIOD).order_by("-pk").first()
+    maker = users["sh_finance_maker"]
+    home_file, destination_file = _settlement_files()
+    for side, content in (("home", home_file), ("destination", destination_file)):
+        reconciliation.settlement_import(
+            period=RECONCILIATION_PERIOD, side=side, file=io.BytesIO(content), user=maker, filename=f"settlements-2026-01-{side}.csv"
+        )
+    return reconciliation.reconciliation_run(period=RECONCILIATION_PERIOD, user=maker)

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet, Sum
 from apps.core.permissions import has_role, staff_province
 from apps.core.roles import PROVINCE_SCOPED_ROLES, Role
 
+from . import sql
 from .models import FundAccount, LedgerEntry, Transfer
 
 
@@ -43,13 +44,8 @@ def account_balance_from_entries(*, account: FundAccount) -> int:
 
 def ledger_balance_mismatches() -> list[dict[str, int]]:
     """Accounts whose maintained balance differs from the sum of their entries (empty = all agree)."""
-    sql = (
-        "SELECT a.id, a.balance_fen, COALESCE(e.total, 0) FROM pooling_fundaccount a "
-        "LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total FROM pooling_ledgerentry GROUP BY account_id) e "
-        "ON e.account_id = a.id WHERE a.balance_fen <> COALESCE(e.total, 0) ORDER BY a.id"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql.BALANCE_MISMATCHES_SQL)
         return [{"account": row[0], "balance_fen": int(row[1]), "entries_fen": int(row[2])} for row in cursor.fetchall()]
 
 
@@ -60,14 +56,8 @@ def ledger_total_fen() -> int:
 
 def unbalanced_transfers() -> list[int]:
     """Posted transfers that do not have exactly two entries summing to zero (empty = sound)."""
-    sql = (
-        "SELECT t.id FROM pooling_transfer t LEFT JOIN pooling_ledgerentry e ON e.transfer_id = t.id "
-        "WHERE t.state = 'posted' GROUP BY t.id HAVING COUNT(e.id) <> 2 OR COALESCE(SUM(e.amount_fen), 0) <> 0 "
-        "UNION SELECT e.transfer_id FROM pooling_ledgerentry e JOIN pooling_transfer t ON t.id = e.transfer_id "
-        "WHERE t.state <> 'posted'"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql.UNBALANCED_TRANSFERS_SQL)
         return sorted(int(row[0]) for row in cursor.fetchall())
 
 

@@ -10,9 +10,7 @@ Rules:
   are already approved/posted count as paid; the idempotency key names the period, the inputs
   fingerprint, the pair and the amount, so a rerun on the same inputs replays the same
   proposals (no duplicates) and a rerun after new imports voids the earlier unapproved ones
-  (never approved or posted ones);
-- PostgreSQL only (COPY, FILTER, advisory locks): on SQLite (the demo) both raise
-  ValidationFailed ``needs_postgresql``.
+  (never approved or posted ones).
 """
 
 from __future__ import annotations
@@ -48,11 +46,6 @@ KEY_PREFIX = "reconciliation"
 _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 
-def _require_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        raise ValidationFailed("reconciliation needs PostgreSQL (the SQLite demo cannot run it)", code="needs_postgresql")
-
-
 def check_period(period: str) -> str:
     if not isinstance(period, str) or not _PERIOD.match(period):
         raise ValidationFailed(
@@ -78,14 +71,13 @@ def _check_side(side: str) -> str:
 def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "") -> dict[str, Any]:
     """Import one side's settlement CSV for ``period`` as a new batch; returns {batch, rows, period, side}.
 
-    Raises ValidationFailed (period/side, needs_postgresql), Forbidden (role) and
+    Raises ValidationFailed (period/side), Forbidden (role) and
     BulkFileRejected (``import_rejected``) with every bad row; nothing is written then.
     ``user`` None is an operator or the scheduler."""
     check_period(period)
     _check_side(side)
     if user is not None:
         require_role(user, Role.FINANCE_MAKER)
-    _require_postgresql()
     progress = JobProgress(job.pk if job else None)
     try:
         with transaction.atomic():
@@ -144,11 +136,10 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
     """Match, net and propose for ``period`` in one transaction; returns the run (succeeded).
 
     Idempotent: rerunning on the same imports stores the same discrepancies and replays the
-    same proposals. Raises ValidationFailed (period, needs_postgresql), Forbidden (role)."""
+    same proposals. Raises ValidationFailed (period), Forbidden (role)."""
     check_period(period)
     if user is not None:
         require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
-    _require_postgresql()
     progress = JobProgress(job.pk if job else None, total=3, every=0)
     try:
         with transaction.atomic():

@@ -71,7 +71,9 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "config.wsgi.application"
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'portal.sqlite3'}")}
+# PostgreSQL only (the rules are SQL: triggers, exclusion constraints, COPY). Each settings
+# module says where DATABASE_URL comes from when it is unset; this one has no default.
+DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -172,6 +174,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
     "retry_on_timeout": True,
     "health_check_interval": 10,
+    # Prepended to every key Celery uses in Redis (queues, unacked messages, bindings), so that
+    # deployments, or parallel test workers, sharing one Redis database keep their messages apart.
+    "global_keyprefix": env("CELERY_KEY_PREFIX", default=""),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None

@@ -5,7 +5,7 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
-# No silent fallbacks in production: no SQLite file, no tasks run inside web requests.
+# No silent fallbacks in production: no default database, no tasks run inside web requests.
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)

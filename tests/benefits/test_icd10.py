@@ -67,3 +67,42 @@ def test_unknown_and_malformed_diagnoses_are_claim_level_warnings():
         ("diagnosis_code_format", "APPENDICITIS"),
         ("diagnosis_unknown", "Z99.999"),
     ]
+
+
+def _import_lines(tmp_path, lines):
+    path = tmp_path / "icd10.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_reference", "icd10", str(path), stdout=io.StringIO(), stderr=err)
+    return err.getvalue()
+
+
+def test_a_code_repeated_in_the_file_is_a_duplicate_on_the_later_line(tmp_path):
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    err = _import_lines(tmp_path, [*lines[:3], lines[1]])
+    assert ("line 4 column code: duplicate_code: A00.100 repeats line 2" in err, DiagnosisCode.objects.count()) == (True, 0)
+
+
+def test_a_row_without_eleven_columns_is_malformed_on_its_line(tmp_path):
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    short = ",".join(lines[2].split(",")[:10])
+    assert "line 3 column -: malformed_row" in _import_lines(tmp_path, [*lines[:2], short])
+
+
+def test_full_width_code_and_extension_marker_are_normalised_as_in_claims(tmp_path):
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "icd10.csv"
+    path.write_text("\n".join([*lines, lines[0].replace("A00.000,", "Ｋ３５.８００Ｘ００２,")]) + "\n", encoding="utf-8")
+    call_command("import_reference", "icd10", str(path), stdout=io.StringIO())
+    assert DiagnosisCode.objects.filter(code="K35.800x002").exists()
+
+
+def test_a_name_longer_than_its_column_is_too_long_and_nothing_is_imported(tmp_path):
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    cells = lines[1].split(",")
+    cells[10] = "名" * 256
+    assert ("line 2 column name: too_long" in _import_lines(tmp_path, [lines[0], ",".join(cells)]), DiagnosisCode.objects.count()) == (
+        True,
+        0,
+    )

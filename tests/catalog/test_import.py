@@ -186,6 +186,7 @@ def _service_rows(count, *, start=1):
     return b"".join(f"{n:015d},,项目{n},,,,,次,次,01,,,,,,,,\n".encode() for n in range(start, start + count))
 
 
+@pytest.mark.slow
 def test_bad_row_on_line_499999_leaves_the_draft_untouched(draft, catalog_admin):
     run(draft, catalog_admin, "canonical.csv")
     before = _snapshot(draft)

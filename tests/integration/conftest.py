@@ -93,7 +93,7 @@ def broker(redis_url: str) -> Iterator[str]:
 
     from config.celery import app
 
-    redis.Redis.from_url(redis_url).flushdb()  # our own Redis db: no stale messages from a previous run
+    _clear_broker_keys(redis.Redis.from_url(redis_url))
     saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=redis_url)
     # Connections are pooled per app with the URL of their first use: an earlier eager task
@@ -103,6 +103,26 @@ def broker(redis_url: str) -> Iterator[str]:
     fresh_producer_pools(app)
     yield redis_url
     app.conf.update(task_always_eager=saved["task_always_eager"])
+
+
+def broker_key(name: str) -> str:
+    """The Redis key Celery uses for ``name`` (a queue): this xdist worker's prefix + name."""
+    from django.conf import settings
+
+    return f"{settings.CELERY_KEY_PREFIX}{name}"
+
+
+def _clear_broker_keys(client: Any) -> None:
+    """No stale messages from a previous run: our own Redis db, and under xdist only this
+    worker's keys (another worker's queue in the same db is not ours to drop)."""
+    from django.conf import settings
+
+    if not settings.CELERY_KEY_PREFIX:
+        client.flushdb()
+        return
+    keys = list(client.scan_iter(match=f"{settings.CELERY_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def fresh_producer_pools(app: Any) -> None:
@@ -115,11 +135,14 @@ def fresh_producer_pools(app: Any) -> None:
 def start_worker(broker: str) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
+    from django.conf import settings as django_settings
+
     def start(*, beat: bool = False, **settings: Any) -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
             "DATABASE_URL": _database_url(),
+            "CELERY_KEY_PREFIX": django_settings.CELERY_KEY_PREFIX,
             "CELERY_BROKER_URL": broker,
             "CELERY_VISIBILITY_TIMEOUT": "10",
             "NOTICE_RETRY_SCHEDULE": "0,1,2",

@@ -26,7 +26,7 @@ from apps.reconciliation import services as reconciliation
 from apps.reconciliation.models import SettlementRecord
 from tests.factories import draft_release, staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 SIZE = 100 * 1024 * 1024
 MEMORY_LIMIT = 64 * 1024 * 1024  # Python allocations while a 100 MB file is handled

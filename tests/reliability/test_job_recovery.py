@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.core.jobs import JOB_LOCK_CLASS, job_create, job_runner, job_start, jobs_orphaned, jobs_recover
 from apps.core.models import Job
+from tests.integration.conftest import broker_key
 from tests.reliability.conftest import raw_connection
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -49,7 +50,7 @@ def test_recovering_an_orphaned_job_queues_it_again_and_counts_the_requeue(broke
     assert jobs_recover() == [job.pk]
     job.refresh_from_db()
     assert (job.state, job.params["requeued"]) == ("queued", 1)
-    assert redis.Redis.from_url(broker).llen("celery") == 1  # no worker here: the message waits
+    assert redis.Redis.from_url(broker).llen(broker_key("celery")) == 1  # no worker here: the message waits
 
 
 def test_a_queued_job_is_resent_only_after_the_grace_period():

@@ -109,6 +109,6 @@ def test_start_is_refused_without_allowed_hosts():
     assert (result.returncode, "DJANGO_ALLOWED_HOSTS" in result.stderr) == (1, True)
 
 
-def test_start_is_refused_without_a_database_url_rather_than_falling_back_to_sqlite():
+def test_start_is_refused_without_a_database_url_rather_than_falling_back_to_a_default():
     result = load(DATABASE_URL=None)
     assert (result.returncode, "DATABASE_URL" in result.stderr) == (1, True)

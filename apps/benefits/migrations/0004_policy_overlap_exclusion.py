@@ -5,8 +5,6 @@
   (needs btree_gist for the ``=`` parts). Drafts are free to overlap while edited.
 - An approved policy never changes, except that its open end may be closed (``effective_to``)
   when its successor is approved; approved policies are never deleted.
-
-SQLite (the demo) has neither: the services keep the same rules there.
 """
 
 from django.db import migrations
@@ -45,22 +43,14 @@ CREATE TRIGGER benefit_policy_immutable
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
-    schema_editor.execute(EXCLUSION)
-    schema_editor.execute(GUARD, None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("DROP TRIGGER IF EXISTS benefit_policy_immutable ON benefits_benefitpolicy")
-    schema_editor.execute("DROP FUNCTION IF EXISTS benefit_policy_guard()")
-    schema_editor.execute("ALTER TABLE benefits_benefitpolicy DROP CONSTRAINT IF EXISTS benefit_policy_no_overlap")
+FORWARDS = ["CREATE EXTENSION IF NOT EXISTS btree_gist", EXCLUSION, GUARD]
+BACKWARDS = [
+    "DROP TRIGGER IF EXISTS benefit_policy_immutable ON benefits_benefitpolicy",
+    "DROP FUNCTION IF EXISTS benefit_policy_guard()",
+    "ALTER TABLE benefits_benefitpolicy DROP CONSTRAINT IF EXISTS benefit_policy_no_overlap",
+]
 
 
 class Migration(migrations.Migration):
     dependencies = [("benefits", "0003_policies_local_items_icd10")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL(FORWARDS, BACKWARDS)]

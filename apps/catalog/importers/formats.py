@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,7 +28,6 @@ from apps.core.bulk import (
     CheckedStream,
     JobProgress,
     Staging,
-    csv_records,
     row_error,
     staging_copy_csv,
     staging_create,
@@ -292,36 +290,3 @@ READERS: dict[str, Callable[[IO[bytes], JobProgress], Source]] = {
     NRDL_JSON: read_nrdl_json,
     XLSX: read_xlsx,
 }
-
-
-def python_rows(fmt: str, file: IO[bytes]) -> tuple[Iterator[tuple[int, dict[str, Any]]], dict[str, str]]:
-    """Rows as item-field dicts for the SQLite demo path; returns (rows, item field -> file column)."""
-    if fmt == NRDL_JSON:
-        rows = ((line, {k: v for k, v in values.items() if k in NRDL_KEYS or k == "classification"}) for line, values in nrdl_rows(file))
-        return rows, {k: k for k in NRDL_KEYS}
-    if fmt == XLSX:
-        header, cells = xlsx_rows(file)
-        _reject_header(_header_errors(header, allowed=CANONICAL_COLUMNS, required=REQUIRED))
-        return ((line, dict(zip(header, row, strict=False))) for line, row in cells), {h: h for h in header}
-    stream = CheckedStream(file)
-    records = csv_records(stream)
-    header = [h.strip() for h in next(records, (1, []))[1]]
-    if fmt == NHSA_CONSUMABLES_CSV:
-        _reject_header(_header_errors(header, allowed=NHSA_COLUMNS + NHSA_OPTIONAL, required=NHSA_COLUMNS))
-        mapping = {f: c for f, c in NHSA_FIELDS.items() if c in header}
-
-        def nhsa() -> Iterator[tuple[int, dict[str, Any]]]:
-            for line, cells in records:
-                row = dict(zip(header, cells, strict=False))
-                values: dict[str, Any] = {f: row.get(c) for f, c in mapping.items()}
-                for f in ("generic_name", "dosage_form"):
-                    values[f] = re.sub(r"^\s*[0-9]+\s*[-－—]\s*", "", values.get(f) or "")
-                values.setdefault("category", consumable_default_category())
-                for column in ("primary", "secondary", "tertiary"):
-                    match = re.match(r"^\s*([0-9]+)", row.get(column) or "")
-                    values[f"_{column}"] = match.group(1) if match else None
-                yield line, values
-
-        return nhsa(), dict(NHSA_FIELDS)
-    _reject_header(_header_errors(header, allowed=CANONICAL_COLUMNS, required=REQUIRED))
-    return ((line, dict(zip(header, cells, strict=False))) for line, cells in records), {h: h for h in header}

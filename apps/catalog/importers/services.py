@@ -102,10 +102,6 @@ def _import(
             CatalogRelease.objects.select_for_update().filter(pk=release.pk).values_list("pk").get()
             release.refresh_from_db()
             ensure_draft(release)
-            if connection.vendor != "postgresql":
-                from .fallback import import_rows_python
-
-                return import_rows_python(release=release, file=file, fmt=fmt, mode=mode, user=user, reason=reason)
             with connection.cursor() as cursor:
                 # JIT compilation of these wide expressions costs more (~1 s a query) than it saves.
                 cursor.execute("SET LOCAL work_mem = '256MB'")

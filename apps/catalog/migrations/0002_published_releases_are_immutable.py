@@ -47,26 +47,20 @@ def _statement_triggers() -> str:
     return "\n".join(sql)
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(TRIGGERS, None)
-    schema_editor.execute(_statement_triggers())
-    schema_editor.execute("CREATE INDEX IF NOT EXISTS catalog_item_replaces_gin ON catalog_catalogitem USING gin (replaces jsonb_path_ops)")
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in TABLES:
-        for op in ("insert", "update", "delete"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable_{op} ON {table}")
-    schema_editor.execute("DROP TRIGGER IF EXISTS catalog_release_immutable ON catalog_catalogrelease")
-    schema_editor.execute("DROP FUNCTION IF EXISTS catalog_rows_of_published_guard()")
-    schema_editor.execute("DROP FUNCTION IF EXISTS catalog_release_guard()")
-    schema_editor.execute("DROP INDEX IF EXISTS catalog_item_replaces_gin")
+FORWARDS = [
+    TRIGGERS,
+    _statement_triggers(),
+    "CREATE INDEX IF NOT EXISTS catalog_item_replaces_gin ON catalog_catalogitem USING gin (replaces jsonb_path_ops)",
+]
+BACKWARDS = [
+    *(f"DROP TRIGGER IF EXISTS {table}_immutable_{op} ON {table}" for table in TABLES for op in ("insert", "update", "delete")),
+    "DROP TRIGGER IF EXISTS catalog_release_immutable ON catalog_catalogrelease",
+    "DROP FUNCTION IF EXISTS catalog_rows_of_published_guard()",
+    "DROP FUNCTION IF EXISTS catalog_release_guard()",
+    "DROP INDEX IF EXISTS catalog_item_replaces_gin",
+]
 
 
 class Migration(migrations.Migration):
     dependencies = [("catalog", "0001_initial")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL(FORWARDS, BACKWARDS)]

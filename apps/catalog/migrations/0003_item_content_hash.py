@@ -1,4 +1,4 @@
-"""A stored, generated content hash per item (PostgreSQL only).
+"""A stored, generated content hash per item.
 
 The diff joins two releases on (code, content_hash) — narrow rows — and reads whole rows
 only for codes whose hash differs, so comparing two 500,000-item releases costs about what a
@@ -32,22 +32,17 @@ def _expression() -> str:
     return "md5(" + " || E'\\x1f' || ".join(parts) + ")::uuid"
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"ALTER TABLE catalog_catalogitem ADD COLUMN content_hash uuid GENERATED ALWAYS AS ({_expression()}) STORED", None
-    )
+FORWARDS = [
+    f"ALTER TABLE catalog_catalogitem ADD COLUMN content_hash uuid GENERATED ALWAYS AS ({_expression()}) STORED",
     # Successor look-ups scan only the few items that replace something.
-    schema_editor.execute("CREATE INDEX catalog_item_has_replaces ON catalog_catalogitem (release_id) WHERE replaces <> '[]'::jsonb", None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS catalog_item_has_replaces")
-        schema_editor.execute("ALTER TABLE catalog_catalogitem DROP COLUMN IF EXISTS content_hash")
+    "CREATE INDEX catalog_item_has_replaces ON catalog_catalogitem (release_id) WHERE replaces <> '[]'::jsonb",
+]
+BACKWARDS = [
+    "DROP INDEX IF EXISTS catalog_item_has_replaces",
+    "ALTER TABLE catalog_catalogitem DROP COLUMN IF EXISTS content_hash",
+]
 
 
 class Migration(migrations.Migration):
     dependencies = [("catalog", "0002_published_releases_are_immutable")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL(FORWARDS, BACKWARDS)]

@@ -79,23 +79,16 @@ CREATE TRIGGER pooling_transfer_guard
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(SQL, None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("DROP TRIGGER IF EXISTS pooling_transfer_guard ON pooling_transfer")
-    schema_editor.execute("DROP TRIGGER IF EXISTS pooling_ledgerentry_balanced ON pooling_ledgerentry")
-    schema_editor.execute("DROP TRIGGER IF EXISTS pooling_ledgerentry_immutable ON pooling_ledgerentry")
-    schema_editor.execute("DROP FUNCTION IF EXISTS pooling_transfer_guard()")
-    schema_editor.execute("DROP FUNCTION IF EXISTS pooling_entries_balance()")
-    schema_editor.execute("DROP FUNCTION IF EXISTS pooling_entry_immutable()")
+BACKWARDS = [
+    "DROP TRIGGER IF EXISTS pooling_transfer_guard ON pooling_transfer",
+    "DROP TRIGGER IF EXISTS pooling_ledgerentry_balanced ON pooling_ledgerentry",
+    "DROP TRIGGER IF EXISTS pooling_ledgerentry_immutable ON pooling_ledgerentry",
+    "DROP FUNCTION IF EXISTS pooling_transfer_guard()",
+    "DROP FUNCTION IF EXISTS pooling_entries_balance()",
+    "DROP FUNCTION IF EXISTS pooling_entry_immutable()",
+]
 
 
 class Migration(migrations.Migration):
     dependencies = [("pooling", "0001_ledger")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL([SQL], BACKWARDS)]

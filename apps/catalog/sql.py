@@ -1,0 +1,125 @@
+"""The catalog's SQL: the release diff, the export queries, the copy of a release's items, and
+the fragments other apps use to read catalog rows inside their own statements.
+
+(The import pipeline's SQL — staging checks and the merge — lives with it in
+``importers/sql.py``.) Other apps never name ``catalog_*`` tables in their strings: they call
+:func:`item_join` (or a selector / queryset) instead, so a change of this schema is made here.
+"""
+
+from __future__ import annotations
+
+from .models import CANONICAL_COLUMNS, ITEM_CONTENT_FIELDS, ITEM_TEXT_FIELDS
+
+# Room for the 500k-row hash join; and no JIT: the planner over-estimates the changed rows and
+# would spend ~0.4 s compiling the wide field-comparison expression for a few thousand rows.
+DIFF_SETTINGS_SQL = "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off"
+
+
+def _sql_value(field: str, alias: str) -> str:
+    # numeric as text so JSON carries "0.1000" exactly as the API renders it
+    return f"{alias}.{field}::text" if field == "self_pay_ratio" else f"{alias}.{field}"
+
+
+# '"field":[old,new]' for each differing field, joined by commas (concat_ws skips the NULLs of
+# equal fields): plain text is several times cheaper than building and stripping a jsonb object.
+_CHANGED_FIELDS = "concat_ws(',', {})".format(
+    ",\n".join(
+        f"CASE WHEN old_item.{f} IS DISTINCT FROM new_item.{f} THEN '\"{f}\":' "
+        f"|| json_build_array({_sql_value(f, 'old_item')}, {_sql_value(f, 'new_item')})::text END"
+        for f in ITEM_CONTENT_FIELDS
+    )
+)
+
+# One row per code that differs: code, change, fields (a JSON object as text) and successors (jsonb).
+# Both releases join narrow (id, code, content hash) so whichever side PostgreSQL hashes is
+# small (hashing the old release's whole rows, which the planner may pick, cost ~0.3 s at 500k);
+# whole rows are then read by primary key for changed codes only.
+DIFF_ROWS_SQL = f"""
+WITH old_keys AS NOT MATERIALIZED (SELECT id, code, content_hash FROM catalog_catalogitem WHERE release_id = %(old)s),
+     new_keys AS NOT MATERIALIZED (SELECT id, code, content_hash FROM catalog_catalogitem WHERE release_id = %(new)s),
+     differing AS (
+         SELECT old_keys.id AS old_id, new_keys.id AS new_id, coalesce(new_keys.code, old_keys.code) AS diff_code
+         FROM old_keys FULL JOIN new_keys ON old_keys.code = new_keys.code
+         WHERE old_keys.id IS NULL OR new_keys.id IS NULL OR old_keys.content_hash <> new_keys.content_hash
+     ),
+     successors_of AS (
+         SELECT replaced.old_code, jsonb_agg(successor.code ORDER BY successor.code) AS successors
+         FROM catalog_catalogitem successor CROSS JOIN LATERAL jsonb_array_elements_text(successor.replaces) AS replaced(old_code)
+         WHERE successor.release_id = %(new)s AND successor.replaces <> '[]'::jsonb
+         GROUP BY replaced.old_code
+     )
+SELECT differing.diff_code AS code,
+       CASE WHEN differing.old_id IS NULL THEN 'added'
+            WHEN differing.new_id IS NULL AND successors_of.successors IS NOT NULL THEN 'retired'
+            WHEN differing.new_id IS NULL THEN 'removed'
+            ELSE 'changed' END AS change,
+       '{{' || CASE WHEN new_item.id IS NOT NULL THEN {_CHANGED_FIELDS} ELSE '' END || '}}' AS fields,
+       CASE WHEN differing.new_id IS NULL THEN coalesce(successors_of.successors, '[]'::jsonb) ELSE '[]'::jsonb END AS successors
+FROM differing
+-- LATERAL + OFFSET 0 (a planner fence): whole rows are read by primary key, only for changed codes
+LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = differing.old_id AND differing.new_id IS NOT NULL OFFSET 0) old_item ON true
+LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = differing.new_id AND differing.old_id IS NOT NULL OFFSET 0) new_item ON true
+LEFT JOIN successors_of ON differing.new_id IS NULL AND successors_of.old_code = differing.diff_code
+"""
+
+# The whole diff as ONE JSON array in code order: one json.loads on the client instead of a
+# row, a jsonb value and a dict per code. code and change need no escaping beyond to_json.
+DIFF_SQL = f"""
+SELECT '[' || string_agg(
+    '{{"code":' || to_json(diff.code)::text || ',"change":"' || diff.change || '","fields":' || diff.fields
+        || ',"successors":' || diff.successors::text || '}}',
+    ',' ORDER BY diff.code) || ']'
+FROM ({DIFF_ROWS_SQL}) AS diff
+"""
+
+
+# --- publishing and drafts ----------------------------------------------------------------
+
+# The diff rows of a publish, stored as the release's ReleaseChange rows (parameters: old, new).
+STORE_DIFF_SQL = (
+    "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
+    f"SELECT %(new)s, code, change, fields::jsonb, successors FROM ({DIFF_ROWS_SQL}) AS diff"
+)
+
+_COPIED_COLUMNS = ", ".join(("code", *ITEM_CONTENT_FIELDS))
+# A new draft based on a published release: its items copied in one statement (parameters: new, old).
+COPY_ITEMS_SQL = (
+    f"INSERT INTO catalog_catalogitem (release_id, {_COPIED_COLUMNS}) "
+    f"SELECT %s, {_COPIED_COLUMNS} FROM catalog_catalogitem WHERE release_id = %s"
+)
+
+
+# --- exports ------------------------------------------------------------------------------
+
+
+def export_csv_select(release_id: int) -> str:
+    """The canonical CSV's rows ordered by code: text cells that spreadsheets would read as a
+    formula get a leading ' (as exports.neutralise_formula does), ``replaces`` is joined by ;."""
+    columns = []
+    for column in CANONICAL_COLUMNS:
+        if column in ITEM_TEXT_FIELDS:
+            columns.append(f"CASE WHEN left({column}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || {column} ELSE {column} END")
+        elif column == "replaces":
+            columns.append("array_to_string(ARRAY(SELECT jsonb_array_elements_text(replaces)), ';')")
+        else:
+            columns.append(column)
+    return f"SELECT {', '.join(columns)} FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
+
+
+def export_jsonl_select(release_id: int) -> str:
+    """One JSON object (as text) per item, ordered by code; self_pay_ratio as text keeps "0.1000"."""
+    pairs = ", ".join(f"'{c}', {c}::text" if c == "self_pay_ratio" else f"'{c}', {c}" for c in CANONICAL_COLUMNS)
+    return f"SELECT json_build_object({pairs})::text FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
+
+
+# --- fragments for other apps -------------------------------------------------------------
+
+
+def item_join(*, alias: str, release_id: str, code: str) -> str:
+    """``JOIN`` the catalog items of one release by code, for another app's statement.
+
+    ``release_id`` and ``code`` are SQL expressions of the caller's query; the items are then
+    readable as ``<alias>.category``, ``<alias>.self_pay_ratio``, ... (served by the
+    ``(release_id, code)`` unique index).
+    """
+    return f"JOIN catalog_catalogitem {alias} ON {alias}.release_id = {release_id} AND {alias}.code = {code}"

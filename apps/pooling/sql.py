@@ -1,0 +1,22 @@
+"""The pooling app's SQL: the ledger's soundness checks (read by selectors and the admin).
+
+The invariants themselves live in PostgreSQL (migrations 0002: triggers and a deferred
+constraint trigger); these queries let people and tests see that they hold.
+"""
+
+# Accounts whose maintained balance differs from the sum of their entries: (account id,
+# maintained balance, sum of entries), by account id.
+BALANCE_MISMATCHES_SQL = (
+    "SELECT account.id, account.balance_fen, COALESCE(entries.total_fen, 0) FROM pooling_fundaccount account "
+    "LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total_fen FROM pooling_ledgerentry GROUP BY account_id) entries "
+    "ON entries.account_id = account.id WHERE account.balance_fen <> COALESCE(entries.total_fen, 0) ORDER BY account.id"
+)
+
+# Ids of posted transfers without exactly two entries summing to zero, and of transfers that are
+# not posted but have entries.
+UNBALANCED_TRANSFERS_SQL = (
+    "SELECT transfer.id FROM pooling_transfer transfer LEFT JOIN pooling_ledgerentry entry ON entry.transfer_id = transfer.id "
+    "WHERE transfer.state = 'posted' GROUP BY transfer.id HAVING COUNT(entry.id) <> 2 OR COALESCE(SUM(entry.amount_fen), 0) <> 0 "
+    "UNION SELECT entry.transfer_id FROM pooling_ledgerentry entry JOIN pooling_transfer transfer ON transfer.id = entry.transfer_id "
+    "WHERE transfer.state <> 'posted'"
+)
