@@ -248,6 +248,7 @@ class AuditEventAdmin(PortalAdmin):
     list_per_page = 100
     show_full_result_count = False
     read_only = True
+    province_fields = ("province_code",)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return audit_readable_by(request.user)

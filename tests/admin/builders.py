@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.benefits import services as benefits
 from apps.benefits.models import PoolingRegion, Province
 from apps.catalog import services as catalog
-from apps.core.models import Job
+from apps.core.models import AuditEvent, Job
 from apps.core.roles import Role
 from apps.hospitals import services as hospitals
 from apps.notices import services as notices
@@ -115,6 +115,10 @@ BUILDERS: dict[str, Callable[[World], Any] | None] = {
     # core
     "core.staffprofile": lambda w: w.staff().staff_profile,
     "core.job": lambda w: Job.objects.create(kind="catalog.import", created_by=w.staff()),
+    "core.auditevent": lambda w: AuditEvent.objects.create(
+        action="transfer.posted", actor_label="x", object_type="pooling.transfer", object_id="1", province_code=OTHER
+    ),
+    "core.outgoingemail": NATIONAL,  # nobody but auditors reads the outbox
     # catalog: national
     "catalog.catalogrelease": NATIONAL,
     "catalog.catalogitem": NATIONAL,
