@@ -125,6 +125,12 @@ class Transfer(models.Model):
             ),
             models.CheckConstraint(name="transfer_idempotency_key_not_empty", condition=~models.Q(idempotency_key="")),
             models.UniqueConstraint(fields=["proposed_by", "idempotency_key"], name="transfer_idempotency_key_unique_per_proposer"),
+            # Reversed at most once: a rejected or voided reversal does not count, a live one does.
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=models.Q(state__in=["proposed", "approved", "posted"]),
+                name="transfer_reversed_at_most_once",
+            ),
         ]
         indexes = [models.Index(fields=["state", "from_account"])]
 

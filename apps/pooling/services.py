@@ -9,7 +9,10 @@ Rules (each also enforced by PostgreSQL where money is at stake, see migration 0
   approval posts it at once: both account rows are locked in primary-key order and the
   overdraft limit is checked under the lock (409 ``insufficient_funds``, the transfer stays
   proposed); only proposed transfers are approved, rejected or voided (409 ``transfer_not_proposed``);
-- a posted transfer is never changed: it is undone by a reversing transfer (which needs approval).
+- a posted transfer is never changed: it is undone by a reversing transfer (which needs approval),
+  at most once: while a reversal is proposed, approved or posted, another is 409
+  ``transfer_already_reversed`` (checked under the transfer's row lock; a partial unique index
+  on ``reverses`` is the backstop).
 """
 
 from __future__ import annotations
@@ -231,8 +234,10 @@ def transfer_propose_detailed(
     proposer: Any,
     idempotency_key: str,
     reverses: Transfer | None = None,
+    reason: str = "",
 ) -> Proposal:
     """Propose a transfer; ``Proposal.created`` is False when the key replays an earlier proposal.
+    ``reason`` is the why of the audit event, kept whole (default: the memo).
 
     Raises ValidationFailed (bad amount, same account, bad key), Forbidden (role, wrong_province),
     Conflict ``idempotency_key_conflict`` (same key, other body).
@@ -267,7 +272,7 @@ def transfer_propose_detailed(
             transfer,
             action=AuditAction.TRANSFER_REVERSAL_PROPOSED if reverses is not None else AuditAction.TRANSFER_PROPOSED,
             user=proposer,
-            reason=memo,
+            reason=reason or memo,
         )
         return Proposal(transfer, True)
 
@@ -414,23 +419,48 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     return _close(transfer, user=user, state=State.VOIDED, reason=reason, action=AuditAction.TRANSFER_VOIDED)
 
 
+REVERSAL_LIVE_STATES = (State.PROPOSED, State.APPROVED, State.POSTED)
+
+
+@transaction.atomic
 def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     """Propose the transfer that undoes a posted one (same amount, opposite direction); it needs
-    approval like any other. Proposing twice returns the same reversal. Who may propose it is
-    checked first (403), so a caller without the right learns nothing of the transfer's state."""
+    approval like any other. A transfer is reversed at most once: a rejected or voided reversal
+    leaves it reversible again, a proposed, approved or posted one does not.
+
+    Order of refusals: not a finance_maker of one of the two provinces → 403 permission_denied /
+    wrong_province (first, so a caller without the right learns nothing of the transfer's state);
+    not posted → 409 transfer_not_posted; no reason → 400 validation_error; a live reversal
+    exists → 409 transfer_already_reversed. The check runs under the transfer's row lock, so two
+    makers racing are serialised; the partial unique index ``transfer_reversed_at_most_once``
+    refuses a second live reversal written by any other path.
+    """
     _require_maker_for(user, transfer.to_account, transfer.from_account)
+    transfer = _lock(transfer)
     if transfer.state != State.POSTED:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}; only posted transfers are reversed", code="transfer_not_posted")
     require_reason(reason, detail="a reversal needs a reason")
-    return transfer_propose_detailed(
-        from_account=transfer.to_account,
-        to_account=transfer.from_account,
-        amount_fen=transfer.amount_fen,
-        memo=f"reversal of #{transfer.pk}: {reason}"[:255],
-        proposer=user,
-        idempotency_key=f"reversal:{transfer.pk}",
-        reverses=transfer,
-    ).transfer
+    earlier = list(transfer.reversals.order_by("pk").values_list("pk", "state"))
+    live = [(pk, state) for pk, state in earlier if state in REVERSAL_LIVE_STATES]
+    if live:
+        raise Conflict(f"transfer #{transfer.pk} is already reversed by #{live[0][0]} ({live[0][1]})", code="transfer_already_reversed")
+    try:
+        with transaction.atomic():
+            proposal = transfer_propose_detailed(
+                from_account=transfer.to_account,
+                to_account=transfer.from_account,
+                amount_fen=transfer.amount_fen,
+                memo=f"reversal of #{transfer.pk}: {reason}"[:255],
+                proposer=user,
+                # One key per attempt: after a rejected reversal the same maker may propose anew
+                # instead of being handed the rejected one as an idempotent replay.
+                idempotency_key=f"reversal:{transfer.pk}:{len(earlier) + 1}",
+                reverses=transfer,
+                reason=reason,
+            )
+    except IntegrityError as exc:  # the partial unique index, should the lock ever be bypassed
+        raise Conflict(f"transfer #{transfer.pk} is already reversed", code="transfer_already_reversed") from exc
+    return proposal.transfer
 
 
 # --- money entering the ledger -----------------------------------------------------------------
