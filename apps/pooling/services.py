@@ -25,8 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -330,7 +330,9 @@ def _ensure_proposed(transfer: Transfer) -> None:
 
 
 def _post(transfer: Transfer, *, user: Any) -> None:
-    """Write the two entries and move both balances, under row locks taken in primary-key order."""
+    """Write the two entries under both account row locks (taken in primary-key order, the
+    overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
+    the only way ``balance_fen`` changes, see migration 0005)."""
     accounts = {
         a.pk: a
         for a in FundAccount.objects.select_for_update().filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).order_by("pk")
@@ -350,9 +352,9 @@ def _post(transfer: Transfer, *, user: Any) -> None:
             LedgerEntry(account_id=transfer.to_account_id, transfer=transfer, amount_fen=amount, posted_at=now),
         ]
     )
-    FundAccount.objects.filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).update(
-        balance_fen=Case(When(pk=transfer.from_account_id, then=F("balance_fen") - amount), default=F("balance_fen") + amount)
-    )
+    if connection.vendor != "postgresql":  # the SQLite demo has no triggers: move the balances here
+        FundAccount.objects.filter(pk=transfer.from_account_id).update(balance_fen=F("balance_fen") - amount)
+        FundAccount.objects.filter(pk=transfer.to_account_id).update(balance_fen=F("balance_fen") + amount)
     transfer.state = State.POSTED
     transfer.posted_at = now
     history_save(transfer, user=user, reason="posted")
