@@ -155,5 +155,6 @@ def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, p
         rows = int(cursor.rowcount)
         # Fresh statistics for the run that follows: autovacuum may not have looked at a table
         # that just grew by millions of rows, and the matching plan depends on them.
-        cursor.execute("ANALYZE reconciliation_settlementrecord")
+        # core_analyze: as the owner, since the application's role owns no table (core migration 0003).
+        cursor.execute("SELECT core_analyze('reconciliation_settlementrecord')")
         return rows
