@@ -461,7 +461,14 @@ def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
                 reason=reason,
             )
     except IntegrityError as exc:  # the partial unique index, should the lock ever be bypassed
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != "transfer_reversed_at_most_once":
+            raise
         raise Conflict(f"transfer #{transfer.pk} is already reversed", code="transfer_already_reversed") from exc
+    if not proposal.created:  # the key was taken by hand for another proposal: never hand that back
+        raise Conflict(
+            f"Idempotency-Key reversal:{transfer.pk}:{len(earlier) + 1} is in use by transfer #{proposal.transfer.pk}",
+            code="idempotency_key_conflict",
+        )
     return proposal.transfer
 
 

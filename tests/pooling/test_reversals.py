@@ -126,3 +126,17 @@ def test_database_refuses_a_second_live_reversal_of_a_transfer(people, posted, s
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         clone.save()
+
+
+def test_a_proposal_that_took_the_reversal_key_by_hand_is_not_handed_back_as_the_reversal(people, posted):
+    services.transfer_propose(
+        from_account=posted.to_account,
+        to_account=posted.from_account,
+        amount_fen=posted.amount_fen,
+        memo=f"reversal of #{posted.pk}: paid twice",
+        proposer=people.sc_maker,
+        idempotency_key=f"reversal:{posted.pk}:1",
+    )
+    with pytest.raises(Conflict) as err:
+        services.transfer_reverse(transfer=posted, user=people.sc_maker, reason="paid twice")
+    assert err.value.code == "idempotency_key_conflict"
