@@ -3,10 +3,11 @@
 Every movement is a ``Transfer`` between two ``FundAccount`` rows; posting it writes exactly two
 ``LedgerEntry`` rows (−amount on the debited account, +amount on the credited one), so the
 ledger as a whole always sums to zero. Money enters and leaves only through the ``external``
-account of each province. The database enforces what protects money (see migration 0002):
-entries of a transfer sum to zero (deferred constraint trigger), entries never change, a
-finished transfer never changes, approver ≠ proposer, amount > 0, one idempotency key per
-proposer, no account below its overdraft limit.
+account of each province. The database enforces what protects money (migrations 0002, 0005):
+entries of a transfer sum to zero and a posted transfer has them (deferred constraint
+triggers), entries never change, a finished transfer never changes, balances move only with
+entries, approver ≠ proposer, amount > 0, one idempotency key per proposer, one live reversal
+per transfer, no account below its overdraft limit.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ class FundAccount(models.Model):
     province = models.ForeignKey(Province, null=True, blank=True, on_delete=models.PROTECT, related_name="fund_accounts")
     region = models.ForeignKey(PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="fund_accounts")
     name = models.CharField(max_length=128)
-    # Maintained in the same transaction as the entries (a check selector proves it agrees with
-    # their sum); never edited by hand, hence not in history either: the entries are its history.
+    # Moved only by the trigger on entry inserts (migration 0005 refuses any other change; a
+    # check selector proves it agrees with their sum); not in history: the entries are its history.
     balance_fen = models.BigIntegerField(default=0, editable=False)
     overdraft_limit_fen = models.BigIntegerField(default=0, help_text="How far below zero the balance may go (fen, ≥ 0).")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -125,6 +126,12 @@ class Transfer(models.Model):
             ),
             models.CheckConstraint(name="transfer_idempotency_key_not_empty", condition=~models.Q(idempotency_key="")),
             models.UniqueConstraint(fields=["proposed_by", "idempotency_key"], name="transfer_idempotency_key_unique_per_proposer"),
+            # Reversed at most once: a rejected or voided reversal does not count, a live one does.
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=models.Q(state__in=["proposed", "approved", "posted"]),
+                name="transfer_reversed_at_most_once",
+            ),
         ]
         indexes = [models.Index(fields=["state", "from_account"])]
 

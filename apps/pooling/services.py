@@ -9,7 +9,10 @@ Rules (each also enforced by PostgreSQL where money is at stake, see migration 0
   approval posts it at once: both account rows are locked in primary-key order and the
   overdraft limit is checked under the lock (409 ``insufficient_funds``, the transfer stays
   proposed); only proposed transfers are approved, rejected or voided (409 ``transfer_not_proposed``);
-- a posted transfer is never changed: it is undone by a reversing transfer (which needs approval).
+- a posted transfer is never changed: it is undone by a reversing transfer (which needs approval),
+  at most once: while a reversal is proposed, approved or posted, another is 409
+  ``transfer_already_reversed`` (checked under the transfer's row lock; a partial unique index
+  on ``reverses`` is the backstop).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -231,8 +233,10 @@ def transfer_propose_detailed(
     proposer: Any,
     idempotency_key: str,
     reverses: Transfer | None = None,
+    reason: str = "",
 ) -> Proposal:
     """Propose a transfer; ``Proposal.created`` is False when the key replays an earlier proposal.
+    ``reason`` is the why of the audit event, kept whole (default: the memo).
 
     Raises ValidationFailed (bad amount, same account, bad key), Forbidden (role, wrong_province),
     Conflict ``idempotency_key_conflict`` (same key, other body).
@@ -267,7 +271,7 @@ def transfer_propose_detailed(
             transfer,
             action=AuditAction.TRANSFER_REVERSAL_PROPOSED if reverses is not None else AuditAction.TRANSFER_PROPOSED,
             user=proposer,
-            reason=memo,
+            reason=reason or memo,
         )
         return Proposal(transfer, True)
 
@@ -325,7 +329,9 @@ def _ensure_proposed(transfer: Transfer) -> None:
 
 
 def _post(transfer: Transfer, *, user: Any) -> None:
-    """Write the two entries and move both balances, under row locks taken in primary-key order."""
+    """Write the two entries under both account row locks (taken in primary-key order, the
+    overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
+    the only way ``balance_fen`` changes, see migration 0005)."""
     accounts = {
         a.pk: a
         for a in FundAccount.objects.select_for_update().filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).order_by("pk")
@@ -344,9 +350,6 @@ def _post(transfer: Transfer, *, user: Any) -> None:
             LedgerEntry(account_id=transfer.from_account_id, transfer=transfer, amount_fen=-amount, posted_at=now),
             LedgerEntry(account_id=transfer.to_account_id, transfer=transfer, amount_fen=amount, posted_at=now),
         ]
-    )
-    FundAccount.objects.filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).update(
-        balance_fen=Case(When(pk=transfer.from_account_id, then=F("balance_fen") - amount), default=F("balance_fen") + amount)
     )
     transfer.state = State.POSTED
     transfer.posted_at = now
@@ -414,23 +417,55 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     return _close(transfer, user=user, state=State.VOIDED, reason=reason, action=AuditAction.TRANSFER_VOIDED)
 
 
+REVERSAL_LIVE_STATES = (State.PROPOSED, State.APPROVED, State.POSTED)
+
+
+@transaction.atomic
 def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     """Propose the transfer that undoes a posted one (same amount, opposite direction); it needs
-    approval like any other. Proposing twice returns the same reversal. Who may propose it is
-    checked first (403), so a caller without the right learns nothing of the transfer's state."""
+    approval like any other. A transfer is reversed at most once: a rejected or voided reversal
+    leaves it reversible again, a proposed, approved or posted one does not.
+
+    Order of refusals: not a finance_maker of one of the two provinces → 403 permission_denied /
+    wrong_province (first, so a caller without the right learns nothing of the transfer's state);
+    not posted → 409 transfer_not_posted; no reason → 400 validation_error; a live reversal
+    exists → 409 transfer_already_reversed. The check runs under the transfer's row lock, so two
+    makers racing are serialised; the partial unique index ``transfer_reversed_at_most_once``
+    refuses a second live reversal written by any other path.
+    """
     _require_maker_for(user, transfer.to_account, transfer.from_account)
+    transfer = _lock(transfer)
     if transfer.state != State.POSTED:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}; only posted transfers are reversed", code="transfer_not_posted")
     require_reason(reason, detail="a reversal needs a reason")
-    return transfer_propose_detailed(
-        from_account=transfer.to_account,
-        to_account=transfer.from_account,
-        amount_fen=transfer.amount_fen,
-        memo=f"reversal of #{transfer.pk}: {reason}"[:255],
-        proposer=user,
-        idempotency_key=f"reversal:{transfer.pk}",
-        reverses=transfer,
-    ).transfer
+    earlier = list(transfer.reversals.order_by("pk").values_list("pk", "state"))
+    live = [(pk, state) for pk, state in earlier if state in REVERSAL_LIVE_STATES]
+    if live:
+        raise Conflict(f"transfer #{transfer.pk} is already reversed by #{live[0][0]} ({live[0][1]})", code="transfer_already_reversed")
+    try:
+        with transaction.atomic():
+            proposal = transfer_propose_detailed(
+                from_account=transfer.to_account,
+                to_account=transfer.from_account,
+                amount_fen=transfer.amount_fen,
+                memo=f"reversal of #{transfer.pk}: {reason}"[:255],
+                proposer=user,
+                # One key per attempt: after a rejected reversal the same maker may propose anew
+                # instead of being handed the rejected one as an idempotent replay.
+                idempotency_key=f"reversal:{transfer.pk}:{len(earlier) + 1}",
+                reverses=transfer,
+                reason=reason,
+            )
+    except IntegrityError as exc:  # the partial unique index, should the lock ever be bypassed
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != "transfer_reversed_at_most_once":
+            raise
+        raise Conflict(f"transfer #{transfer.pk} is already reversed", code="transfer_already_reversed") from exc
+    if not proposal.created:  # the key was taken by hand for another proposal: never hand that back
+        raise Conflict(
+            f"Idempotency-Key reversal:{transfer.pk}:{len(earlier) + 1} is in use by transfer #{proposal.transfer.pk}",
+            code="idempotency_key_conflict",
+        )
+    return proposal.transfer
 
 
 # --- money entering the ledger -----------------------------------------------------------------

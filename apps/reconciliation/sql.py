@@ -119,7 +119,10 @@ def settlement_insert(staging: Staging) -> str:
 
 # Fresh statistics for the run that follows: autovacuum may not have looked at a table that
 # just grew by millions of rows, and the matching plan depends on them.
-ANALYZE_RECORDS_SQL = "ANALYZE reconciliation_settlementrecord"
+# Fresh statistics for the run that follows (autovacuum may not have looked at a table that just
+# grew by millions of rows, and the matching plan depends on them); through core_analyze, which
+# runs as the owner, since the application's role owns no table (core migration 0004).
+ANALYZE_RECORDS_SQL = "SELECT core_analyze('reconciliation_settlementrecord')"
 
 
 # --- matching a period ------------------------------------------------------------------------

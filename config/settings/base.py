@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -76,6 +77,11 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# Optional: `manage.py migrate` connects as the owner of the tables with these credentials while
+# web and workers use DATABASE_URL, a role that owns nothing (README "Database roles").
+MIGRATE_DATABASE_URL = env("MIGRATE_DATABASE_URL", default="")
+if MIGRATE_DATABASE_URL and env.db_url_config(MIGRATE_DATABASE_URL)["NAME"] != DATABASES["default"]["NAME"]:
+    raise ImproperlyConfigured("MIGRATE_DATABASE_URL names another database than DATABASE_URL: give both the same database")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

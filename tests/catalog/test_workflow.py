@@ -131,6 +131,13 @@ def test_published_release_is_immutable_under_raw_sql(catalog_admin, reviewer, s
         cursor.execute(sql, [release.pk])
 
 
+def test_moving_a_draft_item_into_a_published_release_is_refused_under_raw_sql(catalog_admin, reviewer):
+    published = published_release(label="2025.01", effective_from=JAN_2025, admin=catalog_admin, reviewer=reviewer, count=3)
+    draft = draft_release(label="d", effective_from=dt.date(2026, 1, 1), user=catalog_admin, items=generate_items(3, start=10))
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE catalog_catalogitem SET release_id = %s WHERE release_id = %s", [published.pk, draft.pk])
+
+
 def test_draft_items_can_still_be_changed_with_raw_sql(catalog_admin):
     release = draft_release(label="d", effective_from=JAN_2025, user=catalog_admin, items=generate_items(3))
     with connection.cursor() as cursor:

@@ -214,7 +214,9 @@ def test_an_unknown_action_is_refused():
         audit_record(action="release.renamed", actor=None)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # a plain flush would re-create the role groups
+# serialized_rollback: a plain transactional test's flush re-runs post_migrate, whose new rows
+# (other primary keys) collide with the serialized rows the next serialized_rollback test loads.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_event_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the action's transaction"):
         audit_record(action=AuditAction.RELEASE_CREATED, actor=None)

@@ -13,7 +13,7 @@ from apps.core.roles import Role
 from apps.pooling import selectors, services
 from apps.pooling.models import LedgerEntry, Transfer
 from tests.factories import staff
-from tests.pooling.conftest import SH, People, account, ensure_ledger, fund, key
+from tests.pooling.conftest import SC, SH, People, account, ensure_ledger, fund, key
 
 # serialized_rollback: the flush after this test must not leave later tests without provinces.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -104,3 +104,22 @@ def test_concurrent_proposals_with_one_key_make_one_transfer(setup):
 
     outcomes = run_concurrently([propose] * 8)
     assert (Counter(outcomes), Transfer.objects.filter(idempotency_key="retry-1").count()) == ({"ok": 8}, 1)
+
+
+def test_makers_of_two_provinces_racing_to_reverse_one_transfer_make_one_reversal(setup):
+    people = setup
+    fund(account("provincial", SH), 100_00, people)
+    posted = services.transfer_approve(
+        transfer=services.transfer_propose(
+            from_account=account("provincial", SH),
+            to_account=account("provincial", SC),
+            amount_fen=40_00,
+            proposer=people.sh_maker,
+            idempotency_key=key(),
+        ),
+        approver=people.sh_checker,
+    )
+    makers = [staff(Role.FINANCE_MAKER, SH if i % 2 else SC, username=f"race-maker-{i}") for i in range(8)]
+    outcomes = run_concurrently([lambda m=m: services.transfer_reverse(transfer=posted, user=m, reason="paid twice") for m in makers])
+    assert Counter(outcomes) == {"ok": 1, "transfer_already_reversed": 7}
+    assert Transfer.objects.filter(reverses=posted).count() == 1

@@ -1,5 +1,7 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from apps.core.errors import Conflict, Forbidden, ValidationFailed
 from apps.core.roles import Role
@@ -42,8 +44,16 @@ def test_maintained_balances_agree_with_sum_of_entries(people, sh_fund):
     assert account("provincial", SH).balance_fen == selectors.account_balance_from_entries(account=sh_fund) == 70_00
 
 
+def _drift_balance(account_id: int, balance_fen: int) -> None:
+    """Set a balance behind the ledger's back: only a superuser switching triggers off can (the tests run as one)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("UPDATE pooling_fundaccount SET balance_fen = %s WHERE id = %s", [balance_fen, account_id])
+        cursor.execute("SET LOCAL session_replication_role = origin")
+
+
 def test_balance_mismatch_is_detected_when_column_drifts(people, sh_fund):
-    FundAccount.objects.filter(pk=sh_fund.pk).update(balance_fen=1)
+    _drift_balance(sh_fund.pk, 1)
     assert [row["account"] for row in selectors.ledger_balance_mismatches()] == [sh_fund.pk]
 
 
@@ -235,8 +245,21 @@ def test_database_refuses_changing_a_posted_transfer(people, sh_fund):
 
 
 def test_database_refuses_a_balance_below_the_overdraft_limit(people, sh_fund):
-    with pytest.raises(IntegrityError), transaction.atomic():
-        FundAccount.objects.filter(pk=sh_fund.pk).update(balance_fen=-1)
+    with pytest.raises(IntegrityError, match="fund_account_within_overdraft_limit"), transaction.atomic():
+        _drift_balance(sh_fund.pk, -1)  # the CHECK holds even with the triggers off
+
+
+def test_database_refuses_setting_a_balance_without_an_entry(people, sh_fund):
+    with pytest.raises(IntegrityError, match="moves only with a ledger entry"), transaction.atomic():
+        FundAccount.objects.filter(pk=sh_fund.pk).update(balance_fen=F("balance_fen") + 1)
+
+
+def test_database_refuses_marking_a_transfer_posted_without_its_entries(people, sh_fund):
+    transfer = propose(people)
+    with pytest.raises(IntegrityError, match="do not balance"), transaction.atomic(), connection.cursor() as cursor:
+        Transfer.objects.filter(pk=transfer.pk).update(state="approved", approved_by=people.sh_checker)
+        Transfer.objects.filter(pk=transfer.pk).update(state="posted", posted_at=timezone.now())
+        cursor.execute("SET CONSTRAINTS pooling_transfer_posted_balanced IMMEDIATE")
 
 
 def test_database_refuses_a_non_positive_amount(people, sh_fund):
