@@ -2,9 +2,11 @@
 
 from django.urls import include, path
 
+from apps.core.api.tokens import StaffTokenView
 from apps.core.api.views import JobDetailView
 
 urlpatterns = [
+    path("auth/token/", StaffTokenView.as_view(), name="staff-token"),
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.hospitals.api.notice_urls")),

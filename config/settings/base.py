@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values that differ per machine come from the environment."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -20,7 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # staff API tokens: hashed, expiring (core.StaffToken is its token model)
     "django_filters",
     "drf_spectacular",
     "simple_history",
@@ -111,6 +112,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False  # no log line for every successful login
+# Behind N reverse proxies (the load balancer is one) the client's address is read from
+# X-Forwarded-For, counting N entries from the right (apps/core/clientip.py, django-ipware); with
+# 0 the header is ignored, so a forged one changes nothing. Lockouts key on that address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "apps.core.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "apps.core.clientip.lockout_response"  # the API's envelope under /api/
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Catalog portal")
 # Reverting from a history page would save workflow fields around the services: view only.
 SIMPLE_HISTORY_REVERT_DISABLED = True
@@ -118,11 +125,25 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
+# Staff API tokens (django-rest-knox): stored as SHA-512 digests, valid for STAFF_TOKEN_TTL,
+# revoked by DELETE /api/v1/auth/token/. The header keeps DRF's keyword: "Authorization: Token …".
+STAFF_TOKEN_TTL = dt.timedelta(days=env.float("STAFF_TOKEN_TTL_DAYS", default=30))
+KNOX_TOKEN_MODEL = "core.StaffToken"
+# knox's own migrations would create its unused (swapped-out) table, which references auth_user
+# and so blocks TRUNCATE of users; without migrations Django creates no table for a swapped model.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "TOKEN_TTL": STAFF_TOKEN_TTL,
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,  # a token ends STAFF_TOKEN_TTL after it was issued, however busy
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.hospitals.api.auth.ApiKeyAuthentication",  # first: its WWW-Authenticate makes auth failures 401
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api.auth.StaffTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
