@@ -203,6 +203,17 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Hospital API-key verdicts (apps.hospitals): a revoked key or a deactivated hospital must be
+# refused on the next request in every web process, so they are cached only in a cache all
+# processes share (CACHE_URL=redis://…), where revocation marks them stale; with a per-process
+# cache they are not cached at all (one indexed query per request). Production refuses to start
+# with a per-process cache (config/settings/production.py).
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.filebased.FileBasedCache")
+CACHES["api_keys"] = (
+    {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    if CACHES["default"]["BACKEND"] in PER_PROCESS_CACHES
+    else {**CACHES["default"], "KEY_PREFIX": "api-keys"}
+)
 
 # Codes that are configuration, not law (see DOMAIN.md: XPCC has its own pooling unit).
 XPCC_PROVINCE_CODE = env("XPCC_PROVINCE_CODE", default="660000")
