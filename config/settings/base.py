@@ -113,6 +113,9 @@ IMPORT_JSON_MAX_DEPTH = env.int("IMPORT_JSON_MAX_DEPTH", default=32)
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
+# Messages (which carry one-time secrets: a new API key, a webhook signing secret) are kept in
+# the server-side session, never in the signed-but-readable messages cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Login security: django-axes locks a username+IP pair after repeated failures (a lockout answers
 # 429 until the cool-off ends or `manage.py axes_reset_username NAME`); a finance checker who

@@ -8,23 +8,23 @@ from apps.core.models import StaffProfile, StaffToken
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_reports_database_and_broker(client):
-    body = client.get("/healthz").json()
+def test_healthz_reports_database_and_broker_to_staff(admin_client):
+    body = admin_client.get("/healthz").json()
     assert body["ok"] is True
     assert body["database"] == {"ok": True, "vendor": "postgresql"}
     assert body["broker"]["ok"] is True
 
 
-def test_healthz_reports_an_unreachable_broker_as_503(client, settings):
+def test_healthz_reports_an_unreachable_broker_as_503(admin_client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/healthz")
+    response = admin_client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
 
 
-def test_healthz_with_real_redis_broker(client, settings, redis_url):
+def test_healthz_with_real_redis_broker(admin_client, settings, redis_url):
     settings.CELERY_BROKER_URL = redis_url
-    assert client.get("/healthz").json()["broker"] == {"ok": True, "mode": "broker"}
+    assert admin_client.get("/healthz").json()["broker"] == {"ok": True, "mode": "broker"}
 
 
 def test_create_staff_and_issue_token(monkeypatch):
