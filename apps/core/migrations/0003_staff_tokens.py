@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
         ),
         # rest_framework.authtoken is no longer installed; its rows were plain-text secrets.
         migrations.RunSQL(
-            "DROP TABLE IF EXISTS authtoken_token; DELETE FROM django_migrations WHERE app = 'authtoken';",
+            ["DROP TABLE IF EXISTS authtoken_token", "DELETE FROM django_migrations WHERE app = 'authtoken'"],
             reverse_sql=migrations.RunSQL.noop,
         ),
     ]
