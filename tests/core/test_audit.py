@@ -226,7 +226,9 @@ def test_an_unknown_action_is_refused():
         audit_record(action="release.renamed", actor=None)
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: a plain transactional test's flush re-creates the role groups (post_migrate),
+# and every later serialized test (e2e, integration) then fails restoring them.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_event_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the action's transaction"):
         audit_record(action=AuditAction.RELEASE_CREATED, actor=None)
