@@ -148,3 +148,12 @@ def test_token_without_expiry_is_refused_by_the_database(auditor):
 
     with pytest.raises(IntegrityError):
         StaffToken.objects.create(user=auditor, expiry=None)
+
+
+def test_issue_token_refuses_a_user_without_a_staff_role():
+    from django.contrib.auth import get_user_model
+    from django.core.management.base import CommandError
+
+    get_user_model().objects.create_user("plain-user", password=PASSWORD)
+    with pytest.raises(CommandError, match="staff"):
+        call_command("issue_token", "plain-user", stdout=io.StringIO())
