@@ -11,27 +11,9 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .roles import Role
+from .otp import otp_devices, otp_required
 
-
-def otp_devices(user: Any) -> list[Any]:
-    """The user's confirmed TOTP devices (empty when django-otp is not installed)."""
-    try:
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-    except (ImportError, RuntimeError):  # pragma: no cover - otp not installed
-        return []
-    if getattr(user, "pk", None) is None:
-        return []
-    return list(TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk"))
-
-
-def otp_required(user: Any) -> bool:
-    """A finance checker (she approves money moves) with a confirmed TOTP device must pass OTP;
-    other staff, and checkers who have not enrolled, log in with their password."""
-    profile = getattr(user, "staff_profile", None)
-    if profile is None or profile.role != Role.FINANCE_CHECKER:
-        return False
-    return bool(otp_devices(user))
+__all__ = ["PortalAdminSite", "PortalLoginForm", "otp_devices", "otp_required"]
 
 
 class PortalLoginForm(AdminAuthenticationForm):

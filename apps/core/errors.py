@@ -24,6 +24,20 @@ class ValidationFailed(DomainError):
     code = "validation_error"
 
 
+class NotAuthenticated(DomainError):
+    """Credentials missing or wrong (401)."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class LockedOut(DomainError):
+    """Too many failed logins for this username from this address (django-axes): 429."""
+
+    status = 429
+    code = "locked_out"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

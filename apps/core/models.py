@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from knox.models import AbstractAuthToken
 from simple_history.models import HistoricalRecords
 
 from .roles import Role
@@ -27,6 +28,25 @@ class StaffProfile(models.Model):
     def __str__(self) -> str:
         suffix = f" @{self.province_code}" if self.province_code else ""
         return f"{self.user} ({self.role}{suffix})"
+
+
+class StaffToken(AbstractAuthToken):
+    """A staff API token (django-rest-knox, ``Authorization: Token …``): only its SHA-512 digest
+    is stored, it expires (``STAFF_TOKEN_TTL``) and is revoked by deleting the row. Issued and
+    revoked only through ``apps.core.services`` (each writes one audit event)."""
+
+    # A finance checker with a TOTP device approves only with a token issued after an OTP check
+    # (apps.core.otp); the token remembers that check for its whole life.
+    otp_verified = models.BooleanField(default=False, help_text="Issued after a one-time code of the user's TOTP device was checked.")
+
+    class Meta:
+        verbose_name = "staff API token"
+        indexes = [models.Index(fields=["user", "expiry"], name="staff_token_by_user")]
+        # knox allows tokens without expiry; staff tokens always end.
+        constraints = [models.CheckConstraint(name="staff_token_expires", condition=models.Q(expiry__isnull=False))]
+
+    def __str__(self) -> str:
+        return f"token {self.token_key[:4]}… of {self.user}"
 
 
 class Job(models.Model):

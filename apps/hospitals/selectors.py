@@ -15,7 +15,7 @@ from apps.catalog import selectors as catalog
 from apps.catalog.models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease
 
 from .models import ApiKey, Hospital
-from .services import API_KEY_CACHE_SECONDS, api_key_cache_key, hash_secret
+from .services import API_KEY_CACHE_SECONDS, STALE, api_key_cache, api_key_cache_key, hash_secret
 
 # ---------------------------------------------------------------------------------------------
 # API keys
@@ -35,17 +35,28 @@ class KeyCheck:
 
 
 def _key_record(prefix: str) -> dict[str, Any] | None:
-    """What verification needs about a key, from the cache or (one query) the database."""
+    """What verification needs about a key, from the shared cache or (one query) the database.
+
+    A verdict is only ``add``-ed: after a revocation or deactivation the key is marked stale
+    (``services._forget_keys``) and read from the database until the mark expires."""
     name = api_key_cache_key(prefix)
-    record = cache.get(name)
-    if record is not None:
-        return record or None
+    verdicts = api_key_cache()
+    record = verdicts.get(name)
+    if record == STALE:
+        return _key_record_from_db(prefix) or None
+    if record is None:
+        record = _key_record_from_db(prefix)
+        verdicts.add(name, record, API_KEY_CACHE_SECONDS)
+    return record or None
+
+
+def _key_record_from_db(prefix: str) -> dict[str, Any]:
     row = (
         ApiKey.objects.filter(prefix=prefix)
         .values("id", "secret_sha256", "revoked_at", "hospital_id", "hospital__code", "hospital__active", "hospital__province__code")
         .first()
     )
-    record = (
+    return (
         {
             "id": row["id"],
             "sha": row["secret_sha256"],
@@ -58,8 +69,6 @@ def _key_record(prefix: str) -> dict[str, Any] | None:
         if row
         else {}
     )
-    cache.set(name, record, API_KEY_CACHE_SECONDS)
-    return record or None
 
 
 def api_key_check(*, raw: str) -> KeyCheck:

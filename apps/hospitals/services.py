@@ -1,7 +1,9 @@
 """Writes on the hospital registry and API keys (webhooks and notices are the notices app's).
 
-Every write is one transaction, records history with who and why, and drops cached API-key
-verdicts on commit so a revoked key stops working on every web process at once.
+Every write is one transaction, records history with who and why, and marks cached API-key
+verdicts stale (in the transaction and again on commit) so a revoked key or a deactivated
+hospital is refused on the next request in every web process (the verdict cache is shared, see
+``API_KEY_CACHE``; production refuses a per-process one).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import secrets
 import string
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import BaseCache, cache, caches
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,8 +33,17 @@ from .models import ApiKey, Hospital
 
 API_KEY_PREFIX_LENGTH = 10
 _PREFIX_ALPHABET = string.ascii_letters + string.digits
+API_KEY_CACHE = "api_keys"  # settings.CACHES alias: shared by every web process, or a dummy (no caching)
 API_KEY_CACHE_SECONDS = 60  # bound on how stale a cached verdict may be if the cache is not told
+# After a change the key's verdict is read from the database for this long: a request that read
+# the old row before the commit cannot put its verdict back (readers only ``add``).
+API_KEY_STALE_SECONDS = 2 * API_KEY_CACHE_SECONDS
+STALE = {"stale": True}
 LAST_USED_RESOLUTION_SECONDS = 60  # last_used_at is written at most once a minute per key
+
+
+def api_key_cache() -> BaseCache:
+    return caches[API_KEY_CACHE]
 
 
 def api_key_cache_key(prefix: str) -> str:
@@ -45,11 +56,14 @@ def hash_secret(secret: str) -> str:
 
 
 def _forget_keys(prefixes: list[str]) -> None:
-    # Now (this process) and again after commit, in case a concurrent request re-cached the
-    # old verdict in between.
-    names = [api_key_cache_key(p) for p in prefixes]
-    cache.delete_many(names)
-    transaction.on_commit(lambda: cache.delete_many(names))
+    # A stale marker rather than a delete: a concurrent request that read the row before our
+    # commit adds its verdict only where nothing is cached, so it cannot undo the marker. Set
+    # now and again after commit (the cache is shared, so every web process sees it).
+    stale = {api_key_cache_key(p): STALE for p in prefixes}
+    if not stale:
+        return
+    api_key_cache().set_many(stale, API_KEY_STALE_SECONDS)
+    transaction.on_commit(lambda: api_key_cache().set_many(stale, API_KEY_STALE_SECONDS))
 
 
 def _user_or_none(user: Any) -> Any:

@@ -34,6 +34,7 @@ from apps.core.audit import audit_record, history_save
 from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.models import AuditAction
 from apps.core.money import MoneyError, apply_ratio, check_fen, format_yuan
+from apps.core.otp import require_otp
 from apps.core.permissions import has_role, staff_province
 from apps.core.roles import Role
 
@@ -163,6 +164,7 @@ def _require_checker_for(user: Any, account: FundAccount) -> None:
             f"debits of {account} are approved by finance checkers of province {wanted or '(national: superusers)'}, you act for {own or 'none'}",
             code="wrong_province",
         )
+    require_otp(user)  # a checker who enrolled a TOTP device acts only OTP-verified (403 otp_required)
 
 
 def _require_maker_for(user: Any, from_account: FundAccount, to_account: FundAccount) -> None:
@@ -363,7 +365,8 @@ def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
 
     Order of refusals: the proposer → 409 same_user_cannot_approve; not a finance_checker →
     403 permission_denied; checker of another province than the debited account's → 403
-    wrong_province; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
+    wrong_province; a checker with a TOTP device whose request is not OTP-verified → 403
+    otp_required; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
     """
     transfer = _lock(transfer)
     if transfer.proposed_by_id == getattr(approver, "pk", None):

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values that differ per machine come from the environment."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -21,7 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # staff API tokens: hashed, expiring (core.StaffToken is its token model)
     "django_filters",
     "drf_spectacular",
     "simple_history",
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.core.uploads.UploadTooLargeMiddleware",  # before anything reads a multipart body
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,8 +106,25 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 
+# Uploads (catalog and settlement imports, any file form): refused above IMPORT_MAX_BYTES while
+# the body streams in, before anything is stored (apps/core/uploads.py); 413 request_too_large.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=256 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "apps.core.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Spreadsheet and JSON imports: bounds that hold before openpyxl / the JSON parser do any work.
+XLSX_MAX_ROWS = env.int("XLSX_MAX_ROWS", default=1_000_000)
+XLSX_MAX_COLUMNS = env.int("XLSX_MAX_COLUMNS", default=64)
+XLSX_MAX_UNCOMPRESSED_BYTES = env.int("XLSX_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
+IMPORT_JSON_MAX_DEPTH = env.int("IMPORT_JSON_MAX_DEPTH", default=32)
+
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
+# Messages (which carry one-time secrets: a new API key, a webhook signing secret) are kept in
+# the server-side session, never in the signed-but-readable messages cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Login security: django-axes locks a username+IP pair after repeated failures (a lockout answers
 # 429 until the cool-off ends or `manage.py axes_reset_username NAME`); a finance checker who
@@ -120,6 +139,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False  # no log line for every successful login
+# Behind N reverse proxies (the load balancer is one) the client's address is read from
+# X-Forwarded-For, counting N entries from the right (apps/core/clientip.py, django-ipware); with
+# 0 the header is ignored, so a forged one changes nothing. Lockouts key on that address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "apps.core.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "apps.core.clientip.lockout_response"  # the API's envelope under /api/
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Catalog portal")
 # Reverting from a history page would save workflow fields around the services: view only.
 SIMPLE_HISTORY_REVERT_DISABLED = True
@@ -127,11 +152,25 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
+# Staff API tokens (django-rest-knox): stored as SHA-512 digests, valid for STAFF_TOKEN_TTL,
+# revoked by DELETE /api/v1/auth/token/. The header keeps DRF's keyword: "Authorization: Token …".
+STAFF_TOKEN_TTL = dt.timedelta(days=env.float("STAFF_TOKEN_TTL_DAYS", default=30))
+KNOX_TOKEN_MODEL = "core.StaffToken"
+# knox's own migrations would create its unused (swapped-out) table, which references auth_user
+# and so blocks TRUNCATE of users; without migrations Django creates no table for a swapped model.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "TOKEN_TTL": STAFF_TOKEN_TTL,
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,  # a token ends STAFF_TOKEN_TTL after it was issued, however busy
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.hospitals.api.auth.ApiKeyAuthentication",  # first: its WWW-Authenticate makes auth failures 401
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api.auth.StaffTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
@@ -200,6 +239,17 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL = env.int("WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL", default=5)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Hospital API-key verdicts (apps.hospitals): a revoked key or a deactivated hospital must be
+# refused on the next request in every web process, so they are cached only in a cache all
+# processes share (CACHE_URL=redis://…), where revocation marks them stale; with a per-process
+# cache they are not cached at all (one indexed query per request). Production refuses to start
+# with a per-process cache (config/settings/production.py).
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.filebased.FileBasedCache")
+CACHES["api_keys"] = (
+    {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    if CACHES["default"]["BACKEND"] in PER_PROCESS_CACHES
+    else {**CACHES["default"], "KEY_PREFIX": "api-keys"}
+)
 
 # Email to staff and hospital contacts (apps/core/mail.py): SMTP from EMAIL_URL, e.g.
 # smtp+tls://user:password@smtp.example.org:587; the console backend prints mail when unset.

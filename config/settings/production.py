@@ -1,5 +1,7 @@
 """Production: everything secret or machine-specific comes from the environment."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -25,3 +27,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Every web process must see the same cache: throttles share one budget per key, and a revoked
+# API key or a deactivated hospital must be refused on the next request in every process.
+if CACHES["default"]["BACKEND"] in (*PER_PROCESS_CACHES, "django.core.cache.backends.dummy.DummyCache"):  # noqa: F405
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache shared by every web process (e.g. redis://host:6379/1): "
+        "a per-process cache would keep revoked API keys working in the other processes"
+    )

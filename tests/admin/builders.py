@@ -170,4 +170,4 @@ BUILDERS: dict[str, Callable[[World], Any] | None] = {
     ),
 }
 
-THIRD_PARTY_APPS = {"auth", "authtoken", "axes", "otp_totp", "django_celery_beat"}
+THIRD_PARTY_APPS = {"auth", "axes", "otp_totp", "django_celery_beat"}

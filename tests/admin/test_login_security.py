@@ -133,6 +133,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DJANGO_ALLOWED_HOSTS": "portal.example.cn",
         "DATABASE_URL": settings.DATABASES["default"].get("TEST_URL", os.environ.get("DATABASE_URL", "")),
+        "CACHE_URL": settings.REDIS_URL,  # production refuses a per-process cache
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

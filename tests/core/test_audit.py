@@ -15,9 +15,9 @@ from apps.benefits.models import Province
 from apps.catalog import services as catalog
 from apps.catalog.demo import generate_items
 from apps.core.audit import audit_record
-from apps.core.models import AuditAction, AuditEvent
+from apps.core.models import AuditAction, AuditEvent, StaffToken
 from apps.core.roles import Role
-from apps.core.services import staff_create, staff_set_role
+from apps.core.services import staff_create, staff_set_role, staff_token_create, staff_token_revoke
 from apps.hospitals import services as hospitals
 from apps.pooling import services as pooling
 from tests.factories import draft_release, staff
@@ -179,6 +179,18 @@ def test_each_hospital_and_staff_action_writes_exactly_one_typed_event(world):
     assert _events_of(lambda: staff_set_role(user=created["u"], role=Role.CATALOG_REVIEWER, reason="调岗", actor=world["admin"])) == [
         AuditAction.STAFF_ROLE_CHANGED
     ]
+
+
+def test_each_staff_token_action_writes_exactly_one_typed_event(world):
+    issued: dict[str, Any] = {}
+
+    def issue() -> None:
+        issued["t"] = staff_token_create(user=world["reviewer"], via="api")
+
+    assert _events_of(issue) == [AuditAction.STAFF_TOKEN_ISSUED]
+    row = StaffToken.objects.get(digest=issued["t"].row.digest)
+    assert _events_of(lambda: staff_token_revoke(token=row, actor=world["reviewer"])) == [AuditAction.STAFF_TOKEN_REVOKED]
+    assert _events_of(lambda: staff_token_revoke(token=row, actor=world["reviewer"])) == []  # already revoked: nothing happened
 
 
 def test_an_action_that_fails_leaves_no_event(world):

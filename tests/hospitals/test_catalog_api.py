@@ -8,11 +8,11 @@ import json
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.catalog.demo import generate_items
 from apps.catalog.models import CatalogItem
+from apps.core.services import token_issue
 from tests.factories import draft_release, publish
 from tests.hospitals.api_helpers import hospital_client
 
@@ -271,7 +271,7 @@ def test_lookup_on_a_bad_date_is_a_validation_error(releases, client):
 
 def test_staff_with_a_token_may_read_the_hospital_catalog_api(releases, auditor):
     staff_client = APIClient()
-    staff_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=auditor).key}")
+    staff_client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=auditor)}")
     assert staff_client.get("/api/v1/catalog/releases/2025.01/").status_code == 200
 
 

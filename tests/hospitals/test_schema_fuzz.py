@@ -10,10 +10,10 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
 from apps.catalog.demo import generate_items
+from apps.core.services import token_issue
 from tests.factories import draft_release, publish
 from tests.hospitals.api_helpers import hospital_client
 
@@ -38,7 +38,7 @@ def credentials(db, keep_connection, catalog_admin, reviewer):
     publish(release, admin=catalog_admin, reviewer=reviewer)
     _, key, _ = hospital_client()
     root = get_user_model().objects.create_superuser("fuzz-root", "root@example.invalid", "x" * 16)
-    return {"key": key, "token": Token.objects.create(user=root).key}
+    return {"key": key, "token": token_issue(user=root)}
 
 
 @pytest.mark.integration

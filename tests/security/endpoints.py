@@ -97,6 +97,9 @@ def _precheck(w: World) -> dict[str, Any]:
 REQUESTS: dict[tuple[str, str], Call] = {
     ("job-detail", "get"): Call(lambda w: {"pk": w.job_id}),
     ("audit-event-list", "get"): Call(_none),
+    # Wrong credentials: every caller gets 401 (no session or key stands in for a password).
+    ("staff-token", "post"): Call(_none, body=lambda w: {"username": "matrix-nobody", "password": "wrong password"}),
+    ("staff-token", "delete"): Call(_none),
     ("release-list", "get"): Call(_none),
     ("release-list", "post"): Call(_none, lambda w: {"label": "2027.01", "effective_from": "2027-01-01"}),
     ("release-detail", "get"): Call(_draft),

@@ -70,6 +70,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("schema", "get"): (200, 200, 200, 401, 200, 200, 200, 200, 200, 200),
     ("settlement-import", "post"): (401, 403, 403, 401, 403, 403, 202, 403, 403, 403),
     ("swagger-ui", "get"): (200, 200, 200, 401, 200, 200, 200, 200, 200, 200),
+    # DELETE revokes the token the request carries: a session or an API key is not one.
+    ("staff-token", "delete"): (401, 401, 401, 401, 403, 403, 403, 403, 403, 403),
+    ("staff-token", "post"): (401, 401, 401, 401, 401, 401, 401, 401, 401, 401),
     ("transfer-approve", "post"): (401, 403, 403, 401, 403, 403, 409, 409, 403, 403),
     ("transfer-detail", "get"): (401, 403, 403, 401, 200, 404, 200, 200, 200, 200),
     ("transfer-list", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 200),

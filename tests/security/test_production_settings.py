@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.conf import settings
 
 NAMES = [
@@ -40,11 +41,12 @@ GOOD_ENV = {
     "DJANGO_ALLOWED_HOSTS": "portal.nhsa.example.cn,api.nhsa.example.cn",
     "DATABASE_URL": "postgres://portal@db.internal:5432/portal",
     "CELERY_BROKER_URL": "redis://broker.internal:6379/0",
+    "CACHE_URL": "redis://cache.internal:6379/1",
 }
 
 
 def load(**overrides: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL"))}
     env.update(GOOD_ENV)
     for key, value in overrides.items():
         if value is None:
@@ -112,3 +114,28 @@ def test_start_is_refused_without_allowed_hosts():
 def test_start_is_refused_without_a_database_url_rather_than_falling_back_to_a_default():
     result = load(DATABASE_URL=None)
     assert (result.returncode, "DATABASE_URL" in result.stderr) == (1, True)
+
+
+@pytest.mark.parametrize("cache_url", [None, "locmemcache://", "filecache:///tmp/portal-cache", "dummycache://"])
+def test_start_is_refused_without_a_cache_shared_by_every_web_process(cache_url):
+    # A per-process cache would keep a revoked API key working in the other web processes.
+    result = load(CACHE_URL=cache_url)
+    assert (result.returncode, "CACHE_URL must name a cache shared by every web process" in result.stderr) == (1, True)
+
+
+def test_api_key_verdicts_use_the_shared_cache_in_production():
+    script = "import django; from django.conf import settings; django.setup(); print(settings.CACHES['api_keys']['LOCATION'])"
+    env = {**os.environ, **GOOD_ENV}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(settings.BASE_DIR), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip().splitlines()[-1] == GOOD_ENV["CACHE_URL"]
+
+
+def test_without_a_shared_cache_api_key_verdicts_are_not_cached_at_all():
+    script = "import django; from django.conf import settings; django.setup(); print(settings.CACHES['api_keys']['BACKEND'])"
+    env = {k: v for k, v in os.environ.items() if k != "CACHE_URL"} | {"DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(settings.BASE_DIR), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip().splitlines()[-1] == "django.core.cache.backends.dummy.DummyCache"

@@ -13,9 +13,10 @@ feeds which item field. Validation and merge are the same SQL for every format (
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
-import io
-import json
+import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -172,30 +173,86 @@ def read_xlsx(file: IO[bytes], progress: JobProgress) -> Source:
     return Source(staging=staging, fields={name: (f"s.{staging.col(name)}", name) for name in header}, encoding="xlsx")
 
 
+def _xlsx_refused(code: str, message: str, line: int = 0) -> BulkFileRejected:
+    return BulkFileRejected(message, errors=[row_error(line=line, column="", code=code, message=message)])
+
+
+def _chain_has(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the exception it was raised from, when one is a ``kind`` (openpyxl wraps)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, kind):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _xlsx_check_archive(file: IO[bytes]) -> None:
+    """Before openpyxl opens it: a zip whose parts unpack to at most XLSX_MAX_UNCOMPRESSED_BYTES.
+    (zipfile stops at each part's declared size and fails its CRC if the data runs on, so a
+    part cannot unpack to more than the sizes added up here.)"""
+    limit = int(settings.XLSX_MAX_UNCOMPRESSED_BYTES)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _xlsx_refused("encoding", f"not an XLSX workbook: {exc}") from None
+    finally:
+        file.seek(0)
+    if unpacked > limit:
+        raise _xlsx_refused(
+            "file_too_large", f"the workbook unpacks to {unpacked:,} bytes, more than {limit:,} (XLSX_MAX_UNCOMPRESSED_BYTES)"
+        )
+
+
 def xlsx_rows(file: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """Header and rows of the first sheet, within XLSX_MAX_ROWS rows and XLSX_MAX_COLUMNS
+    columns. openpyxl parses the XML with defusedxml (installed): a workbook that declares
+    entities (billion laughs, external entities) is refused, never expanded."""
+    from defusedxml import DefusedXmlException
     from openpyxl import load_workbook
 
+    max_rows, max_columns = int(settings.XLSX_MAX_ROWS), int(settings.XLSX_MAX_COLUMNS)
+    _xlsx_check_archive(file)
     try:
         workbook = load_workbook(file, read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        # One column past the limit is read, to tell a too-wide sheet; cells beyond are not kept.
+        rows = sheet.iter_rows(values_only=True, max_col=max_columns + 1)
+        first = next(rows, ())
     except Exception as exc:  # noqa: BLE001 - anything openpyxl raises means "not an xlsx"
-        raise BulkFileRejected(
-            "the file is not an XLSX workbook",
-            errors=[row_error(line=0, column="", code="encoding", message=f"not an XLSX workbook: {exc}")],
-        ) from None
-    sheet = workbook.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    first = next(rows, ())
+        forbidden = _chain_has(exc, DefusedXmlException)
+        if forbidden is not None:
+            raise _xlsx_refused("xml_forbidden", f"the workbook's XML declares entities, which are refused: {forbidden!r}") from None
+        raise _xlsx_refused("encoding", f"not an XLSX workbook: {exc}") from None
     header = [str(c).strip() if c is not None else "" for c in first]
     while header and header[-1] == "":
         header.pop()
+    if len(header) > max_columns:
+        workbook.close()
+        raise _xlsx_refused("too_many_columns", f"the sheet has more than {max_columns} columns (XLSX_MAX_COLUMNS)", line=1)
 
     def body() -> Iterator[tuple[int, list[Any]]]:
-        for number, values in enumerate(rows, start=2):
-            cells = [_cell(v) for v in values[: len(header)]]
-            if not any(c not in (None, "") for c in cells):
-                continue
-            yield number, cells + [None] * (len(header) - len(cells))
-        workbook.close()
+        number = 1
+        try:
+            for number, values in enumerate(rows, start=2):
+                if number > max_rows + 1:  # + the header row
+                    raise _xlsx_refused("too_many_rows", f"the sheet has more than {max_rows:,} rows (XLSX_MAX_ROWS)", line=number)
+                cells = [_cell(v) for v in values[: len(header)]]
+                if not any(c not in (None, "") for c in cells):
+                    continue
+                yield number, cells + [None] * (len(header) - len(cells))
+        except BulkFileRejected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a sheet that stops parsing is not an xlsx we can read
+            forbidden = _chain_has(exc, DefusedXmlException)
+            if forbidden is not None:
+                raise _xlsx_refused(
+                    "xml_forbidden", f"the sheet's XML declares entities, which are refused: {forbidden!r}", line=number
+                ) from None
+            raise _xlsx_refused("encoding", f"the sheet is not readable after row {number}: {exc}", line=number) from None
+        finally:
+            workbook.close()
 
     return header, body()
 
@@ -207,8 +264,64 @@ def _counting(rows: Iterator[tuple[int, list[Any]]], progress: JobProgress) -> I
         yield row
 
 
+class _Utf8Reader:
+    """A file-like ``read`` over the checked file, re-encoded to UTF-8 (what ijson parses)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        stream = CheckedStream(file)
+        self._chunks = self._utf8(stream)
+        self._buffer = b""
+
+    @staticmethod
+    def _utf8(stream: CheckedStream) -> Iterator[bytes]:
+        if codecs.lookup(stream.encoding.python).name == "utf-8":
+            yield from stream.chunks()  # the BOM is already skipped
+            return
+        decoder = codecs.getincrementaldecoder(stream.encoding.python)("strict")
+        for chunk in stream.chunks():
+            yield decoder.decode(chunk).encode("utf-8")
+        yield decoder.decode(b"", final=True).encode("utf-8")
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+
+class _Node:
+    """A category node while it is being read: its code may come after its medicines."""
+
+    __slots__ = ("code", "ended", "parent")
+
+    def __init__(self, parent: _Node | None) -> None:
+        self.parent = parent
+        self.code: str | None = None  # None: not seen yet; "": seen but empty (the parent's applies)
+        self.ended = False
+
+
+def _leaf_code(node: _Node | None) -> str | None:
+    """The code a node's medicines are filed under (its own, else its nearest ancestor's), or
+    None while a node on the way may still name its code."""
+    while node is not None:
+        if node.code:
+            return node.code
+        if node.code is None and not node.ended:
+            return None
+        node = node.parent
+    return ""
+
+
 def _nrdl_records(file: IO[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(leaf category code, medicine) in document order.
+    """(leaf category code, medicine) in document order, read as a stream (ijson): memory holds
+    one medicine at a time (plus, for a node whose ``code`` key comes after its medicines, those
+    medicines until it does), and nesting deeper than ``IMPORT_JSON_MAX_DEPTH`` is a row error,
+    never a RecursionError.
 
     Accepted shape (UTF-8 / BOM / GB18030)::
 
@@ -222,32 +335,123 @@ def _nrdl_records(file: IO[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
     A medicine's keys are the canonical column names (``restriction``, ``payment_category``
     and ``form`` are accepted as aliases); ``category`` may be 甲/乙/丙 or 01/02/03.
     """
-    raw = file.read()
-    stream = CheckedStream(io.BytesIO(raw))
-    text = b"".join(stream.chunks()).decode(stream.encoding.python)
+    import ijson
+
+    max_depth = int(settings.IMPORT_JSON_MAX_DEPTH)
+    ready: deque[tuple[_Node, dict[str, Any]]] = deque()
+    count = 0  # medicines seen, for the line of an error
+    # Frames: [kind, node, pending key]; kinds: doc, root, nodes, node, meds, med, skip.
+    stack: list[list[Any]] = [["doc", None, None]]
+    builder: Any = None
+    skip_depth = 0
+    depth = 0
+
+    def flush() -> Iterator[tuple[str, dict[str, Any]]]:
+        while ready:
+            code = _leaf_code(ready[0][0])
+            if code is None:
+                return
+            _node, medicine = ready.popleft()
+            yield code, medicine
+
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
+        for event, value in ijson.basic_parse(_Utf8Reader(file), use_float=True):
+            opening, closing = event in ("start_map", "start_array"), event in ("end_map", "end_array")
+            if opening:
+                depth += 1
+                if depth > max_depth:
+                    raise BulkFileRejected(
+                        f"the JSON is nested deeper than {max_depth} levels",
+                        errors=[
+                            row_error(
+                                line=_line(count, stack), column="", code="malformed_row", message=f"nested deeper than {max_depth} levels"
+                            )
+                        ],
+                    )
+            elif closing:
+                depth -= 1
+            frame = stack[-1]
+            kind = frame[0]
+            if kind == "skip":
+                skip_depth += 1 if opening else -1 if closing else 0
+                if skip_depth == 0:
+                    stack.pop()
+                continue
+            if kind == "med":
+                builder.event(event, value)
+                if closing and depth == frame[2]:
+                    stack.pop()
+                    ready.append((frame[1], builder.value))
+                    yield from flush()
+                continue
+            if event == "map_key" and kind in ("root", "node"):
+                frame[2] = value
+                continue
+            if closing:  # the end of this frame's own container
+                stack.pop()
+                if kind == "node":
+                    frame[1].ended = True
+                    yield from flush()
+                continue
+            key, frame[2] = frame[2], None
+            target: list[Any] | None = None
+            if kind == "doc":
+                if event == "start_map":
+                    target = ["root", None, None]
+                elif event == "start_array":
+                    target = ["nodes", None, None]
+                else:
+                    raise _no_category_tree()
+            elif kind == "root" and key == "categories":
+                if event != "start_array":
+                    raise _no_category_tree()
+                target = ["nodes", None, None]
+            elif kind == "nodes" and event == "start_map":
+                target = ["node", _Node(frame[1]), None]
+            elif kind == "node" and key == "code" and not opening:
+                if frame[1].code is None:
+                    frame[1].code = str(value) if value not in (None, "", False, 0) else ""
+                    yield from flush()
+                continue
+            elif kind == "node" and key == "children" and event == "start_array":
+                target = ["nodes", frame[1], None]
+            elif kind == "node" and key == "medicines" and event == "start_array":
+                target = ["meds", frame[1], None]
+            elif kind == "meds":
+                count += 1
+                if event == "start_map":
+                    builder = ijson.ObjectBuilder()
+                    builder.event(event, value)
+                    target = ["med", frame[1], depth - 1]
+                else:  # not an object: a row with nothing in it, as before
+                    ready.append((frame[1], {}))
+                    yield from flush()
+                    if opening:
+                        target = ["skip", None, None]
+            if target is not None:
+                if target[0] == "skip":
+                    skip_depth = 1
+                stack.append(target)
+            elif opening:  # a value nobody reads: skip it whole
+                skip_depth = 1
+                stack.append(["skip", None, None])
+    except ijson.JSONError as exc:
         raise BulkFileRejected(
             "the file is not JSON",
-            errors=[row_error(line=exc.lineno, column="", code="malformed_row", message=f"not JSON: {exc.msg} (line {exc.lineno})")],
+            errors=[row_error(line=_line(count, stack), column="", code="malformed_row", message=f"not JSON: {str(exc).splitlines()[0]}")],
         ) from None
-    roots = document.get("categories", []) if isinstance(document, dict) else document
-    if not isinstance(roots, list):
-        raise BulkFileRejected(
-            "no category tree", errors=[row_error(line=0, column="categories", code="missing_field", message="no categories list")]
-        )
+    yield from flush()
 
-    def walk(nodes: list[Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        for node in nodes:
-            if not isinstance(node, dict):
-                continue
-            code = str(node.get("code") or path)
-            for medicine in node.get("medicines") or []:
-                yield code, medicine if isinstance(medicine, dict) else {}
-            yield from walk(node.get("children") or [], code)
 
-    yield from walk(roots, "")
+def _line(count: int, stack: list[list[Any]]) -> int:
+    """The record an error belongs to: the medicine being read, else the next one."""
+    return count if any(frame[0] == "med" for frame in stack) else count + 1
+
+
+def _no_category_tree() -> BulkFileRejected:
+    return BulkFileRejected(
+        "no category tree", errors=[row_error(line=0, column="categories", code="missing_field", message="no categories list")]
+    )
 
 
 def nrdl_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -10,6 +10,8 @@ from rest_framework.permissions import BasePermission
 
 from apps.core.health import health_report
 from apps.core.models import AuditAction, AuditEvent, Job
+from apps.core.permissions import has_role
+from apps.core.roles import Role
 from apps.core.selectors import audit_events, audit_readable_by
 
 from .pagination import AuditCursorPagination
@@ -17,8 +19,13 @@ from .serializers import AuditEventFilterSerializer, AuditEventSerializer, JobSe
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Load balancers and the public get ``{"ok": …}`` only (200 / 503); logged-in staff also
+    get each part's state, whose error text names hosts and ports."""
     report = health_report()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    status = 200 if report["ok"] else 503
+    if not has_role(request.user, *Role.values):
+        return JsonResponse({"ok": report["ok"]}, status=status)
+    return JsonResponse(report, status=status)
 
 
 @extend_schema(summary="Progress and result of a background job (import, reconciliation run)")

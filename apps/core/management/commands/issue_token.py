@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.errors import DomainError
 from apps.core.services import token_issue
 
 
@@ -16,4 +17,8 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=opts["username"]).first()
         if user is None:
             raise CommandError(f"no user {opts['username']}")
-        self.stdout.write(token_issue(user=user))
+        try:
+            token = token_issue(user=user)
+        except DomainError as exc:  # an inactive user or one without a staff role
+            raise CommandError(exc.detail) from exc
+        self.stdout.write(token)

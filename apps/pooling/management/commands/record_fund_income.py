@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.errors import DomainError
+from apps.core.otp import mark_otp_verified, otp_verify
 from apps.pooling.services import fund_income_record
 
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--approver", required=True)
         parser.add_argument("--memo", default="")
         parser.add_argument("--idempotency-key", default="", help="repeat a run safely (default: a new key per run)")
+        parser.add_argument("--otp", default="", help="the approver's current one-time code (needed once she enrolled a TOTP device)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -32,6 +34,13 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"--{role}: no user {options[role]!r}")
             users[role] = user
+        if options["otp"]:
+            outcome = otp_verify(user=users["approver"], code=options["otp"])
+            if outcome != "ok":
+                raise CommandError(
+                    f"--otp: the approver's one-time code is {'refused for now: too many wrong codes' if outcome == 'throttled' else 'wrong or expired'}"
+                )
+            mark_otp_verified(users["approver"])
         try:
             transfer = fund_income_record(
                 province_code=options["province"],
