@@ -231,3 +231,10 @@ def test_precheck_naming_a_malformed_hospital_code_is_400(api, catalog_admin, cl
 def test_precheck_with_a_malformed_home_province_is_400(claim_world, code):
     response = claim_world["client"].post("/api/v1/claims/precheck/", claim(home_province=code), format="json")
     assert refused(response) == (400, "validation_error")
+
+
+@pytest.mark.parametrize("query", ["state=%00", "%00=1", "kind=dr%00ug"])
+def test_a_nul_character_in_a_query_is_a_validation_error_not_a_500(query):
+    _, _, client = hospital_client()
+    response = client.get(f"/api/v1/notices/deliveries/?{query}")
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
