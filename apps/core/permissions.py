@@ -24,6 +24,14 @@ def staff_province(user: Any) -> str:
     return profile.province_code if profile is not None else ""
 
 
+def bound_province(user: Any) -> str:
+    """The province whose data alone the user reads and acts on ('' = national: superusers,
+    national finance users, catalog roles and auditors). The one test of a province wall."""
+    if getattr(user, "is_superuser", False):
+        return ""
+    return staff_province(user)
+
+
 def has_role(user: Any, *roles: str) -> bool:
     if getattr(user, "is_superuser", False):
         return True
@@ -47,5 +55,6 @@ def require_province(user: Any, province_code: str) -> None:
 
 
 CATALOG_EDITORS = (Role.CATALOG_ADMIN,)
-CATALOG_APPROVERS = (Role.CATALOG_REVIEWER, Role.CATALOG_ADMIN)
+# Releases are approved (and reviewed) by reviewers only: editors never approve their own kind of work.
+CATALOG_APPROVERS = (Role.CATALOG_REVIEWER,)
 READ_ALL_ROLES = tuple(Role.values)

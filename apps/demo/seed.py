@@ -199,6 +199,7 @@ def seed_benefits(users: dict[str, Any]) -> None:
             cross_province_ratio_unregistered=Decimal(unregistered),
             note="demo",
         )
+        benefits.policy_submit(policy=policy, user=users[maker])
         benefits.policy_approve(policy=policy, user=admin)
     today = dt.date.today()
     shanghai = province_by_code("310000")

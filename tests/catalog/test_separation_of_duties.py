@@ -157,3 +157,19 @@ def test_an_edit_of_the_draft_in_admin_makes_its_author_a_participant(client, ad
         dt.date(2027, 2, 1),
         True,
     )
+
+
+def test_the_database_refuses_erasing_a_participant_of_a_live_release(admins):
+    writer, submitter = admins
+    release = _written_by_one_submitted_by_another(writer, submitter)
+    with pytest.raises(DatabaseError, match="never changed or deleted"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM catalog_releaseparticipant WHERE release_id = %s AND user_id = %s", [release.pk, writer.pk])
+
+
+def test_deleting_a_draft_takes_its_participants_with_it(admins):
+    writer, _ = admins
+    release = draft_release(label="2027.09", effective_from=JAN_2027, user=writer, items=ITEMS[:1])
+    release.delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM catalog_releaseparticipant WHERE release_id = %s", [release.pk])
+        assert cursor.fetchone()[0] == 0
