@@ -18,9 +18,10 @@ class StaffProfile(models.Model):
 
     class Meta:
         constraints = [
+            # Provincial bureau staff always act for one province; finance users without one are national.
             models.CheckConstraint(
-                name="staff_profile_scoped_roles_have_province",
-                condition=~models.Q(role__in=["province_staff", "finance_maker", "finance_checker"]) | ~models.Q(province_code=""),
+                name="staff_profile_province_staff_have_province",
+                condition=~models.Q(role="province_staff") | ~models.Q(province_code=""),
             ),
         ]
 

@@ -11,5 +11,13 @@ class ReconciliationConfig(AppConfig):
 
         from . import services
 
-        register_job_kind(kind=services.IMPORT_JOB, handler=services.settlement_import_job_handler)
-        register_job_kind(kind=services.RUN_JOB, handler=services.reconciliation_job_handler)
+        register_job_kind(
+            kind=services.IMPORT_JOB, handler=services.settlement_import_job_handler, reader=services.settlement_import_job_reader
+        )
+        # A run is national; province-bound readers see its job cut down to their province.
+        register_job_kind(
+            kind=services.RUN_JOB,
+            handler=services.reconciliation_job_handler,
+            reader=services.reconciliation_job_reader,
+            provinces_see_national=True,
+        )

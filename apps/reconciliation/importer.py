@@ -121,9 +121,22 @@ def _checks(st: Staging) -> list[str]:
     return checks
 
 
-def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, period: str, side: str) -> int:
+def _province_wall(st: Staging, *, side: str, province: str) -> str:
+    """A province-bound importer files her own side only: with ``side=home`` every row's
+    home_province, with ``side=destination`` every row's destination_province is hers."""
+    column = "home_province" if side == "home" else "destination_province"
+    c = st.col(column)
+    return (
+        f"SELECT {st.line_sql}, {_lit(column)}, 'wrong_province', 'line ' || {st.line_sql} || ': {column} ' || btrim({c}) || "
+        f"' is not {province}, the province you import for' FROM {st.table} "
+        f"WHERE btrim({c}) ~ '^[0-9]{{6}}$' AND btrim({c}) <> {_lit(province)}"
+    )
+
+
+def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, period: str, side: str, province: str = "") -> int:
     """Load ``file`` into staging, validate, insert as ``batch_id``'s records; returns rows.
-    Raises BulkFileRejected with every bad row. PostgreSQL only; call inside a transaction."""
+    ``province`` is the importer's ('' national: any province). Raises BulkFileRejected with
+    every bad row. PostgreSQL only; call inside a transaction."""
     stream = CheckedStream(file, on_progress=progress)
     header, body = stream.split_header()
     errors = header_errors(header)
@@ -131,7 +144,10 @@ def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, p
         raise BulkFileRejected("the header row does not match the settlement layout", errors=errors)
     st = staging_create(table=STAGING_TABLE, columns=header)
     staging_copy_csv(staging=st, stream=stream, body=body)
-    errors, count = collect_errors(_checks(st))
+    checks = _checks(st)
+    if province:
+        checks.append(_province_wall(st, side=side, province=province))
+    errors, count = collect_errors(checks)
     if count:
         raise BulkFileRejected(f"{count} problem(s) in the file; nothing was imported", errors=errors, error_count=count)
     c = {name: st.col(name) for name in COLUMNS + OPTIONAL}

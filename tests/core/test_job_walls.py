@@ -77,11 +77,18 @@ def test_a_catalog_role_does_not_read_a_reconciliation_job(api, run_job, reviewe
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
 
 
-def test_the_job_admin_shows_a_catalog_admin_no_money_of_a_run(run_job, catalog_admin):
+def test_the_job_admin_refuses_a_catalog_admin_the_page_of_a_run(run_job, catalog_admin):
     client = Client()
     client.force_login(catalog_admin)
     page = client.get(f"/admin/core/job/{run_job.pk}/change/")
-    assert (page.status_code, "3141592" in page.content.decode()) == (200, False)
+    assert (page.status_code, "3141592" in page.content.decode()) == (403, False)
+
+
+def test_the_job_admin_shows_an_auditor_the_whole_run(run_job, auditor):
+    client = Client()
+    client.force_login(auditor)
+    page = client.get(f"/admin/core/job/{run_job.pk}/change/")
+    assert (page.status_code, "3141592" in page.content.decode()) == (200, True)
 
 
 def test_a_catalog_role_does_not_read_a_settlement_import_job(api, sh_import_job, reviewer):

@@ -53,7 +53,9 @@ def test_catalog_roles_cannot_open_the_fund_overview_page(funded, role):
 
 
 def test_province_staff_read_their_own_provinces_entries(api, funded):
-    response = api(staff(Role.PROVINCE_STAFF, SH, username="sh-money-staff")).get(f"/api/v1/accounts/{account('provincial', SH).pk}/entries/")
+    response = api(staff(Role.PROVINCE_STAFF, SH, username="sh-money-staff")).get(
+        f"/api/v1/accounts/{account('provincial', SH).pk}/entries/"
+    )
     assert (response.status_code, [e["amount_fen"] for e in response.json()["results"]]) == (200, [7_777_00])
 
 
@@ -77,13 +79,21 @@ def test_an_auditor_reads_every_provinces_accounts(api, funded, auditor):
 def test_a_national_checker_approves_a_debit_of_the_national_fund(people):
     fund(account("provincial", SH), 100_00, people)
     into_national = services.transfer_propose(
-        from_account=account("provincial", SH), to_account=account("national"), amount_fen=50_00, proposer=people.sh_maker, idempotency_key=key()
+        from_account=account("provincial", SH),
+        to_account=account("national"),
+        amount_fen=50_00,
+        proposer=people.sh_maker,
+        idempotency_key=key(),
     )
     services.transfer_approve(transfer=into_national, approver=people.sh_checker)
     national_maker = staff(Role.FINANCE_MAKER, username="national-maker")
     national_checker = staff(Role.FINANCE_CHECKER, username="national-checker")
     out = services.transfer_propose(
-        from_account=account("national"), to_account=account("provincial", SC), amount_fen=20_00, proposer=national_maker, idempotency_key=key()
+        from_account=account("national"),
+        to_account=account("provincial", SC),
+        amount_fen=20_00,
+        proposer=national_maker,
+        idempotency_key=key(),
     )
     assert services.transfer_approve(transfer=out, approver=national_checker).state == "posted"
 

@@ -69,7 +69,10 @@ def _leaks(text: str) -> list[str]:
 def test_a_shanghai_maker_importing_beijing_guangdong_rows_gets_a_wrong_province_error_per_row(four):
     maker = staff(Role.FINANCE_MAKER, SH, username="sh-walls-maker")
     rows = [row("X1", home=BJ, dest=GD), row("X2", home=GD, dest=BJ)]
-    assert _rejections(side="home", rows=rows, user=maker) == [(2, "home_province", "wrong_province"), (3, "home_province", "wrong_province")]
+    assert _rejections(side="home", rows=rows, user=maker) == [
+        (2, "home_province", "wrong_province"),
+        (3, "home_province", "wrong_province"),
+    ]
 
 
 def test_on_the_destination_side_the_destination_province_is_checked(four):
