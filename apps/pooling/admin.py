@@ -207,9 +207,11 @@ class LedgerEntryAdmin(MoneyReadersAdmin, PortalAdmin):
     list_display = ["id", "account", "transfer", "amount", "posted_at"]
     list_filter = ["account__kind", "account__province"]
     list_select_related = ["account", "transfer"]
-    province_fields = ("account__province__code",)
-    national_rows_field = "account__province"
     read_only = True
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any], province: str) -> QuerySet[Any]:
+        # As the API: the national fund's entries of other provinces' transfers are not hers.
+        return queryset & selectors.entries_visible_to(user=request.user)
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, obj: LedgerEntry) -> str:

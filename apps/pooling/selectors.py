@@ -36,6 +36,20 @@ def transfers_visible_to(*, user: Any) -> QuerySet[Transfer]:
     return transfers
 
 
+def entries_visible_to(*, user: Any) -> QuerySet[LedgerEntry]:
+    """Ledger entries a money reader sees: a province-bound one the entries on her visible accounts
+    of transfers that touch her province (so the national fund's entries from other provinces'
+    transfers stay theirs); a national reader all."""
+    entries = LedgerEntry.objects.all()
+    if not reads_money(user):
+        return entries.none()
+    province = bound_province(user)
+    if not province:
+        return entries
+    touches = Q(transfer__from_account__province__code=province) | Q(transfer__to_account__province__code=province)
+    return entries.filter(touches, account__in=accounts_visible_to(user=user))
+
+
 def account_balance_from_entries(*, account: FundAccount) -> int:
     """The balance as the sum of the account's entries (what the maintained column must equal)."""
     return int(LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount_fen"))["total"] or 0)

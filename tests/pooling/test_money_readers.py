@@ -102,3 +102,19 @@ def test_a_national_checker_does_not_approve_a_provinces_debit(people, funded):
     with pytest.raises(Forbidden) as err:
         services.transfer_approve(transfer=funded, approver=staff(Role.FINANCE_CHECKER, username="national-checker"))
     assert err.value.code == "wrong_province"
+
+
+def test_province_staff_see_only_their_own_provinces_entries_on_the_national_fund(api, people):
+    for province, amount in ((SH, 1_111_19), (SC, 2_222_27)):
+        fund(account("provincial", province), 5_000_00, people)
+        maker, checker = (people.sh_maker, people.sh_checker) if province == SH else (people.sc_maker, people.sc_checker)
+        moved = services.transfer_propose(
+            from_account=account("provincial", province),
+            to_account=account("national"),
+            amount_fen=amount,
+            proposer=maker,
+            idempotency_key=key(),
+        )
+        services.transfer_approve(transfer=moved, approver=checker)
+    rows = api(staff(Role.PROVINCE_STAFF, SC, username="sc-money-staff")).get(f"/api/v1/accounts/{account('national').pk}/entries/").json()
+    assert [e["amount_fen"] for e in rows["results"]] == [2_222_27]

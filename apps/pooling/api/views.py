@@ -68,7 +68,7 @@ class AccountEntriesView(generics.ListAPIView[LedgerEntry]):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return LedgerEntry.objects.none()
         account = get_object_or_404(selectors.accounts_visible_to(user=self.request.user), pk=self.kwargs["pk"])
-        return LedgerEntry.objects.filter(account=account)
+        return selectors.entries_visible_to(user=self.request.user).filter(account=account)
 
 
 class TransferListCreateView(generics.ListAPIView[Transfer]):
