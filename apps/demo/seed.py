@@ -27,6 +27,9 @@ DEMO_USERS = [
     ("sc_staff", Role.PROVINCE_STAFF, "510000"),
     ("sh_finance_maker", Role.FINANCE_MAKER, "310000"),
     ("sh_finance_checker", Role.FINANCE_CHECKER, "310000"),
+    # National finance (no province): they start reconciliation runs and approve national-fund debits.
+    ("national_finance_maker", Role.FINANCE_MAKER, ""),
+    ("national_finance_checker", Role.FINANCE_CHECKER, ""),
     ("auditor", Role.AUDITOR, ""),
 ]
 
