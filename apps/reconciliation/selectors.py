@@ -11,6 +11,9 @@ from django.db.models import Count, Q, QuerySet
 
 from apps.benefits.models import Province
 from apps.catalog.exports import neutralise_formula
+from apps.core.jobs import JobView
+from apps.core.models import Job
+from apps.core.permissions import bound_province, require_money_reader
 from apps.pooling.models import Transfer
 
 from .models import Discrepancy, ReconciliationRun
@@ -146,3 +149,24 @@ def run_summary_for(*, run: ReconciliationRun, province: str = "") -> dict[str, 
         "transfers": transfers,
         "transfer_ids": [t["id"] for t in transfers],
     }
+
+
+# --- what a reader may see of a job (registered with the job kinds in ReconciliationConfig.ready) ---
+
+
+def settlement_import_job_reader(*, job: Job, user: Any) -> JobView:
+    """A settlement import's outcome (rows, amounts in its errors) is money: the allow-list reads it."""
+    require_money_reader(user)
+    return JobView(result=job.result, errors=job.errors)
+
+
+def reconciliation_job_reader(*, job: Job, user: Any) -> JobView:
+    """A run's job result as ``user`` may see it: money readers only; a province-bound one gets
+    the pairs involving her province and her own net position (``run_summary_for``)."""
+    require_money_reader(user)
+    province = bound_province(user)
+    if not province or "run" not in job.result:  # national reader, or a failed job's detail
+        return JobView(result=job.result, errors=job.errors)
+    run = ReconciliationRun.objects.filter(pk=job.result.get("run")).first()
+    summary = run_summary_for(run=run, province=province) if run is not None else {}
+    return JobView(result={"run": job.result.get("run"), **summary}, errors=job.errors)

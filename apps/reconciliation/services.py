@@ -34,14 +34,14 @@ from django.utils import timezone
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import JobProgress
 from apps.core.errors import Forbidden, ValidationFailed
-from apps.core.jobs import JobView, job_enqueue
+from apps.core.jobs import job_enqueue
 from apps.core.models import AuditAction, Job
-from apps.core.permissions import bound_province, require_money_reader, require_role
+from apps.core.permissions import bound_province, require_role
 from apps.core.roles import Role
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, Transfer
 
-from . import matching, selectors
+from . import matching
 from .importer import copy_settlements
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, Side
 from .netting import check_balanced, net_positions, settle
@@ -255,24 +255,6 @@ def reconciliation_request(*, period: str, user: Any) -> Job:
     if user is not None:
         _require_national_finance(user)
     return job_enqueue(kind=RUN_JOB, user=user, params={"period": period}, total=3, province="")
-
-
-def settlement_import_job_reader(*, job: Job, user: Any) -> JobView:
-    """A settlement import's outcome (rows, amounts in its errors) is money: the allow-list reads it."""
-    require_money_reader(user)
-    return JobView(result=job.result, errors=job.errors)
-
-
-def reconciliation_job_reader(*, job: Job, user: Any) -> JobView:
-    """A run's job result as ``user`` may see it: money readers only; a province-bound one gets
-    the pairs involving her province and her own net position (``selectors.run_summary_for``)."""
-    require_money_reader(user)
-    province = bound_province(user)
-    if not province or "run" not in job.result:  # national reader, or a failed job's detail
-        return JobView(result=job.result, errors=job.errors)
-    run = ReconciliationRun.objects.filter(pk=job.result.get("run")).first()
-    summary = selectors.run_summary_for(run=run, province=province) if run is not None else {}
-    return JobView(result={"run": job.result.get("run"), **summary}, errors=job.errors)
 
 
 def reconciliation_job_handler(job: Job) -> dict[str, Any]:
