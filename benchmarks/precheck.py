@@ -101,6 +101,7 @@ def _ensure_policy() -> None:
         cross_province_ratio_registered=Decimal("1"),
         cross_province_ratio_unregistered=Decimal("0.8"),
     )
+    services.policy_submit(policy=policy, user=maker)
     services.policy_approve(policy=policy, user=checker)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -79,8 +79,8 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
         "approved_by",
     ]
     list_filter = ["status", "scheme", "setting", "province"]
-    readonly_fields = ["status", "created_by", "created_at", "approved_by", "approved_at"]
-    actions = ["approve"]
+    readonly_fields = ["status", "created_by", "created_at", "submitted_by", "submitted_at", "approved_by", "approved_at"]
+    actions = ["submit", "approve", "send_back"]
 
     def has_change_permission(self, request: HttpRequest, obj: BenefitPolicy | None = None) -> bool:
         if obj is not None and obj.status != BenefitPolicy.Status.DRAFT:
@@ -116,14 +116,26 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
             saved = services.policy_create_draft(user=request.user, province=form.cleaned_data["province"], **values)
         obj.pk = saved.pk
 
-    @admin.action(description="Approve selected drafts (a different person of the province)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
+    def _each(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy], verb: str, action: Any) -> None:
         for policy in queryset:
-            try:
-                services.policy_approve(policy=policy, user=request.user)
-                messages.success(request, f"policy {policy.pk}: approved")
-            except DomainError as exc:
-                messages.error(request, f"policy {policy.pk}: {exc.detail} ({exc.code})")
+            self.run_service(request, f"policy {policy.pk}", lambda p=policy: action(p), verb)
+
+    @admin.action(description="Submit selected drafts for approval")
+    def submit(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
+        self._each(request, queryset, "submitted", lambda p: services.policy_submit(policy=p, user=request.user))
+
+    @admin.action(description="Approve selected submitted policies (a person of the province who took no part)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
+        self._each(request, queryset, "approved", lambda p: services.policy_approve(policy=p, user=request.user))
+
+    @admin.action(description="Send selected submitted policies back to draft")
+    def send_back(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
+        self._each(
+            request,
+            queryset,
+            "sent back to draft",
+            lambda p: services.policy_reject(policy=p, user=request.user, reason="sent back in admin"),
+        )
 
     def get_urls(self) -> list[URLPattern]:
         extra = [path("simulate/", self.admin_site.admin_view(self.simulate_view), name="benefits_simulate")]

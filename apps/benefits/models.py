@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 
@@ -64,10 +65,14 @@ class BenefitPolicy(models.Model):
     treatment multiplies the ratio by ``cross_province_ratio_registered`` (filed) or
     ``..._unregistered``. Approved policies of one key never overlap in time: an exclusion
     constraint (PostgreSQL, migration 0004) enforces it; drafts may overlap while being edited.
+
+    Workflow: draft → submitted → approved (or back to draft). Whoever drafted, edited or
+    submitted it is a ``PolicyParticipant`` and never approves it (a trigger, migration 0006).
     """
 
     class Status(models.TextChoices):
         DRAFT = "draft"
+        SUBMITTED = "submitted"
         APPROVED = "approved"
 
     province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="policies")
@@ -91,6 +96,8 @@ class BenefitPolicy(models.Model):
     note = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -122,7 +129,7 @@ class BenefitPolicy(models.Model):
                 & _ratio_in_range("cross_province_ratio_registered")
                 & _ratio_in_range("cross_province_ratio_unregistered"),
             ),
-            models.CheckConstraint(name="policy_status_valid", condition=models.Q(status__in=["draft", "approved"])),
+            models.CheckConstraint(name="policy_status_valid", condition=models.Q(status__in=["draft", "submitted", "approved"])),
             models.CheckConstraint(name="policy_scheme_valid", condition=models.Q(scheme__in=Scheme.values)),
             models.CheckConstraint(name="policy_setting_valid", condition=models.Q(setting__in=CareSetting.values)),
         ]
@@ -131,6 +138,32 @@ class BenefitPolicy(models.Model):
     def __str__(self) -> str:
         level = self.hospital_level or "all levels"
         return f"{self.province.code} {self.scheme}/{self.setting}/{level} from {self.effective_from} ({self.status})"
+
+
+class PolicyParticipant(models.Model):
+    """Someone who shaped a policy: drafted it, edited the draft or submitted it; none of them
+    approves it. Append-only in PostgreSQL, gone only with its policy (migration 0006)."""
+
+    class Part(models.TextChoices):
+        DRAFTED = "drafted"
+        EDITED = "edited"
+        SUBMITTED = "submitted"
+
+    # The foreign key is declared by migration 0006 with ON DELETE CASCADE.
+    policy = models.ForeignKey(BenefitPolicy, on_delete=models.DO_NOTHING, db_constraint=False, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16, choices=Part.choices)
+    at = models.DateTimeField(default=timezone.now, help_text="The first time this user took this part.")
+
+    class Meta:
+        ordering = ["policy", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "user", "role"], name="policy_participant_once_per_part"),
+            models.CheckConstraint(name="policy_participant_part_valid", condition=models.Q(role__in=["drafted", "edited", "submitted"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role} policy {self.policy_id}"
 
 
 class LocalItem(models.Model):

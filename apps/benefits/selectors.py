@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.apps import apps
 from django.db.models import F, Q, QuerySet
 
 from apps.core.errors import ValidationFailed
+from apps.core.permissions import bound_province, has_role
+from apps.core.roles import Role
 
 from .models import BenefitPolicy, DiagnosisCode, LocalItem, Province
 
@@ -122,3 +125,13 @@ def province_by_code(code: str) -> Province:
             f"unknown province {code}", code="unknown_province", errors=[{"field": "province", "code": "unknown_province", "message": code}]
         )
     return province
+
+
+def policies_visible_to(*, user: Any) -> QuerySet[BenefitPolicy]:
+    """Policies a staff user reads: her own province's when she is bound to one, else every
+    province's; nobody else's (hospitals, plain users)."""
+    policies = BenefitPolicy.objects.select_related("province", "created_by", "submitted_by", "approved_by")
+    if not has_role(user, *Role.values):
+        return policies.none()
+    province = bound_province(user)
+    return policies.filter(province__code=province) if province else policies

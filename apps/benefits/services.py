@@ -1,11 +1,13 @@
 """Every write on provincial benefits. One transaction each.
 
 Rules: province staff keep the policies and local items of their own province (403
-wrong_province otherwise); a policy is drafted by one person and approved by a different
-person of that province (409 same_user_cannot_approve, also a CHECK in the database); an
-approved policy is in force over its date range and never changes, except that approving its
-successor closes its open end; approved policies of one key never overlap (409
-policy_overlap, also a PostgreSQL exclusion constraint). Local items always carry a sunset.
+wrong_province otherwise); a policy goes draft → submitted → approved: whoever drafted it,
+edited the draft or submitted it is recorded as a participant in that step's transaction and
+never approves (or sends back) it: another province_staff of that province does (409
+same_user_cannot_approve, before the role check; also a trigger in the database); an approved
+policy is in force over its date range and never changes, except that approving its successor
+closes its open end; approved policies of one key never overlap (409 policy_overlap, also a
+PostgreSQL exclusion constraint). Local items always carry a sunset.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from apps.catalog.models import HospitalLevel
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import BulkFileRejected, CheckedStream, collect_errors, staging_copy_csv, staging_create
 from apps.core.codes import ICD10_CODE, ICD10_HELP, CodeError, normalise_code, normalise_text, validate_catalog_code
-from apps.core.errors import Conflict, ValidationFailed
+from apps.core.errors import Conflict, ValidationFailed, require_reason
 from apps.core.models import AuditAction
 from apps.core.permissions import require_province, require_role
 from apps.core.roles import Role
 
 from . import sql
-from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, Province, Scheme
+from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, PolicyParticipant, Province, Scheme
 from .selectors import overlapping_approved
 
 POLICY_EDITORS = (Role.PROVINCE_STAFF,)
@@ -82,6 +84,21 @@ def _policy_detail(policy: BenefitPolicy) -> dict[str, Any]:
     }
 
 
+def _took_part(policy: BenefitPolicy, user: Any, part: str) -> None:
+    """Record that ``user`` took ``part`` in ``policy`` (once per part, in the step's transaction)."""
+    if getattr(user, "pk", None) is None:
+        return
+    PolicyParticipant.objects.bulk_create([PolicyParticipant(policy=policy, user=user, role=part)], ignore_conflicts=True)
+
+
+def _refuse_participant(policy: BenefitPolicy, user: Any, *, verb: str) -> None:
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return
+    if uid in (policy.created_by_id, policy.submitted_by_id) or PolicyParticipant.objects.filter(policy=policy, user_id=uid).exists():
+        raise Conflict(f"you drafted, edited or submitted policy {policy.pk}: another person {verb} it", code="same_user_cannot_approve")
+
+
 @transaction.atomic
 def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> BenefitPolicy:
     """Draft a policy for ``province``. Raises Forbidden (role / wrong_province), ValidationFailed."""
@@ -102,6 +119,7 @@ def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> Bene
     check_policy_values(values)
     policy = BenefitPolicy(province=province, created_by=user, **values)
     history_save(policy, user=user, reason="drafted")
+    _took_part(policy, user, PolicyParticipant.Part.DRAFTED)
     audit_record(action=AuditAction.POLICY_DRAFTED, actor=user, obj=policy, detail=_policy_detail(policy))
     return policy
 
@@ -133,25 +151,65 @@ def policy_update_draft(*, policy: BenefitPolicy, user: Any, reason: str = "", *
     for name, value in values.items():
         setattr(policy, name, value)
     history_save(policy, user=user, reason=reason or "draft edited")
+    _took_part(policy, user, PolicyParticipant.Part.EDITED)
     audit_record(action=AuditAction.POLICY_CHANGED, actor=user, obj=policy, reason=reason, detail=_policy_detail(policy))
     return policy
 
 
 @transaction.atomic
-def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
-    """Approve a draft: it is in force over its range from then on.
-
-    The approver is a different person (409 same_user_cannot_approve, checked before any role
-    check) holding province_staff for the policy's province (403). An approved policy of the
-    same key that starts earlier and is open-ended is closed at this one's effective_from; any
-    other overlap is refused (409 policy_overlap).
-    """
+def policy_submit(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
+    """Draft → submitted, by province_staff of the policy's province (who then takes part in it).
+    Raises Forbidden (role / wrong_province), 409 policy_not_draft."""
+    require_role(user, *POLICY_EDITORS)
     policy = _lock(policy)
+    require_province(user, policy.province.code)
     _ensure_draft(policy)
-    if policy.created_by_id is not None and policy.created_by_id == getattr(user, "pk", None):
-        raise Conflict("the person who drafted a policy cannot approve it", code="same_user_cannot_approve")
+    _took_part(policy, user, PolicyParticipant.Part.SUBMITTED)
+    policy.status = BenefitPolicy.Status.SUBMITTED
+    policy.submitted_by = user
+    policy.submitted_at = timezone.now()
+    history_save(policy, user=user, reason="submitted")
+    audit_record(action=AuditAction.POLICY_SUBMITTED, actor=user, obj=policy, detail=_policy_detail(policy))
+    return policy
+
+
+def _ensure_submitted(policy: BenefitPolicy) -> None:
+    if policy.status != BenefitPolicy.Status.SUBMITTED:
+        raise Conflict(f"policy {policy.pk} is {policy.status}; only submitted policies are reviewed", code="policy_not_submitted")
+
+
+@transaction.atomic
+def policy_reject(*, policy: BenefitPolicy, user: Any, reason: str) -> BenefitPolicy:
+    """Submitted → back to draft with a reason, by a province_staff of the province who took no
+    part in it (409 same_user_cannot_approve before the role check, as for approval)."""
+    policy = _lock(policy)
+    _refuse_participant(policy, user, verb="reviews")
     require_role(user, *POLICY_EDITORS)
     require_province(user, policy.province.code)
+    require_reason(reason, detail="sending a policy back needs a reason")
+    _ensure_submitted(policy)
+    policy.status = BenefitPolicy.Status.DRAFT
+    history_save(policy, user=user, reason=reason)
+    audit_record(action=AuditAction.POLICY_REJECTED, actor=user, obj=policy, reason=reason, detail=_policy_detail(policy))
+    return policy
+
+
+@transaction.atomic
+def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
+    """Approve a submitted policy: it is in force over its range from then on.
+
+    Refusals, in this order: the approver drafted, edited or submitted it → 409
+    same_user_cannot_approve (before any role check; the database refuses it too); not
+    province_staff → 403 permission_denied; of another province → 403 wrong_province; not
+    submitted → 409 policy_not_submitted. An approved policy of the same key that starts
+    earlier and is open-ended is closed at this one's effective_from; any other overlap is
+    refused (409 policy_overlap).
+    """
+    policy = _lock(policy)
+    _refuse_participant(policy, user, verb="approves")
+    require_role(user, *POLICY_EDITORS)
+    require_province(user, policy.province.code)
+    _ensure_submitted(policy)
     for other in overlapping_approved(policy=policy).select_for_update():
         if other.effective_from < policy.effective_from and other.effective_to is None:
             other.effective_to = policy.effective_from
@@ -170,7 +228,10 @@ def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
     try:
         with transaction.atomic():
             history_save(policy, user=user, reason="approved")
-    except IntegrityError as exc:  # a concurrent approval won the race; the exclusion constraint says so
+    except IntegrityError as exc:
+        if "took part" in str(exc):  # the two-person trigger, should a participant appear past the lock
+            raise Conflict("a person who took part in a policy cannot approve it", code="same_user_cannot_approve") from exc
+        # a concurrent approval won the race; the exclusion constraint says so
         raise Conflict(f"policy {policy.pk} overlaps an approved policy", code="policy_overlap") from exc
     audit_record(action=AuditAction.POLICY_APPROVED, actor=user, obj=policy, detail=_policy_detail(policy))
     return policy

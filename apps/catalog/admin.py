@@ -121,8 +121,14 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: CatalogRelease, form: Any, change: bool) -> None:
         if change:
-            services.ensure_draft(CatalogRelease.objects.get(pk=obj.pk))
-            obj.save()
+            # Through the service: the editor takes part in the release (and then never approves it).
+            services.release_update_draft(
+                release=CatalogRelease.objects.get(pk=obj.pk),
+                user=request.user,
+                label=obj.label,
+                effective_from=obj.effective_from,
+                reason=request.POST.get("_change_reason", "") or "edited in admin",
+            )
         else:
             created = services.release_create_draft(label=obj.label, effective_from=obj.effective_from, user=request.user)
             obj.pk = created.pk

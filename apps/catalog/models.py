@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from apps.core.codes import KIND_CONSUMABLE, KIND_DRUG, KIND_SERVICE, KIND_TCM_PIECE
@@ -101,6 +102,40 @@ class CatalogRelease(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+
+class ReleaseParticipant(models.Model):
+    """Someone who shaped a release: created the draft, edited its items or details, imported a
+    file into it, or submitted it. None of them approves or rejects it (the two-person rule).
+
+    Written by the services in the transaction of the step itself; append-only in PostgreSQL
+    (migration 0005): rows are neither changed nor deleted, except with their release, whose
+    foreign key cascades in the database (hence DO_NOTHING here). A trigger on the release's
+    ``approved_by`` looks the approver up here, and another refuses to add the approver later."""
+
+    class Part(models.TextChoices):
+        CREATED = "created"
+        EDITED = "edited"
+        IMPORTED = "imported"
+        SUBMITTED = "submitted"
+
+    # The foreign key is declared by migration 0005 with ON DELETE CASCADE (Django's would not cascade in the database).
+    release = models.ForeignKey(CatalogRelease, on_delete=models.DO_NOTHING, db_constraint=False, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16, choices=Part.choices)
+    at = models.DateTimeField(default=timezone.now, help_text="The first time this user took this part.")
+
+    class Meta:
+        ordering = ["release", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "user", "role"], name="release_participant_once_per_part"),
+            models.CheckConstraint(
+                name="release_participant_part_valid", condition=models.Q(role__in=["created", "edited", "imported", "submitted"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role} release {self.release_id}"
 
 
 class CatalogItem(models.Model):

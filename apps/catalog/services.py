@@ -1,9 +1,11 @@
 """Every write on the national catalog. One transaction each; the only way to publish.
 
-Rules: drafts are the only editable releases (409 release_not_draft); the approver differs
-from the submitter (409 same_user_cannot_approve, also a CHECK in the database); only an
-approved release is published (409 release_not_approved); a published release never changes
-(also enforced by triggers).
+Rules: drafts are the only editable releases (409 release_not_draft); two people on every
+release: whoever created the draft, edited it (items or details), imported a file into it or
+submitted it is recorded as a ``ReleaseParticipant`` in that step's transaction and never
+approves or rejects it (409 same_user_cannot_approve, checked before the role; also a trigger in
+the database); only a catalog_reviewer approves; only an approved release is published (409
+release_not_approved); a published release never changes (also enforced by triggers).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 
 from . import exports, sql
-from .models import CatalogItem, CatalogRelease, ReleaseChange
+from .models import CatalogItem, CatalogRelease, ReleaseChange, ReleaseParticipant
 from .selectors import counts_by_kind, release_previous
 from .signals import release_published, release_publishing
 from .validation import clean_item
@@ -35,6 +37,23 @@ def _lock(release: CatalogRelease) -> CatalogRelease:
     CatalogRelease.objects.select_for_update().filter(pk=release.pk).values_list("pk").get()
     release.refresh_from_db()
     return release
+
+
+def took_part(*, release: CatalogRelease, user: Any, part: str) -> None:
+    """Record that ``user`` took ``part`` in ``release`` (once per part; in the caller's
+    transaction, under the release's row lock). An operator at the shell (no user) is not recorded."""
+    if getattr(user, "pk", None) is None:
+        return
+    ReleaseParticipant.objects.bulk_create([ReleaseParticipant(release=release, user=user, role=part)], ignore_conflicts=True)
+
+
+def _refuse_participant(release: CatalogRelease, user: Any, *, verb: str) -> None:
+    uid = getattr(user, "pk", None)
+    if uid is not None and (release.submitted_by_id == uid or ReleaseParticipant.objects.filter(release=release, user_id=uid).exists()):
+        raise Conflict(
+            f"you created, edited, imported into or submitted release {release.label}: another person {verb} it",
+            code="same_user_cannot_approve",
+        )
 
 
 def ensure_draft(release: CatalogRelease) -> None:
@@ -61,6 +80,7 @@ def release_create_draft(*, label: str, effective_from: dt.date, user: Any, base
     release = CatalogRelease(label=label, effective_from=effective_from, based_on=based_on, created_by=user)
     release.full_clean(exclude=["created_by"])
     history_save(release, user=user, reason=f"copied from {based_on.label}" if based_on else "created empty")
+    took_part(release=release, user=user, part=ReleaseParticipant.Part.CREATED)
     if based_on is not None:
         with connection.cursor() as cursor:
             cursor.execute(sql.COPY_ITEMS_SQL, [release.pk, based_on.pk])
@@ -87,6 +107,7 @@ def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason
     for field, value in clean.items():
         setattr(item, field, value)
     history_save(item, user=user, reason=reason or ("created" if created else "edited"))
+    took_part(release=release, user=user, part=ReleaseParticipant.Part.EDITED)
     audit_record(
         action=AuditAction.RELEASE_ITEM_CHANGED,
         actor=user,
@@ -106,7 +127,34 @@ def item_delete(*, release: CatalogRelease, code: str, user: Any, reason: str = 
     if item is None:
         raise NotFound(f"no item {code} in release {release.label}", code="code_unknown")
     history_delete(item, user=user, reason=reason or "deleted")
+    took_part(release=release, user=user, part=ReleaseParticipant.Part.EDITED)
     audit_record(action=AuditAction.RELEASE_ITEM_DELETED, actor=user, obj=release, reason=reason, detail={"code": code})
+
+
+@transaction.atomic
+def release_update_draft(*, release: CatalogRelease, user: Any, label: str, effective_from: dt.date, reason: str = "") -> CatalogRelease:
+    """Change a draft's label or effective date (admin). The editor takes part in the release.
+    Raises 409 release_not_draft, Forbidden (role), ValidationFailed (label taken or malformed)."""
+    require_role(user, *CATALOG_EDITORS)
+    release = _lock(release)
+    ensure_draft(release)
+    if CatalogRelease.objects.filter(label=label).exclude(pk=release.pk).exists():
+        raise ValidationFailed(
+            f"a release labelled {label} exists", errors=[{"field": "label", "code": "unique", "message": "label taken"}]
+        )
+    before = {"label": release.label, "effective_from": release.effective_from.isoformat()}
+    release.label, release.effective_from = label, effective_from
+    release.full_clean(exclude=["created_by"])
+    history_save(release, user=user, reason=reason or "details edited")
+    took_part(release=release, user=user, part=ReleaseParticipant.Part.EDITED)
+    audit_record(
+        action=AuditAction.RELEASE_CHANGED,
+        actor=user,
+        obj=release,
+        reason=reason,
+        detail={"before": before, "label": label, "effective_from": effective_from.isoformat()},
+    )
+    return release
 
 
 def items_record_history(*, release: CatalogRelease, codes_sql: str, params: list[Any], user: Any, history_type: str, reason: str) -> int:
@@ -134,12 +182,13 @@ def _transition(
 
 @transaction.atomic
 def release_submit(*, release: CatalogRelease, user: Any) -> CatalogRelease:
-    """Draft → in review. Refuses an empty draft."""
+    """Draft → in review. Refuses an empty draft. The submitter takes part in the release."""
     require_role(user, *CATALOG_EDITORS)
     release = _lock(release)
     ensure_draft(release)
     if not CatalogItem.objects.filter(release=release).exists():
         raise ValidationFailed(f"release {release.label} has no items")
+    took_part(release=release, user=user, part=ReleaseParticipant.Part.SUBMITTED)
     return _transition(
         release,
         user=user,
@@ -154,10 +203,13 @@ def release_submit(*, release: CatalogRelease, user: Any) -> CatalogRelease:
 
 @transaction.atomic
 def release_approve(*, release: CatalogRelease, user: Any) -> CatalogRelease:
-    """In review → approved, by someone other than the submitter (checked before the role)."""
+    """In review → approved by a catalog_reviewer who took no part in the release.
+
+    Refusals, in this order: a participant (creator, editor, importer, submitter) → 409
+    same_user_cannot_approve, whatever her role; not a catalog_reviewer → 403 permission_denied;
+    not in review → 409 release_not_in_review. The database refuses a participant too."""
     release = _lock(release)
-    if release.submitted_by_id == getattr(user, "pk", None):
-        raise Conflict("the submitter of a release cannot approve it", code="same_user_cannot_approve")
+    _refuse_participant(release, user, verb="approves")
     require_role(user, *CATALOG_APPROVERS)
     if release.status != Status.IN_REVIEW:
         raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
@@ -172,16 +224,16 @@ def release_approve(*, release: CatalogRelease, user: Any) -> CatalogRelease:
                 approved_by=user,
                 approved_at=timezone.now(),
             )
-    except IntegrityError as exc:  # the CHECK constraint, should the lock above ever be bypassed
-        raise Conflict("the submitter of a release cannot approve it", code="same_user_cannot_approve") from exc
+    except IntegrityError as exc:  # the CHECK and trigger, should a participant appear past the lock above
+        raise Conflict("a person who took part in a release cannot approve it", code="same_user_cannot_approve") from exc
 
 
 @transaction.atomic
 def release_reject(*, release: CatalogRelease, user: Any, reason: str) -> CatalogRelease:
-    """In review or approved → back to draft with a reason people can act on."""
+    """In review or approved → back to draft with a reason people can act on. A review like an
+    approval: refused to participants (409 same_user_cannot_approve) before the role check."""
     release = _lock(release)
-    if release.submitted_by_id == getattr(user, "pk", None):
-        raise Conflict("the submitter of a release cannot review it", code="same_user_cannot_approve")
+    _refuse_participant(release, user, verb="reviews")
     require_role(user, *CATALOG_APPROVERS)
     require_reason(reason, detail="a rejection needs a reason")
     if release.status not in (Status.IN_REVIEW, Status.APPROVED):

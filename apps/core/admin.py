@@ -21,8 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError
+from .jobs import job_view, jobs_visible_to
 from .models import AuditAction, AuditEvent, Job, OutgoingEmail, StaffProfile
-from .permissions import staff_province, staff_role
+from .permissions import reads_money, staff_province, staff_role
 from .roles import Role
 from .selectors import audit_csv_rows, audit_readable_by
 from .services import staff_set_role
@@ -134,6 +135,28 @@ class ProvinceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return result
 
 
+class MoneyReadersAdmin(ProvinceScopedAdmin):
+    """Admin of money (fund accounts, entries, transfers, settlements, reconciliation): who views
+    it is the money allow-list (``apps.core.permissions.MONEY_READERS``), not the role's group
+    permissions; writing still needs the group's add/change permission and the services' rules.
+    Province-bound readers see their province's rows (``province_fields``)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return reads_money(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return reads_money(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return reads_money(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return reads_money(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return reads_money(request.user) and super().has_delete_permission(request, obj)
+
+
 class AddThroughServiceMixin:
     """For an admin whose save_model creates the row through a service: a domain error on
     "add" comes back as a message on the add page instead of a server error."""
@@ -186,10 +209,10 @@ class StaffProfileAdmin(PortalHistoryAdmin):
                 from django.core.exceptions import ValidationError
 
                 from .codes import CodeError, validate_province_code
-                from .roles import PROVINCE_SCOPED_ROLES
+                from .roles import PROVINCE_REQUIRED_ROLES
 
                 data = super().clean()
-                if data.get("role") in PROVINCE_SCOPED_ROLES and not data.get("province_code"):
+                if data.get("role") in PROVINCE_REQUIRED_ROLES and not data.get("province_code"):
                     raise ValidationError({"province_code": _("this role works for one province: give its code")})
                 if data.get("province_code"):
                     try:
@@ -201,21 +224,58 @@ class StaffProfileAdmin(PortalHistoryAdmin):
         return StaffProfileForm
 
 
+JOB_FIELDS_SHOWN: tuple[str, ...] = (
+    "kind",
+    "state",
+    "progress",
+    "created_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error_count",
+    "shown_errors",
+    "shown_result",
+)
+
+
 @admin.register(Job)
 class JobAdmin(PortalAdmin):
-    """Background jobs (imports, reconciliation runs): progress only, written by the workers."""
+    """Background jobs (imports, reconciliation runs): progress only, written by the workers.
+    Lists and pages follow ``jobs_visible_to``; a job's result and errors are shown as
+    ``job_view`` lets the viewer see them (never the raw columns)."""
 
     list_display = ["id", "kind", "state", "progress", "error_count", "created_by", "created_at", "finished_at"]
     list_filter = ["kind", "state"]
     search_fields = ["kind", "created_by__username"]
     list_select_related = ["created_by"]
-    readonly_fields = ["progress"]
+    fields = JOB_FIELDS_SHOWN
+    readonly_fields = JOB_FIELDS_SHOWN
     read_only = True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request) & jobs_visible_to(user=request.user)
+
     def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any], province: str) -> QuerySet[Any]:
-        """Jobs started by staff of another province are theirs; national staff's jobs are shared."""
-        others = StaffProfile.objects.exclude(province_code="").exclude(province_code=province).values("user_id")
-        return queryset.exclude(created_by_id__in=others)
+        return queryset  # jobs_visible_to (above) is the one rule
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        job = super().get_object(request, object_id, from_field)
+        if job is not None:
+            try:
+                job.shown = job_view(job=job, user=request.user)
+            except DomainError as exc:
+                raise PermissionDenied(exc.detail) from exc
+        return job
+
+    @admin.display(description=_("errors"))
+    def shown_errors(self, obj: Job) -> Any:
+        shown = getattr(obj, "shown", None)
+        return shown.errors if shown is not None else "—"
+
+    @admin.display(description=_("result"))
+    def shown_result(self, obj: Job) -> Any:
+        shown = getattr(obj, "shown", None)
+        return shown.result if shown is not None else "—"
 
     @admin.display(description=_("progress"))
     def progress(self, obj: Job) -> str:

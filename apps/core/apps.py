@@ -19,6 +19,13 @@ def sync_role_groups(**kwargs: Any) -> None:
         group.permissions.set(wanted)
 
 
+def pin_function_search_paths(using: str = "default", **kwargs: Any) -> None:
+    """Every plpgsql function of ours runs with the schema first and pg_temp last (see dbroles)."""
+    from .dbroles import functions_pin_search_path
+
+    functions_pin_search_path(using=using)
+
+
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
@@ -26,4 +33,5 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(sync_role_groups, dispatch_uid="core.sync_role_groups")
+        post_migrate.connect(pin_function_search_paths, sender=self, dispatch_uid="core.pin_function_search_paths")
         from . import tasks  # noqa: F401  (registers core.run_job, which job_enqueue looks up by name)

@@ -94,3 +94,40 @@ def _create_role(cursor: CursorWrapper, role: str, password: str | None) -> None
     except DatabaseError as exc:
         if getattr(getattr(exc, "__cause__", None), "sqlstate", None) not in ("42710", "23505"):  # duplicate_object, unique_violation
             raise
+
+
+# Functions of ours that run with another search path are fooled by a session's temporary table
+# named like one of our tables (pg_temp comes first by default): a trigger that looks up
+# participants or entries would read the attacker's empty copy. Every plpgsql function of the
+# schema therefore runs with the schema first and pg_temp last; post_migrate re-applies this, so
+# a function added by a later migration is covered without anyone remembering to.
+UNPINNED_FUNCTIONS_SQL = """
+SELECT p.oid::regprocedure::text
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_language l ON l.oid = p.prolang
+ WHERE n.nspname = current_schema() AND l.lanname = 'plpgsql'
+   AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) AS setting WHERE setting LIKE 'search_path=%%')
+ ORDER BY 1
+"""
+
+
+def unpinned_functions(*, using: str = "default") -> list[str]:
+    with connections[using].cursor() as cursor:
+        cursor.execute(UNPINNED_FUNCTIONS_SQL)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def functions_pin_search_path(*, using: str = "default") -> int:
+    """Pin ``search_path`` (the schema, then pg_temp) on every plpgsql function of the schema
+    that has none; returns how many were pinned. Runs as the functions' owner (after migrate)."""
+    connection = connections[using]
+    pinned = 0
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute("SELECT quote_ident(current_schema())")
+        schema = cursor.fetchone()[0]
+        for signature in unpinned_functions(using=using):
+            # The signature comes from regprocedure's own output, a quoted identifier and types.
+            cursor.execute(f"ALTER FUNCTION {signature} SET search_path = {schema}, pg_temp")
+            pinned += 1
+    return pinned

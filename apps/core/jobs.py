@@ -20,10 +20,13 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .errors import DomainError
 from .models import Job
+from .permissions import bound_province, has_role
+from .roles import Role
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +35,48 @@ RUN_JOB_TASK = "core.run_job"
 
 
 @dataclass(frozen=True)
+class JobView:
+    """What one user may see of a job's outcome."""
+
+    result: dict[str, Any]
+    errors: list[dict[str, Any]]
+
+
+# reader(job=..., user=...) -> JobView; raises Forbidden when the user may not read the job at all.
+JobReader = Callable[..., JobView]
+
+
+@dataclass(frozen=True)
 class JobKind:
     """What runs a kind of job. ``handler(job)`` does the work and returns the job's result; it
     raises ``BulkFileRejected`` (row errors) or another ``DomainError`` to fail the job with a
-    reason people can act on. ``queue`` is the Celery queue (None: the default route)."""
+    reason people can act on. ``queue`` is the Celery queue (None: the default route).
+
+    ``reader`` says what a user may see of a job of this kind (default: everything);
+    ``provinces_see_national``: national jobs of this kind are shown to province-bound users, cut
+    down by ``reader`` (a reconciliation run, shown as the pairs of her province)."""
 
     name: str
     handler: Callable[[Job], dict[str, Any]]
     queue: str | None = None
+    reader: JobReader | None = None
+    provinces_see_national: bool = False
 
 
 JOB_KINDS: dict[str, JobKind] = {}
 
 
-def register_job_kind(*, kind: str, handler: Callable[[Job], dict[str, Any]], queue: str | None = None) -> None:
-    """Declare the handler of jobs of ``kind`` (apps call this in ``AppConfig.ready``)."""
-    JOB_KINDS[kind] = JobKind(name=kind, handler=handler, queue=queue)
+def register_job_kind(
+    *,
+    kind: str,
+    handler: Callable[[Job], dict[str, Any]],
+    queue: str | None = None,
+    reader: JobReader | None = None,
+    provinces_see_national: bool = False,
+) -> None:
+    """Declare the handler of jobs of ``kind`` (apps call this in ``AppConfig.ready``), and how
+    they are shown (see ``JobKind``)."""
+    JOB_KINDS[kind] = JobKind(name=kind, handler=handler, queue=queue, reader=reader, provinces_see_national=provinces_see_national)
 
 
 # --- queueing ----------------------------------------------------------------------------------
@@ -74,12 +103,11 @@ def job_enqueue(
     With ``upload`` (a file object), the file is stored first and its storage path and name are
     the job's ``path`` and ``filename`` params; ``job_run`` deletes it when the job ends.
     ``province`` names the province whose data the job reads or writes ('' national): the job
-    endpoint and pages show a province-bound user only jobs of her own province."""
+    endpoint and pages show a province-bound user only jobs of her own province (see
+    ``jobs_visible_to``). It is always recorded, so a job without it is nobody's province."""
     if kind not in JOB_KINDS:
         raise ValueError(f"no handler registered for job kind {kind!r}")
-    params = dict(params or {})
-    if province:
-        params["province"] = province
+    params = {**(params or {}), "province": province}
     with transaction.atomic():
         if upload is not None:
             name = PurePath(getattr(upload, "name", "") or "upload").name
@@ -89,6 +117,32 @@ def job_enqueue(
         job_id = job.pk
         transaction.on_commit(lambda: _send(job_id, kind))
     return job
+
+
+# --- who sees what ----------------------------------------------------------------------------------
+
+
+def jobs_visible_to(*, user: Any) -> QuerySet[Job]:
+    """The jobs a user may open (API, staff job page, admin): staff only; a province-bound user
+    sees the jobs of her province and the national jobs of kinds that say how to cut them down
+    for her (``provinces_see_national``); national users see every job. What each may see of a
+    job's result is ``job_view``'s answer."""
+    if not has_role(user, *Role.values):
+        return Job.objects.none()
+    province = bound_province(user)
+    if not province:
+        return Job.objects.all()
+    shared = sorted(name for name, kind in JOB_KINDS.items() if kind.provinces_see_national)
+    return Job.objects.filter(Q(params__province=province) | Q(params__province="", kind__in=shared))
+
+
+def job_view(*, job: Job, user: Any) -> JobView:
+    """The result and errors of ``job`` as ``user`` may see them: its kind's ``reader`` decides
+    (it may cut a national result down to her province, or raise Forbidden), else everything."""
+    kind = JOB_KINDS.get(job.kind)
+    if kind is not None and kind.reader is not None:
+        return kind.reader(job=job, user=user)
+    return JobView(result=job.result, errors=job.errors)
 
 
 # --- progress ------------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ class StaffProfile(models.Model):
 
     class Meta:
         constraints = [
+            # Provincial bureau staff always act for one province; finance users without one are national.
             models.CheckConstraint(
-                name="staff_profile_scoped_roles_have_province",
-                condition=~models.Q(role__in=["province_staff", "finance_maker", "finance_checker"]) | ~models.Q(province_code=""),
+                name="staff_profile_province_staff_have_province",
+                condition=~models.Q(role="province_staff") | ~models.Q(province_code=""),
             ),
         ]
 
@@ -88,6 +89,7 @@ class AuditAction(models.TextChoices):
     STAFF_TOKEN_ISSUED = "staff.token_issued", "staff API token issued"
     STAFF_TOKEN_REVOKED = "staff.token_revoked", "staff API token revoked"
     RELEASE_CREATED = "release.created", "release draft created"
+    RELEASE_CHANGED = "release.changed", "release draft details changed"
     RELEASE_ITEM_CHANGED = "release.item_changed", "draft item saved"
     RELEASE_ITEM_DELETED = "release.item_deleted", "draft item deleted"
     RELEASE_IMPORTED = "release.imported", "file imported into a draft"
@@ -99,6 +101,7 @@ class AuditAction(models.TextChoices):
     POLICY_CHANGED = "policy.changed", "benefit policy draft changed"
     POLICY_SUBMITTED = "policy.submitted", "benefit policy submitted"
     POLICY_APPROVED = "policy.approved", "benefit policy approved"
+    POLICY_REJECTED = "policy.rejected", "benefit policy sent back to draft"
     LOCAL_ITEM_SAVED = "local_item.saved", "local item saved"
     REFERENCE_IMPORTED = "reference.imported", "reference data imported"
     HOSPITAL_REGISTERED = "hospital.registered", "hospital registered"

@@ -24,6 +24,14 @@ def staff_province(user: Any) -> str:
     return profile.province_code if profile is not None else ""
 
 
+def bound_province(user: Any) -> str:
+    """The province whose data alone the user reads and acts on ('' = national: superusers,
+    national finance users, catalog roles and auditors). The one test of a province wall."""
+    if getattr(user, "is_superuser", False):
+        return ""
+    return staff_province(user)
+
+
 def has_role(user: Any, *roles: str) -> bool:
     if getattr(user, "is_superuser", False):
         return True
@@ -46,6 +54,24 @@ def require_province(user: Any, province_code: str) -> None:
         raise Forbidden(f"you act for province {own}, not {province_code}", code="wrong_province")
 
 
+# Who reads money: fund accounts, balances, ledger entries, transfers, reconciliation results
+# (net positions, settled amounts) and the jobs that produce them. The one allow-list every money
+# read path asks (API permission, admin, staff pages, selectors); province-bound readers then see
+# their own province only. Catalog roles are not on it.
+MONEY_READERS = (Role.FINANCE_MAKER, Role.FINANCE_CHECKER, Role.PROVINCE_STAFF, Role.AUDITOR)
+
+
+def reads_money(user: Any) -> bool:
+    return has_role(user, *MONEY_READERS)
+
+
+def require_money_reader(user: Any) -> None:
+    """403 permission_denied unless the user is on the money allow-list (MONEY_READERS)."""
+    if not reads_money(user):
+        raise Forbidden("fund accounts, ledgers, transfers and reconciliation results are read by finance, provincial staff and auditors")
+
+
 CATALOG_EDITORS = (Role.CATALOG_ADMIN,)
-CATALOG_APPROVERS = (Role.CATALOG_REVIEWER, Role.CATALOG_ADMIN)
+# Releases are approved (and reviewed) by reviewers only: editors never approve their own kind of work.
+CATALOG_APPROVERS = (Role.CATALOG_REVIEWER,)
 READ_ALL_ROLES = tuple(Role.values)

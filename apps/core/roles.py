@@ -15,8 +15,11 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor (read-only)"
 
 
-# Roles whose work is bound to one province.
+# Roles whose work may be bound to one province (the user's ``province_code`` says whether it is).
 PROVINCE_SCOPED_ROLES = frozenset({Role.PROVINCE_STAFF, Role.FINANCE_MAKER, Role.FINANCE_CHECKER})
+# Roles that always are: provincial bureau staff. Finance users without a province are national:
+# they start reconciliation runs and approve debits of the national fund.
+PROVINCE_REQUIRED_ROLES = frozenset({Role.PROVINCE_STAFF})
 
 # Django model permissions each role's group carries: {role: {app_label: actions}}.
 # Workflow rules (who may approve what) are checked by the services, not by these.

@@ -18,12 +18,13 @@ from .errors import Forbidden, LockedOut, NotAuthenticated, ValidationFailed
 from .models import AuditAction, StaffProfile, StaffToken
 from .otp import otp_devices, otp_verify
 from .permissions import has_role, staff_province
-from .roles import PROVINCE_SCOPED_ROLES, Role
+from .roles import PROVINCE_REQUIRED_ROLES, Role
 
 
 @transaction.atomic
 def staff_create(*, username: str, role: str, province_code: str = "", password: str | None = None, actor: Any = None) -> Any:
-    """Create a staff user with one role. Provincial roles need a valid province code.
+    """Create a staff user with one role. province_staff need a valid province code; finance
+    roles without one are national (they start reconciliation runs, approve national-fund debits).
 
     Raises ValidationFailed for an unknown role, a missing/invalid province or a taken username.
     """
@@ -66,7 +67,7 @@ def staff_set_role(*, user: Any, role: str, province_code: str = "", reason: str
 def _set_role(*, user: Any, role: str, province_code: str, actor: Any, reason: str) -> StaffProfile:
     if role not in Role.values:
         raise ValidationFailed(f"unknown role {role!r}; one of {', '.join(Role.values)}")
-    if role in PROVINCE_SCOPED_ROLES and not province_code:
+    if role in PROVINCE_REQUIRED_ROLES and not province_code:
         raise ValidationFailed(f"role {role} needs --province")
     if province_code:
         try:

@@ -13,7 +13,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from .models import Job
+from .errors import DomainError
+from .jobs import job_view, jobs_visible_to
 from .permissions import has_role, staff_province, staff_role
 from .roles import Role
 
@@ -94,7 +95,7 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     _require_staff_role(request)
     own = staff_role(request.user)
     order = [own, *[r for r in Role.values if r != own]] if own else list(Role.values)
-    recent = Job.objects.order_by("-created_at")
+    recent = jobs_visible_to(user=request.user).order_by("-created_at")
     if own not in (Role.CATALOG_ADMIN, Role.CATALOG_REVIEWER, Role.AUDITOR) and not request.user.is_superuser:  # type: ignore[union-attr]
         recent = recent.filter(created_by=request.user.pk)
     context = {
@@ -114,6 +115,17 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """A job's state and progress; the page polls GET /api/v1/jobs/{id}/ every second until the
     job succeeded or failed, then shows its result or errors and the next step."""
     _require_staff_role(request)
-    job = get_object_or_404(Job, pk=pk)
-    context = {**admin.site.each_context(request), "title": _("Job"), "job": job, "poll_ms": 1000}
+    job = get_object_or_404(jobs_visible_to(user=request.user), pk=pk)
+    try:
+        view = job_view(job=job, user=request.user)
+    except DomainError as exc:
+        raise PermissionDenied(exc.detail) from exc
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Job"),
+        "job": job,
+        "result": view.result,
+        "errors": view.errors,
+        "poll_ms": 1000,
+    }
     return render(request, "core/job_progress.html", context)

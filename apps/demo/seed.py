@@ -28,6 +28,9 @@ DEMO_USERS = [
     ("sc_staff", Role.PROVINCE_STAFF, "510000"),
     ("sh_finance_maker", Role.FINANCE_MAKER, "310000"),
     ("sh_finance_checker", Role.FINANCE_CHECKER, "310000"),
+    # National finance (no province): they start reconciliation runs and approve national-fund debits.
+    ("national_finance_maker", Role.FINANCE_MAKER, ""),
+    ("national_finance_checker", Role.FINANCE_CHECKER, ""),
     ("auditor", Role.AUDITOR, ""),
 ]
 
@@ -201,6 +204,7 @@ def seed_benefits(users: dict[str, Any]) -> None:
             cross_province_ratio_unregistered=Decimal(unregistered),
             note="demo",
         )
+        benefits.policy_submit(policy=policy, user=users[maker])
         benefits.policy_approve(policy=policy, user=admin)
     today = dt.date.today()
     shanghai = province_by_code("310000")

@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -20,9 +21,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.core.admin import PortalAdmin, PortalHistoryAdmin
+from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan
+from apps.core.permissions import reads_money
 
 from . import selectors, services
 from .models import AdjustmentRule, FundAccount, LedgerEntry, RegionPeriodFigures, Transfer
@@ -31,7 +33,7 @@ OVERVIEW_DAYS = 90
 
 
 @admin.register(FundAccount)
-class FundAccountAdmin(PortalHistoryAdmin):
+class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     list_display = ["name", "kind", "province", "region", "balance", "overdraft_limit", "entries_link"]
     list_filter = ["kind", "province"]
     search_fields = ["name", "province__code", "region__code"]
@@ -69,10 +71,12 @@ class FundAccountAdmin(PortalHistoryAdmin):
         return [path("overview/", self.admin_site.admin_view(self.overview), name="pooling_overview"), *super().get_urls()]
 
     def overview(self, request: HttpRequest) -> HttpResponse:
+        if not reads_money(request.user):
+            raise PermissionDenied("fund balances are read by finance, provincial staff and auditors")
         since = timezone.now() - dt.timedelta(days=OVERVIEW_DAYS)
-        rows = selectors.fund_flows(
-            accounts=selectors.accounts_visible_to(user=request.user).exclude(kind=FundAccount.Kind.EXTERNAL), since=since
-        )
+        visible = selectors.accounts_visible_to(user=request.user)
+        rows = selectors.fund_flows(accounts=visible.exclude(kind=FundAccount.Kind.EXTERNAL), since=since)
+        own = set(visible.values_list("pk", flat=True))
         pending = selectors.pending_transfers().filter(pk__in=selectors.transfers_visible_to(user=request.user).values("pk"))
         context = {
             **self.admin_site.each_context(request),
@@ -82,7 +86,8 @@ class FundAccountAdmin(PortalHistoryAdmin):
             "days": OVERVIEW_DAYS,
             "pending": pending[:200],
             "ledger_total": format_yuan(selectors.ledger_total_fen()),
-            "mismatches": selectors.ledger_balance_mismatches(),
+            # Only the reader's own accounts: another province's balances are not hers to see.
+            "mismatches": [m for m in selectors.ledger_balance_mismatches() if m["account"] in own],
         }
         return TemplateResponse(request, "pooling/funds.html", context)
 
@@ -136,7 +141,7 @@ def _act(request: HttpRequest, queryset: QuerySet[Transfer], verb: str, action: 
 
 
 @admin.register(Transfer)
-class TransferAdmin(PortalHistoryAdmin):
+class TransferAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     list_display = ["id", "state", "from_account", "to_account", "amount", "memo", "proposed_by", "approved_by", "created_at"]
     list_filter = ["state", "from_account__province", "from_account__kind"]
     search_fields = ["memo", "idempotency_key"]
@@ -196,15 +201,17 @@ class TransferAdmin(PortalHistoryAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(PortalAdmin):
+class LedgerEntryAdmin(MoneyReadersAdmin, PortalAdmin):
     """Posted entries never change (a database trigger refuses it too): read-only."""
 
     list_display = ["id", "account", "transfer", "amount", "posted_at"]
     list_filter = ["account__kind", "account__province"]
     list_select_related = ["account", "transfer"]
-    province_fields = ("account__province__code",)
-    national_rows_field = "account__province"
     read_only = True
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any], province: str) -> QuerySet[Any]:
+        # As the API: the national fund's entries of other provinces' transfers are not hers.
+        return queryset & selectors.entries_visible_to(user=request.user)
 
     @admin.display(description="amount", ordering="amount_fen")
     def amount(self, obj: LedgerEntry) -> str:
@@ -221,7 +228,7 @@ class LedgerEntryAdmin(PortalAdmin):
 
 
 @admin.register(RegionPeriodFigures)
-class RegionPeriodFiguresAdmin(PortalHistoryAdmin):
+class RegionPeriodFiguresAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     list_display = ["region", "period", "fund_income_fen", "fund_expenditure_fen", "active_insured", "retirees", "entered_by"]
     list_filter = ["period", "region__province"]
     list_select_related = ["region", "entered_by"]
@@ -242,7 +249,7 @@ class RegionPeriodFiguresAdmin(PortalHistoryAdmin):
 
 
 @admin.register(AdjustmentRule)
-class AdjustmentRuleAdmin(PortalHistoryAdmin):
+class AdjustmentRuleAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     list_display = [
         "province",
         "contribution_share",

@@ -8,33 +8,47 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
-from apps.core.permissions import has_role, staff_province
-from apps.core.roles import PROVINCE_SCOPED_ROLES, Role
+from apps.core.permissions import bound_province, reads_money
 
 from . import sql
 from .models import FundAccount, LedgerEntry, Transfer
 
 
 def accounts_visible_to(*, user: Any) -> QuerySet[FundAccount]:
-    """Province-scoped staff see their province's accounts and the national fund; others all."""
+    """Accounts a money reader sees: a province-bound one her province's and the national fund;
+    a national one all. Users off the money allow-list see none."""
     accounts = FundAccount.objects.select_related("province", "region")
-    if getattr(user, "is_superuser", False):
-        return accounts
-    profile = getattr(user, "staff_profile", None)
-    if profile is not None and profile.role in PROVINCE_SCOPED_ROLES:
-        return accounts.filter(Q(province__code=profile.province_code) | Q(kind=FundAccount.Kind.NATIONAL))
-    return accounts if has_role(user, *Role.values) else accounts.none()
+    if not reads_money(user):
+        return accounts.none()
+    province = bound_province(user)
+    if province:
+        return accounts.filter(Q(province__code=province) | Q(kind=FundAccount.Kind.NATIONAL))
+    return accounts
 
 
 def transfers_visible_to(*, user: Any) -> QuerySet[Transfer]:
+    """Transfers a money reader sees: a province-bound one those debiting or crediting her province."""
     transfers = Transfer.objects.select_related("from_account__province", "to_account__province", "proposed_by", "approved_by")
-    if getattr(user, "is_superuser", False):
-        return transfers
-    profile = getattr(user, "staff_profile", None)
-    if profile is not None and profile.role in PROVINCE_SCOPED_ROLES:
-        code = staff_province(user)
-        return transfers.filter(Q(from_account__province__code=code) | Q(to_account__province__code=code))
-    return transfers if has_role(user, *Role.values) else transfers.none()
+    if not reads_money(user):
+        return transfers.none()
+    province = bound_province(user)
+    if province:
+        return transfers.filter(Q(from_account__province__code=province) | Q(to_account__province__code=province))
+    return transfers
+
+
+def entries_visible_to(*, user: Any) -> QuerySet[LedgerEntry]:
+    """Ledger entries a money reader sees: a province-bound one the entries on her visible accounts
+    of transfers that touch her province (so the national fund's entries from other provinces'
+    transfers stay theirs); a national reader all."""
+    entries = LedgerEntry.objects.all()
+    if not reads_money(user):
+        return entries.none()
+    province = bound_province(user)
+    if not province:
+        return entries
+    touches = Q(transfer__from_account__province__code=province) | Q(transfer__to_account__province__code=province)
+    return entries.filter(touches, account__in=accounts_visible_to(user=user))
 
 
 def account_balance_from_entries(*, account: FundAccount) -> int:

@@ -145,8 +145,9 @@ def is_system_proposer(user: Any) -> bool:
 
 
 def approval_province(account: FundAccount) -> str:
-    """Whose checkers approve debits of ``account``: its province; for the national fund the
-    province named by POOLING_NATIONAL_FUND_PROVINCE (empty: superusers only)."""
+    """Whose checkers approve debits of ``account``: its province's; for the national fund those
+    of the province named by POOLING_NATIONAL_FUND_PROVINCE, or (empty, the default) national
+    finance checkers, who have no province and approve nothing else."""
     if account.province is not None:
         return account.province.code
     return str(getattr(settings, "POOLING_NATIONAL_FUND_PROVINCE", ""))
@@ -159,9 +160,10 @@ def _require_checker_for(user: Any, account: FundAccount) -> None:
         return
     wanted = approval_province(account)
     own = staff_province(user)
-    if not wanted or own != wanted:
+    if own != wanted:
         raise Forbidden(
-            f"debits of {account} are approved by finance checkers of province {wanted or '(national: superusers)'}, you act for {own or 'none'}",
+            f"debits of {account} are approved by {'finance checkers of province ' + wanted if wanted else 'national finance checkers'}, "
+            f"you act for {'province ' + own if own else 'the national level'}",
             code="wrong_province",
         )
     require_otp(user)  # a checker who enrolled a TOTP device acts only OTP-verified (403 otp_required)
@@ -174,11 +176,14 @@ def _require_maker_for(user: Any, from_account: FundAccount, to_account: FundAcc
         raise Forbidden("proposing transfers needs the finance_maker role")
     if getattr(user, "is_superuser", False):
         return
+    # A maker proposes for her own province's accounts; a national maker (no province) for the
+    # national fund's. The national fund's province_code is ''.
     own = staff_province(user)
-    involved = {a.province_code for a in (from_account, to_account)} - {""}
+    involved = {a.province_code for a in (from_account, to_account)}
     if own not in involved:
         raise Forbidden(
-            f"you act for province {own or 'none'}, this transfer is between {', '.join(sorted(involved)) or 'national'}",
+            f"you act for {'province ' + own if own else 'the national level'}, this transfer is between "
+            f"{', '.join(code or 'national' for code in sorted(involved))}",
             code="wrong_province",
         )
 

@@ -43,9 +43,10 @@ def header_errors(header: list[str]) -> list[dict[str, Any]]:
     return errors
 
 
-def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, period: str, side: str) -> int:
+def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, period: str, side: str, province: str = "") -> int:
     """Load ``file`` into staging, validate, insert as ``batch_id``'s records; returns rows.
-    Raises BulkFileRejected with every bad row. PostgreSQL only; call inside a transaction."""
+    ``province`` is the importer's ('' national: any province). Raises BulkFileRejected with
+    every bad row. PostgreSQL only; call inside a transaction."""
     stream = CheckedStream(file, on_progress=progress)
     header, body = stream.split_header()
     errors = header_errors(header)
@@ -53,7 +54,10 @@ def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, p
         raise BulkFileRejected("the header row does not match the settlement layout", errors=errors)
     st = staging_create(table=STAGING_TABLE, columns=header)
     staging_copy_csv(staging=st, stream=stream, body=body)
-    errors, count = collect_errors(sql.settlement_checks(st))
+    checks = sql.settlement_checks(st)
+    if province:
+        checks.append(sql.settlement_province_wall(st, side=side, province=province))
+    errors, count = collect_errors(checks)
     if count:
         raise BulkFileRejected(f"{count} problem(s) in the file; nothing was imported", errors=errors, error_count=count)
     with connection.cursor() as cursor:

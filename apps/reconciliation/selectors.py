@@ -11,6 +11,9 @@ from django.db.models import Count, Q, QuerySet
 
 from apps.benefits.models import Province
 from apps.catalog.exports import neutralise_formula
+from apps.core.jobs import JobView
+from apps.core.models import Job
+from apps.core.permissions import bound_province, require_money_reader
 from apps.pooling.models import Transfer
 
 from .models import Discrepancy, ReconciliationRun
@@ -109,5 +112,61 @@ def run_transfers(*, run: ReconciliationRun, province: str = "") -> list[Transfe
 
 
 def run_net_positions(*, run: ReconciliationRun, province: str = "") -> list[tuple[str, int]]:
+    """Net positions of the run; a province-bound reader's own only."""
     positions: dict[str, int] = run.summary.get("net_positions", {})
     return [(code, amount) for code, amount in sorted(positions.items()) if _involves(province, code)]
+
+
+def run_summary_for(*, run: ReconciliationRun, province: str = "") -> dict[str, Any]:
+    """The run's summary as a reader of ``province`` may see it ('' = national: all of it): the
+    pairs involving her province, counts and totals over those pairs, her own net position and
+    settled share, and the proposed transfers she pays or receives. The one place a run is cut
+    down for a province (run detail API, job result, admin)."""
+    summary = run.summary or {}
+    if not province:
+        return {**summary, "transfer_ids": list(run.transfer_ids)}
+    pairs = run_pairs(run=run, province=province)
+    counts = dict.fromkeys(["matched", *Discrepancy.Kind.values], 0)
+    for pair in pairs:
+        counts["matched"] += pair["matched"]
+        for kind, n in pair["kinds"].items():
+            counts[kind] += n
+    totals = summary.get("totals", {})
+    settled_by = totals.get("already_transferred_by_province")
+    transfers = [t for t in summary.get("transfers", []) if province in (t.get("from"), t.get("to"))]
+    return {
+        "period": summary.get("period", run.period),
+        "counts": counts,
+        "totals": {
+            "matched_fund_fen": sum(p["fund_fen"] for p in pairs),
+            # runs from before the per-province split do not say: unknown rather than the national sum
+            "already_transferred_fen": None if settled_by is None else settled_by.get(province, 0),
+            "pairs": [
+                {"home": p["home"], "destination": p["destination"], "matched": p["matched"], "fund_fen": p["fund_fen"]} for p in pairs
+            ],
+        },
+        "net_positions": {code: amount for code, amount in summary.get("net_positions", {}).items() if code == province},
+        "transfers": transfers,
+        "transfer_ids": [t["id"] for t in transfers],
+    }
+
+
+# --- what a reader may see of a job (registered with the job kinds in ReconciliationConfig.ready) ---
+
+
+def settlement_import_job_reader(*, job: Job, user: Any) -> JobView:
+    """A settlement import's outcome (rows, amounts in its errors) is money: the allow-list reads it."""
+    require_money_reader(user)
+    return JobView(result=job.result, errors=job.errors)
+
+
+def reconciliation_job_reader(*, job: Job, user: Any) -> JobView:
+    """A run's job result as ``user`` may see it: money readers only; a province-bound one gets
+    the pairs involving her province and her own net position (``run_summary_for``)."""
+    require_money_reader(user)
+    province = bound_province(user)
+    if not province or "run" not in job.result:  # national reader, or a failed job's detail
+        return JobView(result=job.result, errors=job.errors)
+    run = ReconciliationRun.objects.filter(pk=job.result.get("run")).first()
+    summary = run_summary_for(run=run, province=province) if run is not None else {}
+    return JobView(result={"run": job.result.get("run"), **summary}, errors=job.errors)

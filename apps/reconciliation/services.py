@@ -2,7 +2,11 @@
 
 Rules:
 - a settlement file is all-or-nothing (BulkFileRejected lists every bad row) and becomes one
-  SettlementBatch of a period and side; finance_maker (or superuser) only;
+  SettlementBatch of a period and side; finance_maker (or superuser) only; a province-bound
+  maker files her own side only (``side=home``: every row's home_province is hers,
+  ``destination``: every destination_province; ``wrong_province`` row errors otherwise);
+- runs are started by national finance users only (no province: 403 permission_denied
+  otherwise), because a run matches, nets and supersedes proposals of every province;
 - a run of a period matches both sides set-based (matching.py), stores the discrepancies
   (replacing those of earlier runs of the period, which become ``superseded``), nets the
   matched fund amounts (home pays destination) into at most n−1 transfers and proposes them
@@ -27,10 +31,10 @@ from django.utils import timezone
 
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import JobProgress
-from apps.core.errors import ValidationFailed
+from apps.core.errors import Forbidden, ValidationFailed
 from apps.core.jobs import job_enqueue
 from apps.core.models import AuditAction, Job
-from apps.core.permissions import require_role
+from apps.core.permissions import bound_province, require_role
 from apps.core.roles import Role
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, Transfer
@@ -78,18 +82,19 @@ def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job
     _check_side(side)
     if user is not None:
         require_role(user, Role.FINANCE_MAKER)
+    province = bound_province(user)
     progress = JobProgress(job.pk if job else None)
     try:
         with transaction.atomic():
             batch = SettlementBatch(period=period, side=side, filename=PurePath(filename).name[:255], imported_by=user)
             history_save(batch, user=user, reason="imported")
-            rows = copy_settlements(file=file, progress=progress, batch_id=batch.pk, period=period, side=side)
+            rows = copy_settlements(file=file, progress=progress, batch_id=batch.pk, period=period, side=side, province=province)
             SettlementBatch.objects.filter(pk=batch.pk).update(rows=rows)
             audit_record(
                 action=AuditAction.SETTLEMENTS_IMPORTED,
                 actor=user,
                 obj=batch,
-                province="",
+                province=province,
                 detail={"period": period, "side": side, "rows": rows, "filename": batch.filename},
             )
             return {"batch": batch.pk, "rows": rows, "period": period, "side": side}
@@ -102,7 +107,7 @@ def settlement_import_enqueue(*, period: str, side: str, upload: Any, user: Any)
     check_period(period)
     _check_side(side)
     require_role(user, Role.FINANCE_MAKER)
-    return job_enqueue(kind=IMPORT_JOB, user=user, params={"period": period, "side": side}, upload=upload)
+    return job_enqueue(kind=IMPORT_JOB, user=user, params={"period": period, "side": side}, upload=upload, province=bound_province(user))
 
 
 def settlement_import_job_handler(job: Job) -> dict[str, Any]:
@@ -139,7 +144,7 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
     same proposals. Raises ValidationFailed (period), Forbidden (role)."""
     check_period(period)
     if user is not None:
-        require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+        _require_national_finance(user)
     progress = JobProgress(job.pk if job else None, total=3, every=0)
     try:
         with transaction.atomic():
@@ -155,7 +160,7 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
             )
             result = matching.match_period(run_id=run.pk, period=period)
             progress(1, force=True)
-            proposals, positions, settled = _net_and_propose(run=run, period=period, inputs=inputs, pairs=result["pairs"])
+            proposals, positions, settled, settled_by = _net_and_propose(run=run, period=period, inputs=inputs, pairs=result["pairs"])
             progress(2, force=True)
             run.summary = {
                 "period": period,
@@ -163,6 +168,8 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                 "totals": {
                     "matched_fund_fen": sum(p[3] for p in result["pairs"]),
                     "already_transferred_fen": settled,
+                    # per province (paid or received), so a province-bound reader sees her own share
+                    "already_transferred_by_province": settled_by,
                     "pairs": [{"home": h, "destination": d, "matched": n, "fund_fen": f} for h, d, n, f in result["pairs"]],
                 },
                 "net_positions": positions,
@@ -187,16 +194,19 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
 
 def _net_and_propose(
     *, run: ReconciliationRun, period: str, inputs: str, pairs: list[tuple[str, str, int, int]]
-) -> tuple[Any, dict[str, int], int]:
+) -> tuple[Any, dict[str, int], int, dict[str, int]]:
     proposer = pooling.system_proposer(name="reconciliation")
     positions = net_positions((home, destination, fund) for home, destination, _n, fund in pairs)
     # What earlier runs of the period already moved counts as paid.
     settled = 0
+    settled_by: dict[str, int] = {}
     for transfer in _period_transfers(period, proposer).filter(state__in=[Transfer.State.APPROVED, Transfer.State.POSTED]):
         payer, payee = transfer.from_account.province_code, transfer.to_account.province_code
         positions[payer] = positions.get(payer, 0) + transfer.amount_fen
         positions[payee] = positions.get(payee, 0) - transfer.amount_fen
         settled += transfer.amount_fen
+        for code in (payer, payee):
+            settled_by[code] = settled_by.get(code, 0) + transfer.amount_fen
     check_balanced(positions)
     accounts = {
         a.province_code: a
@@ -218,15 +228,24 @@ def _net_and_propose(
         proposals.append((payer, payee, transfer))
     for stale in _period_transfers(period, proposer).filter(state=Transfer.State.PROPOSED).exclude(idempotency_key__in=keys):
         pooling.transfer_void(transfer=stale, user=proposer, reason=f"superseded by reconciliation run #{run.pk}")
-    return proposals, dict(sorted(positions.items())), settled
+    return proposals, dict(sorted(positions.items())), settled, dict(sorted(settled_by.items()))
+
+
+def _require_national_finance(user: Any) -> None:
+    """A run matches, nets and supersedes the proposals of every province: national finance
+    users (maker or checker without a province) start it; anyone else 403 permission_denied."""
+    require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    if bound_province(user):
+        raise Forbidden("reconciliation runs are started by national finance users (without a province)")
 
 
 def reconciliation_request(*, period: str, user: Any) -> Job:
-    """Queue a run of ``period`` (API, admin); returns the job. The run starts after commit."""
+    """Queue a run of ``period`` (API, admin); returns the job, a national one. The run starts
+    after commit. Raises ValidationFailed (period), Forbidden (not national finance)."""
     check_period(period)
     if user is not None:
-        require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
-    return job_enqueue(kind=RUN_JOB, user=user, params={"period": period}, total=3)
+        _require_national_finance(user)
+    return job_enqueue(kind=RUN_JOB, user=user, params={"period": period}, total=3, province="")
 
 
 def reconciliation_job_handler(job: Job) -> dict[str, Any]:

@@ -95,6 +95,18 @@ def settlement_checks(staging: Staging) -> list[str]:
     return checks
 
 
+def settlement_province_wall(staging: Staging, *, side: str, province: str) -> str:
+    """A province-bound importer files her own side only: with ``side=home`` every row's
+    home_province, with ``side=destination`` every row's destination_province is hers."""
+    column = "home_province" if side == "home" else "destination_province"
+    c = staging.col(column)
+    return (
+        f"SELECT {staging.line_sql}, {_lit(column)}, 'wrong_province', 'line ' || {staging.line_sql} || ': {column} ' || btrim({c}) || "
+        f"' is not {province}, the province you import for' FROM {staging.table} "
+        f"WHERE btrim({c}) ~ '^[0-9]{{6}}$' AND btrim({c}) <> {_lit(province)}"
+    )
+
+
 def settlement_insert(staging: Staging) -> str:
     """INSERT the staged records as SettlementRecord rows (parameters: batch id, period, side).
 

@@ -1,5 +1,6 @@
-"""Report pages of a reconciliation run (server-rendered, staff login). Provincial staff see
-only the province pairs involving their own province; a pair outside it answers 404."""
+"""Report pages of a reconciliation run (server-rendered, staff login) for the money allow-list.
+Provincial readers see only the province pairs involving their own province (a pair outside it
+answers 404), their own net position and the transfers they pay or receive."""
 
 from __future__ import annotations
 
@@ -10,21 +11,19 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from apps.core.permissions import has_role, staff_province
-from apps.core.roles import Role
+from apps.core.permissions import bound_province, reads_money
 
 from . import selectors
 from .models import Discrepancy, ReconciliationRun
 
-READERS = (Role.FINANCE_MAKER, Role.FINANCE_CHECKER, Role.AUDITOR)
 PAIR_LIST_LIMIT = 500
 
 
 def _reader_province(request: HttpRequest) -> str:
-    """The province the user is bound to ('' = national); refuses users without a reading role."""
-    if not has_role(request.user, *READERS):
-        raise PermissionDenied("reconciliation reports are for finance staff and auditors")
-    return "" if getattr(request.user, "is_superuser", False) else staff_province(request.user)
+    """The province the user is bound to ('' = national); refuses users off the money allow-list."""
+    if not reads_money(request.user):
+        raise PermissionDenied("reconciliation reports are for finance staff, provincial staff and auditors")
+    return bound_province(request.user)
 
 
 def _csv_url(run: ReconciliationRun, **query: str) -> str:
@@ -62,12 +61,17 @@ def pair_report(request: HttpRequest, pk: int, home: str, destination: str) -> H
         raise Http404("the run has no claims between these provinces")
     both = {home, destination}
     rows = selectors.discrepancies(run=run, home=home, destination=destination)
+    # A provincial reader sees her own net position and transfers, not the other province's.
     context = {
         "run": run,
         "pair": pair,
         "kinds": [(kind, pair["kinds"][kind]) for kind in Discrepancy.Kind.values],
-        "positions": [(code, amount) for code, amount in selectors.run_net_positions(run=run) if code in both],
-        "transfers": [t for t in selectors.run_transfers(run=run) if {t.from_account.province_code, t.to_account.province_code} & both],
+        "positions": [(code, amount) for code, amount in selectors.run_net_positions(run=run, province=province) if code in both],
+        "transfers": [
+            t
+            for t in selectors.run_transfers(run=run, province=province)
+            if {t.from_account.province_code, t.to_account.province_code} & both
+        ],
         "discrepancies": rows[:PAIR_LIST_LIMIT],
         "limit": PAIR_LIST_LIMIT,
         "csv_url": _csv_url(run, home=home, destination=destination),

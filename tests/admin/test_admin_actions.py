@@ -108,12 +108,19 @@ def test_role_change_in_admin_goes_through_staff_set_role(provinces, superuser):
     assert (StaffProfile.objects.get(pk=profile.pk).role, [g.name for g in user.groups.all()]) == ("finance_maker", ["finance_maker"])
 
 
-def test_scoped_role_without_province_is_refused_in_admin(provinces, superuser):
+def test_province_staff_without_province_is_refused_in_admin(provinces, superuser):
     profile = staff(Role.AUDITOR, username="reader").staff_profile
     page = login(superuser).post(
-        reverse("admin:core_staffprofile_change", args=[profile.pk]), {"role": "finance_checker", "province_code": ""}
+        reverse("admin:core_staffprofile_change", args=[profile.pk]), {"role": "province_staff", "province_code": ""}
     )
     assert (page.status_code, StaffProfile.objects.get(pk=profile.pk).role) == (200, "auditor")
+
+
+def test_finance_role_without_province_makes_a_national_finance_user_in_admin(provinces, superuser):
+    profile = staff(Role.AUDITOR, username="reader").staff_profile
+    login(superuser).post(reverse("admin:core_staffprofile_change", args=[profile.pk]), {"role": "finance_checker", "province_code": ""})
+    profile.refresh_from_db()
+    assert (profile.role, profile.province_code) == ("finance_checker", "")
 
 
 def test_home_page_links_the_staff_pages(provinces, catalog_admin):

@@ -43,6 +43,7 @@ HOME_POLICY: dict[str, Any] = {
 
 def approved_policy(province_code: str, maker: Any, checker: Any, **overrides: Any) -> BenefitPolicy:
     policy = services.policy_create_draft(user=maker, province=province_by_code(province_code), **{**HOME_POLICY, **overrides})
+    services.policy_submit(policy=policy, user=maker)
     return services.policy_approve(policy=policy, user=checker)
 
 

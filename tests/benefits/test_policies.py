@@ -120,10 +120,10 @@ def test_database_refuses_deleting_an_approved_policy(sc_maker, sc_checker):
         BenefitPolicy.objects.filter(pk=policy.pk).delete()
 
 
-def test_history_records_who_drafted_and_who_approved(sc_maker, sc_checker):
+def test_history_records_who_drafted_submitted_and_approved(sc_maker, sc_checker):
     policy = approved_policy(SICHUAN, sc_maker, sc_checker)
     rows = list(policy.history.order_by("history_id").values_list("history_user__username", "history_change_reason", "status"))
-    assert rows == [("sc-maker", "drafted", "draft"), ("sc-checker", "approved", "approved")]
+    assert rows == [("sc-maker", "drafted", "draft"), ("sc-maker", "submitted", "submitted"), ("sc-checker", "approved", "approved")]
 
 
 def test_shanghai_staff_keep_shanghai_policies(sh_staff, sh_checker):

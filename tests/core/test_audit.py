@@ -54,6 +54,10 @@ def test_each_catalog_action_writes_exactly_one_typed_event(world):
             AuditAction.RELEASE_CREATED,
             lambda: catalog.release_create_draft(label="2031.02", effective_from=dt.date(2031, 2, 1), user=admin),
         ),
+        (
+            AuditAction.RELEASE_CHANGED,
+            lambda: catalog.release_update_draft(release=draft, user=admin, label=draft.label, effective_from=dt.date(2031, 3, 1)),
+        ),
         (AuditAction.RELEASE_ITEM_CHANGED, lambda: catalog.item_put(release=draft, data={**ITEMS[0], "name": "改名"}, user=admin)),
         (AuditAction.RELEASE_ITEM_DELETED, lambda: catalog.item_delete(release=draft, code=ITEMS[1]["code"], user=admin)),
         (AuditAction.RELEASE_SUBMITTED, lambda: catalog.release_submit(release=draft, user=admin)),
@@ -136,6 +140,11 @@ def test_each_policy_and_local_item_action_writes_exactly_one_typed_event(world)
     assert _events_of(lambda: benefits.policy_update_draft(policy=drafted["p"], user=world["sh_staff"], deductible_fen=90_000)) == [
         AuditAction.POLICY_CHANGED
     ]
+    assert _events_of(lambda: benefits.policy_submit(policy=drafted["p"], user=world["sh_staff"])) == [AuditAction.POLICY_SUBMITTED]
+    assert _events_of(lambda: benefits.policy_reject(policy=drafted["p"], user=world["sh_staff2"], reason="封顶线过高")) == [
+        AuditAction.POLICY_REJECTED
+    ]
+    assert _events_of(lambda: benefits.policy_submit(policy=drafted["p"], user=world["sh_staff"])) == [AuditAction.POLICY_SUBMITTED]
     assert _events_of(lambda: benefits.policy_approve(policy=drafted["p"], user=world["sh_staff2"])) == [AuditAction.POLICY_APPROVED]
     assert _events_of(
         lambda: benefits.local_item_save(

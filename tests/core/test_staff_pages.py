@@ -99,7 +99,14 @@ def test_adoption_page_embeds_the_share_per_province_for_the_chart(client, catal
 
 
 def test_job_page_of_a_finished_reconciliation_run_links_the_run_report(client):
-    job = Job.objects.create(kind="reconciliation.run", state=Job.State.SUCCEEDED, done=3, total=3, result={"run": 17})
+    job = Job.objects.create(
+        kind="reconciliation.run",
+        state=Job.State.SUCCEEDED,
+        done=3,
+        total=3,
+        result={"run": 17},
+        params={"period": "2026-03", "province": ""},
+    )
     client.force_login(staff(Role.FINANCE_CHECKER, "310000", username="checker"))
     page = client.get(f"/staff/jobs/{job.pk}/").content.decode()
     assert 'id="job-run-link" href="/reconciliation/runs/17/"' in page

@@ -53,7 +53,8 @@ def _recon_world(catalog_admin: Any, reviewer: Any) -> Any:
     published_release(label="2026.03", effective_from=dt.date(2026, 3, 1), admin=catalog_admin, reviewer=reviewer, count=3)
 
     class Recon:
-        maker = staff(Role.FINANCE_MAKER, SH, username="sh-finance-maker")
+        # National (no province): she imports both sides of every province pair and starts runs.
+        maker = staff(Role.FINANCE_MAKER, username="national-finance-maker")
         checker = staff(Role.FINANCE_CHECKER, SC, username="sc-finance-checker")
 
         def load(self, side: str, *rows: str, period: str = PERIOD) -> dict[str, Any]:

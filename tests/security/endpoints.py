@@ -1,6 +1,10 @@
-"""Every API endpoint, enumerated from the URL resolver, with a request that targets province A's /
-hospital A's objects (tests/security/world.py). A new endpoint (or a new method on one) without an
-entry in REQUESTS makes the access matrix fail."""
+"""Every endpoint of the URL conf, enumerated from the resolver, with one request each that
+targets province A's / hospital A's objects (tests/security/world.py). A new API view (or a new
+method on one) or a new page without an entry here makes the access matrix fail.
+
+- ``API``: views under /api/ (and the schema and docs), keyed by (url name, method);
+- ``PAGES``: every other URL outside /admin/ (staff pages, health, language switch), keyed the
+  same way; the admin is swept by tests/security/test_access_matrix.py from its registry."""
 
 from __future__ import annotations
 
@@ -11,28 +15,39 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.security.world import World
+from tests.security.world import A_PARTNER, PERIOD, World
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
-def api_endpoints() -> Iterator[tuple[str, str]]:
-    """(url name, method) of every view under /api/ (schema and docs included)."""
+def _routes() -> Iterator[tuple[str, str, URLPattern]]:
+    """(route, name with its namespace, pattern) of every URL pattern."""
 
-    def walk(patterns: Any, prefix: str) -> Iterator[tuple[str, URLPattern]]:
+    def walk(patterns: Any, prefix: str, namespace: str) -> Iterator[tuple[str, str, URLPattern]]:
         for entry in patterns:
             if isinstance(entry, URLResolver):
-                yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
             elif isinstance(entry, URLPattern):
-                yield prefix + str(entry.pattern), entry
+                yield prefix + str(entry.pattern), f"{namespace}{entry.name}", entry
 
-    for route, pattern in walk(get_resolver().url_patterns, ""):
+    yield from walk(get_resolver().url_patterns, "", "")
+
+
+def api_endpoints() -> Iterator[tuple[str, str]]:
+    """(url name, method) of every view under /api/ (schema and docs included)."""
+    for route, name, pattern in _routes():
         if not route.startswith("api/"):
             continue
         view = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
         for method in METHODS:
             if view is not None and hasattr(view, method):
-                yield str(pattern.name), method
+                yield name, method
+
+
+def page_names() -> set[str]:
+    """Every named URL outside /api/ and /admin/ (staff pages, health, language switch)."""
+    return {name for route, name, _ in _routes() if not route.startswith(("api/", "admin/"))}
 
 
 @dataclass(frozen=True)
@@ -42,9 +57,17 @@ class Call:
     multipart: bool = False
     headers: Callable[[World], dict[str, str]] | None = None
 
-    def send(self, client: Any, name: str, method: str, world: World) -> Any:
+    def request_text(self, name: str, world: World) -> str:
+        """The URL and body as sent: a marker the caller sent herself is no leak when echoed."""
+        body = self.body(world) if self.body else {}
+        return reverse(name, kwargs=self.kwargs(world)) + " " + str({k: v for k, v in body.items() if not hasattr(v, "read")})
+
+    def send(self, client: Any, name: str, method: str, world: World, *, csrf: str = "") -> Any:
         url = reverse(name, kwargs=self.kwargs(world))
-        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (self.headers(world) if self.headers else {}).items()}
+        headers = dict(self.headers(world)) if self.headers else {}
+        if csrf and method != "get":
+            headers["X-CSRFToken"] = csrf  # what a page's script sends along with the session cookie
+        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
         body = self.body(world) if self.body else None
         if method == "get":
             return client.get(url, body or {}, **extra)
@@ -67,6 +90,10 @@ def _transfer(w: World) -> dict[str, Any]:
     return {"pk": w.transfer_a.pk}
 
 
+def _run(w: World) -> dict[str, Any]:
+    return {"pk": w.run}
+
+
 def _item_body(w: World) -> dict[str, Any]:
     from apps.catalog.selectors import item_as_dict
 
@@ -80,13 +107,13 @@ def _csv(w: World) -> dict[str, Any]:
 
 def _settlements(w: World) -> dict[str, Any]:
     header = "settlement_id,home_province,destination_province,hospital_code,patient_id_hash,date_of_service,release_label,drg_group,total_fen,fund_fen,patient_fen\n"
-    return {"file": SimpleUploadedFile("s.csv", header.encode(), content_type="text/csv"), "side": "destination", "period": "2026-03"}
+    return {"file": SimpleUploadedFile("s.csv", header.encode(), content_type="text/csv"), "side": "destination", "period": PERIOD}
 
 
 def _precheck(w: World) -> dict[str, Any]:
     return {
         "home_province": "310000",
-        "hospital": w.hospital_a.code,
+        "hospital": "H31010500123",
         "date_of_service": "2026-03-01",
         "scheme": "employee",
         "setting": "outpatient",
@@ -94,12 +121,21 @@ def _precheck(w: World) -> dict[str, Any]:
     }
 
 
-REQUESTS: dict[tuple[str, str], Call] = {
-    ("job-detail", "get"): Call(lambda w: {"pk": w.job_id}),
-    ("audit-event-list", "get"): Call(_none),
-    # Wrong credentials: every caller gets 401 (no session or key stands in for a password).
-    ("staff-token", "post"): Call(_none, body=lambda w: {"username": "matrix-nobody", "password": "wrong password"}),
-    ("staff-token", "delete"): Call(_none),
+def _policy(w: World) -> dict[str, Any]:
+    return {
+        "province": "310000",
+        "scheme": "resident",
+        "setting": "inpatient",
+        "effective_from": "2027-01-01",
+        "deductible_fen": 10_000,
+        "ratio_category_a": "0.9",
+        "ratio_category_b": "0.8",
+        "annual_cap_fen": 40_000_000,
+    }
+
+
+API: dict[tuple[str, str], Call] = {
+    ("job-detail", "get"): Call(lambda w: {"pk": w.job_a}),
     ("release-list", "get"): Call(_none),
     ("release-list", "post"): Call(_none, lambda w: {"label": "2027.01", "effective_from": "2027-01-01"}),
     ("release-detail", "get"): Call(_draft),
@@ -115,15 +151,19 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("release-imports", "post"): Call(_draft, _csv, multipart=True),
     ("notice-list", "get"): Call(_none),
     ("notice-delivery-list", "get"): Call(_none),
-    ("notice-delivery-replay", "post"): Call(_none, lambda w: {"ids": [w.extra["delivery_a"]]}),
+    ("notice-delivery-replay", "post"): Call(_none, lambda w: {"ids": [w.delivery_a]}),
     ("notice-item-usage", "put"): Call(_none, lambda w: {"codes": [w.item_code]}),
     ("webhook-endpoint-list", "get"): Call(_none),
     ("webhook-endpoint-list", "post"): Call(_none, lambda w: {"url": "http://127.0.0.1:9/other"}),
-    ("webhook-endpoint-rotate", "post"): Call(lambda w: {"pk": w.endpoint_a_id}, lambda w: {}),
-    ("webhook-endpoint-detail", "get"): Call(lambda w: {"pk": w.endpoint_a_id}),
-    ("webhook-endpoint-detail", "patch"): Call(lambda w: {"pk": w.endpoint_a_id}, lambda w: {"event_types": []}),
-    ("webhook-endpoint-detail", "delete"): Call(lambda w: {"pk": w.endpoint_a_id}),
-    ("webhook-endpoint-test", "post"): Call(lambda w: {"pk": w.endpoint_a_id}, lambda w: {}),
+    ("webhook-endpoint-rotate", "post"): Call(lambda w: {"pk": w.endpoint_a}, lambda w: {}),
+    ("webhook-endpoint-detail", "get"): Call(lambda w: {"pk": w.endpoint_a}),
+    ("webhook-endpoint-detail", "patch"): Call(lambda w: {"pk": w.endpoint_a}, lambda w: {"event_types": []}),
+    ("webhook-endpoint-detail", "delete"): Call(lambda w: {"pk": w.endpoint_a}),
+    ("webhook-endpoint-test", "post"): Call(lambda w: {"pk": w.endpoint_a}, lambda w: {}),
+    ("audit-event-list", "get"): Call(_none),
+    # Wrong credentials: no session or key stands in for a password.
+    ("staff-token", "post"): Call(_none, lambda w: {"username": "matrix-nobody", "password": "wrong password"}),
+    ("staff-token", "delete"): Call(_none),
     ("release-ack", "post"): Call(_published, lambda w: {"loaded_at": "2026-01-02T08:00:00+08:00"}),
     ("hospital-catalog-releases", "get"): Call(_none),
     ("hospital-catalog-release", "get"): Call(_published),
@@ -136,10 +176,10 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("hospital-keys", "get"): Call(_none),
     ("hospital-key", "get"): Call(lambda w: {"prefix": w.key_a_prefix}),
     ("hospital-key-revoke", "post"): Call(lambda w: {"prefix": w.key_a_prefix}, lambda w: {}),
-    ("account-list", "get"): Call(_none),
+    ("account-list", "get"): Call(_none, lambda w: {"page_size": 1000}),
     ("account-detail", "get"): Call(lambda w: {"pk": w.account_a.pk}),
     ("account-entries", "get"): Call(lambda w: {"pk": w.account_a.pk}),
-    ("transfer-list", "get"): Call(_none),
+    ("transfer-list", "get"): Call(_none, lambda w: {"page_size": 1000}),
     ("transfer-list", "post"): Call(
         _none,
         lambda w: {"from_account": w.account_a.pk, "to_account": w.national.pk, "amount_fen": 100, "memo": "m"},
@@ -152,10 +192,26 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("transfer-reverse", "post"): Call(_transfer, lambda w: {"reason": "no"}),
     ("claims-precheck", "post"): Call(_none, _precheck),
     ("benefits-simulate", "post"): Call(_none, lambda w: {**_precheck(w), "destination_province": "510000"}),
-    ("reconciliation-run-list", "post"): Call(_none, lambda w: {"period": "2026-03"}),
-    ("reconciliation-run-detail", "get"): Call(lambda w: {"pk": w.extra["run"]}),
-    ("reconciliation-run-discrepancies", "get"): Call(lambda w: {"pk": w.extra["run"]}),
+    ("benefit-policy-list", "get"): Call(_none, lambda w: {"page_size": 1000}),
+    ("benefit-policy-list", "post"): Call(_none, _policy),
+    ("benefit-policy-submit", "post"): Call(lambda w: {"pk": w.policy_a_draft.pk}, lambda w: {}),
+    ("benefit-policy-approve", "post"): Call(lambda w: {"pk": w.policy_a_submitted.pk}, lambda w: {}),
+    ("reconciliation-run-list", "post"): Call(_none, lambda w: {"period": PERIOD}),
+    ("reconciliation-run-detail", "get"): Call(_run),
+    ("reconciliation-run-discrepancies", "get"): Call(_run),
     ("settlement-import", "post"): Call(_none, _settlements, multipart=True),
     ("schema", "get"): Call(_none),
     ("swagger-ui", "get"): Call(_none),
+}
+
+PAGES: dict[tuple[str, str], Call] = {
+    ("healthz", "get"): Call(_none),
+    ("set_language", "post"): Call(_none, lambda w: {"language": "en", "next": "/staff/"}, multipart=True),
+    ("catalog:release-review", "get"): Call(_draft),
+    ("catalog:release-action", "post"): Call(lambda w: {"label": w.draft.label, "action": "submit"}, lambda w: {}, multipart=True),
+    ("notices:adoption", "get"): Call(_none),
+    ("reconciliation:run-report", "get"): Call(_run),
+    ("reconciliation:pair-report", "get"): Call(lambda w: {"pk": w.run, "home": "310000", "destination": A_PARTNER}),
+    ("staff:home", "get"): Call(_none),
+    ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
 }

@@ -487,3 +487,36 @@ def test_grant_app_role_refuses_a_superuser():
 
     with pytest.raises(CommandError, match="superuser"):
         call_command("grant_app_role", connection.settings_dict["USER"], verbosity=0)
+
+
+# --- trigger functions cannot be fooled by temporary tables ---------------------------------------
+
+CHECK_VIOLATION = "23514"
+
+
+@pytest.mark.django_db
+def test_every_function_of_ours_runs_with_a_pinned_search_path():
+    """post_migrate pins them, so a function a later migration adds is covered too."""
+    from apps.core.dbroles import unpinned_functions
+
+    assert unpinned_functions() == []
+
+
+@committed
+def test_a_temp_table_named_like_the_participants_does_not_fool_the_two_person_rule(app_sql, catalog_world):
+    from apps.catalog import services as catalog
+
+    editor = staff(Role.CATALOG_ADMIN, username="role-editor")
+    draft = catalog_world["draft"]
+    item = next(iter(draft.items.values()))
+    catalog.item_put(release=draft, data={**{k: v for k, v in item.items() if k not in ("id", "release_id")}, "name": "改"}, user=editor)
+    catalog.release_submit(release=draft, user=catalog_world["admin"])
+    refused(
+        app_sql,
+        "CREATE TEMP TABLE catalog_releaseparticipant (LIKE public.catalog_releaseparticipant)",
+        (
+            "UPDATE catalog_catalogrelease SET status = 'approved', approved_by_id = %s, approved_at = now() WHERE id = %s",
+            [editor.pk, draft.pk],
+        ),
+        sqlstate=CHECK_VIOLATION,
+    )

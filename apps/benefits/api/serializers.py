@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.benefits.models import CareSetting, Scheme
+from apps.benefits.models import BenefitPolicy, CareSetting, Scheme
 from apps.catalog.models import HospitalLevel
 from apps.core.api.fields import FenField
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code
@@ -112,3 +112,88 @@ class PrecheckResponseSerializer(ClaimResultSerializer):
 class SimulationResponseSerializer(serializers.Serializer[Any]):
     at_home = ClaimResultSerializer()
     away = ClaimResultSerializer()
+
+
+# --- benefit policies (API.md: "Benefit policies over the API") ---------------------------------
+
+RATIO_FIELDS = (
+    "ratio_category_a",
+    "ratio_category_b",
+    "default_self_pay_ratio",
+    "cross_province_ratio_registered",
+    "cross_province_ratio_unregistered",
+)
+
+
+def _ratio(**kwargs: Any) -> serializers.DecimalField:
+    # Decimal strings 0..1 with at most 4 places, both ways (never floats).
+    return serializers.DecimalField(
+        max_digits=5, decimal_places=4, min_value=Decimal(0), max_value=Decimal(1), coerce_to_string=True, **kwargs
+    )
+
+
+class PolicySerializer(serializers.ModelSerializer[BenefitPolicy]):
+    province = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # The same choice sets as the pre-check's (values only), so the schema has one enum of each.
+    scheme = serializers.ChoiceField(choices=Scheme.values, read_only=True)
+    setting = serializers.ChoiceField(choices=CareSetting.values, read_only=True)
+    ratio_category_a = _ratio(read_only=True)
+    ratio_category_b = _ratio(read_only=True)
+    default_self_pay_ratio = _ratio(read_only=True)
+    cross_province_ratio_registered = _ratio(read_only=True)
+    cross_province_ratio_unregistered = _ratio(read_only=True)
+
+    class Meta:
+        model = BenefitPolicy
+        fields = [
+            "id",
+            "province",
+            "scheme",
+            "setting",
+            "hospital_level",
+            "effective_from",
+            "effective_to",
+            "deductible_fen",
+            *RATIO_FIELDS,
+            "annual_cap_fen",
+            "note",
+            "status",
+            "created_by",
+            "created_at",
+            "submitted_by",
+            "submitted_at",
+            "approved_by",
+            "approved_at",
+        ]
+        read_only_fields = fields
+
+
+class PolicyCreateSerializer(serializers.Serializer[Any]):
+    """A draft policy; unknown fields are refused."""
+
+    province = serializers.CharField()
+    scheme = serializers.ChoiceField(choices=Scheme.values)
+    setting = serializers.ChoiceField(choices=CareSetting.values)
+    hospital_level = serializers.ChoiceField(choices=["", *HospitalLevel.values], required=False, default="", allow_blank=True)
+    effective_from = serializers.DateField()
+    effective_to = serializers.DateField(required=False, allow_null=True, default=None)
+    deductible_fen = FenField(min_value=0, max_value=MAX_FEN)
+    ratio_category_a = _ratio()
+    ratio_category_b = _ratio()
+    default_self_pay_ratio = _ratio(required=False, default=Decimal(0))
+    annual_cap_fen = FenField(min_value=0, max_value=MAX_FEN)
+    cross_province_ratio_registered = _ratio(required=False, default=Decimal(1))
+    cross_province_ratio_unregistered = _ratio(required=False, default=Decimal(1))
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+    def validate_province(self, value: str) -> str:
+        return _province(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(dict.fromkeys(unknown, "unknown field"))
+        return attrs

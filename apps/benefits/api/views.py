@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.benefits import services
 from apps.benefits.adjudication import Claim, ClaimLine, adjudicate
-from apps.benefits.selectors import hospital_level
+from apps.benefits.models import BenefitPolicy
+from apps.benefits.selectors import hospital_level, policies_visible_to, province_by_code
+from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff, IsStaffMember
 from apps.core.errors import Forbidden, ValidationFailed
 from apps.core.principals import is_hospital
 
 from .serializers import (
+    PolicyCreateSerializer,
+    PolicySerializer,
     PrecheckRequestSerializer,
     PrecheckResponseSerializer,
     SimulationRequestSerializer,
@@ -86,3 +93,60 @@ class SimulationView(APIView):
         at_home = adjudicate(_claim(data, destination=data["home_province"], hospital="", level=level))
         away = adjudicate(_claim(data, destination=data["destination_province"], hospital="", level=level))
         return Response({"at_home": at_home.as_dict(), "away": away.as_dict()})
+
+
+class PolicyListCreateView(generics.ListAPIView[BenefitPolicy]):
+    """Benefit policies: a province-bound user lists and drafts her own province's only."""
+
+    permission_classes = [IsStaffMember]
+    serializer_class = PolicySerializer
+    pagination_class = IdCursorPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("province", str, description="province code"),
+            OpenApiParameter("status", str, description="draft | submitted | approved"),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        policies = policies_visible_to(user=self.request.user)
+        for param, lookup in (("province", "province__code"), ("status", "status")):
+            value = self.request.query_params.get(param)
+            if value:
+                policies = policies.filter(**{lookup: value})
+        return policies
+
+    @extend_schema(request=PolicyCreateSerializer, responses={201: PolicySerializer}, summary="Draft a benefit policy")
+    def post(self, request: Request) -> Response:
+        payload = PolicyCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        fields = dict(payload.validated_data)
+        province = province_by_code(fields.pop("province"))
+        policy = services.policy_create_draft(user=request.user, province=province, **fields)
+        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class _PolicyStepView(APIView):
+    permission_classes = [IsStaffMember]
+
+    def act(self, request: Request, policy: BenefitPolicy) -> BenefitPolicy:
+        raise NotImplementedError
+
+    @extend_schema(request=None, responses={200: PolicySerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        # Other provinces' policies are not hidden here: the service answers 403 wrong_province.
+        policy = self.act(request, get_object_or_404(BenefitPolicy, pk=pk))
+        return Response(PolicySerializer(policy).data)
+
+
+class PolicySubmitView(_PolicyStepView):
+    def act(self, request: Request, policy: BenefitPolicy) -> BenefitPolicy:
+        return services.policy_submit(policy=policy, user=request.user)
+
+
+class PolicyApproveView(_PolicyStepView):
+    def act(self, request: Request, policy: BenefitPolicy) -> BenefitPolicy:
+        return services.policy_approve(policy=policy, user=request.user)

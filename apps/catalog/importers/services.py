@@ -24,8 +24,8 @@ from apps.core.jobs import job_enqueue, job_progress
 from apps.core.models import AuditAction, Job
 from apps.core.permissions import CATALOG_EDITORS, require_role
 
-from ..models import CatalogRelease
-from ..services import ensure_draft, items_record_history
+from ..models import CatalogRelease, ReleaseParticipant
+from ..services import ensure_draft, items_record_history, took_part
 from . import sql
 from .formats import FORMATS, READERS
 
@@ -102,6 +102,8 @@ def _import(
             CatalogRelease.objects.select_for_update().filter(pk=release.pk).values_list("pk").get()
             release.refresh_from_db()
             ensure_draft(release)
+            # Rolled back with the import if the file is refused: only a file that went in counts.
+            took_part(release=release, user=user, part=ReleaseParticipant.Part.IMPORTED)
             with connection.cursor() as cursor:
                 # JIT compilation of these wide expressions costs more (~1 s a query) than it saves.
                 cursor.execute("SET LOCAL work_mem = '256MB'")

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
-from apps.core.permissions import has_role
+from apps.core.permissions import has_role, reads_money
 from apps.core.principals import is_hospital
 from apps.core.roles import Role
 
@@ -32,3 +32,12 @@ class IsHospitalOrStaff(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return is_hospital(request.user) or has_role(request.user, *Role.values)
+
+
+class ReadsMoney(BasePermission):
+    """Staff on the money allow-list (``apps.core.permissions.MONEY_READERS``); others 403."""
+
+    message = "fund accounts, ledgers, transfers and reconciliation results are read by finance, provincial staff and auditors"
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return reads_money(request.user)

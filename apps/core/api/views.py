@@ -7,8 +7,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from apps.core.health import health_report
+from apps.core.jobs import job_view, jobs_visible_to
 from apps.core.models import AuditAction, AuditEvent, Job
 from apps.core.permissions import has_role
 from apps.core.roles import Role
@@ -30,14 +33,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @extend_schema(summary="Progress and result of a background job (import, reconciliation run)")
 class JobDetailView(generics.RetrieveAPIView[Job]):
+    """A job of the caller's province (or a national one she may see), with what she may see of
+    its result: a province-bound user gets a reconciliation run cut down to her province."""
+
     serializer_class = JobSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        user = self.request.user
-        jobs = Job.objects.all()
-        if getattr(user, "is_superuser", False) or getattr(user, "staff_profile", None) is not None:
-            return jobs
-        return jobs.none()
+        return jobs_visible_to(user=self.request.user)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        job = self.get_object()
+        view = job_view(job=job, user=request.user)
+        job.result, job.errors = view.result, view.errors  # shown, never saved
+        return Response(JobSerializer(job).data)
 
 
 class CanReadAuditLog(BasePermission):

@@ -1,4 +1,7 @@
-"""Staff endpoints for fund accounts and transfers (API.md, "Pooling and reconciliation"). Thin."""
+"""Staff endpoints for fund accounts and transfers (API.md, "Pooling and reconciliation"). Thin.
+
+Every view is for the money allow-list (``ReadsMoney``: finance roles, province_staff, auditors;
+catalog roles get 403); the selectors keep province-bound readers to their own province."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import IdCursorPagination
-from apps.core.api.permissions import IsStaffMember
+from apps.core.api.permissions import ReadsMoney
 from apps.core.errors import ValidationFailed
 from apps.pooling import selectors, services
 from apps.pooling.models import FundAccount, LedgerEntry, Transfer
@@ -25,7 +28,7 @@ class AccountPagination(IdCursorPagination):
 
 
 class AccountListView(generics.ListAPIView[FundAccount]):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
     serializer_class = AccountSerializer
     pagination_class = AccountPagination
 
@@ -49,7 +52,7 @@ class AccountListView(generics.ListAPIView[FundAccount]):
 
 
 class AccountDetailView(generics.RetrieveAPIView[FundAccount]):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
     serializer_class = AccountSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -57,7 +60,7 @@ class AccountDetailView(generics.RetrieveAPIView[FundAccount]):
 
 
 class AccountEntriesView(generics.ListAPIView[LedgerEntry]):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
     serializer_class = EntrySerializer
     pagination_class = IdCursorPagination
 
@@ -65,11 +68,11 @@ class AccountEntriesView(generics.ListAPIView[LedgerEntry]):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return LedgerEntry.objects.none()
         account = get_object_or_404(selectors.accounts_visible_to(user=self.request.user), pk=self.kwargs["pk"])
-        return LedgerEntry.objects.filter(account=account)
+        return selectors.entries_visible_to(user=self.request.user).filter(account=account)
 
 
 class TransferListCreateView(generics.ListAPIView[Transfer]):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
     serializer_class = TransferSerializer
     pagination_class = IdCursorPagination
 
@@ -100,7 +103,7 @@ class TransferListCreateView(generics.ListAPIView[Transfer]):
 
 
 class TransferDetailView(generics.RetrieveAPIView[Transfer]):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
     serializer_class = TransferSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -113,7 +116,7 @@ def _transfer(pk: int) -> Transfer:
 
 
 class TransferApproveView(APIView):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
 
     @extend_schema(request=None, responses={200: TransferSerializer}, summary="Approve and post (maker-checker)")
     def post(self, request: Request, pk: int) -> Response:
@@ -122,7 +125,7 @@ class TransferApproveView(APIView):
 
 
 class TransferRejectView(APIView):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
 
     @extend_schema(request=ReasonSerializer, responses={200: TransferSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -133,7 +136,7 @@ class TransferRejectView(APIView):
 
 
 class TransferVoidView(APIView):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
 
     @extend_schema(request=ReasonSerializer, responses={200: TransferSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -144,7 +147,7 @@ class TransferVoidView(APIView):
 
 
 class TransferReverseView(APIView):
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
 
     @extend_schema(request=ReasonSerializer, responses={201: TransferSerializer}, summary="Propose the reversal of a posted transfer")
     def post(self, request: Request, pk: int) -> Response:

@@ -18,9 +18,13 @@ class SettlementImportSerializer(serializers.Serializer[Any]):
 
 
 class RunSerializer(serializers.ModelSerializer[ReconciliationRun]):
+    """A run as its reader may see it: ``context["summary"]`` is ``selectors.run_summary_for``'s
+    answer (a province-bound reader's pairs, net position and transfers only)."""
+
     counts = serializers.SerializerMethodField()
     net_positions = serializers.SerializerMethodField()
     totals = serializers.SerializerMethodField()
+    transfer_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = ReconciliationRun
@@ -28,10 +32,13 @@ class RunSerializer(serializers.ModelSerializer[ReconciliationRun]):
         read_only_fields = fields
 
     def get_counts(self, run: ReconciliationRun) -> dict[str, int]:
-        return dict(run.summary.get("counts", {}))
+        return dict(self.context["summary"].get("counts", {}))
 
     def get_net_positions(self, run: ReconciliationRun) -> dict[str, int]:
-        return dict(run.summary.get("net_positions", {}))
+        return dict(self.context["summary"].get("net_positions", {}))
 
     def get_totals(self, run: ReconciliationRun) -> dict[str, Any]:
-        return dict(run.summary.get("totals", {}))
+        return dict(self.context["summary"].get("totals", {}))
+
+    def get_transfer_ids(self, run: ReconciliationRun) -> list[int]:
+        return list(self.context["summary"].get("transfer_ids", []))

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.jobs import JOB_QUEUED, job_queued
-from apps.core.api.permissions import IsStaffMember
-from apps.core.permissions import staff_province
+from apps.core.api.permissions import IsStaffMember, ReadsMoney
+from apps.core.permissions import bound_province
 from apps.reconciliation import selectors, services
 from apps.reconciliation.models import ReconciliationRun
 
@@ -36,24 +36,32 @@ class RunCreateView(APIView):
 
 
 class RunDetailView(generics.RetrieveAPIView[ReconciliationRun]):
-    permission_classes = [IsStaffMember]
+    """A run for money readers; a province-bound one sees the pairs of her province and her own
+    net position only."""
+
+    permission_classes = [ReadsMoney]
     serializer_class = RunSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.runs()
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        run = self.get_object()
+        summary = selectors.run_summary_for(run=run, province=bound_province(request.user))
+        return Response(RunSerializer(run, context={"summary": summary}).data)
+
 
 class RunDiscrepanciesCsvView(APIView):
     """The run's discrepancies as CSV, optionally of one pair (?home=&destination=)."""
 
-    permission_classes = [IsStaffMember]
+    permission_classes = [ReadsMoney]
 
     @extend_schema(responses={(200, "text/csv"): bytes}, summary="Discrepancies of a run as CSV")
     def get(self, request: Request, pk: int) -> Any:
         run = get_object_or_404(selectors.runs(), pk=pk)
         home, destination = request.query_params.get("home", ""), request.query_params.get("destination", "")
-        # Provincial staff get the pairs involving their own province only.
-        province = "" if request.user.is_superuser else staff_province(request.user)
+        # Provincial readers get the pairs involving their own province only.
+        province = bound_province(request.user)
         rows = selectors.discrepancies_csv(run=run, home=home, destination=destination, province=province)
         response = StreamingHttpResponse(rows, content_type="text/csv")
         name = f"discrepancies-{run.period}-{home or 'all'}-{destination or 'all'}.csv"

@@ -14,7 +14,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=Role.values)
-        parser.add_argument("--province", default="")
+        parser.add_argument(
+            "--province",
+            default="",
+            help="GB/T 2260 province code; required for province_staff. Finance roles without it are national users.",
+        )
         parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     def handle(self, *args: Any, **opts: Any) -> None:
