@@ -281,8 +281,9 @@ def _settlement_files() -> tuple[bytes, bytes]:
 
 
 def seed_reconciliation(users: dict[str, Any]) -> Any:
-    """Both sides' settlement files of January 2026, imported by the Shanghai finance maker, and
-    a finished reconciliation run over them (with its netting proposals waiting for checkers).
+    """Both sides' settlement files of January 2026, imported by the national finance maker (the
+    files hold several provinces' rows, which a province-bound maker may not file), and a finished
+    reconciliation run over them (with its netting proposals waiting for checkers).
     Returns the run, or the latest run of the month when the files were loaded before."""
     import io
 
@@ -291,7 +292,7 @@ def seed_reconciliation(users: dict[str, Any]) -> Any:
 
     if SettlementBatch.objects.filter(period=RECONCILIATION_PERIOD).exists():
         return ReconciliationRun.objects.filter(period=RECONCILIATION_PERIOD).order_by("-pk").first()
-    maker = users["sh_finance_maker"]
+    maker = users["national_finance_maker"]
     home_file, destination_file = _settlement_files()
     for side, content in (("home", home_file), ("destination", destination_file)):
         reconciliation.settlement_import(
