@@ -103,6 +103,13 @@ class AuditAction(models.TextChoices):
     TRANSFER_REVERSAL_PROPOSED = "transfer.reversal_proposed", "reversal proposed"
     REGION_FIGURES_ENTERED = "region_figures.entered", "region figures entered"
     ADJUSTMENT_PROPOSED = "adjustment.proposed", "risk adjustment proposed"
+    REGION_FIGURES_IMPORTED = "region_figures.imported", "region figures imported"
+    ADVANCE_POLICY_CHANGED = "advance.policy_changed", "advance fund policy changed"
+    CLEARING_RECORDED = "clearing.recorded", "settled cross-province amounts recorded"
+    BUDGET_SAVED = "budget.saved", "pooling budget saved"
+    BUDGET_ALERTED = "budget.alerted", "pooling budget alert sent"
+    UNIFICATION_PROPOSED = "unification.proposed", "move to unified collection and expenditure proposed"
+    UNIFICATION_COMPLETED = "unification.completed", "move to unified collection and expenditure completed"
     SETTLEMENTS_IMPORTED = "settlements.imported", "settlement file imported"
     RECONCILIATION_RUN = "reconciliation.run", "reconciliation run finished"
 
