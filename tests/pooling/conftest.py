@@ -35,6 +35,15 @@ def account(kind: str, province: str | None = None, region: str | None = None) -
     return accounts.get(kind=kind, province__code=province) if province else accounts.get(kind=kind)
 
 
+def national_finance(role: str, username: str) -> Any:
+    """A finance user who acts for no one province. Until national finance roles exist (a staff
+    profile without a province), a superuser holding the role stands in for one."""
+    user = staff(role, SH, username=username)
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+    return user
+
+
 class People:
     def __init__(self) -> None:
         self.sh_maker = staff(Role.FINANCE_MAKER, SH, username="sh-maker")
