@@ -51,7 +51,7 @@ class PoolingConfig(AppConfig):
 
         from apps.core.jobs import register_job_kind
 
-        from . import services, signals
+        from . import services, signals, tasks  # noqa: F401  (tasks: registers pooling.after_clearing, looked up by name)
 
         signals.clearing_recorded.connect(_clearing_recorded, dispatch_uid="pooling.clearing_recorded")
         register_job_kind(kind=services.FIGURES_IMPORT_JOB, handler=services.figures_import_job_handler)
