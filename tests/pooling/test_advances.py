@@ -16,9 +16,15 @@ from apps.core.models import AuditEvent
 from apps.pooling import selectors, services
 from apps.pooling.models import ClearingResult, FundAccount, Transfer
 from tests.pooling.conftest import SC, SH, account, fund, key
-from tests.reconciliation.conftest import recon_default_plan, row  # noqa: F401  (fixture)
+from tests.reconciliation.conftest import _recon_world, row
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clearing(catalog_admin: Any, reviewer: Any) -> Any:
+    """Reconciliation's test world: releases, a finance maker, settlement files and runs."""
+    return _recon_world(catalog_admin, reviewer)
 
 
 def policy(people: Any, province: str = SH, threshold: int = 1_000_000_00, target: int = 3_000_000_00) -> Any:
@@ -33,7 +39,9 @@ def advance_in(province: str, amount: int, people: Any) -> None:
     provincial, advance = account("provincial", province), account("advance", province)
     fund(provincial, amount, people)
     maker, checker = (people.sh_maker, people.sh_checker) if province == SH else (people.sc_maker, people.sc_checker)
-    transfer = services.transfer_propose(from_account=provincial, to_account=advance, amount_fen=amount, proposer=maker, idempotency_key=key())
+    transfer = services.transfer_propose(
+        from_account=provincial, to_account=advance, amount_fen=amount, proposer=maker, idempotency_key=key()
+    )
     services.transfer_approve(transfer=transfer, approver=checker)
 
 
@@ -125,7 +133,11 @@ def test_the_statement_selector_gives_the_months_opening_draws_topups_and_closin
     policy(people)
     advance_in(SH, 500_00, people)
     drawn = services.transfer_propose(
-        from_account=account("advance", SH), to_account=account("provincial", SC), amount_fen=200_00, proposer=people.sh_maker, idempotency_key=key()
+        from_account=account("advance", SH),
+        to_account=account("provincial", SC),
+        amount_fen=200_00,
+        proposer=people.sh_maker,
+        idempotency_key=key(),
     )
     services.transfer_approve(transfer=drawn, approver=people.sh_checker)
     period = timezone.localdate().strftime("%Y-%m")
@@ -138,9 +150,9 @@ def test_the_statement_selector_gives_the_months_opening_draws_topups_and_closin
     )
 
 
-def test_the_clearing_pays_from_the_advance_of_a_province_that_prefunds(recon_default_plan, people, django_capture_on_commit_callbacks):
+def test_the_clearing_pays_from_the_advance_of_a_province_that_prefunds(clearing, people, django_capture_on_commit_callbacks):
     policy(people, SC)
-    recon = recon_default_plan
+    recon = clearing
     recon.both(row("S1", home=SC, dest=SH, fund=7000))
     with django_capture_on_commit_callbacks(execute=True):
         run = recon.run()
@@ -148,10 +160,10 @@ def test_the_clearing_pays_from_the_advance_of_a_province_that_prefunds(recon_de
     assert (transfer.from_account.kind, transfer.from_account.province_code) == ("advance", SC)
 
 
-def test_a_clearing_that_leaves_the_advance_below_its_threshold_proposes_a_topup(recon_default_plan, people, django_capture_on_commit_callbacks):
+def test_a_clearing_that_leaves_the_advance_below_its_threshold_proposes_a_topup(clearing, people, django_capture_on_commit_callbacks):
     policy(people, SC, threshold=10_000, target=50_000)
     advance_in(SC, 50_000, people)
-    recon = recon_default_plan
+    recon = clearing
     recon.both(row("S1", home=SC, dest=SH, fund=45_000, total=60_000))
     with django_capture_on_commit_callbacks(execute=True):
         recon.run()
@@ -159,26 +171,28 @@ def test_a_clearing_that_leaves_the_advance_below_its_threshold_proposes_a_topup
     assert (topup.amount_fen, topup.state) == (45_000, "proposed")
 
 
-def test_a_clearing_that_leaves_the_advance_above_its_threshold_proposes_nothing(recon_default_plan, people, django_capture_on_commit_callbacks):
+def test_a_clearing_that_leaves_the_advance_above_its_threshold_proposes_nothing(clearing, people, django_capture_on_commit_callbacks):
     policy(people, SC, threshold=10_000, target=50_000)
     advance_in(SC, 50_000, people)
-    recon = recon_default_plan
+    recon = clearing
     recon.both(row("S1", home=SC, dest=SH, fund=40_000, total=60_000))
     with django_capture_on_commit_callbacks(execute=True):
         recon.run()
     assert topups(SC) == []
 
 
-def test_the_clearing_leaves_pooling_the_settled_amounts_per_province(recon_default_plan, people):
-    recon = recon_default_plan
+def test_the_clearing_leaves_pooling_the_settled_amounts_per_province(clearing, people):
+    recon = clearing
     recon.both(row("S1", home=SC, dest=SH, fund=7000), row("S2", home=SC, dest=SH, fund=3000), row("S3", home=SH, dest=SC, fund=500))
     run = recon.run()
-    results = {r.province.code: (r.payable_fen, r.receivable_fen, r.claims, r.source) for r in ClearingResult.objects.filter(period="2026-03")}
+    results = {
+        r.province.code: (r.payable_fen, r.receivable_fen, r.claims, r.source) for r in ClearingResult.objects.filter(period="2026-03")
+    }
     assert results == {SC: (10_000, 500, 2, f"reconciliation run #{run.pk}"), SH: (500, 10_000, 1, f"reconciliation run #{run.pk}")}
 
 
-def test_a_rerun_of_the_month_replaces_the_settled_amounts_and_keeps_the_old_in_history(recon_default_plan, people):
-    recon = recon_default_plan
+def test_a_rerun_of_the_month_replaces_the_settled_amounts_and_keeps_the_old_in_history(clearing, people):
+    recon = clearing
     recon.both(row("S1", home=SC, dest=SH, fund=7000))
     recon.run()
     recon.both(row("S2", home=SC, dest=SH, fund=1000))
