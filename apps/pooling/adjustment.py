@@ -2,18 +2,7 @@
 provincial level (regions ↔ provincial fund) and the national level (provinces ↔ national
 fund), the services feed it, and the property tests drive it with random figures.
 
-For units i = 1..n with fund income I_i, expenditure E_i, active insured A_i and retirees R_i:
-
-    contribution_i = round_half_up(I_i × s)                        s = contribution_share
-    pot            = round_half_up(Σ contribution_i × a)           a = allocation_share
-    dependency_i   = R_i / max(A_i, 1)
-    deficit_i      = max(0, E_i − I_i)
-    weight_i       = w_dep × dependency_i / Σ dependency  +  w_def × deficit_i / Σ deficit
-                     (a term whose sum is 0 counts 0)
-    allocation_i   = pot split by weight_i, largest remainder (whole fen, Σ allocation_i = pot),
-                     or 0 for everyone when every weight is 0 (the pot stays in the fund)
-
-So contributions are never negative, the pot never exceeds the contributions, and the
+The rule is ``FORMULA`` below (stored with every run and shown with it). So contributions are never negative, the pot never exceeds the contributions, and the
 allocations never exceed the pot: they add up to it exactly, or to 0.
 """
 
@@ -26,7 +15,16 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-FORMULA = __doc__.split("\n\n")[1].strip() if __doc__ else ""
+FORMULA = """\
+For units i = 1..n with fund income I_i, expenditure E_i, active insured A_i and retirees R_i:
+contribution_i = round_half_up(I_i × s)                 s = contribution_share
+pot            = round_half_up(Σ contribution_i × a)    a = allocation_share
+dependency_i   = R_i / max(A_i, 1)
+deficit_i      = max(0, E_i − I_i)
+weight_i       = w_dep × dependency_i / Σ dependency + w_def × deficit_i / Σ deficit
+                 (a term whose sum is 0 counts 0)
+allocation_i   = pot split by weight_i by largest remainder (whole fen, Σ allocation_i = pot),
+                 or 0 for every unit when every weight is 0 (the pot stays in the fund)"""
 
 
 @dataclass(frozen=True)

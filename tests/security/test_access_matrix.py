@@ -50,6 +50,21 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("notice-delivery-replay", "post"): (401, 202, 202, 401, 403, 403, 403, 403, 403, 202),
     ("notice-item-usage", "put"): (401, 200, 200, 401, 403, 403, 403, 403, 403, 403),
     ("notice-list", "get"): (401, 200, 200, 401, 403, 403, 403, 403, 403, 403),
+    # Provincial pooling (issue 19): money readers only (catalog roles 403); writes by the finance
+    # role each needs; the run read is a national run, whose rows a province-bound reader sees
+    # for her own province only (tests/pooling/test_provincial_api.py); B's budget/change read is 404.
+    ("pooling-adjustment-run-detail", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 403),
+    ("pooling-adjustment-run-list", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 403),
+    ("pooling-adjustment-run-list", "post"): (401, 403, 403, 401, 403, 403, 202, 202, 403, 403),
+    ("pooling-advance-list", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 403),
+    ("pooling-budget-detail", "get"): (401, 403, 403, 401, 200, 404, 200, 200, 200, 403),
+    ("pooling-budget-list", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 403),
+    ("pooling-budget-list", "post"): (401, 403, 403, 401, 403, 403, 200, 403, 403, 403),
+    ("pooling-figures-import", "post"): (401, 403, 403, 401, 403, 403, 202, 403, 403, 403),
+    ("pooling-figures-list", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 403),
+    ("pooling-unification-complete", "post"): (401, 403, 403, 401, 403, 403, 409, 200, 403, 403),
+    ("pooling-unification-detail", "get"): (401, 403, 403, 401, 200, 404, 200, 200, 200, 403),
+    ("pooling-unification-list", "post"): (401, 403, 403, 401, 403, 403, 201, 403, 403, 403),
     ("reconciliation-run-detail", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 200),
     ("reconciliation-run-discrepancies", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 200),
     ("reconciliation-run-list", "post"): (401, 403, 403, 401, 403, 403, 202, 202, 403, 403),

@@ -79,6 +79,43 @@ class World:
         return client
 
 
+def _provincial_pooling(users: dict[str, Any]) -> dict[str, int]:
+    """Province A's budget and pending move to unified collection and expenditure, and a national
+    risk-adjustment run over A's and B's figures (provincial pooling, issue 19)."""
+    from decimal import Decimal
+
+    from apps.benefits.models import PoolingRegion, Province
+    from apps.pooling.models import AdjustmentRule
+
+    province_a = Province.objects.get(code=PROVINCE_A)
+    maker_b = staff(Role.FINANCE_MAKER, PROVINCE_B, username="maker-b")
+    pooling.region_figures_put(
+        province=province_a,
+        period="2026-02",
+        fund_income_fen=100_000,
+        fund_expenditure_fen=80_000,
+        active_insured=100,
+        retirees=40,
+        user=users[FINANCE_MAKER],
+    )
+    pooling.region_figures_put(
+        region=PoolingRegion.objects.get(code="510100"),
+        period="2026-02",
+        fund_income_fen=50_000,
+        fund_expenditure_fen=70_000,
+        active_insured=100,
+        retirees=80,
+        user=maker_b,
+    )
+    AdjustmentRule.objects.create(province=None, contribution_share=Decimal("0.02"), effective_from=dt.date(2026, 1, 1))
+    adjustment_run, _ = pooling.adjustment_run(period="2026-02")
+    budget = pooling.budget_save(
+        province=province_a, year=2026, expenditure_fen=10_000, cross_regional_fen=1_000, user=users[FINANCE_MAKER]
+    )
+    change = pooling.unification_propose(province=province_a, user=users[FINANCE_MAKER], reason="统收统支")
+    return {"adjustment_run": adjustment_run.pk, "budget_a": budget.pk, "unification_a": change.pk}
+
+
 def build_world() -> World:
     ensure_ledger()
     hospital_a = hospitals.hospital_register(code="H31010100001", name="上海甲医院", province_code=PROVINCE_A)
@@ -119,6 +156,7 @@ def build_world() -> World:
         notices.notices_create_for_release(release=published)  # publish's on-commit signal did not run
     delivery_a = NoticeDelivery.objects.get(notice__hospital=hospital_a)
     run = reconciliation.reconciliation_run(period="2026-02", user=users[FINANCE_MAKER])
+    pooling_extra = _provincial_pooling(users)
     return World(
         hospital_a=hospital_a,
         hospital_b=hospital_b,
@@ -135,5 +173,5 @@ def build_world() -> World:
         job_id=job.pk,
         endpoint_a_id=endpoint_a.pk,
         key_a_prefix=key_a_obj.prefix,
-        extra={"delivery_a": delivery_a.pk, "run": run.pk},
+        extra={"delivery_a": delivery_a.pk, "run": run.pk, **pooling_extra},
     )
