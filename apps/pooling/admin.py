@@ -374,7 +374,7 @@ class AdjustmentRunAdmin(PortalHistoryAdmin):
     read_only = True
     change_list_template = "admin/pooling/adjustmentrun/change_list.html"
     change_form_template = "admin/pooling/adjustmentrun/change_form.html"
-    fields = [
+    RUN_FIELDS = (
         "level",
         "province",
         "period",
@@ -386,8 +386,9 @@ class AdjustmentRunAdmin(PortalHistoryAdmin):
         "allocations_fen",
         "job",
         "created_at",
-    ]
-    readonly_fields = fields
+    )
+    fields = RUN_FIELDS
+    readonly_fields = RUN_FIELDS
 
     @admin.display(description=_("scope"))
     def scope(self, obj: AdjustmentRun) -> str:
