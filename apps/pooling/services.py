@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +42,7 @@ from apps.benefits.models import PoolingRegion, Province
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import SNIFF_BYTES, BulkFileRejected, detect_encoding, encoding_error, row_error
 from apps.core.codes import normalise_code
-from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
+from apps.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.jobs import job_enqueue
 from apps.core.mail import email_notify, staff_who_can
 from apps.core.models import AuditAction, Job
@@ -66,6 +67,7 @@ from .models import (
 
 State = Transfer.State
 Kind = FundAccount.Kind
+log = logging.getLogger(__name__)
 
 # Users that propose on behalf of a process, never log in and hold no role (see system_proposer).
 SYSTEM_PROPOSERS = frozenset({"system-reconciliation", "system-adjustment", "system-advance"})
@@ -1106,36 +1108,45 @@ def advance_topups_check(*, province_codes: list[str] | None = None, period: str
     plus top-ups on their way) is below its threshold gets one proposal from its provincial
     fund bringing it back to the target. At or above the threshold: nothing. Idempotent: a
     proposed top-up counts in the projection, so a second check proposes nothing more.
-    Each province in its own transaction, the advance account locked while it is decided."""
+    Each province in its own transaction; a province whose proposal is refused is logged and
+    skipped."""
     policies = AdvanceFundPolicy.objects.select_related("province").order_by("province__code")
     if province_codes is not None:
         policies = policies.filter(province__code__in=province_codes)
     proposer = system_proposer(name="advance")
+    accounts_ensure()
     proposed = []
     for policy in policies:
-        with transaction.atomic():
-            province = policy.province
-            accounts_ensure()
-            advance = (
-                FundAccount.objects.select_for_update(of=("self",)).select_related("province").get(kind=Kind.ADVANCE, province=province)
-            )
-            projected = selectors.advance_projected_fen(account=advance)
-            if projected >= policy.threshold_fen:
-                continue
-            provincial = FundAccount.objects.select_related("province").get(kind=Kind.PROVINCIAL, province=province)
-            attempt = Transfer.objects.filter(proposed_by=proposer, idempotency_key__startswith=f"{TOPUP_KEY}:{province.code}:").count() + 1
-            amount = policy.target_fen - projected
-            proposal = transfer_propose_detailed(
-                from_account=provincial,
-                to_account=advance,
-                amount_fen=amount,
-                memo=f"top-up of the advance to {format_yuan(policy.target_fen)}" + (f" after the {period} clearing" if period else ""),
-                proposer=proposer,
-                idempotency_key=f"{TOPUP_KEY}:{province.code}:{attempt}",
-                reason=f"projected advance {format_yuan(projected)} below the threshold {format_yuan(policy.threshold_fen)}",
-            )
-            proposed.append(proposal.transfer)
+        try:
+            transfer = _advance_topup(policy=policy, proposer=proposer, period=period)
+        except DomainError as exc:  # one province's refusal (a closed fund, a bad policy) must not stop the others
+            log.warning("advance top-up of %s not proposed: %s (%s)", policy.province.code, exc.detail, exc.code)
+            continue
+        if transfer is not None:
+            proposed.append(transfer)
     return proposed
+
+
+@transaction.atomic
+def _advance_topup(*, policy: AdvanceFundPolicy, proposer: Any, period: str) -> Transfer | None:
+    """The top-up one province's advance needs now, proposed (None when it needs none); the
+    advance account is locked while it is decided, so two checks at once propose one."""
+    province = policy.province
+    advance = FundAccount.objects.select_for_update(of=("self",)).select_related("province").get(kind=Kind.ADVANCE, province=province)
+    projected = selectors.advance_projected_fen(account=advance)
+    if projected >= policy.threshold_fen:
+        return None
+    provincial = FundAccount.objects.select_related("province").get(kind=Kind.PROVINCIAL, province=province)
+    attempt = Transfer.objects.filter(proposed_by=proposer, idempotency_key__startswith=f"{TOPUP_KEY}:{province.code}:").count() + 1
+    return transfer_propose_detailed(
+        from_account=provincial,
+        to_account=advance,
+        amount_fen=policy.target_fen - projected,
+        memo=f"top-up of the advance to {format_yuan(policy.target_fen)}" + (f" after the {period} clearing" if period else ""),
+        proposer=proposer,
+        idempotency_key=f"{TOPUP_KEY}:{province.code}:{attempt}",
+        reason=f"projected advance {format_yuan(projected)} below the threshold {format_yuan(policy.threshold_fen)}",
+    ).transfer
 
 
 # --- the monthly clearing's settled amounts --------------------------------------------------------------

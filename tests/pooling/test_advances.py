@@ -205,3 +205,19 @@ def test_the_daily_check_uses_the_same_rule(people):
     policy(people)
     result = services.after_clearing(period=(dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m"))
     assert [t.pk for t in topups()] == result["topups"]
+
+
+def test_a_province_whose_topup_is_refused_does_not_stop_the_others(people):
+    policy(people, SH)
+    policy(people, SC)
+    system = services.system_proposer(name="advance")
+    services.transfer_propose(  # SH's next top-up key (this one makes it ":2"), held by another body
+        from_account=account("provincial", SH),
+        to_account=account("advance", SH),
+        amount_fen=1,
+        proposer=system,
+        idempotency_key=f"advance-topup:{SH}:2",
+    )
+    Transfer.objects.filter(idempotency_key=f"advance-topup:{SH}:2").update(state="voided")
+    proposed = services.advance_topups_check()
+    assert [t.to_account.province_code for t in proposed] == [SC]
