@@ -103,6 +103,7 @@ class AuditAction(models.TextChoices):
     TRANSFER_REVERSAL_PROPOSED = "transfer.reversal_proposed", "reversal proposed"
     REGION_FIGURES_ENTERED = "region_figures.entered", "region figures entered"
     ADJUSTMENT_PROPOSED = "adjustment.proposed", "risk adjustment proposed"
+    ADJUSTMENT_RULE_SAVED = "adjustment.rule_saved", "risk adjustment rule saved"
     REGION_FIGURES_IMPORTED = "region_figures.imported", "region figures imported"
     ADVANCE_POLICY_CHANGED = "advance.policy_changed", "advance fund policy changed"
     CLEARING_RECORDED = "clearing.recorded", "settled cross-province amounts recorded"

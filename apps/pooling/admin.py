@@ -331,7 +331,7 @@ class RegionPeriodFiguresAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
 
 
 @admin.register(AdjustmentRule)
-class AdjustmentRuleAdmin(PortalHistoryAdmin):
+class AdjustmentRuleAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
     """Rules of the province (and, read-only to province-bound users, the national rule)."""
 
     list_display = [
@@ -357,6 +357,16 @@ class AdjustmentRuleAdmin(PortalHistoryAdmin):
         if obj is not None and obj.province_id is None and scoped_province(request):
             return False
         return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: AdjustmentRule, form: Any, change: bool) -> None:
+        services.adjustment_rule_save(rule=obj, user=request.user, reason=request.POST.get("_change_reason", "") or "saved in admin")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        try:
+            return super().change_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:  # e.g. rule_in_use: said on the page, nothing saved
+            messages.error(request, f"{exc.detail} ({exc.code})")
+            return HttpResponseRedirect(request.get_full_path())
 
     def has_delete_permission(self, request: HttpRequest, obj: AdjustmentRule | None = None) -> bool:
         return False  # runs refer to the rule they used

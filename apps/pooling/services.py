@@ -852,6 +852,37 @@ def figures_import_job_handler(job: Job) -> dict[str, Any]:
 # --- risk adjustment runs ---------------------------------------------------------------------------
 
 
+@transaction.atomic
+def adjustment_rule_save(*, rule: AdjustmentRule, user: Any, reason: str = "") -> AdjustmentRule:
+    """Save a province's adjustment rule (a finance user of that province) or the national rule
+    (``province`` empty: finance users without a province only), with history and one event.
+    Runs record the rule they used, so a rule in use is changed by adding one with a later
+    ``effective_from`` rather than by editing it (409 ``rule_in_use``)."""
+    if rule.province_id is None:
+        _require_national_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    else:
+        _require_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER, province_code=rule.province.code)  # type: ignore[union-attr]
+    if rule.pk is not None and AdjustmentRun.objects.filter(rule_id=rule.pk).exists():
+        raise Conflict(f"{rule} was used by a run: add a rule with a later effective date instead", code="rule_in_use")
+    history_save(rule, user=user, reason=reason or "rule saved")
+    audit_record(
+        action=AuditAction.ADJUSTMENT_RULE_SAVED,
+        actor=user,
+        obj=rule,
+        province=rule.province.code if rule.province is not None else "",
+        reason=reason,
+        detail={
+            "contribution_share": str(rule.contribution_share),
+            "allocation_share": str(rule.allocation_share),
+            "weight_dependency": str(rule.weight_dependency),
+            "weight_deficit": str(rule.weight_deficit),
+            "effective_from": str(rule.effective_from),
+            "effective_to": str(rule.effective_to) if rule.effective_to else None,
+        },
+    )
+    return rule
+
+
 def _unit_accounts(*, province: Province | None, codes: list[str]) -> tuple[FundAccount, dict[str, FundAccount]]:
     """The pool's account and each unit's account: the provincial fund and its regional funds,
     or (national level) the national fund and the provincial funds."""

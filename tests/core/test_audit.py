@@ -251,6 +251,11 @@ def test_each_webhook_endpoint_and_acknowledgement_action_writes_exactly_one_typ
     assert _events_of(lambda: notices.release_acknowledge(hospital_id=hospital.pk, label=release.label)) == []  # idempotent
 
 
+def _in_transaction(run: Callable[[], Any]) -> list[str]:
+    with transaction.atomic():
+        return _events_of(run)
+
+
 def test_each_provincial_pooling_action_writes_exactly_one_typed_event(world):
     """Actions that also propose transfers write their own event plus one ``transfer.proposed``
     per transfer (each proposal is an action of its own); the rest exactly one event."""
@@ -263,7 +268,8 @@ def test_each_provincial_pooling_action_writes_exactly_one_typed_event(world):
 
     people: People = world["people"]
     sichuan = Province.objects.get(code=SC)
-    AdjustmentRule.objects.create(province=sichuan, contribution_share=Decimal("0.05"), effective_from=dt.date(2026, 1, 1))
+    rule = AdjustmentRule(province=sichuan, contribution_share=Decimal("0.05"), effective_from=dt.date(2026, 1, 1))
+    assert _in_transaction(lambda: pooling.adjustment_rule_save(rule=rule, user=people.sc_maker)) == [AuditAction.ADJUSTMENT_RULE_SAVED]
     csv = b"region_code,period,fund_income_fen,fund_expenditure_fen,active_insured,retirees\n510300,2026-01,100,200,10,20\n"
     steps: list[tuple[list[str], Callable[[], Any]]] = [
         (

@@ -169,3 +169,38 @@ def test_the_pooling_model_of_a_province_is_not_editable_in_its_admin(client, pe
     sichuan = Province.objects.get(code=SC)
     client.post(reverse("admin:benefits_province_change", args=[sichuan.pk]), {"code": SC, "name": "四川省", "pooling_model": "unified"})
     assert Province.objects.get(code=SC).pooling_model == "adjustment_fund"
+
+
+def test_a_province_bound_maker_cannot_add_a_national_rule_in_admin(client, people):
+    client.force_login(people.sc_maker)
+    response = client.post(
+        reverse("admin:pooling_adjustmentrule_add"),
+        {
+            "contribution_share": "0.5",
+            "allocation_share": "1",
+            "weight_dependency": "0.5",
+            "weight_deficit": "0.5",
+            "effective_from": "2026-01-01",
+        },
+        follow=True,
+    )
+    assert (AdjustmentRule.objects.exists(), "permission_denied" in response.content.decode()) == (False, True)
+
+
+def test_a_rule_a_run_used_is_not_edited_but_superseded(client, people, sichuan_run):
+    client.force_login(people.sc_maker)
+    rule = sichuan_run.rule
+    response = client.post(
+        reverse("admin:pooling_adjustmentrule_change", args=[rule.pk]),
+        {
+            "province": rule.province_id,
+            "contribution_share": "0.9",
+            "allocation_share": "1",
+            "weight_dependency": "0.5",
+            "weight_deficit": "0.5",
+            "effective_from": "2026-01-01",
+        },
+        follow=True,
+    )
+    rule.refresh_from_db()
+    assert (rule.contribution_share, "rule_in_use" in response.content.decode()) == (Decimal("0.05"), True)
