@@ -1236,11 +1236,12 @@ def _queue_after_clearing(period: str) -> None:
     current_app.tasks["pooling.after_clearing"].apply_async(args=[period])
 
 
-def after_clearing(*, period: str) -> dict[str, Any]:
-    """What follows a clearing: advance top-ups, then the budget alerts of the year."""
+def after_clearing(*, period: str = "") -> dict[str, Any]:
+    """What follows a clearing of ``period``: advance top-ups, then the budget alerts of its year.
+    Without a period (the daily check): top-ups, and the alerts of every budget not alerted yet."""
     topups = advance_topups_check(period=period)
     with transaction.atomic():
-        alerted = budget_alerts_check(year=int(period[:4]))
+        alerted = budget_alerts_check(year=int(period[:4]) if period else None)
     return {"topups": [t.pk for t in topups], "budget_alerts": [b.pk for b in alerted]}
 
 

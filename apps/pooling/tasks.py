@@ -26,4 +26,4 @@ def adjustment_previous_month() -> list[int]:
 def daily_checks() -> dict[str, Any]:
     """Beat entry (daily): the same follow-ups as after a clearing, in case that hook was missed
     (a worker died between the run's commit and the task) or a manual transfer drew an advance."""
-    return services.after_clearing(period=services.previous_period(timezone.localdate()))
+    return services.after_clearing()

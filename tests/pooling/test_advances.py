@@ -4,7 +4,6 @@ selector; and the settled amounts pooling keeps from each clearing."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
@@ -202,8 +201,10 @@ def test_a_rerun_of_the_month_replaces_the_settled_amounts_and_keeps_the_old_in_
 
 
 def test_the_daily_check_uses_the_same_rule(people):
+    from apps.pooling.tasks import daily_checks
+
     policy(people)
-    result = services.after_clearing(period=(dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m"))
+    result = daily_checks()
     assert [t.pk for t in topups()] == result["topups"]
 
 
