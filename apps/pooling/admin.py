@@ -361,7 +361,9 @@ class AdjustmentRuleAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
     def save_model(self, request: HttpRequest, obj: AdjustmentRule, form: Any, change: bool) -> None:
         services.adjustment_rule_save(rule=obj, user=request.user, reason=request.POST.get("_change_reason", "") or "saved in admin")
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         try:
             return super().change_view(request, object_id, form_url, extra_context)
         except DomainError as exc:  # e.g. rule_in_use: said on the page, nothing saved
