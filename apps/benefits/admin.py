@@ -54,6 +54,9 @@ class ProvinceAdmin(ReferenceDataAdmin):
     search_fields = ["code", "name", "name_en"]
     list_filter = ["pooling_model"]
     province_fields = ("code",)
+    # A province changes pooling model only through pooling's PoolingModelChange (its regional
+    # accounts consolidated by approved transfers first), never by editing this field.
+    readonly_fields = ["pooling_model"]
 
 
 @admin.register(PoolingRegion)
@@ -63,6 +66,7 @@ class PoolingRegionAdmin(ReferenceDataAdmin):
     list_filter = ["province"]
     list_select_related = ["province"]
     province_fields = ("province__code",)
+    list_per_page = 400  # every GB/T 2260 pooling region (364) on one page
 
 
 @admin.register(BenefitPolicy)

@@ -168,6 +168,50 @@ def seed_pooling(users: dict[str, Any]) -> None:
             user=sc_maker,
         )
     pooling.adjustment_propose(province=sichuan, period="2026-01")
+    seed_provincial_pooling(users, sichuan=sichuan, chengdu=regions[0])
+
+
+def seed_provincial_pooling(users: dict[str, Any], *, sichuan: Any, chengdu: Any) -> None:
+    """Advances that pre-fund the monthly clearing (Shanghai's and Sichuan's), 2026 budgets of
+    Sichuan and Chengdu, Shanghai's own January figures and the national run of January."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from apps.benefits.models import Province
+    from apps.pooling import services as pooling
+    from apps.pooling.models import AdjustmentRule
+
+    shanghai = Province.objects.get(code="310000")
+    sh_maker, sh_checker = users["sh_finance_maker"], users["sh_finance_checker"]
+    sc_maker, sc_checker = users["sc_finance_maker"], users["sc_finance_checker"]
+    pooling.advance_policy_set(province=shanghai, threshold_fen=1_000_000_00, target_fen=3_000_000_00, user=sh_checker, reason="demo")
+    pooling.advance_policy_set(province=sichuan, threshold_fen=500_000_00, target_fen=2_000_000_00, user=sc_checker, reason="demo")
+    pooling.budget_save(
+        province=sichuan, year=2026, expenditure_fen=12_000_000_00, cross_regional_fen=1_200_000_00, user=sc_maker, reason="demo"
+    )
+    pooling.budget_save(
+        province=sichuan,
+        region=chengdu,
+        year=2026,
+        expenditure_fen=8_000_000_00,
+        cross_regional_fen=600_000_00,
+        user=sc_maker,
+        reason="demo",
+    )
+    pooling.region_figures_put(
+        province=shanghai,
+        period="2026-01",
+        fund_income_fen=5_000_000_00,
+        fund_expenditure_fen=4_200_000_00,
+        cross_regional_fen=300_000_00,
+        active_insured=12_000_000,
+        retirees=4_800_000,
+        user=sh_maker,
+    )
+    AdjustmentRule.objects.get_or_create(
+        province=None, effective_from=dt.date(2026, 1, 1), defaults={"contribution_share": Decimal("0.02")}
+    )
+    pooling.adjustment_run(period="2026-01")
 
 
 def seed_benefits(users: dict[str, Any]) -> None:

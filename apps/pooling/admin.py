@@ -1,8 +1,11 @@
 """Pooling admin: balances, entries and pending approvals per province; every write goes through
 the services (maker-checker buttons call transfer_approve / reject / void). Entries are read-only.
 
-The fund overview page (balances and net flows with an inline SVG chart) lives at
-``/admin/pooling/fundaccount/overview/``.
+The funds page (``/admin/pooling/fundaccount/overview/``) shows, walled by province, balances
+and net flows, the advance funds (预付金) against their thresholds, a risk-adjustment run's
+contributions and allocations with its formula, and a budget against its actual per month, each
+as a Chart.js chart in yuan (an inline SVG and the tables without JavaScript). Figures are
+imported and risk adjustment is run from their changelists (both queue a job).
 """
 
 from __future__ import annotations
@@ -16,18 +19,33 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin
+from apps.benefits.models import Province
+from apps.core.admin import AddThroughServiceMixin, MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, scoped_province
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan
 from apps.core.permissions import reads_money
 
 from . import selectors, services
-from .models import AdjustmentRule, FundAccount, LedgerEntry, RegionPeriodFigures, Transfer
+from .models import (
+    AdjustmentRule,
+    AdjustmentRun,
+    AdvanceFundPolicy,
+    ClearingResult,
+    FundAccount,
+    LedgerEntry,
+    PoolingBudget,
+    PoolingModelChange,
+    RegionPeriodFigures,
+    Transfer,
+)
 
 OVERVIEW_DAYS = 90
 
@@ -74,13 +92,19 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         if not reads_money(request.user):
             raise PermissionDenied("fund balances are read by finance, provincial staff and auditors")
         since = timezone.now() - dt.timedelta(days=OVERVIEW_DAYS)
-        visible = selectors.accounts_visible_to(user=request.user)
+        user = request.user
+        visible = selectors.accounts_visible_to(user=user)
         rows = selectors.fund_flows(accounts=visible.exclude(kind=FundAccount.Kind.EXTERNAL), since=since)
         own = set(visible.values_list("pk", flat=True))
-        pending = selectors.pending_transfers().filter(pk__in=selectors.transfers_visible_to(user=request.user).values("pk"))
+        pending = selectors.pending_transfers().filter(pk__in=selectors.transfers_visible_to(user=user).values("pk"))
+        runs = selectors.adjustment_runs_visible_to(user=user).filter(state=AdjustmentRun.State.SUCCEEDED)
+        run = runs.filter(pk=request.GET["run"]).first() if request.GET.get("run", "").isdigit() else runs.first()
+        year = int(request.GET["year"]) if request.GET.get("year", "").isdigit() else timezone.localdate().year
+        budgets = selectors.budgets_visible_to(user=user).filter(year=year)
+        budget = budgets.filter(pk=request.GET["budget"]).first() if request.GET.get("budget", "").isdigit() else budgets.first()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Fund balances and flows",
+            "title": _("Fund balances and flows"),
             "rows": rows,
             "chart": fund_chart(rows),
             "days": OVERVIEW_DAYS,
@@ -88,6 +112,14 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             "ledger_total": format_yuan(selectors.ledger_total_fen()),
             # Only the reader's own accounts: another province's balances are not hers to see.
             "mismatches": [m for m in selectors.ledger_balance_mismatches() if m["account"] in own],
+            "advances": selectors.advance_positions(user=user),
+            "runs": runs[:20],
+            "run": run,
+            "run_rows": selectors.adjustment_run_rows_for(run=run, user=user) if run else [],
+            "year": year,
+            "budgets": budgets,
+            "budget": budget,
+            "budget_months": selectors.budget_months(budget=budget) if budget else [],
         }
         return TemplateResponse(request, "pooling/funds.html", context)
 
@@ -228,30 +260,91 @@ class LedgerEntryAdmin(MoneyReadersAdmin, PortalAdmin):
 
 
 @admin.register(RegionPeriodFigures)
-class RegionPeriodFiguresAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
-    list_display = ["region", "period", "fund_income_fen", "fund_expenditure_fen", "active_insured", "retirees", "entered_by"]
-    list_filter = ["period", "region__province"]
-    list_select_related = ["region", "entered_by"]
+class RegionPeriodFiguresAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHistoryAdmin):
+    list_display = [
+        "period",
+        "province",
+        "region",
+        "fund_income",
+        "fund_expenditure",
+        "cross_regional",
+        "active_insured",
+        "retirees",
+        "entered_by",
+    ]
+    list_filter = ["period", "province"]
+    list_select_related = ["province", "region", "entered_by"]
+    fields = [
+        "province",
+        "region",
+        "period",
+        "fund_income_fen",
+        "fund_expenditure_fen",
+        "cross_regional_fen",
+        "active_insured",
+        "retirees",
+        "entered_by",
+    ]
     readonly_fields = ["entered_by"]
-    province_fields = ("region__province__code",)
+    province_fields = ("province__code",)
+    change_list_template = "admin/pooling/regionperiodfigures/change_list.html"
+
+    @admin.display(description=_("fund income"), ordering="fund_income_fen")
+    def fund_income(self, obj: RegionPeriodFigures) -> str:
+        return format_yuan(obj.fund_income_fen)
+
+    @admin.display(description=_("fund expenditure"), ordering="fund_expenditure_fen")
+    def fund_expenditure(self, obj: RegionPeriodFigures) -> str:
+        return format_yuan(obj.fund_expenditure_fen)
+
+    @admin.display(description=_("of which cross-regional"), ordering="cross_regional_fen")
+    def cross_regional(self, obj: RegionPeriodFigures) -> str:
+        return format_yuan(obj.cross_regional_fen)
 
     def save_model(self, request: HttpRequest, obj: RegionPeriodFigures, form: Any, change: bool) -> None:
         saved = services.region_figures_put(
             region=obj.region,
+            province=obj.province,
             period=obj.period,
             fund_income_fen=obj.fund_income_fen,
             fund_expenditure_fen=obj.fund_expenditure_fen,
+            cross_regional_fen=obj.cross_regional_fen,
             active_insured=obj.active_insured,
             retirees=obj.retirees,
             user=request.user,
         )
         obj.pk = saved.pk
 
+    def get_urls(self) -> list[Any]:
+        return [path("import/", self.admin_site.admin_view(self.import_view), name="pooling_figures_import"), *super().get_urls()]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a figures CSV: queues the import job and opens its progress page."""
+        if request.method == "POST":
+            try:
+                upload = request.FILES.get("file")
+                if upload is None:
+                    raise DomainError(gettext("choose a file to upload"))
+                job = services.figures_import_enqueue(upload=upload, user=request.user)
+            except DomainError as exc:
+                messages.error(request, f"{exc.detail} ({exc.code})")
+                return redirect(request.path)
+            return redirect("staff:job", pk=job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import region figures"),
+            "columns": [*services.FIGURES_COLUMNS, *services.FIGURES_OPTIONAL],
+        }
+        return TemplateResponse(request, "admin/pooling/regionperiodfigures/import.html", context)
+
 
 @admin.register(AdjustmentRule)
-class AdjustmentRuleAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
+class AdjustmentRuleAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHistoryAdmin):
+    """Rules of the province (and, read-only to province-bound users, the national rule)."""
+
     list_display = [
-        "province",
+        "scope",
         "contribution_share",
         "allocation_share",
         "weight_dependency",
@@ -262,3 +355,279 @@ class AdjustmentRuleAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     list_filter = ["province"]
     list_select_related = ["province"]
     province_fields = ("province__code",)
+    national_rows_field = "province"
+
+    @admin.display(description=_("scope"), ordering="province__code")
+    def scope(self, obj: AdjustmentRule) -> str:
+        return str(obj.province) if obj.province is not None else gettext("national adjustment fund")
+
+    def has_change_permission(self, request: HttpRequest, obj: AdjustmentRule | None = None) -> bool:
+        # The national rule is the national finance users' (a province-bound user reads it).
+        if obj is not None and obj.province_id is None and scoped_province(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: AdjustmentRule, form: Any, change: bool) -> None:
+        services.adjustment_rule_save(rule=obj, user=request.user, reason=request.POST.get("_change_reason", "") or "saved in admin")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().change_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:  # e.g. rule_in_use: said on the page, nothing saved
+            messages.error(request, f"{exc.detail} ({exc.code})")
+            return HttpResponseRedirect(request.get_full_path())
+
+    def has_delete_permission(self, request: HttpRequest, obj: AdjustmentRule | None = None) -> bool:
+        return False  # runs refer to the rule they used
+
+
+@admin.register(AdjustmentRun)
+class AdjustmentRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
+    """Runs are written by the service only; the page shows the formula, the inputs and results."""
+
+    list_display = ["id", "period", "scope", "state", "contributions", "pot", "allocations", "transfer_count", "created_at"]
+    list_filter = ["level", "state", "period", "province"]
+    list_select_related = ["province"]
+    province_fields = ("province__code",)
+    national_rows_field = "province"
+    read_only = True
+    change_list_template = "admin/pooling/adjustmentrun/change_list.html"
+    change_form_template = "admin/pooling/adjustmentrun/change_form.html"
+    RUN_FIELDS = (
+        "level",
+        "province",
+        "period",
+        "state",
+        "rule",
+        "parameters",
+        "contributions_fen",
+        "pot_fen",
+        "allocations_fen",
+        "job",
+        "created_at",
+    )
+    fields = RUN_FIELDS
+    readonly_fields = RUN_FIELDS
+
+    @admin.display(description=_("scope"))
+    def scope(self, obj: AdjustmentRun) -> str:
+        return str(obj.province) if obj.province is not None else gettext("national adjustment fund")
+
+    @admin.display(description=_("contributions"), ordering="contributions_fen")
+    def contributions(self, obj: AdjustmentRun) -> str:
+        return format_yuan(obj.contributions_fen)
+
+    @admin.display(description=_("pot"), ordering="pot_fen")
+    def pot(self, obj: AdjustmentRun) -> str:
+        return format_yuan(obj.pot_fen)
+
+    @admin.display(description=_("allocations"), ordering="allocations_fen")
+    def allocations(self, obj: AdjustmentRun) -> str:
+        return format_yuan(obj.allocations_fen)
+
+    @admin.display(description=_("transfers"))
+    def transfer_count(self, obj: AdjustmentRun) -> int:
+        return len(obj.transfer_ids)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AdjustmentRun | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AdjustmentRun | None = None) -> bool:
+        return False
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        run = selectors.adjustment_runs_visible_to(user=request.user).filter(pk=object_id).first() if object_id.isdigit() else None
+        extra = {"run": run, "run_rows": selectors.adjustment_run_rows_for(run=run, user=request.user) if run else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def get_urls(self) -> list[Any]:
+        return [path("run/", self.admin_site.admin_view(self.run_view), name="pooling_adjustment_run"), *super().get_urls()]
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        """Start a run: a month and a province (or the national level); opens the job's page."""
+        own = scoped_province(request)
+        if request.method == "POST":
+            try:
+                job = services.adjustment_request(
+                    period=request.POST.get("period", ""), province_code=request.POST.get("province", ""), user=request.user
+                )
+            except DomainError as exc:
+                messages.error(request, f"{exc.detail} ({exc.code})")
+                return redirect(request.path)
+            return redirect("staff:job", pk=job.pk)
+        provinces = Province.objects.filter(pooling_model=Province.PoolingModel.ADJUSTMENT_FUND).order_by("code")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Run risk adjustment"),
+            "provinces": provinces.filter(code=own) if own else provinces,
+            "national": not own,
+            "period": services.previous_period(timezone.localdate()),
+        }
+        return TemplateResponse(request, "admin/pooling/adjustmentrun/run.html", context)
+
+
+@admin.register(AdvanceFundPolicy)
+class AdvanceFundPolicyAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHistoryAdmin):
+    list_display = ["province", "threshold", "target", "updated_by"]
+    list_select_related = ["province", "updated_by"]
+    fields = ["province", "threshold_fen", "target_fen", "updated_by"]
+    readonly_fields = ["updated_by"]
+    province_fields = ("province__code",)
+
+    @admin.display(description=_("threshold"), ordering="threshold_fen")
+    def threshold(self, obj: AdvanceFundPolicy) -> str:
+        return format_yuan(obj.threshold_fen)
+
+    @admin.display(description=_("target"), ordering="target_fen")
+    def target(self, obj: AdvanceFundPolicy) -> str:
+        return format_yuan(obj.target_fen)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AdvanceFundPolicy | None = None) -> Any:
+        return ["province", "updated_by"] if obj is not None else ["updated_by"]
+
+    def save_model(self, request: HttpRequest, obj: AdvanceFundPolicy, form: Any, change: bool) -> None:
+        saved = services.advance_policy_set(
+            province=obj.province,
+            threshold_fen=obj.threshold_fen,
+            target_fen=obj.target_fen,
+            user=request.user,
+            reason=request.POST.get("_change_reason", "") or "set in admin",
+        )
+        obj.pk = saved.pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: AdvanceFundPolicy | None = None) -> bool:
+        return False
+
+
+@admin.register(ClearingResult)
+class ClearingResultAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
+    """What each monthly clearing settled per province (written by pooling on the clearing's signal)."""
+
+    list_display = ["period", "province", "payable", "receivable", "claims", "source", "recorded_at"]
+    list_filter = ["period", "province"]
+    list_select_related = ["province"]
+    province_fields = ("province__code",)
+    read_only = True
+
+    @admin.display(description=_("payable (its insured elsewhere)"), ordering="payable_fen")
+    def payable(self, obj: ClearingResult) -> str:
+        return format_yuan(obj.payable_fen)
+
+    @admin.display(description=_("receivable (others treated here)"), ordering="receivable_fen")
+    def receivable(self, obj: ClearingResult) -> str:
+        return format_yuan(obj.receivable_fen)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ClearingResult | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ClearingResult | None = None) -> bool:
+        return False
+
+
+@admin.register(PoolingBudget)
+class PoolingBudgetAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHistoryAdmin):
+    list_display = ["year", "province", "region", "expenditure", "cross_regional", "alert_ratio", "alerted_at", "chart_link"]
+    list_filter = ["year", "province"]
+    list_select_related = ["province", "region"]
+    fields = ["year", "province", "region", "expenditure_fen", "cross_regional_fen", "alert_ratio", "alerted_at", "updated_by"]
+    readonly_fields = ["alerted_at", "updated_by"]
+    province_fields = ("province__code",)
+
+    @admin.display(description=_("expenditure"), ordering="expenditure_fen")
+    def expenditure(self, obj: PoolingBudget) -> str:
+        return format_yuan(obj.expenditure_fen)
+
+    @admin.display(description=_("of which cross-regional"), ordering="cross_regional_fen")
+    def cross_regional(self, obj: PoolingBudget) -> str:
+        return format_yuan(obj.cross_regional_fen)
+
+    @admin.display(description=_("budget against actual"))
+    def chart_link(self, obj: PoolingBudget) -> str:
+        url = reverse("admin:pooling_overview")
+        return format_html('<a href="{}?year={}&amp;budget={}#budget">{}</a>', url, obj.year, obj.pk, gettext("chart"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PoolingBudget | None = None) -> Any:
+        return ["year", "province", "region", "alerted_at", "updated_by"] if obj is not None else ["alerted_at", "updated_by"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        from django.conf import settings
+
+        return {"alert_ratio": settings.POOLING_BUDGET_ALERT_RATIO, "year": timezone.localdate().year}
+
+    def save_model(self, request: HttpRequest, obj: PoolingBudget, form: Any, change: bool) -> None:
+        saved = services.budget_save(
+            province=obj.province,
+            region=obj.region,
+            year=obj.year,
+            expenditure_fen=obj.expenditure_fen,
+            cross_regional_fen=obj.cross_regional_fen,
+            alert_ratio=obj.alert_ratio,
+            user=request.user,
+            reason=request.POST.get("_change_reason", "") or "set in admin",
+        )
+        obj.pk = saved.pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: PoolingBudget | None = None) -> bool:
+        return False
+
+
+@admin.register(PoolingModelChange)
+class PoolingModelChangeAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHistoryAdmin):
+    """Add = propose the move of a province to unified collection and expenditure (the
+    consolidation transfers); the action completes it (a second person, a finance checker)."""
+
+    list_display = ["id", "province", "to_model", "state", "proposed_by", "completed_by", "transfer_count", "created_at"]
+    list_filter = ["state", "province"]
+    list_select_related = ["province", "proposed_by", "completed_by"]
+    fields = ["province", "reason"]
+    province_fields = ("province__code",)
+    actions = ["complete", "propose_again"]
+
+    @admin.display(description=_("consolidation transfers"))
+    def transfer_count(self, obj: PoolingModelChange) -> int:
+        return len(obj.transfer_ids)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PoolingModelChange | None = None) -> Any:
+        if obj is not None:
+            return ["province", "to_model", "state", "reason", "proposed_by", "completed_by", "transfer_ids", "created_at", "completed_at"]
+        return []
+
+    def get_fields(self, request: HttpRequest, obj: PoolingModelChange | None = None) -> Any:
+        return self.get_readonly_fields(request, obj) if obj is not None else ["province", "reason"]
+
+    def save_model(self, request: HttpRequest, obj: PoolingModelChange, form: Any, change: bool) -> None:
+        if change:
+            return  # the workflow actions change it
+        created = services.unification_propose(province=obj.province, user=request.user, reason=obj.reason)
+        obj.pk = created.pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: PoolingModelChange | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Complete (finance checker, not the proposer)"))
+    def complete(self, request: HttpRequest, queryset: QuerySet[PoolingModelChange]) -> None:
+        for change in queryset:
+            self.run_service(
+                request, str(change), lambda c=change: services.unification_complete(change=c, user=request.user), gettext("completed")
+            )
+
+    @admin.action(description=_("Propose the consolidation of what is left"))
+    def propose_again(self, request: HttpRequest, queryset: QuerySet[PoolingModelChange]) -> None:
+        for change in queryset:
+            self.run_service(
+                request,
+                str(change),
+                lambda c=change: services.unification_propose(province=c.province, user=request.user, reason=c.reason),
+                gettext("proposed"),
+            )

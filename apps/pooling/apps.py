@@ -29,6 +29,12 @@ def _region_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> N
     transaction.on_commit(accounts_ensure)
 
 
+def _clearing_recorded(sender: Any, *, period: str, pairs: list[tuple[str, str, int, int]], source: str, **kwargs: Any) -> None:
+    from .services import clearing_record
+
+    clearing_record(period=period, pairs=pairs, source=source)
+
+
 class PoolingConfig(AppConfig):
     name = "apps.pooling"
     label = "pooling"
@@ -42,3 +48,11 @@ class PoolingConfig(AppConfig):
         post_migrate.connect(_ensure_accounts_after_migrate, sender=self, dispatch_uid="pooling.ensure_accounts")
         post_save.connect(_region_saved, sender=PoolingRegion, dispatch_uid="pooling.region_accounts")
         post_save.connect(_region_saved, sender=Province, dispatch_uid="pooling.province_accounts")
+
+        from apps.core.jobs import register_job_kind
+
+        from . import services, signals, tasks  # noqa: F401  (tasks: registers pooling.after_clearing, looked up by name)
+
+        signals.clearing_recorded.connect(_clearing_recorded, dispatch_uid="pooling.clearing_recorded")
+        register_job_kind(kind=services.FIGURES_IMPORT_JOB, handler=services.figures_import_job_handler)
+        register_job_kind(kind=services.ADJUSTMENT_JOB, handler=services.adjustment_job_handler)

@@ -1,17 +1,33 @@
-"""Reads on the ledger: balances, the proof that maintained balances agree with the entries, flows."""
+"""Reads on the ledger (balances, the proof that maintained balances agree with the entries, flows)
+and on provincial pooling (figures, risk-adjustment runs, advances, budgets), walled by province."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
+from apps.benefits.models import Province
+from apps.core.errors import NotFound
 from apps.core.permissions import bound_province, reads_money
 
-from . import sql
-from .models import FundAccount, LedgerEntry, Transfer
+from . import adjustment, sql
+from .models import (
+    AdjustmentRule,
+    AdjustmentRun,
+    AdvanceFundPolicy,
+    ClearingResult,
+    FundAccount,
+    LedgerEntry,
+    PoolingBudget,
+    PoolingModelChange,
+    RegionPeriodFigures,
+    Transfer,
+)
 
 
 def accounts_visible_to(*, user: Any) -> QuerySet[FundAccount]:
@@ -108,3 +124,243 @@ def fund_flows(*, accounts: QuerySet[FundAccount], since: dt.datetime | None = N
             }
         )
     return rows
+
+
+# --- provincial pooling ------------------------------------------------------------------------------
+
+
+def _walled(queryset: QuerySet[Any], user: Any, field: str) -> QuerySet[Any]:
+    """The money allow-list and the province wall (``core.permissions``), on pooling's own rows."""
+    if not reads_money(user):
+        return queryset.none()
+    province = bound_province(user)
+    return queryset.filter(**{field: province}) if province else queryset
+
+
+def figures_visible_to(*, user: Any) -> QuerySet[RegionPeriodFigures]:
+    return _walled(RegionPeriodFigures.objects.select_related("province", "region"), user, "province__code")
+
+
+def rule_in_force(*, period: str, province: Province | None) -> AdjustmentRule | None:
+    """The rule of ``province`` (None: the national rule) in force on the period's first day."""
+    first_day = dt.date(int(period[:4]), int(period[5:]), 1)
+    rules = AdjustmentRule.objects.filter(effective_from__lte=first_day).filter(
+        Q(effective_to__isnull=True) | Q(effective_to__gt=first_day)
+    )
+    rules = rules.filter(province=province) if province is not None else rules.filter(province__isnull=True)
+    return rules.order_by("-effective_from").first()
+
+
+def adjustment_inputs(*, period: str, province: Province | None) -> tuple[AdjustmentRule, list[adjustment.UnitFigures]]:
+    """The rule in force and the units' figures of ``period``: the province's regions (by code),
+    or for the national level every province with figures, each the sum of its region rows and
+    its own row. Raises NotFound ``rule_unknown`` / ``figures_missing``."""
+    rule = rule_in_force(period=period, province=province)
+    if rule is None:
+        scope = province.code if province is not None else "the national fund"
+        raise NotFound(f"no adjustment rule for {scope} in force in {period}", code="rule_unknown")
+    figures = RegionPeriodFigures.objects.filter(period=period)
+    units: list[adjustment.UnitFigures]
+    if province is not None:
+        rows = figures.filter(province=province, region__isnull=False).select_related("region").order_by("region__code")
+        units = [
+            adjustment.UnitFigures(
+                code=f.region.code,
+                name=f.region.name,
+                fund_income_fen=f.fund_income_fen,
+                fund_expenditure_fen=f.fund_expenditure_fen,
+                active_insured=f.active_insured,
+                retirees=f.retirees,
+            )
+            for f in rows
+            if f.region is not None
+        ]
+    else:
+        sums = (
+            figures.values("province__code", "province__name")
+            .annotate(
+                income=Sum("fund_income_fen"),
+                expenditure=Sum("fund_expenditure_fen"),
+                active=Sum("active_insured"),
+                retired=Sum("retirees"),
+            )
+            .order_by("province__code")
+        )
+        units = [
+            adjustment.UnitFigures(
+                code=row["province__code"],
+                name=row["province__name"],
+                fund_income_fen=int(row["income"]),
+                fund_expenditure_fen=int(row["expenditure"]),
+                active_insured=int(row["active"]),
+                retirees=int(row["retired"]),
+            )
+            for row in sums
+        ]
+    if not units:
+        scope = province.code if province is not None else "any province"
+        raise NotFound(f"no region figures of {scope} for {period}", code="figures_missing")
+    return rule, units
+
+
+def adjustment_runs_visible_to(*, user: Any) -> QuerySet[AdjustmentRun]:
+    """Provincial runs of the reader's province and every national run (whose rows a walled
+    reader sees only for her own province, see ``adjustment_run_rows_for``)."""
+    runs = AdjustmentRun.objects.select_related("province", "rule", "started_by")
+    if not reads_money(user):
+        return runs.none()
+    province = bound_province(user)
+    return runs.filter(Q(province__code=province) | Q(province__isnull=True)) if province else runs
+
+
+def adjustment_run_rows_for(*, run: AdjustmentRun, user: Any) -> list[dict[str, Any]]:
+    """A run's unit rows as the reader may see them: a walled reader of a national run sees her
+    own province's row only (other provinces' figures are theirs)."""
+    province = bound_province(user)
+    if province and run.province_id is None:
+        return [row for row in run.rows if row.get("code") == province]
+    return list(run.rows)
+
+
+def advance_projected_fen(*, account: FundAccount) -> int:
+    """The advance as it will stand once what is proposed or approved is posted: the balance,
+    minus debits waiting, plus credits (top-ups) waiting."""
+    waiting = Transfer.objects.filter(state__in=[Transfer.State.PROPOSED, Transfer.State.APPROVED])
+    out = waiting.filter(from_account=account).aggregate(total=Sum("amount_fen"))["total"] or 0
+    incoming = waiting.filter(to_account=account).aggregate(total=Sum("amount_fen"))["total"] or 0
+    return int(account.balance_fen - out + incoming)
+
+
+def advance_positions(*, user: Any) -> list[dict[str, Any]]:
+    """Per province the reader may see: the advance account, its balance, the projected balance,
+    the policy (threshold, target) and the top-ups waiting for approval."""
+    accounts = _walled(
+        FundAccount.objects.select_related("province").filter(kind=FundAccount.Kind.ADVANCE), user, "province__code"
+    ).order_by("province__code")
+    policies = {p.province_id: p for p in AdvanceFundPolicy.objects.all()}
+    waiting = Transfer.objects.filter(state__in=[Transfer.State.PROPOSED, Transfer.State.APPROVED])
+    out = dict(waiting.filter(from_account__in=accounts).values_list("from_account").annotate(total=Sum("amount_fen")).order_by())
+    incoming = dict(waiting.filter(to_account__in=accounts).values_list("to_account").annotate(total=Sum("amount_fen")).order_by())
+    rows = []
+    for account in accounts:
+        policy = policies.get(account.province_id)
+        projected = account.balance_fen - int(out.get(account.pk) or 0) + int(incoming.get(account.pk) or 0)
+        rows.append(
+            {
+                "province": account.province_code,
+                "province_name": account.province.name if account.province else "",
+                "account": account.pk,
+                "balance_fen": account.balance_fen,
+                "projected_fen": projected,
+                "threshold_fen": policy.threshold_fen if policy else None,
+                "target_fen": policy.target_fen if policy else None,
+                "waiting_debits_fen": int(out.get(account.pk) or 0),
+                "waiting_topups_fen": int(incoming.get(account.pk) or 0),
+                "below_threshold": bool(policy and projected < policy.threshold_fen),
+            }
+        )
+    return rows
+
+
+def _month_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
+    year, month = int(period[:4]), int(period[5:])
+    start = dt.date(year, month, 1)
+    end = dt.date(year + (month == 12), month % 12 + 1, 1)
+    tz = timezone.get_current_timezone()
+    return dt.datetime.combine(start, dt.time.min, tz), dt.datetime.combine(end, dt.time.min, tz)
+
+
+def advance_statement(*, province_code: str, period: str) -> dict[str, Any]:
+    """The province's advance (预付金) over one month, for its monthly statement: opening and
+    closing balance, what the clearing drew and what top-ups added (posted entries of the
+    month, by the posting time in the portal's time zone), the policy, and the top-ups still
+    waiting at the time of the call. Money in fen."""
+    account = FundAccount.objects.select_related("province").get(kind=FundAccount.Kind.ADVANCE, province__code=province_code)
+    start, end = _month_bounds(period)
+    entries = LedgerEntry.objects.filter(account=account)
+    opening = int(entries.filter(posted_at__lt=start).aggregate(total=Sum("amount_fen"))["total"] or 0)
+    month = entries.filter(posted_at__gte=start, posted_at__lt=end)
+    drawn = -int(month.filter(amount_fen__lt=0).aggregate(total=Sum("amount_fen"))["total"] or 0)
+    added = int(month.filter(amount_fen__gt=0).aggregate(total=Sum("amount_fen"))["total"] or 0)
+    policy = AdvanceFundPolicy.objects.filter(province__code=province_code).first()
+    waiting = list(
+        Transfer.objects.filter(to_account=account, state__in=[Transfer.State.PROPOSED, Transfer.State.APPROVED])
+        .order_by("pk")
+        .values("id", "amount_fen", "created_at")
+    )
+    return {
+        "province": province_code,
+        "period": period,
+        "account": account.pk,
+        "opening_balance_fen": opening,
+        "drawn_fen": drawn,
+        "topped_up_fen": added,
+        "closing_balance_fen": opening - drawn + added,
+        "threshold_fen": policy.threshold_fen if policy else None,
+        "target_fen": policy.target_fen if policy else None,
+        "waiting_topups": waiting,
+    }
+
+
+def clearing_accounts(*, province_codes: list[str]) -> dict[str, FundAccount]:
+    """The account the monthly clearing debits for each paying province: its advance (预付金)
+    when the province pre-funds clearing (it has an advance policy), else its provincial fund."""
+    with_policy = set(AdvanceFundPolicy.objects.filter(province__code__in=province_codes).values_list("province__code", flat=True))
+    accounts = FundAccount.objects.select_related("province").filter(
+        province__code__in=province_codes, kind__in=[FundAccount.Kind.PROVINCIAL, FundAccount.Kind.ADVANCE]
+    )
+    chosen: dict[str, FundAccount] = {}
+    for account in accounts:
+        wanted = FundAccount.Kind.ADVANCE if account.province_code in with_policy else FundAccount.Kind.PROVINCIAL
+        if account.kind == wanted:
+            chosen[account.province_code] = account
+    return chosen
+
+
+def budgets_visible_to(*, user: Any) -> QuerySet[PoolingBudget]:
+    return _walled(PoolingBudget.objects.select_related("province", "region"), user, "province__code")
+
+
+def _monthly_actuals(budget: PoolingBudget) -> dict[int, int]:
+    """Actual cross-regional expenditure per month (1..12) of the budget's year: a region's
+    reported figures, a province's settled cross-province amounts (ClearingResult)."""
+    prefix = f"{budget.year:04d}-"
+    rows: list[tuple[str, int]]
+    if budget.region_id is not None:
+        figures = RegionPeriodFigures.objects.filter(region_id=budget.region_id, period__startswith=prefix)
+        rows = list(figures.values_list("period", "cross_regional_fen"))
+    else:
+        cleared = ClearingResult.objects.filter(province_id=budget.province_id, period__startswith=prefix)
+        rows = list(cleared.values_list("period", "payable_fen"))
+    return {int(period[5:]): int(amount) for period, amount in rows}
+
+
+def budget_actual_fen(*, budget: PoolingBudget) -> int:
+    """The year's actual cross-regional expenditure so far (what the alert compares)."""
+    return sum(_monthly_actuals(budget).values())
+
+
+def budget_months(*, budget: PoolingBudget) -> list[dict[str, Any]]:
+    """Budget against actual per month: the cross-regional budget spread evenly over the twelve
+    months (whole fen, adding up to the year's amount), the actual, both cumulated."""
+    planned = adjustment.largest_remainder(budget.cross_regional_fen, [Decimal(1)] * 12)
+    actuals = _monthly_actuals(budget)
+    rows, planned_sum, actual_sum = [], 0, 0
+    for month in range(1, 13):
+        actual = actuals.get(month)
+        planned_sum += planned[month - 1]
+        actual_sum += actual or 0
+        rows.append(
+            {
+                "month": f"{budget.year:04d}-{month:02d}",
+                "budget_fen": planned[month - 1],
+                "actual_fen": actual,
+                "budget_to_date_fen": planned_sum,
+                "actual_to_date_fen": actual_sum,
+            }
+        )
+    return rows
+
+
+def pooling_changes_visible_to(*, user: Any) -> QuerySet[PoolingModelChange]:
+    return _walled(PoolingModelChange.objects.select_related("province", "proposed_by", "completed_by"), user, "province__code")

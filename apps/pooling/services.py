@@ -17,34 +17,61 @@ Rules (each also enforced by PostgreSQL where money is at stake, see migration 0
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
+import io
 import json
+import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from pathlib import PurePath
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
+from django.utils.translation import gettext
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from apps.benefits.models import PoolingRegion, Province
 from apps.core.audit import audit_record, history_save
-from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
-from apps.core.models import AuditAction
-from apps.core.money import MoneyError, apply_ratio, check_fen, format_yuan
+from apps.core.bulk import SNIFF_BYTES, BulkFileRejected, detect_encoding, encoding_error, row_error
+from apps.core.codes import normalise_code
+from apps.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed, require_reason
+from apps.core.jobs import job_enqueue
+from apps.core.mail import email_notify, staff_who_can
+from apps.core.models import AuditAction, Job
+from apps.core.money import MoneyError, check_fen, format_yuan
 from apps.core.otp import require_otp
-from apps.core.permissions import has_role, staff_province
+from apps.core.permissions import has_role, require_province, require_role, staff_province
 from apps.core.roles import Role
 
-from .models import AdjustmentRule, FundAccount, LedgerEntry, RegionPeriodFigures, Transfer
+from . import adjustment, selectors
+from .models import (
+    PERIOD_PATTERN,
+    AdjustmentRule,
+    AdjustmentRun,
+    AdvanceFundPolicy,
+    ClearingResult,
+    FundAccount,
+    LedgerEntry,
+    PoolingBudget,
+    PoolingModelChange,
+    RegionPeriodFigures,
+    Transfer,
+)
 
 State = Transfer.State
 Kind = FundAccount.Kind
+log = logging.getLogger(__name__)
 
 # Users that propose on behalf of a process, never log in and hold no role (see system_proposer).
-SYSTEM_PROPOSERS = frozenset({"system-reconciliation", "system-adjustment"})
+SYSTEM_PROPOSERS = frozenset({"system-reconciliation", "system-adjustment", "system-advance"})
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -56,6 +83,8 @@ def _account_name(kind: str, province: Province | None = None, region: PoolingRe
     assert province is not None
     if kind == Kind.EXTERNAL:
         return f"{province.name} 外部收支 (external: fund income and payouts)"
+    if kind == Kind.ADVANCE:
+        return f"{province.name} 跨省结算预付金 (advance at the national clearing account)"
     if kind == Kind.REGIONAL:
         assert region is not None
         return f"{region.name} 统筹基金 (pooling-region fund)"
@@ -65,16 +94,17 @@ def _account_name(kind: str, province: Province | None = None, region: PoolingRe
 
 
 def accounts_ensure() -> int:
-    """Create the missing accounts: the national fund, a provincial and an external account per
-    province, a regional account per pooling region of an adjustment-fund province. Idempotent;
-    runs after every migrate and when a province or region is added. Returns how many it made."""
+    """Create the missing accounts: the national fund, a provincial, an external and an advance
+    account (预付金 at the national clearing account) per province, a regional account per pooling
+    region of an adjustment-fund province. Idempotent; runs after every migrate and when a
+    province or region is added. Returns how many it made."""
     with transaction.atomic():
         existing = set(FundAccount.objects.values_list("kind", "province_id", "region_id"))
         missing: list[FundAccount] = []
         if not any(kind == Kind.NATIONAL for kind, _, _ in existing):
             missing.append(FundAccount(kind=Kind.NATIONAL, name=_account_name(Kind.NATIONAL)))
         for province in Province.objects.all():
-            for kind in (Kind.PROVINCIAL, Kind.EXTERNAL):
+            for kind in (Kind.PROVINCIAL, Kind.EXTERNAL, Kind.ADVANCE):
                 if (kind, province.pk, None) not in existing:
                     missing.append(FundAccount(kind=kind, province=province, name=_account_name(kind, province)))
         regions = PoolingRegion.objects.select_related("province").filter(province__pooling_model=Province.PoolingModel.ADJUSTMENT_FUND)
@@ -246,10 +276,14 @@ def transfer_propose_detailed(
     ``reason`` is the why of the audit event, kept whole (default: the memo).
 
     Raises ValidationFailed (bad amount, same account, bad key), Forbidden (role, wrong_province),
-    Conflict ``idempotency_key_conflict`` (same key, other body).
+    Conflict ``account_closed`` (a consolidated regional account), ``idempotency_key_conflict``
+    (same key, other body).
     """
     amount_fen = _clean_proposal(from_account, to_account, amount_fen, memo, idempotency_key)
     _require_maker_for(proposer, from_account, to_account)
+    closed = [a for a in (from_account, to_account) if a.closed_at is not None]
+    if closed:  # a trigger refuses their entries too (migration 0006)
+        raise Conflict(f"{closed[0]} is closed since {closed[0].closed_at:%Y-%m-%d}", code="account_closed")
     fingerprint = _fingerprint(from_account=from_account, to_account=to_account, amount_fen=amount_fen, memo=memo)
     with transaction.atomic():
         existing = Transfer.objects.filter(proposed_by=proposer, idempotency_key=idempotency_key).first()
@@ -508,26 +542,112 @@ def fund_income_record(
     return transfer_approve(transfer=transfer, approver=approver)
 
 
-# --- contribution and allocation rules -----------------------------------------------------------
+# --- provincial pooling: who acts, periods --------------------------------------------------------
+
+PERIOD = re.compile(PERIOD_PATTERN)
+FIGURES_IMPORT_JOB = "pooling.figures_import"
+ADJUSTMENT_JOB = "pooling.adjustment_run"
+
+
+def check_period(period: Any, *, field: str = "period") -> str:
+    """A month as ``YYYY-MM`` (400 validation_error otherwise)."""
+    if not isinstance(period, str) or not PERIOD.match(period):
+        raise ValidationFailed("period is YYYY-MM", errors=[{"field": field, "code": "invalid", "message": f"{period!r} is not YYYY-MM"}])
+    return period
+
+
+def previous_period(today: dt.date) -> str:
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{last.year:04d}-{last.month:02d}"
+
+
+def _require_finance(user: Any, *roles: str, province_code: str) -> None:
+    """``user`` holds one of ``roles`` and acts for ``province_code`` (users without a province
+    act for all); None is a process (beat, a system proposer). Role first, then province."""
+    if user is None or is_system_proposer(user):
+        return
+    require_role(user, *roles)
+    require_province(user, province_code)
+
+
+def _require_national_finance(user: Any, *roles: str) -> None:
+    """National work (the national fund's adjustment): finance users without a province."""
+    if user is None or is_system_proposer(user):
+        return
+    require_role(user, *roles)
+    if not getattr(user, "is_superuser", False) and staff_province(user):
+        raise Forbidden("national adjustment runs are started by finance users without a province")
+
+
+def _lock_key(name: str) -> None:
+    """Serialise work on one key (a period's run of one scope) for the rest of the transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+
+
+# --- region figures -------------------------------------------------------------------------------
+
+
+def _figures_errors(
+    *, fund_income_fen: Any, fund_expenditure_fen: Any, cross_regional_fen: Any, active_insured: Any, retirees: Any
+) -> list[dict[str, Any]]:
+    errors = []
+    for name, value in (
+        ("fund_income_fen", fund_income_fen),
+        ("fund_expenditure_fen", fund_expenditure_fen),
+        ("cross_regional_fen", cross_regional_fen),
+    ):
+        try:
+            if check_fen(value) < 0:
+                errors.append({"field": name, "code": "negative", "message": "fen ≥ 0"})
+        except MoneyError as exc:
+            errors.append({"field": name, "code": "invalid", "message": str(exc)})
+    for name, value in (("active_insured", active_insured), ("retirees", retirees)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**31 - 1:
+            errors.append({"field": name, "code": "invalid", "message": "a whole number of people, ≥ 0"})
+    if not errors and cross_regional_fen > fund_expenditure_fen:
+        errors.append({"field": "cross_regional_fen", "code": "over_expenditure", "message": "part of the expenditure, not more"})
+    return errors
 
 
 @transaction.atomic
 def region_figures_put(
     *,
-    region: PoolingRegion,
+    region: PoolingRegion | None = None,
+    province: Province | None = None,
     period: str,
     fund_income_fen: int,
     fund_expenditure_fen: int,
     active_insured: int,
     retirees: int,
+    cross_regional_fen: int = 0,
     user: Any,
 ) -> RegionPeriodFigures:
-    """Enter (or correct) one region's figures for a period (YYYY-MM)."""
-    if len(period) != 7 or period[4] != "-" or not (period[:4].isdigit() and period[5:].isdigit() and 1 <= int(period[5:]) <= 12):
-        raise ValidationFailed(f"period {period!r} is not YYYY-MM", errors=[{"field": "period", "code": "invalid", "message": "YYYY-MM"}])
-    figures = RegionPeriodFigures.objects.filter(region=region, period=period).first() or RegionPeriodFigures(region=region, period=period)
-    figures.fund_income_fen = check_fen(fund_income_fen)
-    figures.fund_expenditure_fen = check_fen(fund_expenditure_fen)
+    """Enter (or correct) one region's figures for a period (YYYY-MM); without ``region``, the
+    figures of ``province``'s own fund (municipalities, unified provinces).
+
+    Raises Forbidden (not a finance_maker; another province: wrong_province), ValidationFailed
+    (period, negative or malformed amounts and counts, cross-regional above expenditure)."""
+    if region is not None:
+        province = region.province
+    if province is None:
+        raise ValidationFailed("figures belong to a region or a province", errors=[{"field": "region", "code": "required", "message": ""}])
+    _require_finance(user, Role.FINANCE_MAKER, province_code=province.code)
+    check_period(period)
+    errors = _figures_errors(
+        fund_income_fen=fund_income_fen,
+        fund_expenditure_fen=fund_expenditure_fen,
+        cross_regional_fen=cross_regional_fen,
+        active_insured=active_insured,
+        retirees=retirees,
+    )
+    if errors:
+        raise ValidationFailed("the figures are not valid", errors=errors)
+    figures = RegionPeriodFigures.objects.select_for_update().filter(province=province, region=region, period=period).order_by("pk").first()
+    figures = figures or RegionPeriodFigures(province=province, region=region, period=period)
+    figures.fund_income_fen = fund_income_fen
+    figures.fund_expenditure_fen = fund_expenditure_fen
+    figures.cross_regional_fen = cross_regional_fen
     figures.active_insured = active_insured
     figures.retirees = retirees
     figures.entered_by = user if getattr(user, "pk", None) else None
@@ -536,92 +656,869 @@ def region_figures_put(
         action=AuditAction.REGION_FIGURES_ENTERED,
         actor=user,
         obj=figures,
-        province=region.province.code,
+        province=province.code,
         detail={
-            "region": region.code,
+            "region": region.code if region is not None else "",
             "period": period,
-            "fund_income_fen": figures.fund_income_fen,
-            "fund_expenditure_fen": figures.fund_expenditure_fen,
+            "fund_income_fen": fund_income_fen,
+            "fund_expenditure_fen": fund_expenditure_fen,
+            "cross_regional_fen": cross_regional_fen,
             "active_insured": active_insured,
             "retirees": retirees,
         },
     )
+    budget_alerts_check(province_codes=[province.code], year=int(period[:4]))
     return figures
 
 
-def _largest_remainder(total: int, weights: list[Decimal]) -> list[int]:
-    """Split ``total`` fen by ``weights`` into whole fen that add up exactly to ``total``."""
-    weight_sum = sum(weights)
-    if total <= 0 or weight_sum <= 0:
-        return [0] * len(weights)
-    exact = [Decimal(total) * w / weight_sum for w in weights]
-    shares = [int(x) for x in exact]
-    left = total - sum(shares)
-    for index in sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))[:left]:
-        shares[index] += 1
-    return shares
+FIGURES_COLUMNS = ("region_code", "period", "fund_income_fen", "fund_expenditure_fen", "active_insured", "retirees")
+FIGURES_OPTIONAL = ("cross_regional_fen",)
+FIGURES_MAX_ROWS = 100_000
+_FEN_TEXT = re.compile(r"^[0-9]{1,19}$")
+_COUNT_TEXT = re.compile(r"^[0-9]{1,10}$")
 
 
-def adjustment_plan(*, province: Province, period: str) -> list[dict[str, Any]]:
-    """What the rule in force says for ``period``: per region, its contribution and allocation (fen)."""
-    first_day = f"{period}-01"
-    rule = (
-        AdjustmentRule.objects.filter(province=province, effective_from__lte=first_day)
-        .exclude(effective_to__lte=first_day)
-        .order_by("-effective_from")
-        .first()
-    )
-    if rule is None:
-        raise NotFound(f"province {province.code} has no adjustment rule in force in {period}", code="rule_unknown")
-    figures = list(
-        RegionPeriodFigures.objects.filter(region__province=province, period=period).select_related("region").order_by("region__code")
-    )
-    if not figures:
-        raise NotFound(f"no region figures for {province.code} in {period}", code="figures_missing")
-    contributions = [apply_ratio(f.fund_income_fen, rule.contribution_share) for f in figures]
-    pot = apply_ratio(sum(contributions), rule.allocation_share)
-    dependency = [Decimal(f.retirees) / Decimal(max(f.active_insured, 1)) for f in figures]
-    dep_sum = sum(dependency) or Decimal(1)
-    deficits = [Decimal(f.deficit_fen) for f in figures]
-    def_sum = sum(deficits) or Decimal(1)
-    weights = [rule.weight_dependency * d / dep_sum + rule.weight_deficit * x / def_sum for d, x in zip(dependency, deficits, strict=True)]
-    allocations = _largest_remainder(pot, weights)
-    return [
-        {"region": f.region, "contribution_fen": c, "allocation_fen": a, "dependency_ratio": d, "deficit_fen": f.deficit_fen}
-        for f, c, a, d in zip(figures, contributions, allocations, dependency, strict=True)
-    ]
+def _decode(data: bytes) -> str:
+    encoding = detect_encoding(data[:SNIFF_BYTES])
+    body = data[encoding.skip :]
+    try:
+        return body.decode(encoding.python)
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise encoding_error(line, f"line {line} is not valid {encoding.label}") from None
 
 
-def adjustment_propose(*, province: Province, period: str, proposer: Any | None = None) -> list[Transfer]:
-    """Turn the plan into *proposed* transfers (regional → provincial contributions, provincial →
-    regional allocations), each keyed by period and region so a rerun proposes nothing new."""
-    proposer = proposer or system_proposer(name="adjustment")
-    provincial = FundAccount.objects.select_related("province").get(kind=Kind.PROVINCIAL, province=province)
-    transfers: list[Transfer] = []
+def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of a figures CSV as dicts ready to write, and every error (line, column, code)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    errors: list[dict[str, Any]] = []
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return [], [row_error(line=1, column="", code="missing_field", message="the file is empty: a header row is expected")]
+    for name in FIGURES_COLUMNS:
+        if name not in header:
+            errors.append(row_error(line=1, column=name, code="missing_field", message=f"column {name} is missing"))
+    for name in header:
+        if name not in FIGURES_COLUMNS + FIGURES_OPTIONAL:
+            errors.append(row_error(line=1, column=name, code="unknown_column", message=f"column {name!r} is not part of the layout"))
+    if errors:
+        return [], errors
+    regions = {r.code: r for r in PoolingRegion.objects.select_related("province")}
+    provinces = {p.code: p for p in Province.objects.all()}
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    line = 1
+    for record in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(rows) >= FIGURES_MAX_ROWS:
+            errors.append(row_error(line=line, column="", code="too_many_rows", message=f"at most {FIGURES_MAX_ROWS:,} rows per file"))
+            break
+        if len(record) != len(header):
+            errors.append(
+                row_error(line=line, column="", code="column_count", message=f"{len(record)} fields, the header has {len(header)}")
+            )
+            continue
+        cells = dict(zip(header, record, strict=True))
+        row_errors = len(errors)
+        code = normalise_code(cells["region_code"])
+        region = regions.get(code)
+        province = region.province if region is not None else provinces.get(code) if code.endswith("0000") else None
+        if province is None:
+            errors.append(
+                row_error(line=line, column="region_code", code="unknown_region", message=f"{code!r} is no pooling region or province")
+            )
+        elif own_province and province.code != own_province:
+            errors.append(
+                row_error(
+                    line=line,
+                    column="region_code",
+                    code="wrong_province",
+                    message=f"{code} belongs to {province.code}, you act for {own_province}",
+                )
+            )
+        period = normalise_code(cells["period"])
+        if not PERIOD.match(period):
+            errors.append(row_error(line=line, column="period", code="period_format", message=f"{cells['period']!r} is not YYYY-MM"))
+        values: dict[str, int] = {}
+        for name in ("fund_income_fen", "fund_expenditure_fen", "cross_regional_fen"):
+            raw = cells.get(name, "0").strip() or ("0" if name == "cross_regional_fen" else "")
+            if not _FEN_TEXT.match(raw) or int(raw) > 2**63 - 1:
+                errors.append(row_error(line=line, column=name, code="money_format", message=f"{raw!r}: whole fen, digits only, ≥ 0"))
+            else:
+                values[name] = int(raw)
+        for name in ("active_insured", "retirees"):
+            raw = cells[name].strip()
+            if not _COUNT_TEXT.match(raw) or int(raw) > 2**31 - 1:
+                errors.append(row_error(line=line, column=name, code="count_format", message=f"{raw!r}: a whole number of people"))
+            else:
+                values[name] = int(raw)
+        if len(errors) == row_errors and values["cross_regional_fen"] > values["fund_expenditure_fen"]:
+            errors.append(
+                row_error(
+                    line=line,
+                    column="cross_regional_fen",
+                    code="over_expenditure",
+                    message="cross-regional spending is part of the expenditure",
+                )
+            )
+        if len(errors) == row_errors:
+            key = (code, period)
+            if key in seen:
+                errors.append(
+                    row_error(line=line, column="region_code", code="duplicate_row", message=f"{code} {period} is on line {seen[key]} too")
+                )
+                continue
+            seen[key] = line
+            assert province is not None
+            rows.append({"line": line, "province": province, "region": region, "period": period, **values})
+    return rows, errors
+
+
+def figures_import(*, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "") -> dict[str, Any]:
+    """Import region figures from CSV (``region_code,period,fund_income_fen,fund_expenditure_fen,
+    active_insured,retirees[,cross_regional_fen]``; a province code stands for the province's own
+    fund). All or nothing: any bad row raises BulkFileRejected listing every bad row
+    ``{line, column, code, message}`` and nothing is written. A province-bound maker imports
+    her own province's rows only (``wrong_province``). Rows equal to what is stored change
+    nothing; changed and new rows get a history row naming the file. One audit event."""
+    own = "" if user is None or getattr(user, "is_superuser", False) else staff_province(user)
+    if user is not None:
+        require_role(user, Role.FINANCE_MAKER)
+    rows, errors = _parse_figures(_decode(file.read()), own_province=own)
+    if errors:
+        raise BulkFileRejected(f"{len(errors)} error(s) in the figures file; nothing was imported", errors=errors)
+    if not rows:
+        raise BulkFileRejected(
+            "the figures file has no rows", errors=[row_error(line=2, column="", code="missing_field", message="no rows")]
+        )
+    reason = f"imported from {PurePath(filename).name or 'a file'}" + (f" (job #{job.pk})" if job else "")
+    author = user if getattr(user, "pk", None) else None
+    fields = ["fund_income_fen", "fund_expenditure_fen", "cross_regional_fen", "active_insured", "retirees"]
     with transaction.atomic():
-        for row in adjustment_plan(province=province, period=period):
-            regional = FundAccount.objects.select_related("province").get(kind=Kind.REGIONAL, region=row["region"])
-            code = row["region"].code
-            if row["contribution_fen"] > 0:
-                transfers.append(
-                    transfer_propose(
-                        from_account=regional,
-                        to_account=provincial,
-                        amount_fen=row["contribution_fen"],
-                        memo=f"{period} contribution of {code} to the provincial adjustment fund",
-                        proposer=proposer,
-                        idempotency_key=f"adjustment:{period}:contribution:{code}",
+        stored = {
+            (f.province_id, f.region_id, f.period): f
+            for f in RegionPeriodFigures.objects.select_for_update().filter(period__in={r["period"] for r in rows}).order_by("pk")
+        }
+        new, changed = [], []
+        for row in rows:
+            region = row["region"]
+            figures = stored.get((row["province"].pk, region.pk if region else None, row["period"]))
+            if figures is None:
+                new.append(
+                    RegionPeriodFigures(
+                        province=row["province"], region=region, period=row["period"], entered_by=author, **{k: row[k] for k in fields}
                     )
                 )
-            if row["allocation_fen"] > 0:
-                transfers.append(
-                    transfer_propose(
-                        from_account=provincial,
-                        to_account=regional,
-                        amount_fen=row["allocation_fen"],
-                        memo=f"{period} allocation to {code} (dependency {row['dependency_ratio']:.2f}, deficit {format_yuan(row['deficit_fen'])})",
-                        proposer=proposer,
-                        idempotency_key=f"adjustment:{period}:allocation:{code}",
-                    )
-                )
-    return transfers
+            elif any(getattr(figures, k) != row[k] for k in fields):
+                for k in fields:
+                    setattr(figures, k, row[k])
+                figures.entered_by = author
+                changed.append(figures)
+        if new:
+            bulk_create_with_history(new, RegionPeriodFigures, default_user=author, default_change_reason=reason)
+        if changed:
+            bulk_update_with_history(
+                changed, RegionPeriodFigures, [*fields, "entered_by"], default_user=author, default_change_reason=reason
+            )
+        periods = sorted({r["period"] for r in rows})
+        result = {
+            "rows": len(rows),
+            "created": len(new),
+            "updated": len(changed),
+            "unchanged": len(rows) - len(new) - len(changed),
+            "periods": periods,
+        }
+        audit_record(
+            action=AuditAction.REGION_FIGURES_IMPORTED,
+            actor=user,
+            object_type=RegionPeriodFigures._meta.label_lower,
+            object_id=job.pk if job else "",
+            province=own,
+            reason=reason,
+            detail={**result, "filename": PurePath(filename).name},
+        )
+        for year in sorted({int(p[:4]) for p in periods}):
+            budget_alerts_check(province_codes=sorted({r["province"].code for r in rows}), year=year)
+    return result
+
+
+def figures_import_enqueue(*, upload: Any, user: Any) -> Job:
+    """Store an uploaded figures file and queue its import (API, admin): finance_maker only."""
+    require_role(user, Role.FINANCE_MAKER)
+    own = "" if getattr(user, "is_superuser", False) else staff_province(user)
+    return job_enqueue(kind=FIGURES_IMPORT_JOB, user=user, upload=upload, province=own)
+
+
+def figures_import_job_handler(job: Job) -> dict[str, Any]:
+    with default_storage.open(job.params["path"], "rb") as file:
+        return figures_import(file=file, user=job.created_by, job=job, filename=job.params.get("filename", ""))
+
+
+# --- risk adjustment runs ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def adjustment_rule_save(*, rule: AdjustmentRule, user: Any, reason: str = "") -> AdjustmentRule:
+    """Save a province's adjustment rule (a finance user of that province) or the national rule
+    (``province`` empty: finance users without a province only), with history and one event.
+    Runs record the rule they used, so a rule in use is changed by adding one with a later
+    ``effective_from`` rather than by editing it (409 ``rule_in_use``)."""
+    if rule.province_id is None:
+        _require_national_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    else:
+        _require_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER, province_code=rule.province.code)  # type: ignore[union-attr]
+    if rule.pk is not None and AdjustmentRun.objects.filter(rule_id=rule.pk).exists():
+        raise Conflict(f"{rule} was used by a run: add a rule with a later effective date instead", code="rule_in_use")
+    history_save(rule, user=user, reason=reason or "rule saved")
+    audit_record(
+        action=AuditAction.ADJUSTMENT_RULE_SAVED,
+        actor=user,
+        obj=rule,
+        province=rule.province.code if rule.province is not None else "",
+        reason=reason,
+        detail={
+            "contribution_share": str(rule.contribution_share),
+            "allocation_share": str(rule.allocation_share),
+            "weight_dependency": str(rule.weight_dependency),
+            "weight_deficit": str(rule.weight_deficit),
+            "effective_from": str(rule.effective_from),
+            "effective_to": str(rule.effective_to) if rule.effective_to else None,
+        },
+    )
+    return rule
+
+
+def _unit_accounts(*, province: Province | None, codes: list[str]) -> tuple[FundAccount, dict[str, FundAccount]]:
+    """The pool's account and each unit's account: the provincial fund and its regional funds,
+    or (national level) the national fund and the provincial funds."""
+    accounts_ensure()
+    accounts = FundAccount.objects.select_related("province", "region")
+    if province is None:
+        pool = accounts.get(kind=Kind.NATIONAL)
+        units = {a.province_code: a for a in accounts.filter(kind=Kind.PROVINCIAL, province__code__in=codes)}
+    else:
+        pool = accounts.get(kind=Kind.PROVINCIAL, province=province)
+        units = {a.region.code: a for a in accounts.filter(kind=Kind.REGIONAL, region__code__in=codes) if a.region is not None}
+    missing = sorted(set(codes) - set(units))
+    if missing:
+        raise Conflict(f"no open fund account for {', '.join(missing[:10])}", code="unit_account_missing")
+    return pool, units
+
+
+def _check_run_permission(*, province: Province | None, user: Any) -> None:
+    if province is None:
+        _require_national_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    else:
+        _require_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER, province_code=province.code)
+
+
+@transaction.atomic
+def adjustment_run(
+    *, period: str, province: Province | None = None, user: Any = None, job: Job | None = None
+) -> tuple[AdjustmentRun, bool]:
+    """Run the risk adjustment of ``period``: regions ↔ ``province``'s fund, or without a
+    province provinces ↔ the national fund. Returns (run, created).
+
+    Contributions and allocations (adjustment.plan) become *proposed* transfers by the
+    ``system-adjustment`` proposer, each keyed by scope, period, the inputs' fingerprint,
+    direction and unit: a rerun on the same rule and figures returns the same run and proposes
+    nothing new. A rerun on corrected figures voids the earlier run's unapproved proposals and
+    proposes anew; if some were already posted it is 409 ``adjustment_already_posted`` (reverse
+    them first: posted money is never redone silently).
+
+    Raises Forbidden (role; another province: wrong_province; national level: province-bound
+    users), ValidationFailed (period), Conflict ``province_unified`` (no regional funds to
+    adjust), NotFound ``rule_unknown`` / ``figures_missing``.
+    """
+    check_period(period)
+    _check_run_permission(province=province, user=user)
+    scope = province.code if province is not None else "national"
+    _lock_key(f"pooling.adjustment:{scope}:{period}")
+    if province is not None and province.pooling_model == Province.PoolingModel.UNIFIED:
+        raise Conflict(f"{province} collects and spends as one fund: no regional adjustment", code="province_unified")
+    rule, units = selectors.adjustment_inputs(period=period, province=province)
+    parameters = adjustment.RuleParameters(
+        contribution_share=rule.contribution_share,
+        allocation_share=rule.allocation_share,
+        weight_dependency=rule.weight_dependency,
+        weight_deficit=rule.weight_deficit,
+    )
+    fingerprint = adjustment.inputs_fingerprint(units, parameters, rule_id=rule.pk)
+    runs = AdjustmentRun.objects.select_for_update().filter(period=period, province=province, state=AdjustmentRun.State.SUCCEEDED)
+    live = runs.first()
+    if live is not None and live.inputs_fingerprint == fingerprint:
+        return live, False
+    proposer = system_proposer(name="adjustment")
+    if live is not None:
+        _supersede(live, proposer=proposer)
+    plan = adjustment.plan(units, parameters)
+    pool, unit_accounts = _unit_accounts(province=province, codes=[u.code for u in units])
+    run = AdjustmentRun(
+        level=AdjustmentRun.Level.NATIONAL if province is None else AdjustmentRun.Level.PROVINCIAL,
+        province=province,
+        period=period,
+        rule=rule,
+        inputs_fingerprint=fingerprint,
+        formula=adjustment.FORMULA,
+        parameters={**parameters.as_dict(), "rule": rule.pk, "effective_from": rule.effective_from.isoformat()},
+        contributions_fen=plan.contributions_fen,
+        pot_fen=plan.pot_fen,
+        allocations_fen=plan.allocations_fen,
+        started_by=user if getattr(user, "pk", None) and not is_system_proposer(user) else None,
+        job=job,
+    )
+    history_save(run, user=run.started_by, reason="run")
+    rows, transfer_ids = [], []
+    share = f"{parameters.contribution_share * 100:.2f}%"
+    for unit in plan.units:
+        row = unit.as_dict()
+        code, account = unit.figures.code, unit_accounts[unit.figures.code]
+        key = f"adjustment:{scope}:{period}:{fingerprint[:12]}"
+        legs = (
+            (
+                "contribution",
+                unit.contribution_fen,
+                account,
+                pool,
+                f"{period} risk adjustment: {code} pays {share} of fund income to {scope}",
+            ),
+            (
+                "allocation",
+                unit.allocation_fen,
+                pool,
+                account,
+                f"{period} risk adjustment: {scope} allocates to {code} (weight {row['weight']})",
+            ),
+        )
+        for leg, amount, source, target, memo in legs:
+            row[f"{leg}_transfer"] = None
+            if amount <= 0:
+                continue
+            transfer = transfer_propose_detailed(
+                from_account=source,
+                to_account=target,
+                amount_fen=amount,
+                memo=memo,
+                proposer=proposer,
+                idempotency_key=f"{key}:{leg}:{code}",
+                reason=f"risk adjustment run #{run.pk}",
+            ).transfer
+            row[f"{leg}_transfer"] = transfer.pk
+            transfer_ids.append(transfer.pk)
+        rows.append(row)
+    run.rows, run.transfer_ids = rows, transfer_ids
+    history_save(run, user=run.started_by, reason="proposed", update_fields=["rows", "transfer_ids"])
+    audit_record(
+        action=AuditAction.ADJUSTMENT_PROPOSED,
+        actor=run.started_by,
+        obj=run,
+        province=province.code if province is not None else "",
+        detail={
+            "level": run.level,
+            "period": period,
+            "units": len(rows),
+            "contributions_fen": plan.contributions_fen,
+            "pot_fen": plan.pot_fen,
+            "allocations_fen": plan.allocations_fen,
+            "transfers": len(transfer_ids),
+            "superseded": live.pk if live is not None else None,
+        },
+    )
+    return run, True
+
+
+def _supersede(run: AdjustmentRun, *, proposer: Any) -> None:
+    """Retire a run whose inputs changed: void its unapproved proposals; refuse when money moved."""
+    earlier = list(Transfer.objects.select_related("from_account__province", "to_account__province").filter(pk__in=run.transfer_ids))
+    moved = sorted(t.pk for t in earlier if t.state in (State.APPROVED, State.POSTED))
+    if moved:
+        raise Conflict(
+            f"the figures or the rule changed after run #{run.pk}, whose transfers {', '.join(f'#{pk}' for pk in moved[:20])} are "
+            "already posted: reverse them first, then run again",
+            code="adjustment_already_posted",
+        )
+    for transfer in earlier:
+        if transfer.state == State.PROPOSED:
+            transfer_void(transfer=transfer, user=proposer, reason=f"superseded: the inputs of risk adjustment run #{run.pk} changed")
+    run.state = AdjustmentRun.State.SUPERSEDED
+    history_save(run, user=None, reason="superseded by a run on changed inputs", update_fields=["state"])
+
+
+def adjustment_propose(*, province: Province, period: str) -> list[Transfer]:
+    """The provincial run of ``period`` as the list of its proposed transfers (demo, scripts)."""
+    run, _ = adjustment_run(period=period, province=province)
+    return list(Transfer.objects.filter(pk__in=run.transfer_ids).order_by("pk"))
+
+
+def adjustment_request(*, period: str, province_code: str = "", user: Any) -> Job:
+    """Queue a run (API, admin, beat); the permission is checked now and again in the job."""
+    check_period(period)
+    province = None
+    if province_code:
+        province = Province.objects.filter(code=province_code).first()
+        if province is None:
+            raise NotFound(f"no province {province_code}", code="province_unknown")
+    _check_run_permission(province=province, user=user)
+    return job_enqueue(kind=ADJUSTMENT_JOB, user=user, params={"period": period}, province=province_code)
+
+
+def adjustment_job_handler(job: Job) -> dict[str, Any]:
+    code = job.params.get("province", "")
+    province = Province.objects.get(code=code) if code else None
+    run, created = adjustment_run(period=job.params["period"], province=province, user=job.created_by, job=job)
+    return {
+        "run": run.pk,
+        "created": created,
+        "period": run.period,
+        "scope": run.scope_code,
+        "contributions_fen": run.contributions_fen,
+        "pot_fen": run.pot_fen,
+        "allocations_fen": run.allocations_fen,
+        "transfers": len(run.transfer_ids),
+    }
+
+
+def adjustment_schedule(*, period: str) -> list[Job]:
+    """Beat: queue ``period``'s runs for every adjustment-fund province with a rule in force and
+    figures, then the national run; the system starts them (user None)."""
+    jobs = []
+    first_day = dt.date(int(period[:4]), int(period[5:]), 1)
+    provinces = (
+        Province.objects.filter(pooling_model=Province.PoolingModel.ADJUSTMENT_FUND, period_figures__period=period)
+        .filter(adjustment_rules__effective_from__lte=first_day)
+        .distinct()
+        .order_by("code")
+    )
+    for province in provinces:
+        jobs.append(adjustment_request(period=period, province_code=province.code, user=None))
+    national = AdjustmentRule.objects.filter(province__isnull=True, effective_from__lte=first_day).exists()
+    if national and RegionPeriodFigures.objects.filter(period=period).exists():
+        jobs.append(adjustment_request(period=period, user=None))
+    return jobs
+
+
+# --- advance funds (预付金) -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def advance_policy_set(*, province: Province, threshold_fen: int, target_fen: int, user: Any, reason: str = "") -> AdvanceFundPolicy:
+    """Set when ``province``'s advance is topped up (below ``threshold_fen``, back to
+    ``target_fen``): a finance_checker of the province or a national one.
+
+    Raises Forbidden (role, wrong_province), ValidationFailed (amounts: 0 ≤ threshold ≤ target, target > 0)."""
+    _require_finance(user, Role.FINANCE_CHECKER, province_code=province.code)
+    errors = []
+    for name, value in (("threshold_fen", threshold_fen), ("target_fen", target_fen)):
+        try:
+            if check_fen(value) < 0:
+                errors.append({"field": name, "code": "negative", "message": "fen ≥ 0"})
+        except MoneyError as exc:
+            errors.append({"field": name, "code": "invalid", "message": str(exc)})
+    if not errors and (target_fen < threshold_fen or target_fen <= 0):
+        errors.append({"field": "target_fen", "code": "below_threshold", "message": "the target is above 0 and at least the threshold"})
+    if errors:
+        raise ValidationFailed("the advance policy is not valid", errors=errors)
+    policy = AdvanceFundPolicy.objects.select_for_update().filter(province=province).order_by("pk").first()
+    old = {"threshold_fen": policy.threshold_fen, "target_fen": policy.target_fen} if policy else None
+    policy = policy or AdvanceFundPolicy(province=province)
+    policy.threshold_fen, policy.target_fen = threshold_fen, target_fen
+    policy.updated_by = user if getattr(user, "pk", None) else None
+    history_save(policy, user=policy.updated_by, reason=reason or "advance policy set")
+    audit_record(
+        action=AuditAction.ADVANCE_POLICY_CHANGED,
+        actor=user,
+        obj=policy,
+        province=province.code,
+        reason=reason,
+        detail={"old": old, "new": {"threshold_fen": threshold_fen, "target_fen": target_fen}},
+    )
+    return policy
+
+
+TOPUP_KEY = "advance-topup"
+
+
+def advance_topups_check(*, province_codes: list[str] | None = None, period: str = "") -> list[Transfer]:
+    """After a monthly clearing (and daily, in case that hook was missed): every province with an
+    advance policy whose *projected* advance (balance, minus debits proposed but not posted,
+    plus top-ups on their way) is below its threshold gets one proposal from its provincial
+    fund bringing it back to the target. At or above the threshold: nothing. Idempotent: a
+    proposed top-up counts in the projection, so a second check proposes nothing more.
+    Each province in its own transaction; a province whose proposal is refused is logged and
+    skipped."""
+    policies = AdvanceFundPolicy.objects.select_related("province").order_by("province__code")
+    if province_codes is not None:
+        policies = policies.filter(province__code__in=province_codes)
+    proposer = system_proposer(name="advance")
+    accounts_ensure()
+    proposed = []
+    for policy in policies:
+        try:
+            transfer = _advance_topup(policy=policy, proposer=proposer, period=period)
+        except DomainError as exc:  # one province's refusal (a closed fund, a bad policy) must not stop the others
+            log.warning("advance top-up of %s not proposed: %s (%s)", policy.province.code, exc.detail, exc.code)
+            continue
+        if transfer is not None:
+            proposed.append(transfer)
+    return proposed
+
+
+@transaction.atomic
+def _advance_topup(*, policy: AdvanceFundPolicy, proposer: Any, period: str) -> Transfer | None:
+    """The top-up one province's advance needs now, proposed (None when it needs none); the
+    advance account is locked while it is decided, so two checks at once propose one."""
+    province = policy.province
+    advance = FundAccount.objects.select_for_update(of=("self",)).select_related("province").get(kind=Kind.ADVANCE, province=province)
+    projected = selectors.advance_projected_fen(account=advance)
+    if projected >= policy.threshold_fen:
+        return None
+    provincial = FundAccount.objects.select_related("province").get(kind=Kind.PROVINCIAL, province=province)
+    attempt = Transfer.objects.filter(proposed_by=proposer, idempotency_key__startswith=f"{TOPUP_KEY}:{province.code}:").count() + 1
+    return transfer_propose_detailed(
+        from_account=provincial,
+        to_account=advance,
+        amount_fen=policy.target_fen - projected,
+        memo=f"top-up of the advance to {format_yuan(policy.target_fen)}" + (f" after the {period} clearing" if period else ""),
+        proposer=proposer,
+        idempotency_key=f"{TOPUP_KEY}:{province.code}:{attempt}",
+        reason=f"projected advance {format_yuan(projected)} below the threshold {format_yuan(policy.threshold_fen)}",
+    ).transfer
+
+
+# --- the monthly clearing's settled amounts --------------------------------------------------------------
+
+
+def clearing_record(*, period: str, pairs: list[tuple[str, str, int, int]], source: str) -> list[ClearingResult]:
+    """Keep what the monthly clearing settled in ``period`` per province (``signals.clearing_recorded``):
+    fund amounts of matched claims as home (payable) and as destination (receivable). A rerun
+    of the month replaces the figures (history keeps the earlier ones); a province that drops out
+    goes to 0. Runs in the sender's transaction; after commit the advances and budget alerts are
+    checked (``pooling.after_clearing``). One audit event."""
+    check_period(period)
+    totals: dict[str, list[int]] = {}
+    for home, destination, claims, fund in pairs:
+        totals.setdefault(home, [0, 0, 0])
+        totals.setdefault(destination, [0, 0, 0])
+        totals[home][0] += int(fund)
+        totals[home][2] += int(claims)
+        totals[destination][1] += int(fund)
+    with transaction.atomic():
+        provinces = {p.code: p for p in Province.objects.filter(code__in=list(totals))}
+        stored = {
+            r.province.code: r
+            for r in ClearingResult.objects.select_for_update(of=("self",)).select_related("province").filter(period=period).order_by("pk")
+        }
+        written = []
+        for code in sorted(set(totals) | set(stored)):
+            payable, receivable, claims = totals.get(code, [0, 0, 0])
+            result = stored.get(code)
+            if result is None:
+                if code not in provinces:
+                    continue
+                result = ClearingResult(period=period, province=provinces[code])
+            elif (result.payable_fen, result.receivable_fen, result.claims, result.source) == (payable, receivable, claims, source):
+                written.append(result)
+                continue
+            result.payable_fen, result.receivable_fen, result.claims, result.source = payable, receivable, claims, source[:100]
+            history_save(result, user=None, reason=f"reported by {source}")
+            written.append(result)
+        audit_record(
+            action=AuditAction.CLEARING_RECORDED,
+            actor=None,
+            object_type=ClearingResult._meta.label_lower,
+            object_id=period,
+            province="",
+            reason=source,
+            detail={"period": period, "provinces": len(written), "settled_fen": sum(r.payable_fen for r in written)},
+        )
+        transaction.on_commit(lambda: _queue_after_clearing(period))
+    return written
+
+
+def _queue_after_clearing(period: str) -> None:
+    from celery import current_app
+
+    current_app.tasks["pooling.after_clearing"].apply_async(args=[period])
+
+
+def after_clearing(*, period: str = "") -> dict[str, Any]:
+    """What follows a clearing of ``period``: advance top-ups, then the budget alerts of its year.
+    Without a period (the daily check): top-ups, and the alerts of every budget not alerted yet."""
+    topups = advance_topups_check(period=period)
+    with transaction.atomic():
+        alerted = budget_alerts_check(year=int(period[:4]) if period else None)
+    return {"topups": [t.pk for t in topups], "budget_alerts": [b.pk for b in alerted]}
+
+
+# --- budgets ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def budget_save(
+    *,
+    province: Province,
+    year: int,
+    expenditure_fen: int,
+    cross_regional_fen: int,
+    region: PoolingRegion | None = None,
+    alert_ratio: Decimal | None = None,
+    user: Any,
+    reason: str = "",
+) -> PoolingBudget:
+    """Set the year's budget of ``province`` (or of its ``region``): fund expenditure and, of it,
+    the expected cross-regional expenditure; ``alert_ratio`` defaults to
+    POOLING_BUDGET_ALERT_RATIO. A finance_maker of the province (or a national one). Changing an
+    amount or the ratio arms the alert again. Raises Forbidden, ValidationFailed."""
+    if region is not None and region.province_id != province.pk:
+        raise ValidationFailed(f"{region} is not in {province}", errors=[{"field": "region", "code": "wrong_province", "message": ""}])
+    _require_finance(user, Role.FINANCE_MAKER, province_code=province.code)
+    ratio = Decimal(str(alert_ratio if alert_ratio is not None else getattr(settings, "POOLING_BUDGET_ALERT_RATIO", "0.9")))
+    errors = []
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        errors.append({"field": "year", "code": "invalid", "message": "a year between 2000 and 2100"})
+    for name, value in (("expenditure_fen", expenditure_fen), ("cross_regional_fen", cross_regional_fen)):
+        try:
+            if check_fen(value) < 0:
+                errors.append({"field": name, "code": "negative", "message": "fen ≥ 0"})
+        except MoneyError as exc:
+            errors.append({"field": name, "code": "invalid", "message": str(exc)})
+    if not errors and cross_regional_fen > expenditure_fen:
+        errors.append({"field": "cross_regional_fen", "code": "over_expenditure", "message": "part of the expenditure, not more"})
+    if not Decimal(0) < ratio <= Decimal(5) or ratio.as_tuple().exponent < -4:  # type: ignore[operator]
+        errors.append({"field": "alert_ratio", "code": "invalid", "message": "a share above 0 and at most 5, 4 decimals"})
+    if errors:
+        raise ValidationFailed("the budget is not valid", errors=errors)
+    budget = PoolingBudget.objects.select_for_update().filter(province=province, region=region, year=year).order_by("pk").first()
+    old = (budget.expenditure_fen, budget.cross_regional_fen, budget.alert_ratio) if budget else None
+    budget = budget or PoolingBudget(province=province, region=region, year=year)
+    budget.expenditure_fen, budget.cross_regional_fen, budget.alert_ratio = expenditure_fen, cross_regional_fen, ratio
+    if old is not None and (old[1], old[2]) != (cross_regional_fen, ratio):
+        budget.alerted_at = None
+    budget.updated_by = user if getattr(user, "pk", None) else None
+    history_save(budget, user=budget.updated_by, reason=reason or "budget set")
+    audit_record(
+        action=AuditAction.BUDGET_SAVED,
+        actor=user,
+        obj=budget,
+        province=province.code,
+        reason=reason,
+        detail={
+            "year": year,
+            "unit": budget.unit_code,
+            "expenditure_fen": expenditure_fen,
+            "cross_regional_fen": cross_regional_fen,
+            "alert_ratio": str(ratio),
+            "old": [old[0], old[1], str(old[2])] if old else None,
+        },
+    )
+    budget_alerts_check(budgets=[budget])
+    return budget
+
+
+def budget_alerts_check(
+    *, province_codes: list[str] | None = None, year: int | None = None, budgets: list[PoolingBudget] | None = None
+) -> list[PoolingBudget]:
+    """Alert once per budget: when the year's actual cross-regional expenditure reaches
+    ``alert_ratio`` of the budgeted amount, email the province's finance and provincial staff
+    (apps.core.mail, sent after commit) and mark the budget ``alerted_at``. Runs inside the
+    caller's transaction; the budget row is locked and re-read, so two checks at once alert once."""
+    if budgets is None:
+        queryset = PoolingBudget.objects.filter(alerted_at__isnull=True)
+        if province_codes is not None:
+            queryset = queryset.filter(province__code__in=province_codes)
+        if year is not None:
+            queryset = queryset.filter(year=year)
+        budgets = list(queryset.order_by("pk"))
+    alerted = []
+    for candidate in budgets:
+        budget = PoolingBudget.objects.select_for_update(of=("self",)).select_related("province", "region").get(pk=candidate.pk)
+        if budget.alerted_at is not None or budget.cross_regional_fen <= 0:
+            continue
+        actual = selectors.budget_actual_fen(budget=budget)
+        limit = budget.alert_ratio * budget.cross_regional_fen
+        if actual < limit:
+            continue
+        budget.alerted_at = timezone.now()
+        history_save(
+            budget,
+            user=None,
+            reason=f"alert: {format_yuan(actual)} of {format_yuan(budget.cross_regional_fen)}",
+            update_fields=["alerted_at"],
+        )
+        percent = f"{Decimal(actual) * 100 / budget.cross_regional_fen:.1f}%"
+        unit = str(budget.region or budget.province)
+        audit_record(
+            action=AuditAction.BUDGET_ALERTED,
+            actor=None,
+            obj=budget,
+            province=budget.province.code,
+            detail={
+                "year": budget.year,
+                "unit": budget.unit_code,
+                "actual_fen": actual,
+                "budget_fen": budget.cross_regional_fen,
+                "ratio": str(budget.alert_ratio),
+            },
+        )
+        email_notify(
+            key=f"pooling.budget_alert:{budget.pk}:{budget.cross_regional_fen}:{budget.alert_ratio}",
+            recipients=staff_who_can(roles=[Role.FINANCE_MAKER, Role.FINANCE_CHECKER, Role.PROVINCE_STAFF], province=budget.province.code),
+            subject=gettext("Cross-regional budget %(year)s of %(unit)s: %(percent)s used")
+            % {"year": budget.year, "unit": unit, "percent": percent},
+            body=gettext(
+                "The settled cross-regional expenditure of %(unit)s in %(year)s has reached %(actual)s, %(percent)s of the "
+                "budgeted %(budget)s (alert at %(ratio)s).\n"
+            )
+            % {
+                "unit": unit,
+                "year": budget.year,
+                "actual": format_yuan(actual),
+                "percent": percent,
+                "budget": format_yuan(budget.cross_regional_fen),
+                "ratio": f"{budget.alert_ratio * 100:.0f}%",
+            },
+        )
+        alerted.append(budget)
+    return alerted
+
+
+# --- moving a province to unified collection and expenditure (统收统支) ------------------------------------
+
+UNIFY_KEY = "unify"
+
+
+def _live_transfers_touching(accounts: list[FundAccount]) -> QuerySet[Transfer]:
+    ids = [a.pk for a in accounts]
+    return Transfer.objects.filter(state__in=[State.PROPOSED, State.APPROVED]).filter(
+        models.Q(from_account_id__in=ids) | models.Q(to_account_id__in=ids)
+    )
+
+
+@transaction.atomic
+def unification_propose(*, province: Province, user: Any, reason: str) -> PoolingModelChange:
+    """Start (or continue) moving ``province`` to unified collection and expenditure: propose,
+    for every open regional account with a balance, the transfer that empties it into the
+    provincial fund (or, for an overdrawn one, refills it from there). Nothing moves before a
+    checker approves each transfer; nothing is renamed before ``unification_complete``. A second
+    call proposes only for accounts without a live consolidation transfer (idempotent).
+
+    Raises Forbidden (not a finance_maker of the province), ValidationFailed (no reason),
+    Conflict ``already_unified``."""
+    _require_finance(user, Role.FINANCE_MAKER, province_code=province.code)
+    require_reason(reason, detail="a change of pooling model needs a reason")
+    province = Province.objects.select_for_update().get(pk=province.pk)
+    if province.pooling_model == Province.PoolingModel.UNIFIED:
+        raise Conflict(f"{province} already collects and spends as one fund", code="already_unified")
+    change = PoolingModelChange.objects.select_for_update().filter(province=province, state=PoolingModelChange.State.PENDING).first()
+    if change is None:
+        change = PoolingModelChange(province=province, reason=reason, proposed_by=user)
+        history_save(change, user=user, reason=reason)
+    regional = list(
+        FundAccount.objects.select_for_update(of=("self",))
+        .select_related("province", "region")
+        .filter(kind=Kind.REGIONAL, province=province, closed_at__isnull=True)
+        .order_by("pk")
+    )
+    provincial = FundAccount.objects.select_related("province").get(kind=Kind.PROVINCIAL, province=province)
+    busy = set(
+        _live_transfers_touching(regional)
+        .filter(idempotency_key__startswith=f"{UNIFY_KEY}:{change.pk}:")
+        .values_list("from_account_id", "to_account_id")
+        .distinct()
+    )
+    busy_ids = {pk for pair in busy for pk in pair}
+    new_ids = []
+    for account in regional:
+        if account.balance_fen == 0 or account.pk in busy_ids:
+            continue
+        attempt = (
+            Transfer.objects.filter(proposed_by=user, idempotency_key__startswith=f"{UNIFY_KEY}:{change.pk}:{account.pk}:").count() + 1
+        )
+        source, target = (account, provincial) if account.balance_fen > 0 else (provincial, account)
+        transfer = transfer_propose_detailed(
+            from_account=source,
+            to_account=target,
+            amount_fen=abs(account.balance_fen),
+            memo=f"consolidation of {account.region.code if account.region else account.pk} into the provincial fund (change #{change.pk})",
+            proposer=user,
+            idempotency_key=f"{UNIFY_KEY}:{change.pk}:{account.pk}:{attempt}",
+            reason=reason,
+        ).transfer
+        new_ids.append(transfer.pk)
+    if new_ids:
+        change.transfer_ids = [*change.transfer_ids, *new_ids]
+        history_save(change, user=user, reason=f"proposed {len(new_ids)} consolidation transfer(s)", update_fields=["transfer_ids"])
+    audit_record(
+        action=AuditAction.UNIFICATION_PROPOSED,
+        actor=user,
+        obj=change,
+        province=province.code,
+        reason=reason,
+        detail={"regional_accounts": len(regional), "new_transfers": new_ids},
+    )
+    return change
+
+
+@transaction.atomic
+def unification_complete(*, change: PoolingModelChange, user: Any) -> PoolingModelChange:
+    """Finish moving the province to unified collection and expenditure once every regional
+    account is empty and no transfer touching one is waiting: the province's model, the
+    provincial account's name and each regional account's ``closed_at`` change, each with a
+    history row saying why. A second person: the proposer gets 409 ``same_user_cannot_approve``
+    (first); then a finance_checker of the province (403 otherwise); 409
+    ``unification_not_pending``; 409 ``consolidation_incomplete`` listing what is left."""
+    change = PoolingModelChange.objects.select_for_update(of=("self",)).select_related("province").get(pk=change.pk)
+    if change.proposed_by_id == getattr(user, "pk", None):
+        raise Conflict("whoever proposed the change does not complete it", code="same_user_cannot_approve")
+    _require_finance(user, Role.FINANCE_CHECKER, province_code=change.province.code)
+    if change.state != PoolingModelChange.State.PENDING:
+        raise Conflict(f"change #{change.pk} is {change.state}", code="unification_not_pending")
+    province = Province.objects.select_for_update().get(pk=change.province_id)
+    regional = list(
+        FundAccount.objects.select_for_update(of=("self",))
+        .select_related("region")
+        .filter(kind=Kind.REGIONAL, province=province, closed_at__isnull=True)
+        .order_by("pk")
+    )
+    errors = [
+        {"field": str(a.pk), "code": "balance_not_zero", "message": f"{a} holds {format_yuan(a.balance_fen)}"}
+        for a in regional
+        if a.balance_fen
+    ]
+    errors += [
+        {"field": str(t.pk), "code": "transfer_pending", "message": f"transfer #{t.pk} ({t.state}) touches a regional account"}
+        for t in _live_transfers_touching(regional).order_by("pk")
+    ]
+    if errors:
+        raise Conflict(f"{len(errors)} thing(s) left before {province} can be unified", code="consolidation_incomplete", errors=errors)
+    now = timezone.now()
+    why = f"{province.name} moved to unified collection and expenditure (change #{change.pk})"
+    for account in regional:
+        account.closed_at = now
+        history_save(account, user=user, reason=f"closed: {why}", update_fields=["closed_at"])
+    provincial = FundAccount.objects.select_for_update().get(kind=Kind.PROVINCIAL, province=province)
+    old_name = provincial.name
+    province.pooling_model = Province.PoolingModel.UNIFIED
+    history_save(province, user=user, reason=why)
+    provincial.name = _account_name(Kind.PROVINCIAL, province)
+    if provincial.name != old_name:
+        history_save(provincial, user=user, reason=f"renamed: {why}", update_fields=["name"])
+    change.state, change.completed_by, change.completed_at = PoolingModelChange.State.COMPLETED, user, now
+    history_save(change, user=user, reason="completed")
+    audit_record(
+        action=AuditAction.UNIFICATION_COMPLETED,
+        actor=user,
+        obj=change,
+        province=province.code,
+        reason=change.reason,
+        detail={
+            "closed_accounts": [a.pk for a in regional],
+            "provincial_account": provincial.pk,
+            "old_name": old_name,
+            "new_name": provincial.name,
+        },
+    )
+    return change

@@ -36,8 +36,10 @@ from apps.core.jobs import job_enqueue
 from apps.core.models import AuditAction, Job
 from apps.core.permissions import bound_province, require_role
 from apps.core.roles import Role
+from apps.pooling import selectors as pooling_selectors
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, Transfer
+from apps.pooling.signals import clearing_recorded
 
 from . import matching
 from .importer import copy_settlements
@@ -186,6 +188,8 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                 province="",
                 detail={"period": period, "counts": run.summary["counts"], "transfers": run.transfer_ids},
             )
+            # Pooling keeps the month's settled amounts (budgets) and checks the advances after commit.
+            clearing_recorded.send(sender=ReconciliationRun, period=period, pairs=result["pairs"], source=f"reconciliation run #{run.pk}")
             progress(3, force=True)
             return run
     finally:
@@ -212,13 +216,15 @@ def _net_and_propose(
         a.province_code: a
         for a in FundAccount.objects.select_related("province").filter(kind=FundAccount.Kind.PROVINCIAL, province__code__in=list(positions))
     }
+    # A province that pre-funds clearing pays from its advance (预付金), the others from their fund.
+    payers = pooling_selectors.clearing_accounts(province_codes=list(positions))
     proposals = []
     keys = []
     for payer, payee, amount in settle(positions):
         key = _key(period, inputs, payer, payee, amount)
         keys.append(key)
         transfer = pooling.transfer_propose(
-            from_account=accounts[payer],
+            from_account=payers[payer],
             to_account=accounts[payee],
             amount_fen=amount,
             memo=f"reconciliation {period}: {payer} pays {payee} (net)",

@@ -262,6 +262,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Codes that are configuration, not law (see DOMAIN.md: XPCC has its own pooling unit).
 XPCC_PROVINCE_CODE = env("XPCC_PROVINCE_CODE", default="660000")
 
+# Provincial pooling (apps.pooling): the share of a year's cross-regional budget at which the
+# budget alert is emailed, when a budget does not set its own (0.9 = at 90 %).
+POOLING_BUDGET_ALERT_RATIO = env("POOLING_BUDGET_ALERT_RATIO", default="0.9")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

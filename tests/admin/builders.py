@@ -108,6 +108,16 @@ def _settlement(w: World) -> SettlementRecord:
     )
 
 
+def _adjustment_run(w: World) -> Any:
+    """A provincial run of OTHER (its rule and one region's figures)."""
+    region = PoolingRegion.objects.filter(province__code=OTHER).order_by("code").first()
+    AdjustmentRule.objects.create(province=w.province(), effective_from=JAN_2025, contribution_share="0.05")
+    pooling.region_figures_put(
+        region=region, period="2025-01", fund_income_fen=100, fund_expenditure_fen=90, active_insured=10, retirees=5, user=w.maker()
+    )
+    return pooling.adjustment_run(period="2025-01", province=w.province())[0]
+
+
 NATIONAL = None  # catalog, provinces' shared reference data, runs: no province owns them
 NO_PROVINCE_PERMISSIONS = None  # framework models province roles hold no permission for
 
@@ -161,6 +171,15 @@ BUILDERS: dict[str, Callable[[World], Any] | None] = {
     "pooling.adjustmentrule": lambda w: AdjustmentRule.objects.create(
         province=w.province(), effective_from=JAN_2025, contribution_share="0.05", allocation_share="0.05"
     ),
+    "pooling.adjustmentrun": lambda w: _adjustment_run(w),
+    "pooling.advancefundpolicy": lambda w: pooling.advance_policy_set(
+        province=w.province(), threshold_fen=1, target_fen=2, user=w.checker()
+    ),
+    "pooling.clearingresult": lambda w: pooling.clearing_record(period="2025-01", pairs=[(OTHER, "110000", 1, 100)], source="test")[0],
+    "pooling.poolingbudget": lambda w: pooling.budget_save(
+        province=w.province(), year=2025, expenditure_fen=10, cross_regional_fen=1, user=w.maker()
+    ),
+    "pooling.poolingmodelchange": lambda w: pooling.unification_propose(province=w.province(), user=w.maker(), reason="统收统支"),
     # reconciliation
     "reconciliation.settlementbatch": NATIONAL,
     "reconciliation.reconciliationrun": NATIONAL,

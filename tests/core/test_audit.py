@@ -270,3 +270,84 @@ def test_each_webhook_endpoint_and_acknowledgement_action_writes_exactly_one_typ
         AuditAction.RELEASE_ACKNOWLEDGED
     ]
     assert _events_of(lambda: notices.release_acknowledge(hospital_id=hospital.pk, label=release.label)) == []  # idempotent
+
+
+def _in_transaction(run: Callable[[], Any]) -> list[str]:
+    with transaction.atomic():
+        return _events_of(run)
+
+
+def test_each_provincial_pooling_action_writes_exactly_one_typed_event(world):
+    """Actions that also propose transfers write their own event plus one ``transfer.proposed``
+    per transfer (each proposal is an action of its own); the rest exactly one event."""
+    import io
+    from decimal import Decimal
+
+    from apps.benefits.models import PoolingRegion
+    from apps.pooling.models import AdjustmentRule, Transfer
+    from tests.pooling.conftest import SC
+
+    people: People = world["people"]
+    sichuan = Province.objects.get(code=SC)
+    rule = AdjustmentRule(province=sichuan, contribution_share=Decimal("0.05"), effective_from=dt.date(2026, 1, 1))
+    assert _in_transaction(lambda: pooling.adjustment_rule_save(rule=rule, user=people.sc_maker)) == [AuditAction.ADJUSTMENT_RULE_SAVED]
+    csv = b"region_code,period,fund_income_fen,fund_expenditure_fen,active_insured,retirees\n510300,2026-01,100,200,10,20\n"
+    steps: list[tuple[list[str], Callable[[], Any]]] = [
+        (
+            [AuditAction.REGION_FIGURES_ENTERED],
+            lambda: pooling.region_figures_put(
+                region=PoolingRegion.objects.get(code="510100"),
+                period="2026-01",
+                fund_income_fen=1_000,
+                fund_expenditure_fen=500,
+                active_insured=10,
+                retirees=1,
+                user=people.sc_maker,
+            ),
+        ),
+        (
+            [AuditAction.REGION_FIGURES_IMPORTED],
+            lambda: pooling.figures_import(file=io.BytesIO(csv), user=people.sc_maker, filename="f.csv"),
+        ),
+        (
+            [AuditAction.TRANSFER_PROPOSED] * 4 + [AuditAction.ADJUSTMENT_PROPOSED],
+            lambda: pooling.adjustment_run(period="2026-01", province=sichuan),
+        ),
+        (
+            [AuditAction.ADVANCE_POLICY_CHANGED],
+            lambda: pooling.advance_policy_set(province=sichuan, threshold_fen=100, target_fen=500, user=people.sc_checker),
+        ),
+        ([AuditAction.TRANSFER_PROPOSED], lambda: pooling.advance_topups_check()),
+        (
+            [AuditAction.CLEARING_RECORDED],
+            lambda: pooling.clearing_record(period="2026-01", pairs=[(SC, SH, 1, 100)], source="run #1"),
+        ),
+        (
+            [AuditAction.BUDGET_SAVED],
+            lambda: pooling.budget_save(
+                province=sichuan, year=2026, expenditure_fen=10_000, cross_regional_fen=1_000, user=people.sc_maker
+            ),
+        ),
+        (
+            [AuditAction.CLEARING_RECORDED],
+            lambda: pooling.clearing_record(period="2026-02", pairs=[(SC, SH, 1, 900)], source="run #2"),
+        ),
+        ([AuditAction.BUDGET_ALERTED], lambda: pooling.budget_alerts_check(year=2026)),
+    ]
+    for actions, step in steps:
+        with transaction.atomic():
+            assert sorted(_events_of(step)) == sorted(actions), actions
+    for pending in Transfer.objects.filter(state="proposed"):  # out of the way of the unification below
+        pooling.transfer_void(transfer=pending, user=pending.proposed_by, reason="test: not needed")
+    change = {}
+    assert (
+        _events_of(lambda: change.setdefault("c", pooling.unification_propose(province=sichuan, user=people.sc_maker, reason="统收统支")))[
+            -1
+        ]
+        == AuditAction.UNIFICATION_PROPOSED
+    )
+    for transfer in Transfer.objects.filter(pk__in=change["c"].transfer_ids):
+        pooling.transfer_approve(transfer=transfer, approver=people.sc_checker)
+    assert _events_of(lambda: pooling.unification_complete(change=change["c"], user=people.sc_checker)) == [
+        AuditAction.UNIFICATION_COMPLETED
+    ]

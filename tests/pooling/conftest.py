@@ -35,6 +35,11 @@ def account(kind: str, province: str | None = None, region: str | None = None) -
     return accounts.get(kind=kind, province__code=province) if province else accounts.get(kind=kind)
 
 
+def national_finance(role: str, username: str) -> Any:
+    """A finance user who acts for no one province (a staff profile without a province)."""
+    return staff(role, "", username=username)
+
+
 class People:
     def __init__(self) -> None:
         self.sh_maker = staff(Role.FINANCE_MAKER, SH, username="sh-maker")

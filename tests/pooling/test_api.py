@@ -85,13 +85,13 @@ def test_reject_and_void_need_a_reason_and_close_the_transfer(api, people, funde
 def test_accounts_list_shows_contract_fields_and_province_scope(api, people, funded):
     body = api(people.sh_checker).get("/api/v1/accounts/?page_size=1000").json()
     kinds = {(row["kind"], row["province"]) for row in body["results"]}
-    assert kinds == {("national", None), ("provincial", SH), ("external", SH)}
+    assert kinds == {("national", None), ("provincial", SH), ("external", SH), ("advance", SH)}
     assert {"id", "kind", "province", "region", "balance_fen", "overdraft_limit_fen"} <= body["results"][0].keys()
 
 
 def test_auditor_sees_every_province(api, auditor, people):
     body = api(auditor).get(f"/api/v1/accounts/?province={SC}").json()
-    assert {row["kind"] for row in body["results"]} == {"provincial", "external", "regional"}
+    assert {row["kind"] for row in body["results"]} == {"provincial", "external", "regional", "advance"}
 
 
 def test_entries_of_an_account_are_listed_newest_first(api, people, funded):

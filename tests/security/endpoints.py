@@ -110,6 +110,11 @@ def _settlements(w: World) -> dict[str, Any]:
     return {"file": SimpleUploadedFile("s.csv", header.encode(), content_type="text/csv"), "side": "destination", "period": PERIOD}
 
 
+def _figures(w: World) -> dict[str, Any]:
+    content = b"region_code,period,fund_income_fen,fund_expenditure_fen,active_insured,retirees\n310000,2026-03,100,90,10,4\n"
+    return {"file": SimpleUploadedFile("figures.csv", content, content_type="text/csv")}
+
+
 def _precheck(w: World) -> dict[str, Any]:
     return {
         "home_province": "310000",
@@ -200,6 +205,20 @@ API: dict[tuple[str, str], Call] = {
     ("reconciliation-run-detail", "get"): Call(_run),
     ("reconciliation-run-discrepancies", "get"): Call(_run),
     ("settlement-import", "post"): Call(_none, _settlements, multipart=True),
+    ("pooling-figures-list", "get"): Call(_none),
+    ("pooling-figures-import", "post"): Call(_none, _figures, multipart=True),
+    ("pooling-adjustment-run-list", "get"): Call(_none),
+    ("pooling-adjustment-run-list", "post"): Call(_none, lambda w: {"period": "2026-03", "province": "310000"}),
+    ("pooling-adjustment-run-detail", "get"): Call(lambda w: {"pk": w.pooling["adjustment_run"]}),
+    ("pooling-advance-list", "get"): Call(_none),
+    ("pooling-budget-list", "get"): Call(_none),
+    ("pooling-budget-list", "post"): Call(
+        _none, lambda w: {"year": 2027, "province": "310000", "expenditure_fen": 1000, "cross_regional_fen": 100}
+    ),
+    ("pooling-budget-detail", "get"): Call(lambda w: {"pk": w.pooling["budget_a"]}),
+    ("pooling-unification-list", "post"): Call(_none, lambda w: {"province": "310000", "reason": "统收统支"}),
+    ("pooling-unification-detail", "get"): Call(lambda w: {"pk": w.pooling["unification_a"]}),
+    ("pooling-unification-complete", "post"): Call(lambda w: {"pk": w.pooling["unification_a"]}, lambda w: {}),
     ("schema", "get"): Call(_none),
     ("swagger-ui", "get"): Call(_none),
 }

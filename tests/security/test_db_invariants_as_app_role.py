@@ -35,7 +35,7 @@ from tests.pooling.conftest import SC, SH, People, account, ensure_ledger, fund,
 # restores the migrated provinces after the flush).
 committed = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-TRIGGER, UNIQUE, PRIVILEGE = "23000", "23505", "42501"
+TRIGGER, UNIQUE, PRIVILEGE, CHECK = "23000", "23505", "42501", "23514"
 
 
 @pytest.fixture(scope="session")
@@ -229,8 +229,9 @@ def test_the_app_role_cannot_set_a_balance(app_sql, ledger_world):
 
 @committed
 def test_the_app_role_cannot_open_an_account_with_a_balance(app_sql, ledger_world):
-    # bulk_create: no post_save, so the new region has no account yet
-    (region,) = PoolingRegion.objects.bulk_create([PoolingRegion(code="510400", province=Province.objects.get(code=SC), name="攀枝花市")])
+    # bulk_create: no post_save, so the new region has no account yet (519900: no GB/T 2260
+    # region, so not among the regions the migrations load)
+    (region,) = PoolingRegion.objects.bulk_create([PoolingRegion(code="519900", province=Province.objects.get(code=SC), name="新统筹区")])
     refused(
         app_sql,
         (
@@ -413,10 +414,46 @@ def test_a_release_is_published_as_the_app_role(app_role, catalog_world):
 
 
 @committed
+def test_the_app_role_cannot_post_entries_on_a_closed_account(app_sql, ledger_world):
+    proposed = ledger_world["proposed"]
+    FundAccount.objects.filter(pk=proposed.from_account_id).update(closed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # as the owner
+    error = refused(
+        app_sql,
+        (
+            "INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, now()), (%s, %s, %s, now())",
+            [proposed.from_account_id, proposed.pk, -proposed.amount_fen, proposed.to_account_id, proposed.pk, proposed.amount_fen],
+        ),
+        sqlstate=TRIGGER,
+    )
+    assert "is closed" in error
+
+
+@committed
+def test_the_app_role_cannot_make_a_run_allocate_more_than_its_pot(app_sql, ledger_world):
+    from decimal import Decimal
+
+    from apps.pooling.models import AdjustmentRule
+
+    people = ledger_world["people"]
+    AdjustmentRule.objects.create(province=None, contribution_share=Decimal("0.1"), effective_from=dt.date(2026, 1, 1))
+    services.region_figures_put(
+        province=Province.objects.get(code=SH),
+        period="2026-01",
+        fund_income_fen=1_000,
+        fund_expenditure_fen=2_000,
+        active_insured=10,
+        retirees=5,
+        user=people.sh_maker,
+    )
+    run, _ = services.adjustment_run(period="2026-01")
+    refused(app_sql, ("UPDATE pooling_adjustmentrun SET allocations_fen = pot_fen + 1 WHERE id = %s", [run.pk]), sqlstate=CHECK)
+
+
+@committed
 def test_fund_accounts_are_opened_as_the_app_role(app_role, ledger_world):
     with django_connected_as(app_role):
-        PoolingRegion.objects.create(code="510400", province=Province.objects.get(code=SC), name="攀枝花市")  # on commit: accounts_ensure
-    assert FundAccount.objects.get(region__code="510400").balance_fen == 0
+        PoolingRegion.objects.create(code="519900", province=Province.objects.get(code=SC), name="新统筹区")  # on commit: accounts_ensure
+    assert FundAccount.objects.get(region__code="519900").balance_fen == 0
 
 
 @committed

@@ -170,6 +170,7 @@ class World:
     key_a_prefix: str
     markers: dict[str, list[str]] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pooling: dict[str, int] = field(default_factory=dict)
 
 
 def _browser() -> APIClient:
@@ -306,6 +307,40 @@ def _province_side(province: str, *, maker: Any, checker: Any, staff_user: Any) 
     }
 
 
+def _provincial_pooling(users: dict[str, Any]) -> dict[str, int]:
+    """Province A's budget and pending move to unified collection and expenditure, and a national
+    risk-adjustment run over A's and B's figures (provincial pooling, issue 19)."""
+    from decimal import Decimal
+
+    from apps.benefits.models import PoolingRegion
+    from apps.pooling.models import AdjustmentRule
+
+    province_a = Province.objects.get(code=A)
+    pooling.region_figures_put(
+        province=province_a,
+        period="2026-02",
+        fund_income_fen=100_000,
+        fund_expenditure_fen=80_000,
+        active_insured=100,
+        retirees=40,
+        user=users[MAKER_A],
+    )
+    pooling.region_figures_put(
+        region=PoolingRegion.objects.get(code="510100"),
+        period="2026-02",
+        fund_income_fen=50_000,
+        fund_expenditure_fen=70_000,
+        active_insured=100,
+        retirees=80,
+        user=users[MAKER_B],
+    )
+    AdjustmentRule.objects.create(province=None, contribution_share=Decimal("0.02"), effective_from=dt.date(2026, 1, 1))
+    adjustment_run, _ = pooling.adjustment_run(period="2026-02")
+    budget = pooling.budget_save(province=province_a, year=2026, expenditure_fen=10_000, cross_regional_fen=1_000, user=users[MAKER_A])
+    change = pooling.unification_propose(province=province_a, user=users[MAKER_A], reason="统收统支")
+    return {"adjustment_run": adjustment_run.pk, "budget_a": budget.pk, "unification_a": change.pk}
+
+
 def build_world() -> World:
     for code, name in ((A, "上海市"), (B, "四川省"), (A_PARTNER, "广东省"), (B_PARTNER, "北京市")):
         Province.objects.get_or_create(code=code, defaults={"name": name})
@@ -380,4 +415,5 @@ def build_world() -> World:
         key_a_prefix=prefixes[A],
         markers={province: [*sides[province]["markers"], prefixes[province]] for province in (A, B)},
         objects=sides,
+        pooling=_provincial_pooling(users),
     )
