@@ -215,3 +215,7 @@ class ReleaseChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release_id} {self.change} {self.code}"
+
+
+# The search dictionary and per-item search rows (apps.catalog.search) live in a module of their own.
+from .search_models import ItemSearch, SearchTerm  # noqa: E402, F401

@@ -21,7 +21,7 @@ from apps.core.history import history_bulk_record
 from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 
-from . import exports
+from . import exports, search
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 from .selectors import DIFF_ROWS_SQL, DIFF_SETTINGS_SQL, compute_diff_rows, counts_by_kind, release_previous
 from .signals import release_published, release_publishing
@@ -92,6 +92,7 @@ def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason
     for field, value in clean.items():
         setattr(item, field, value)
     history_save(item, user=user, reason=reason or ("created" if created else "edited"))
+    search.terms_ensure(texts=[item.name, item.generic_name, item.manufacturer])
     audit_record(
         action=AuditAction.RELEASE_ITEM_CHANGED,
         actor=user,

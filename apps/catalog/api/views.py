@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.catalog import selectors, services
+from apps.catalog.api.search import Q_PARAMETER, search_response, wants_search
 from apps.catalog.importers import formats as import_formats
 from apps.catalog.importers import services as import_services
 from apps.catalog.models import CatalogItem, CatalogRelease
@@ -94,10 +95,26 @@ class ReleaseRejectView(_WorkflowView):
         return services.release_reject(release=release, user=request.user, reason=payload.validated_data["reason"])
 
 
+@extend_schema(parameters=[Q_PARAMETER])
 class ReleaseItemListView(generics.ListAPIView[CatalogItem]):
     permission_classes = [IsStaffMember]
     serializer_class = ItemSerializer
     queryset = CatalogItem.objects.none()  # the schema's model; get_queryset serves requests
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not wants_search(request):
+            return super().list(request, *args, **kwargs)
+        release = _release(self.kwargs["label"])
+        params = request.query_params
+
+        def render(items: list[CatalogItem]) -> list[dict[str, Any]]:
+            for item in items:
+                item.release = release  # the one release: no query per item for its label
+            return list(ItemSerializer(items, many=True).data)
+
+        return search_response(
+            request, release_id=release.pk, kind=params.get("kind", ""), category=params.get("category", ""), render=render
+        )
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         release = _release(self.kwargs["label"])

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from apps.catalog.api.search import Q_PARAMETER, search_response, wants_search
 from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem, ItemKind, PaymentCategory
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
@@ -317,6 +318,7 @@ class ReleaseManifestView(APIView):
         OpenApiParameter("category_path", str, description="prefix of the category path (consumable class path, drug classification)"),
         OpenApiParameter("changed_since", str, description="label of an older published release: only items added or changed since"),
         OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
+        Q_PARAMETER,
     ],
     responses={
         200: HospitalItemSerializer(many=True),
@@ -358,6 +360,24 @@ class ReleaseItemsView(generics.ListAPIView[CatalogItem]):
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "release_label": getattr(self, "release_label", "")}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not wants_search(request):
+            return super().list(request, *args, **kwargs)
+        record = _published(self.kwargs["label"])
+        self.release_label = record["label"]
+        for other in ("changed_since", "category_path"):
+            if request.query_params.get(other):
+                raise ValidationFailed(
+                    f"q cannot be combined with {other}", errors=[{"field": other, "code": "invalid", "message": "not with q"}]
+                )
+        return search_response(
+            request,
+            release_id=record["id"],
+            kind=_choice_param(request, "kind", ItemKind.values),
+            category=_choice_param(request, "category", PaymentCategory.values, "payment_category"),
+            render=lambda items: list(HospitalItemSerializer(items, many=True, context=self.get_serializer_context()).data),
+        )
 
 
 class GzipRenderer(BaseRenderer):

@@ -1,0 +1,73 @@
+"""Search data (apps.catalog.search): the pg_trgm extension, the dictionary of texts with trigram
+indexes, one narrow row per item of a published release, and the same immutability triggers as
+the release's own items (rows of a published release are never updated or deleted).
+Releases published before this migration are searched through the fallback join until
+``manage.py catalog_search_index`` indexes them.
+"""
+
+import django.contrib.postgres.indexes
+import django.db.models.deletion
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations, models
+
+GUARDS = [
+    f"CREATE TRIGGER catalog_itemsearch_immutable_{op.lower()} AFTER {op} ON catalog_itemsearch "
+    "REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION catalog_rows_of_published_guard();"
+    for op in ("UPDATE", "DELETE")
+]
+UNGUARDS = [f"DROP TRIGGER IF EXISTS catalog_itemsearch_immutable_{op} ON catalog_itemsearch;" for op in ("update", "delete")]
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("catalog", "0004_history_reasons_as_text"),
+    ]
+
+    operations = [
+        TrigramExtension(),
+        migrations.CreateModel(
+            name="SearchTerm",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.TextField(help_text="The text exactly as items carry it (NFC).", unique=True)),
+                ("folded", models.TextField(help_text="lower(normalize(text, NFKC)): what a query is matched against.")),
+                ("initials", models.TextField(blank=True, default="", help_text="Pinyin initials, lower case (阿莫西林 → amxl).")),
+            ],
+            options={
+                "indexes": [
+                    django.contrib.postgres.indexes.GinIndex(
+                        fields=["folded"], opclasses=["gin_trgm_ops"], name="catalog_term_folded_trgm"
+                    ),
+                    django.contrib.postgres.indexes.GinIndex(
+                        fields=["initials"], opclasses=["gin_trgm_ops"], name="catalog_term_initials_trgm"
+                    ),
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="ItemSearch",
+            fields=[
+                ("pk", models.CompositePrimaryKey("release", "code", blank=True, editable=False, primary_key=True, serialize=False)),
+                ("code", models.CharField(db_collation="C", max_length=32)),
+                ("kind", models.CharField(max_length=16)),
+                ("category", models.CharField(max_length=2)),
+                ("name_term", models.BigIntegerField(null=True)),
+                ("generic_term", models.BigIntegerField(null=True)),
+                ("maker_term", models.BigIntegerField(null=True)),
+                (
+                    "release",
+                    models.ForeignKey(
+                        db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalog.catalogrelease"
+                    ),
+                ),
+            ],
+            options={
+                "indexes": [
+                    models.Index(fields=["release", "name_term"], name="catalog_itemsearch_name_idx"),
+                    models.Index(fields=["release", "generic_term"], name="catalog_itemsearch_generic_idx"),
+                    models.Index(fields=["release", "maker_term"], name="catalog_itemsearch_maker_idx"),
+                ],
+            },
+        ),
+        migrations.RunSQL(GUARDS, UNGUARDS),
+    ]

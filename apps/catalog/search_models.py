@@ -1,0 +1,60 @@
+"""Search data of the catalog, kept beside the items and never inside their table.
+
+``SearchTerm`` is a dictionary of every distinct text an item carries as name, generic name or
+manufacturer: its case- and width-folded form and its pinyin initials (computed once per
+distinct text with pypinyin, when an import, an edit or a publish first brings it in), with
+trigram indexes. Real releases repeat a few tens of thousands of texts over hundreds of
+thousands of items, so the trigram work happens on the dictionary, not on every item.
+
+``ItemSearch`` is one narrow row per item of a published release: its code (C collation, so a
+code prefix is an index range) and the ids of its three texts in the dictionary, written
+set-based when the release is published (``apps.catalog.search``).
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+from .models import CatalogRelease
+
+
+class SearchTerm(models.Model):
+    text = models.TextField(unique=True, help_text="The text exactly as items carry it (NFC).")
+    folded = models.TextField(help_text="lower(normalize(text, NFKC)): what a query is matched against.")
+    initials = models.TextField(blank=True, default="", help_text="Pinyin initials, lower case (阿莫西林 → amxl).")
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["folded"], opclasses=["gin_trgm_ops"], name="catalog_term_folded_trgm"),
+            GinIndex(fields=["initials"], opclasses=["gin_trgm_ops"], name="catalog_term_initials_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ItemSearch(models.Model):
+    """One item of a published release as search sees it (PostgreSQL triggers keep these rows
+    unchanged once written, like the release's items)."""
+
+    pk = models.CompositePrimaryKey("release", "code")
+    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="+", db_index=False)
+    code = models.CharField(max_length=32, db_collation="C")
+    kind = models.CharField(max_length=16)
+    category = models.CharField(max_length=2)
+    # No foreign-key constraints to the dictionary: terms are never deleted, and checking three
+    # keys per row would cost a 500,000-item publish about a second for nothing.
+    name_term = models.BigIntegerField(null=True)
+    generic_term = models.BigIntegerField(null=True)
+    maker_term = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["release", "name_term"], name="catalog_itemsearch_name_idx"),
+            models.Index(fields=["release", "generic_term"], name="catalog_itemsearch_generic_idx"),
+            models.Index(fields=["release", "maker_term"], name="catalog_itemsearch_maker_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release_id} {self.code}"
