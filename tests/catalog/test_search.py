@@ -179,3 +179,17 @@ def test_an_unindexed_release_answers_like_an_indexed_one(release):
 
 def test_pinyin_initials_keep_latin_letters_and_digits():
     assert search.pinyin_initials("胸部CT平扫（0.5g）") == "xbctps05g"
+
+
+def test_the_index_command_indexes_a_release_published_before_search_existed(release, capsys):
+    from django.core.management import call_command
+
+    with connection.cursor() as cursor:  # as if published before the search rows existed
+        cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off for this one DELETE
+        cursor.execute("DELETE FROM catalog_itemsearch WHERE release_id = %s", [release.pk])
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+    call_command("catalog_search_index")
+    assert (search.release_is_indexed(release_id=release.pk), capsys.readouterr().out) == (
+        True,
+        f"2026.01: {len(ITEMS)} search rows written\n",
+    )
