@@ -70,6 +70,10 @@ class CountsSerializer(serializers.Serializer[Any]):
     by_kind = serializers.DictField(child=serializers.IntegerField(), help_text="{drug, tcm_piece, service, consumable}")
 
 
+class LocalItemsLinkSerializer(serializers.Serializer[Any]):
+    url = serializers.URLField(help_text="GET /api/v1/catalog/local-items/?on=<effective_from> (province: the caller's own)")
+
+
 class ManifestSerializer(serializers.Serializer[Any]):
     """Built from a selector record (a dict) or a CatalogRelease."""
 
@@ -81,6 +85,9 @@ class ManifestSerializer(serializers.Serializer[Any]):
     diff_counts = serializers.DictField(child=serializers.IntegerField(), help_text="{added, removed, changed, retired}")
     sha256 = serializers.CharField(help_text="SHA-256 of the uncompressed canonical CSV")
     exports = ExportsSerializer()
+    local_items = LocalItemsLinkSerializer(
+        help_text="the caller's province's transitional local items in force when the release takes effect"
+    )
     url = serializers.URLField()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -105,6 +112,9 @@ class ManifestSerializer(serializers.Serializer[Any]):
             "diff_counts": record["diff_counts"],
             "sha256": record["sha256"],
             "exports": exports,
+            # Local items change apart from releases (each province keeps its own), so the
+            # manifest links the feed as of the release's first day rather than copying it.
+            "local_items": {"url": f"{reverse('catalog-local-items', request=request)}?on={record['effective_from'].isoformat()}"},
             "url": reverse("hospital-catalog-release", kwargs={"label": label}, request=request),
         }
 
