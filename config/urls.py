@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.catalog.urls")),
     path("", include("apps.notices.dashboard_urls")),
+    path("", include("apps.hospitals.urls")),
     path("", include("apps.reconciliation.urls")),
     path("", include("apps.core.urls")),
 ]

@@ -75,7 +75,7 @@ def codes_validate(*, codes: list[str], on_date: dt.date, province_code: str = "
     timeline = published_timeline()
     release = timeline.in_force(on_date)
     earlier = [r.pk for r in timeline.releases if release is not None and r.effective_from < release.effective_from]
-    params = {
+    params: dict[str, Any] = {
         # Callers pass normalised, non-empty codes without control characters (the separator).
         "codes": CODE_SEPARATOR.join(codes),
         "release": release.pk if release is not None else -1,

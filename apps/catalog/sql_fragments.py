@@ -42,3 +42,18 @@ def seen_in_releases(alias: str, *, releases_sql: str, code_sql: str, when: str 
         f"LEFT JOIN LATERAL (SELECT true AS seen FROM {ITEMS} e "
         f"WHERE {when} AND e.code = {code_sql} AND e.release_id = ANY({releases_sql}) LIMIT 1) {alias} ON true"
     )
+
+
+def national_code(expr: str) -> str:
+    """A cell normalised as a code (NFKC, white space removed, upper case), as imports do."""
+    from .importers.sql import _code_sql
+
+    return _code_sql(expr)
+
+
+def national_code_problem(code: str) -> str:
+    """NULL when the normalised ``code`` is a national code or a former 20-character drug code,
+    else the reason people read (the reasons ``apps.core.codes.catalog_code_kind`` gives)."""
+    from .importers.sql import FORMER_DRUG_RE, _format_reason_sql, _kind_sql
+
+    return f"CASE WHEN {_kind_sql(code)} IS NOT NULL OR {code} ~ '{FORMER_DRUG_RE}' THEN NULL ELSE {_format_reason_sql(code)} END"

@@ -10,6 +10,7 @@ from rest_framework.permissions import BasePermission
 
 from apps.core.health import health_report
 from apps.core.models import AuditAction, AuditEvent, Job
+from apps.core.principals import is_hospital
 from apps.core.selectors import audit_events, audit_readable_by
 
 from .pagination import AuditCursorPagination
@@ -30,6 +31,9 @@ class JobDetailView(generics.RetrieveAPIView[Job]):
         jobs = Job.objects.all()
         if getattr(user, "is_superuser", False) or getattr(user, "staff_profile", None) is not None:
             return jobs
+        if is_hospital(user):
+            # A hospital follows the jobs it queued itself (a mapping upload) and no others.
+            return jobs.filter(params__hospital_id=user.hospital_id)  # type: ignore[union-attr]
         return jobs.none()
 
 
