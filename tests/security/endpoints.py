@@ -17,7 +17,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def api_endpoints() -> Iterator[tuple[str, str]]:
-    """(url name, method) of every view under /api/ (schema and docs included)."""
+    """(url name, method) of every view under /api/ (schema and docs included) and /fhir/."""
 
     def walk(patterns: Any, prefix: str) -> Iterator[tuple[str, URLPattern]]:
         for entry in patterns:
@@ -27,7 +27,7 @@ def api_endpoints() -> Iterator[tuple[str, str]]:
                 yield prefix + str(entry.pattern), entry
 
     for route, pattern in walk(get_resolver().url_patterns, ""):
-        if not route.startswith("api/"):
+        if not route.startswith(("api/", "fhir/")):
             continue
         view = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
         for method in METHODS:
@@ -94,8 +94,15 @@ def _precheck(w: World) -> dict[str, Any]:
     }
 
 
+def _fhir_system() -> str:
+    from apps.hospitals.api.fhir.resources import system_url
+
+    return system_url()
+
+
 REQUESTS: dict[tuple[str, str], Call] = {
     ("job-detail", "get"): Call(lambda w: {"pk": w.job_id}),
+    ("audit-event-list", "get"): Call(_none),
     ("release-list", "get"): Call(_none),
     ("release-list", "post"): Call(_none, lambda w: {"label": "2027.01", "effective_from": "2027-01-01"}),
     ("release-detail", "get"): Call(_draft),
@@ -152,6 +159,16 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("reconciliation-run-detail", "get"): Call(lambda w: {"pk": w.extra["run"]}),
     ("reconciliation-run-discrepancies", "get"): Call(lambda w: {"pk": w.extra["run"]}),
     ("settlement-import", "post"): Call(_none, _settlements, multipart=True),
+    ("catalog-validate", "post"): Call(_none, lambda w: {"on": "2026-03-01", "codes": [w.item_code], "province": "310000"}),
+    ("catalog-local-items", "get"): Call(_none, lambda w: {"province": "310000", "on": "2026-03-01"}),
+    ("hospital-mappings", "get"): Call(_none),
+    ("hospital-mappings", "put"): Call(_none, lambda w: [{"local_code": "M1", "local_name": "m", "national_code": w.item_code}]),
+    ("fhir-metadata", "get"): Call(_none),
+    ("fhir-codesystem-search", "get"): Call(_none),
+    ("fhir-codesystem-read", "get"): Call(lambda w: {"resource_id": f"national-catalog-{w.published.label}"}),
+    ("fhir-codesystem-lookup", "get"): Call(_none, lambda w: {"system": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
+    ("fhir-codesystem-validate-code", "get"): Call(_none, lambda w: {"url": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
+    ("fhir-conceptmap-translate", "get"): Call(_none, lambda w: {"system": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
     ("schema", "get"): Call(_none),
     ("swagger-ui", "get"): Call(_none),
 }

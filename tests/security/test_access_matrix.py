@@ -31,8 +31,17 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("account-detail", "get"): (401, 403, 403, 401, 200, 404, 200, 200, 200, 200),
     ("account-entries", "get"): (401, 403, 403, 401, 200, 404, 200, 200, 200, 200),
     ("account-list", "get"): (401, 403, 403, 401, 200, 200, 200, 200, 200, 200),
+    ("audit-event-list", "get"): (401, 403, 403, 401, 403, 403, 403, 403, 200, 403),
     ("benefits-simulate", "post"): (401, 403, 403, 401, 400, 400, 400, 400, 400, 400),
+    ("catalog-local-items", "get"): (401, 200, 403, 401, 200, 403, 200, 200, 200, 200),
+    ("catalog-validate", "post"): (401, 200, 403, 401, 200, 403, 200, 200, 200, 200),
     ("claims-precheck", "post"): (401, 400, 403, 401, 400, 400, 400, 400, 400, 400),
+    ("fhir-codesystem-lookup", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
+    ("fhir-codesystem-read", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
+    ("fhir-codesystem-search", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
+    ("fhir-codesystem-validate-code", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
+    ("fhir-conceptmap-translate", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
+    ("fhir-metadata", "get"): (200, 200, 200, 401, 200, 200, 200, 200, 200, 200),
     ("hospital-catalog-diff", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
     ("hospital-catalog-export-csv", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
     ("hospital-catalog-export-jsonl", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
@@ -43,6 +52,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("hospital-key", "get"): (401, 200, 404, 401, 403, 403, 403, 403, 403, 403),
     ("hospital-key-revoke", "post"): (401, 200, 404, 401, 403, 403, 403, 403, 403, 403),
     ("hospital-keys", "get"): (401, 200, 200, 401, 403, 403, 403, 403, 403, 403),
+    ("hospital-mappings", "get"): (401, 200, 200, 401, 403, 403, 403, 403, 403, 403),
+    ("hospital-mappings", "put"): (401, 202, 202, 401, 403, 403, 403, 403, 403, 403),
     ("hospital-me", "get"): (401, 200, 200, 401, 403, 403, 403, 403, 403, 403),
     ("job-detail", "get"): (401, 404, 404, 401, 200, 200, 200, 200, 200, 200),
     ("notice-delivery-list", "get"): (401, 200, 200, 401, 200, 200, 200, 200, 200, 200),
@@ -103,7 +114,7 @@ def _body(response: Any) -> str:
 
 def _a_markers(world: World) -> list[str]:
     """Strings that only hospital A's own data contains."""
-    return [world.hospital_a.code, world.hospital_a.name, world.key_a_prefix, "127.0.0.1:9/hook"]
+    return [world.hospital_a.code, world.hospital_a.name, world.key_a_prefix, "127.0.0.1:9/hook", world.extra["mapping_a"]]
 
 
 def test_every_endpoint_has_a_row():
@@ -135,7 +146,7 @@ def test_no_answer_to_hospital_b_or_province_b_staff_contains_hospital_a_data():
     for caller in (HOSPITAL_B, PROVINCE_B_STAFF):
         for name, method in sorted(EXPECTED):
             response = _call(world, caller, name, method)
-            if response.status_code < 300 and name not in ("schema", "swagger-ui"):
+            if response.status_code < 300 and name not in ("schema", "swagger-ui", "fhir-metadata"):
                 body = _body(response)
                 leaks += [f"{caller}: {method.upper()} {name} shows {marker!r}" for marker in _a_markers(world) if marker in body]
     assert leaks == []
@@ -174,3 +185,11 @@ def test_reversing_a_transfer_without_the_maker_role_is_refused_before_its_state
     world = build_world()
     response = world.client(PROVINCE_B_STAFF).post(f"/api/v1/transfers/{world.transfer_a.pk}/reverse/", {"reason": "x"}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+
+
+@pytest.mark.django_db
+def test_a_hospital_of_another_province_reads_none_of_hospital_a_mappings():
+    world = build_world()
+    mine = world.client("hospital_a_key").get("/api/v1/hospital/mappings/").json()["results"]
+    theirs = world.client(HOSPITAL_B).get("/api/v1/hospital/mappings/").json()["results"]
+    assert ([row["local_code"] for row in mine], theirs) == ([world.extra["mapping_a"]], [])

@@ -6,6 +6,7 @@ Every object a request targets belongs to A, so a 2xx answer to a B caller is a 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 from apps.catalog.demo import generate_items
 from apps.core import jobs
 from apps.core.roles import Role
+from apps.hospitals import mapping_services
 from apps.hospitals import services as hospitals
 from apps.hospitals.models import ApiKey, Hospital
 from apps.notices import services as notices
@@ -119,6 +121,13 @@ def build_world() -> World:
         notices.notices_create_for_release(release=published)  # publish's on-commit signal did not run
     delivery_a = NoticeDelivery.objects.get(notice__hospital=hospital_a)
     run = reconciliation.reconciliation_run(period="2026-02", user=users[FINANCE_MAKER])
+    # Hospital A's code mapping: a local code no answer to anyone else may contain.
+    mapping_a = "A-ONLY-LOCAL-0001"
+    mapping_services.mappings_replace(
+        hospital=hospital_a,
+        file=io.BytesIO(f"local_code,local_name,national_code\n{mapping_a},甲院自编码,{items[0]['code']}\n".encode()),
+        fmt="csv",
+    )
     return World(
         hospital_a=hospital_a,
         hospital_b=hospital_b,
@@ -135,5 +144,5 @@ def build_world() -> World:
         job_id=job.pk,
         endpoint_a_id=endpoint_a.pk,
         key_a_prefix=key_a_obj.prefix,
-        extra={"delivery_a": delivery_a.pk, "run": run.pk},
+        extra={"delivery_a": delivery_a.pk, "run": run.pk, "mapping_a": mapping_a},
     )
