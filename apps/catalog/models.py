@@ -218,4 +218,4 @@ class ReleaseChange(models.Model):
 
 
 # The search dictionary and per-item search rows (apps.catalog.search) live in a module of their own.
-from .search_models import ItemSearch, SearchTerm  # noqa: E402, F401
+from .search_models import ItemSearch, SearchTerm, SearchTermUse  # noqa: E402, F401

@@ -35,14 +35,24 @@ from typing import Any
 from django.db import connection
 from pypinyin import Style, lazy_pinyin
 
-from .models import CatalogItem, CatalogRelease
+from .models import CatalogRelease
 from .signals import release_publishing
+from .sql_fragments import item_json, item_probe
 
 Q_MAX_LENGTH = 64
 TEXT_FIELDS = ("name", "generic_name", "manufacturer")
 _NOT_INITIAL = re.compile(r"[^0-9a-z]")
 _TERMS_TABLE = "catalog_searchterm"
 _ROWS_TABLE = "catalog_itemsearch"
+_USE_TABLE = "catalog_searchtermuse"
+# Search rows keep codes in the C collation (a code prefix is an index range); the items' index
+# is in the database's default one, which a probe must compare in to use it.
+_ITEM_COLLATION = 'hits.code COLLATE "default"'
+# A rank with at most this many items is read through the term indexes and sorted; a bigger one
+# by walking the release in code order (each of its items is then a likely hit).
+SMALL_RANK = 5000
+# Up to this many matched terms, a rank is read one term at a time in code order.
+PER_TERM_BRANCHES = 16
 
 
 # --- the dictionary --------------------------------------------------------------------------
@@ -113,9 +123,14 @@ def terms_ensure(*, texts: Iterable[str]) -> int:
 
 # --- the rows of a published release ---------------------------------------------------------
 
+# A generic name whose folded text and initials lie inside the name's adds nothing a query could
+# match without matching the name: it is left out (NULL), so the generic-name rank only ever
+# holds items whose generic name says something their name does not.
+_GENERIC_KEPT = "CASE WHEN g.id IS NULL OR (strpos(n.folded, g.folded) > 0 AND strpos(n.initials, g.initials) > 0) THEN NULL ELSE g.id END"
+
 _ROWS_SQL = f"""
 INSERT INTO {_ROWS_TABLE} (release_id, code, kind, category, name_term, generic_term, maker_term)
-SELECT i.release_id, i.code, i.kind, i.category, n.id, g.id, m.id
+SELECT i.release_id, i.code, i.kind, i.category, n.id, {_GENERIC_KEPT}, m.id
 FROM catalog_catalogitem i
 LEFT JOIN {_TERMS_TABLE} n ON n.text = i.name
 LEFT JOIN {_TERMS_TABLE} g ON g.text = nullif(i.generic_name, '')
@@ -125,24 +140,46 @@ ORDER BY i.code
 ON CONFLICT (release_id, code) DO NOTHING
 """
 
+_USE_SQL = f"""
+INSERT INTO {_USE_TABLE} (release_id, term_id, names, generics, makers)
+SELECT %(release)s, u.term_id, sum(u.names), sum(u.generics), sum(u.makers) FROM (
+    SELECT name_term AS term_id, 1 AS names, 0 AS generics, 0 AS makers FROM {_ROWS_TABLE} WHERE release_id = %(release)s
+    UNION ALL SELECT generic_term, 0, 1, 0 FROM {_ROWS_TABLE} WHERE release_id = %(release)s
+    UNION ALL SELECT maker_term, 0, 0, 1 FROM {_ROWS_TABLE} WHERE release_id = %(release)s
+) u
+WHERE u.term_id IS NOT NULL
+GROUP BY u.term_id
+ON CONFLICT (release_id, term_id) DO NOTHING
+"""
+
 
 def release_index(*, release: CatalogRelease) -> int:
-    """Write the search rows of a published release (its dictionary terms first); returns the
-    number of rows written (0 when it was indexed already). Runs in the caller's transaction."""
+    """Write the search rows of a published release (its dictionary terms first) and its term
+    counts; returns the number of rows written (0 when it was indexed already). Runs in the
+    caller's transaction."""
     terms_fill(release_id=release.pk)
     with connection.cursor() as cursor:
         cursor.execute(_ROWS_SQL, {"release": release.pk})
         written = int(cursor.rowcount)
         if written:
-            # Plans pick between the term indexes and a walk in code order from these statistics.
+            cursor.execute(_USE_SQL, {"release": release.pk})
+            # Fresh statistics for the plans of the first queries on the new release.
             cursor.execute(f"ANALYZE {_ROWS_TABLE}")
     return written
 
 
+_INDEXED: set[int] = set()  # releases seen indexed: their rows never go away (triggers)
+
+
 def release_is_indexed(*, release_id: int) -> bool:
+    if release_id in _INDEXED:
+        return True
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {_ROWS_TABLE} WHERE release_id = %s)", [release_id])
-        return bool(cursor.fetchone()[0])
+        found = bool(cursor.fetchone()[0])
+    if found and not connection.in_atomic_block:  # not a row this transaction may yet roll back
+        _INDEXED.add(release_id)
+    return found
 
 
 def index_on_publish(sender: Any, release: CatalogRelease, **kwargs: Any) -> None:
@@ -167,6 +204,7 @@ class BadSearch(ValueError):
 @dataclass(frozen=True)
 class SearchPage:
     codes: list[str]  # best match first
+    items_json: str  # the items of ``codes``, in that order, as a JSON array (the API's item shape)
     next_cursor: str | None
 
 
@@ -196,13 +234,17 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     return rank, code
 
 
+# The dictionary terms a query matches, with how many items of the release carry each as name,
+# generic name and manufacturer (no counts for a release not indexed). The query is folded in
+# Python exactly as terms were in PostgreSQL: NFKC, then lower case.
 _TERMS_QUERY = f"""
-WITH q AS (SELECT lower(normalize(%(q)s, NFKC)) AS folded)
 SELECT t.id,
        t.folded LIKE %(prefix)s OR (%(initials)s AND t.initials LIKE %(prefix)s) AS name_prefix,
        t.folded LIKE %(sub)s OR (%(initials)s AND t.initials LIKE %(sub)s) AS name_hit,
-       t.folded LIKE %(sub)s AS text_hit
+       t.folded LIKE %(sub)s AS text_hit,
+       coalesce(u.names, 0), coalesce(u.generics, 0), coalesce(u.makers, 0)
 FROM {_TERMS_TABLE} t
+LEFT JOIN {_USE_TABLE} u ON u.release_id = %(release)s AND u.term_id = t.id
 WHERE t.folded LIKE %(sub)s OR (%(initials)s AND t.initials LIKE %(sub)s)
 """
 
@@ -212,27 +254,29 @@ class _Terms:
     name_prefix: list[int]
     name_hit: list[int]
     maker_hit: list[int]
+    counts: dict[int, tuple[int, int, int]]  # term -> (names, generics, makers) in the release
 
 
-def _matching_terms(q: str) -> _Terms:
+def _matching_terms(q: str, *, release_id: int) -> _Terms:
     folded = unicodedata.normalize("NFKC", q).lower()
     escaped = _like_escape(folded)
     # Initials are ASCII letters and digits: a query with anything else cannot match them.
     initials = bool(folded) and folded.isascii() and folded.isalnum()
     with connection.cursor() as cursor:
-        cursor.execute(_TERMS_QUERY, {"q": q, "prefix": escaped + "%", "sub": "%" + escaped + "%", "initials": initials})
+        cursor.execute(_TERMS_QUERY, {"prefix": escaped + "%", "sub": "%" + escaped + "%", "initials": initials, "release": release_id})
         rows = cursor.fetchall()
     return _Terms(
         name_prefix=[r[0] for r in rows if r[1]],
         name_hit=[r[0] for r in rows if r[2]],
         maker_hit=[r[0] for r in rows if r[3]],
+        counts={int(r[0]): (int(r[4]), int(r[5]), int(r[6])) for r in rows},
     )
 
 
 def _fallback_relation() -> str:
     """The same columns as ItemSearch for a release that has no search rows (a draft)."""
     return (
-        f'(SELECT i.release_id, i.code COLLATE "C" AS code, i.kind, i.category, n.id AS name_term, g.id AS generic_term, '
+        f'(SELECT i.release_id, i.code COLLATE "C" AS code, i.kind, i.category, n.id AS name_term, {_GENERIC_KEPT} AS generic_term, '
         f"m.id AS maker_term FROM catalog_catalogitem i "
         f"LEFT JOIN {_TERMS_TABLE} n ON n.text = i.name "
         f"LEFT JOIN {_TERMS_TABLE} g ON g.text = nullif(i.generic_name, '') "
@@ -242,71 +286,120 @@ def _fallback_relation() -> str:
 
 
 def items_search(
-    *, release_id: int, q: str, kind: str = "", category: str = "", cursor: str = "", size: int = 100, indexed: bool | None = None
+    *,
+    release_id: int,
+    release_label: str = "",
+    q: str,
+    kind: str = "",
+    category: str = "",
+    cursor: str = "",
+    size: int = 100,
+    indexed: bool | None = None,
 ) -> SearchPage:
     """One page of the items of ``release_id`` matching ``q``, best match first (module doc).
 
     ``cursor`` continues after the last item of a previous page (``SearchPage.next_cursor``).
-    Raises BadSearch for a query over Q_MAX_LENGTH or a cursor not made here. Two statements:
-    the matching dictionary terms, then the page.
+    ``release_label`` is what the items' ``release`` says. Raises BadSearch for a query over
+    Q_MAX_LENGTH or a cursor not made here. Two statements: the matching dictionary terms with
+    their counts in the release, then the page with its items rendered.
     """
     from apps.core.codes import normalise_code
 
     text = normalise_query(q)
     after_rank, after_code = _decode_cursor(cursor) if cursor else (0, "")
     if not text:
-        return SearchPage([], None)
+        return SearchPage([], "[]", None)
     code = normalise_code(text)
     code_ok = bool(code) and code.isascii() and len(code) <= 32 and all(c.isalnum() or c in "-." for c in code)
-    terms = _matching_terms(text)
+    terms = _matching_terms(text, release_id=release_id)
     if indexed is None:
         indexed = release_is_indexed(release_id=release_id)
-    relation = _ROWS_TABLE if indexed else _fallback_relation()
+    prefix, hits, makers = set(terms.name_prefix), set(terms.name_hit), set(terms.maker_hit)
     params: dict[str, Any] = {
         "release": release_id,
         "code": code,
         "code_prefix": _like_escape(code) + "%",
-        "prefix_ids": terms.name_prefix,
-        "name_ids": terms.name_hit,
-        "maker_ids": terms.maker_hit,
+        "name_ids": sorted(hits),
+        "maker_ids": sorted(makers),
         "after": after_code,
         "n": size + 1,
         "kind": kind,
         "category": category,
     }
-    not_code_prefix = "NOT (s.code LIKE %(code_prefix)s)" if code_ok else "true"
-    not_name_prefix = "NOT coalesce(s.name_term = ANY(%(prefix_ids)s::bigint[]), false)"
-    name_hit = "(s.name_term = ANY(%(name_ids)s::bigint[]) OR s.generic_term = ANY(%(name_ids)s::bigint[]))"
-    tiers: list[str | None] = [
-        "s.code = %(code)s" if code_ok else None,
-        "s.code LIKE %(code_prefix)s AND s.code <> %(code)s" if code_ok else None,
-        f"s.name_term = ANY(%(prefix_ids)s::bigint[]) AND {not_code_prefix}" if terms.name_prefix else None,
-        f"{name_hit} AND {not_name_prefix} AND {not_code_prefix}" if terms.name_hit else None,
-        f"s.maker_term = ANY(%(maker_ids)s::bigint[]) AND NOT coalesce({name_hit}, false) AND {not_code_prefix}"
-        if terms.maker_hit
-        else None,
-    ]
+    counts = terms.counts
+    not_code = " AND NOT (s.code LIKE %(code_prefix)s)" if code_ok else ""
+    no_name = " AND NOT coalesce(s.name_term = ANY(%(name_ids)s::bigint[]), false)"
+    no_generic = " AND NOT coalesce(s.generic_term = ANY(%(name_ids)s::bigint[]), false)"
     filters = "".join(
         (" AND s.kind = %(kind)s" if kind else "", " AND s.category = %(category)s" if category else "", " AND s.release_id = %(release)s")
     )
-    branches = []
-    for rank, condition in enumerate(tiers):
-        if condition is None or rank < after_rank:
-            continue
+    relation = _ROWS_TABLE if indexed else _fallback_relation()
+    branches: list[str] = []
+
+    def add(rank: int, where: str) -> None:
+        if rank < after_rank:
+            return
         after = " AND s.code > %(after)s" if rank == after_rank and after_code else ""
-        branches.append(f"(SELECT s.code, {rank} AS rank FROM {relation} s WHERE {condition}{filters}{after} ORDER BY s.code LIMIT %(n)s)")
+        branches.append(f"(SELECT s.code, {rank} AS rank FROM {relation} s WHERE {where}{filters}{after} ORDER BY s.code LIMIT %(n)s)")
+
+    if code_ok:
+        add(0, "s.code = %(code)s")
+        add(1, "s.code LIKE %(code_prefix)s AND s.code <> %(code)s")
+    # Term ranks: (rank, column, terms, which count, extra condition). Each item meets one, its best.
+    term_ranks = [
+        (2, "name_term", prefix, 0, not_code),
+        (3, "name_term", hits - prefix, 0, not_code),
+        (3, "generic_term", hits, 1, no_name + not_code),
+        (4, "maker_term", makers, 2, no_name + no_generic + not_code),
+    ]
+    for rank, column, ids, which, extra in term_ranks:
+        if not ids or rank < after_rank:
+            continue
+        if not indexed:  # a draft: no counts, the one shape
+            key = f"t{len(branches)}"
+            params[key] = sorted(ids)
+            add(rank, f"s.{column} = ANY(%({key})s::bigint[]){extra}")
+            continue
+        used = {t: counts[t][which] for t in ids if counts.get(t, (0, 0, 0))[which]}
+        if not used:
+            continue  # no item of this release carries these terms there
+        total = sum(used.values())
+        if len(used) <= PER_TERM_BRANCHES:
+            # One branch per term, each read in code order from (release, term, code) and cut
+            # at the page size: a few index pages whatever the terms' sizes.
+            for term in sorted(used):
+                add(rank, f"s.{column} = {int(term)}{extra}")
+        elif total <= SMALL_RANK:
+            # Many terms, few items: read them all through the term index and sort (the fence
+            # keeps PostgreSQL from walking the release in code order to find them).
+            key = f"t{len(branches)}"
+            params[key] = sorted(used)
+            where = f"s.{column} = ANY(%({key})s::bigint[]){extra}{filters}"
+            if rank == after_rank and after_code:
+                where += " AND s.code > %(after)s"
+            branches.append(
+                f"(SELECT x.code, {rank} AS rank FROM (SELECT s.code FROM {relation} s WHERE {where} OFFSET 0) x ORDER BY x.code LIMIT %(n)s)"
+            )
+        else:
+            # Many terms and many items (a broad query): walk the release in code order.
+            key = f"t{len(branches)}"
+            params[key] = sorted(used)
+            add(rank, f"s.{column} = ANY(%({key})s::bigint[]){extra}")
     if not branches:
-        return SearchPage([], None)
-    sql = f"SELECT code, rank FROM ({' UNION ALL '.join(branches)}) hits ORDER BY rank, code LIMIT %(n)s"
+        return SearchPage([], "[]", None)
+    # The page's items come back rendered as the item list renders them (the catalog's item JSON
+    # fragment), in rank order: no item objects and no serializer for a search page.
+    params["label"] = release_label
+    sql = (
+        f"WITH hits AS (SELECT code, rank FROM ({' UNION ALL '.join(branches)}) h ORDER BY rank, code LIMIT %(n)s) "
+        f"SELECT hits.code, hits.rank, {item_json('i', release_label_sql='%(label)s::text')}::text FROM hits "
+        f"{item_probe('i', release_sql='%(release)s', code_sql=_ITEM_COLLATION)} ORDER BY hits.rank, hits.code"
+    )
     with connection.cursor() as db:
         db.execute(sql, params)
         rows = db.fetchall()
     more = len(rows) > size
     rows = rows[:size]
-    return SearchPage([r[0] for r in rows], _encode_cursor(rows[-1][1], rows[-1][0]) if more else None)
-
-
-def items_in_order(*, release_id: int, codes: list[str]) -> list[CatalogItem]:
-    """The items of ``codes`` in that order (one query)."""
-    found = {item.code: item for item in CatalogItem.objects.filter(release_id=release_id, code__in=codes)}
-    return [found[c] for c in codes if c in found]
+    return SearchPage(
+        [r[0] for r in rows], "[" + ",".join(r[2] for r in rows) + "]", _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
+    )

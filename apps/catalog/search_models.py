@@ -46,15 +46,36 @@ class ItemSearch(models.Model):
     # No foreign-key constraints to the dictionary: terms are never deleted, and checking three
     # keys per row would cost a 500,000-item publish about a second for nothing.
     name_term = models.BigIntegerField(null=True)
+    # NULL when the generic name adds nothing to the name (its folded text and initials are
+    # inside the name's): a query matching it matches the name, so it is never looked at.
     generic_term = models.BigIntegerField(null=True)
     maker_term = models.BigIntegerField(null=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["release", "name_term"], name="catalog_itemsearch_name_idx"),
-            models.Index(fields=["release", "generic_term"], name="catalog_itemsearch_generic_idx"),
-            models.Index(fields=["release", "maker_term"], name="catalog_itemsearch_maker_idx"),
+            # Term, then code: one term's items come out in code order, so a page of them is a
+            # few index pages however many items carry the term.
+            models.Index(fields=["release", "name_term", "code"], name="catalog_itemsearch_name_idx"),
+            models.Index(fields=["release", "generic_term", "code"], name="catalog_itemsearch_generic_idx"),
+            models.Index(fields=["release", "maker_term", "code"], name="catalog_itemsearch_maker_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.release_id} {self.code}"
+
+
+class SearchTermUse(models.Model):
+    """How many items of a published release carry a term as name, generic name (as kept in
+    ItemSearch) and manufacturer: a query knows from these counts, before it reads any item,
+    whether a rank holds a handful of items (read them by term and sort) or thousands (walk the
+    release in code order until the page is full)."""
+
+    pk = models.CompositePrimaryKey("release", "term_id")
+    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="+", db_index=False)
+    term_id = models.BigIntegerField()
+    names = models.PositiveIntegerField(default=0)
+    generics = models.PositiveIntegerField(default=0)
+    makers = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.release_id} term {self.term_id}: {self.names}/{self.generics}/{self.makers}"

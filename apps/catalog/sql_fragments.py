@@ -25,6 +25,24 @@ def item_in_release(alias: str, *, release_sql: str, code_sql: str) -> str:
     return f"LEFT JOIN {ITEMS} {alias} ON {alias}.release_id = {release_sql} AND {alias}.code = {code_sql}"
 
 
+def item_probe(alias: str, *, release_sql: str, code_sql: str) -> str:
+    """LEFT JOIN LATERAL of the release's item with that code, probed by index row by row: for a
+    bounded list of codes (validation, one hospital's page) this keeps one plan whatever the
+    count, where a join may switch to hashing the whole release (500,000 rows) for 10,000 codes."""
+    return f"LEFT JOIN LATERAL (SELECT * FROM {ITEMS} WHERE release_id = {release_sql} AND code = {code_sql} LIMIT 1) {alias} ON true"
+
+
+def successor_map(*, release_sql: str) -> str:
+    """A query of (old_code, codes): for every code items of the release replace, the jsonb array
+    of those items' codes. It reads only the items that replace something (a partial index), so a
+    statement builds it once instead of probing ``replaces`` per code."""
+    return (
+        f"SELECT r.old_code, jsonb_agg(s.code ORDER BY s.code) AS codes FROM {ITEMS} s "
+        "CROSS JOIN LATERAL jsonb_array_elements_text(s.replaces) AS r(old_code) "
+        f"WHERE s.release_id = {release_sql} AND s.replaces <> '[]'::jsonb GROUP BY r.old_code"
+    )
+
+
 def successors_in_release(alias: str, *, release_sql: str, code_sql: str, when: str = "true") -> str:
     """LEFT JOIN LATERAL giving ``{alias}.codes``: a jsonb array of the codes of the release's
     items that replace ``code_sql`` (NULL when none), looked up only for rows where ``when``

@@ -108,7 +108,15 @@ def test_like_wildcards_in_the_query_are_plain_characters(release, client):
 
 def test_search_answers_the_item_shape_of_the_plain_list(release, client):
     plain = client.get("/api/v1/catalog/releases/2026.01/items/").json()["results"]
-    found = client.get("/api/v1/catalog/releases/2026.01/items/", {"q": "头孢克肟"}).json()["results"]
+    found = client.get("/api/v1/catalog/releases/2026.01/items/", {"q": "阿莫西林"}).json()["results"]
+    by_code = {row["code"]: row for row in plain}
+    assert found == [by_code[code] for code in (AMOXICILLIN["code"], COMPOUND["code"], CEFIXIME["code"])]
+
+
+def test_staff_search_answers_the_item_shape_of_the_staff_list(release, catalog_admin, api):
+    staff = api(catalog_admin)
+    plain = staff.get("/api/v1/releases/2026.01/items/").json()["results"]
+    found = staff.get("/api/v1/releases/2026.01/items/", {"q": "头孢克肟"}).json()["results"]
     assert found == [row for row in plain if row["code"] == CEFIXIME["code"]]
 
 
@@ -193,3 +201,22 @@ def test_the_index_command_indexes_a_release_published_before_search_existed(rel
         True,
         f"2026.01: {len(ITEMS)} search rows written\n",
     )
+
+
+@pytest.mark.parametrize(("per_term", "small"), [(0, 10**9), (0, 0)], ids=["term-index-then-sort", "walk-in-code-order"])
+def test_every_way_of_reading_a_rank_gives_the_same_pages(release, monkeypatch, per_term, small):
+    queries = ["阿莫西林", "amxl", "制药", "ct", drug(40), "xa01abd075a0"]
+
+    def pages(q: str) -> list[str]:
+        seen, cursor = [], ""
+        while True:
+            page = search.items_search(release_id=release.pk, q=q, size=2, cursor=cursor)
+            seen += page.codes
+            if not page.next_cursor:
+                return seen
+            cursor = page.next_cursor
+
+    expected = [pages(q) for q in queries]
+    monkeypatch.setattr(search, "PER_TERM_BRANCHES", per_term)
+    monkeypatch.setattr(search, "SMALL_RANK", small)
+    assert [pages(q) for q in queries] == expected

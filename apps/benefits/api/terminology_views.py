@@ -98,23 +98,36 @@ class LocalItemListView(generics.ListAPIView[LocalItem]):
         return local_items_in_force(province_code=province, on_date=_date(params.get("on", "")) or timezone.localdate())
 
 
-class ValidateRequestSerializer(serializers.Serializer[Any]):
-    on = serializers.DateField(required=False, help_text="default today (Asia/Shanghai)")
-    codes = serializers.ListField(child=serializers.CharField(max_length=64), max_length=code_check.MAX_CODES, allow_empty=True)
-    province = serializers.CharField(
-        required=False, help_text="whose local items count (default: the caller's own province; hospitals: their own only)"
-    )
+class CodeListField(serializers.ListField):
+    """A list of up to MAX_CODES codes, each normalised as codes are everywhere (NFKC, white
+    space removed, upper case). One loop instead of a CharField per entry: DRF's per-child
+    validation cost ~5 µs a code, more than looking the code up."""
 
-    def validate_codes(self, value: list[str]) -> list[str]:
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(max_length=64), max_length=code_check.MAX_CODES, **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError("expected a list of codes", code="not_a_list")
+        if len(data) > code_check.MAX_CODES:
+            raise serializers.ValidationError(f"at most {code_check.MAX_CODES} codes", code="max_length")
         codes, errors = [], []
-        for index, raw in enumerate(value):
-            code = normalise_code(raw)
+        for index, raw in enumerate(data):
+            code = normalise_code(raw) if isinstance(raw, str) and len(raw) <= 64 else ""
             if not code or not code.isprintable():
-                errors.append({"field": f"codes.{index}", "code": "code_format", "message": f"{raw!r} is not a code"})
+                errors.append({"field": f"codes.{index}", "code": "code_format", "message": f"{str(raw)[:64]!r} is not a code"})
             codes.append(code)
         if errors:
             raise ValidationFailed(f"{len(errors)} entries of codes are not codes", errors=errors[:1000])
         return codes
+
+
+class ValidateRequestSerializer(serializers.Serializer[Any]):
+    on = serializers.DateField(required=False, help_text="default today (Asia/Shanghai)")
+    codes = CodeListField(allow_empty=True)
+    province = serializers.CharField(
+        required=False, help_text="whose local items count (default: the caller's own province; hospitals: their own only)"
+    )
 
 
 @extend_schema(

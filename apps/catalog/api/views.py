@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -101,19 +102,13 @@ class ReleaseItemListView(generics.ListAPIView[CatalogItem]):
     serializer_class = ItemSerializer
     queryset = CatalogItem.objects.none()  # the schema's model; get_queryset serves requests
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         if not wants_search(request):
             return super().list(request, *args, **kwargs)
         release = _release(self.kwargs["label"])
         params = request.query_params
-
-        def render(items: list[CatalogItem]) -> list[dict[str, Any]]:
-            for item in items:
-                item.release = release  # the one release: no query per item for its label
-            return list(ItemSerializer(items, many=True).data)
-
         return search_response(
-            request, release_id=release.pk, kind=params.get("kind", ""), category=params.get("category", ""), render=render
+            request, release_id=release.pk, release_label=release.label, kind=params.get("kind", ""), category=params.get("category", "")
         )
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

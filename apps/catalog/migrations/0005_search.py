@@ -1,5 +1,5 @@
 """Search data (apps.catalog.search): the pg_trgm extension, the dictionary of texts with trigram
-indexes, one narrow row per item of a published release, and the same immutability triggers as
+indexes, one narrow row per item of a published release, per-release term counts, and the same immutability triggers as
 the release's own items (rows of a published release are never updated or deleted).
 Releases published before this migration are searched through the fallback join until
 ``manage.py catalog_search_index`` indexes them.
@@ -10,12 +10,14 @@ import django.db.models.deletion
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
+TABLES = ("catalog_itemsearch", "catalog_searchtermuse")
 GUARDS = [
-    f"CREATE TRIGGER catalog_itemsearch_immutable_{op.lower()} AFTER {op} ON catalog_itemsearch "
+    f"CREATE TRIGGER {table}_immutable_{op.lower()} AFTER {op} ON {table} "
     "REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION catalog_rows_of_published_guard();"
+    for table in TABLES
     for op in ("UPDATE", "DELETE")
 ]
-UNGUARDS = [f"DROP TRIGGER IF EXISTS catalog_itemsearch_immutable_{op} ON catalog_itemsearch;" for op in ("update", "delete")]
+UNGUARDS = [f"DROP TRIGGER IF EXISTS {table}_immutable_{op} ON {table};" for table in TABLES for op in ("update", "delete")]
 
 
 class Migration(migrations.Migration):
@@ -36,13 +38,29 @@ class Migration(migrations.Migration):
             options={
                 "indexes": [
                     django.contrib.postgres.indexes.GinIndex(
-                        fields=["folded"], opclasses=["gin_trgm_ops"], name="catalog_term_folded_trgm"
+                        fields=["folded"], name="catalog_term_folded_trgm", opclasses=["gin_trgm_ops"]
                     ),
                     django.contrib.postgres.indexes.GinIndex(
-                        fields=["initials"], opclasses=["gin_trgm_ops"], name="catalog_term_initials_trgm"
+                        fields=["initials"], name="catalog_term_initials_trgm", opclasses=["gin_trgm_ops"]
                     ),
                 ],
             },
+        ),
+        migrations.CreateModel(
+            name="SearchTermUse",
+            fields=[
+                ("pk", models.CompositePrimaryKey("release", "term_id", blank=True, editable=False, primary_key=True, serialize=False)),
+                ("term_id", models.BigIntegerField()),
+                ("names", models.PositiveIntegerField(default=0)),
+                ("generics", models.PositiveIntegerField(default=0)),
+                ("makers", models.PositiveIntegerField(default=0)),
+                (
+                    "release",
+                    models.ForeignKey(
+                        db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalog.catalogrelease"
+                    ),
+                ),
+            ],
         ),
         migrations.CreateModel(
             name="ItemSearch",
@@ -63,9 +81,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "indexes": [
-                    models.Index(fields=["release", "name_term"], name="catalog_itemsearch_name_idx"),
-                    models.Index(fields=["release", "generic_term"], name="catalog_itemsearch_generic_idx"),
-                    models.Index(fields=["release", "maker_term"], name="catalog_itemsearch_maker_idx"),
+                    models.Index(fields=["release", "name_term", "code"], name="catalog_itemsearch_name_idx"),
+                    models.Index(fields=["release", "generic_term", "code"], name="catalog_itemsearch_generic_idx"),
+                    models.Index(fields=["release", "maker_term", "code"], name="catalog_itemsearch_maker_idx"),
                 ],
             },
         ),

@@ -371,11 +371,10 @@ class ReleaseItemsView(generics.ListAPIView[CatalogItem]):
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "release_label": getattr(self, "release_label", "")}
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         if not wants_search(request):
             return super().list(request, *args, **kwargs)
         record = _published(self.kwargs["label"])
-        self.release_label = record["label"]
         for other in ("changed_since", "category_path"):
             if request.query_params.get(other):
                 raise ValidationFailed(
@@ -384,9 +383,9 @@ class ReleaseItemsView(generics.ListAPIView[CatalogItem]):
         return search_response(
             request,
             release_id=record["id"],
+            release_label=record["label"],
             kind=_choice_param(request, "kind", ItemKind.values),
             category=_choice_param(request, "category", PaymentCategory.values, "payment_category"),
-            render=lambda items: list(HospitalItemSerializer(items, many=True, context=self.get_serializer_context()).data),
         )
 
 
