@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0005_search"),
+        ("catalog", "0004_history_reasons_as_text"),
         ("hospitals", "0007_notices_moved_out"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
