@@ -10,15 +10,17 @@ Ranks, best first (within a rank, code order; each item in its best rank only):
 
 How: every distinct text lives once in ``SearchTerm`` (folded with NFKC + lower case, pinyin
 initials computed in Python once per new text, trigram-indexed). A query first finds the
-matching terms (a small table), then the items whose name / generic / manufacturer term is
-among them: each rank is one ``ORDER BY code LIMIT n`` branch over ``ItemSearch``, so
-PostgreSQL picks per rank between the term indexes and a walk in code order, with real
-term ids (and their statistics) in hand rather than guesses about a LIKE pattern.
+matching terms (a small table) with how many items of the release carry each
+(``SearchTermUse``), then reads each rank from ``ItemSearch`` the way those counts say is
+cheapest: one code-ordered index range per term (few terms: a page is a few index pages
+whatever the terms' sizes), the term index then a sort (many terms, few items), or a walk of
+the release in code order (many terms, many items). The page's items come back rendered by
+PostgreSQL (the catalog's item JSON fragment). Two statements per page.
 
-A published release is indexed in its publishing transaction (``release_publishing``); a
-draft, or a release published before this module existed, is searched through the same
-dictionary joined to its items on the fly (slower, same answers) until ``catalog_search_index``
-indexes it.
+A published release is indexed right after its publish commits, by the Celery task
+``catalog.search_index`` (and by the beat sweep ``catalog.search_index_due`` should that task be
+lost); meanwhile, and for drafts, items are searched through the same dictionary joined to them
+on the fly (slower, same answers). ``manage.py catalog_search_index`` does the sweep by hand.
 """
 
 from __future__ import annotations
@@ -32,15 +34,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from pypinyin import Style, lazy_pinyin
 
 from .models import CatalogRelease
-from .signals import release_publishing
+from .signals import release_published
 from .sql_fragments import item_json, item_probe
 
 Q_MAX_LENGTH = 64
-TEXT_FIELDS = ("name", "generic_name", "manufacturer")
 _NOT_INITIAL = re.compile(r"[^0-9a-z]")
 _TERMS_TABLE = "catalog_searchterm"
 _ROWS_TABLE = "catalog_itemsearch"
@@ -137,7 +138,6 @@ LEFT JOIN {_TERMS_TABLE} g ON g.text = nullif(i.generic_name, '')
 LEFT JOIN {_TERMS_TABLE} m ON m.text = nullif(i.manufacturer, '')
 WHERE i.release_id = %(release)s
 ORDER BY i.code
-ON CONFLICT (release_id, code) DO NOTHING
 """
 
 _USE_SQL = f"""
@@ -149,14 +149,15 @@ SELECT %(release)s, u.term_id, sum(u.names), sum(u.generics), sum(u.makers) FROM
 ) u
 WHERE u.term_id IS NOT NULL
 GROUP BY u.term_id
-ON CONFLICT (release_id, term_id) DO NOTHING
 """
 
 
 def release_index(*, release: CatalogRelease) -> int:
     """Write the search rows of a published release (its dictionary terms first) and its term
     counts; returns the number of rows written (0 when it was indexed already). Runs in the
-    caller's transaction."""
+    caller's transaction, which holds the release row (publish locks it; the command does)."""
+    if release_is_indexed(release_id=release.pk):
+        return 0
     terms_fill(release_id=release.pk)
     with connection.cursor() as cursor:
         cursor.execute(_ROWS_SQL, {"release": release.pk})
@@ -182,12 +183,38 @@ def release_is_indexed(*, release_id: int) -> bool:
     return found
 
 
-def index_on_publish(sender: Any, release: CatalogRelease, **kwargs: Any) -> None:
-    """Inside the publishing transaction: the release is searchable from the moment it exists."""
-    release_index(release=release)
+INDEX_TASK = "catalog.search_index"
 
 
-release_publishing.connect(index_on_publish, dispatch_uid="catalog-search-index")
+def index_after_publish(sender: Any, release: CatalogRelease, **kwargs: Any) -> None:
+    """``release_published`` receiver (after the publish commits): index in a worker. Writing
+    500,000 rows and their indexes took ~10 s here, which the publish must not wait for; until
+    the task is done the release is searched through the fallback join (same answers)."""
+    from celery import current_app
+
+    current_app.tasks[INDEX_TASK].delay(release.pk)
+
+
+release_published.connect(index_after_publish, dispatch_uid="catalog-search-index")
+
+
+def releases_to_index() -> list[CatalogRelease]:
+    """Published releases without search rows (a lost task, or published before search existed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.id FROM catalog_catalogrelease r WHERE r.status = 'published' "
+            f"AND NOT EXISTS (SELECT 1 FROM {_ROWS_TABLE} s WHERE s.release_id = r.id) ORDER BY r.effective_from"
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(CatalogRelease.objects.filter(pk__in=ids).order_by("effective_from"))
+
+
+def release_index_locked(*, release_id: int) -> int:
+    """Index one published release in a transaction of its own, holding its row so two workers
+    (a redelivered task, the sweep) never index it at once. 0 when it was indexed already."""
+    with transaction.atomic():
+        release = CatalogRelease.objects.select_for_update().filter(pk=release_id, status=CatalogRelease.Status.PUBLISHED).first()
+        return release_index(release=release) if release is not None else 0
 
 
 # --- queries ------------------------------------------------------------------------------

@@ -53,9 +53,10 @@ def _empty_cache():
 
 
 @pytest.fixture
-def release(catalog_admin, reviewer):
+def release(catalog_admin, reviewer, django_capture_on_commit_callbacks):
     draft = draft_release(label="2026.01", effective_from=JAN_2026, user=catalog_admin, items=ITEMS)
-    return publish(draft, admin=catalog_admin, reviewer=reviewer)
+    with django_capture_on_commit_callbacks(execute=True):  # the search index is after-commit work
+        return publish(draft, admin=catalog_admin, reviewer=reviewer)
 
 
 @pytest.fixture
@@ -148,8 +149,22 @@ def test_q_cannot_be_combined_with_changed_since(release, client):
     assert response.status_code == 400
 
 
-def test_publishing_writes_one_search_row_per_item(release):
+def test_the_publishs_after_commit_work_writes_one_search_row_per_item(release):
     assert ItemSearch.objects.filter(release=release).count() == len(ITEMS)
+
+
+def test_a_release_is_searched_before_its_index_is_written(catalog_admin, reviewer, client):
+    draft = draft_release(label="2026.01", effective_from=JAN_2026, user=catalog_admin, items=ITEMS)
+    publish(draft, admin=catalog_admin, reviewer=reviewer)  # its after-commit work has not run
+    assert (search.release_is_indexed(release_id=draft.pk), codes(client, "阿莫西林")[:1]) == (False, [AMOXICILLIN["code"]])
+
+
+def test_the_sweep_indexes_a_published_release_whose_task_was_lost(catalog_admin, reviewer):
+    from apps.catalog.tasks import search_index_due
+
+    draft = draft_release(label="2026.01", effective_from=JAN_2026, user=catalog_admin, items=ITEMS)
+    publish(draft, admin=catalog_admin, reviewer=reviewer)
+    assert (search_index_due(), search.release_is_indexed(release_id=draft.pk)) == (len(ITEMS), True)
 
 
 def test_pinyin_initials_are_stored_once_per_text_at_publish(release):
@@ -195,6 +210,7 @@ def test_the_index_command_indexes_a_release_published_before_search_existed(rel
     with connection.cursor() as cursor:  # as if published before the search rows existed
         cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off for this one DELETE
         cursor.execute("DELETE FROM catalog_itemsearch WHERE release_id = %s", [release.pk])
+        cursor.execute("DELETE FROM catalog_searchtermuse WHERE release_id = %s", [release.pk])
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     call_command("catalog_search_index")
     assert (search.release_is_indexed(release_id=release.pk), capsys.readouterr().out) == (
@@ -220,3 +236,11 @@ def test_every_way_of_reading_a_rank_gives_the_same_pages(release, monkeypatch, 
     monkeypatch.setattr(search, "PER_TERM_BRANCHES", per_term)
     monkeypatch.setattr(search, "SMALL_RANK", small)
     assert [pages(q) for q in queries] == expected
+
+
+def test_search_rows_are_refused_for_a_draft(catalog_admin):
+    draft = draft_release(label="2026.04", effective_from=dt.date(2026, 10, 1), user=catalog_admin, items=[AMOXICILLIN])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_itemsearch (release_id, code, kind, category) VALUES (%s, %s, 'drug', '01')", [draft.pk, AMOXICILLIN["code"]]
+        )

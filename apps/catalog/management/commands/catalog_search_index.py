@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from apps.catalog import search
 from apps.catalog.selectors import published_releases
@@ -26,6 +25,5 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"no published release {', '.join(sorted(missing))}")
         for release in releases:
-            with transaction.atomic():
-                written = search.release_index(release=release)
+            written = search.release_index_locked(release_id=release.pk)
             self.stdout.write(f"{release.label}: {written} search rows written" if written else f"{release.label}: already indexed")
