@@ -56,6 +56,9 @@ class LocalItemSerializer(serializers.ModelSerializer[LocalItem]):
     """Also the ``local_item`` of a validation result (apps.benefits.code_check.LOCAL_ITEM_JSON)."""
 
     province = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Plain text, not the model's choices: a second "category" enum (01/02 only) beside the
+    # catalog's would collide in the schema's enum names.
+    category = serializers.CharField(read_only=True, help_text="01 甲 or 02 乙")
 
     class Meta:
         model = LocalItem

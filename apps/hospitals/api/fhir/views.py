@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -152,7 +152,11 @@ _COMMON = [
 ]
 
 
-@extend_schema(summary="FHIR CapabilityStatement (public)", responses={200: OpenApiTypes.OBJECT}, tags=_FHIR_TAGS)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_metadata", summary="FHIR CapabilityStatement (public)", responses={200: OpenApiTypes.OBJECT}, tags=_FHIR_TAGS
+    )
+)
 class MetadataView(FhirView):
     permission_classes = [AllowAny]
 
@@ -160,11 +164,14 @@ class MetadataView(FhirView):
         return Response(resources.capability_statement(base=self.base(request)))
 
 
-@extend_schema(
-    summary="FHIR CodeSystem search: one CodeSystem per published release (version = label)",
-    parameters=[OpenApiParameter("url", str), OpenApiParameter("version", str)],
-    responses={200: OpenApiTypes.OBJECT},
-    tags=_FHIR_TAGS,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_codesystem_search",
+        summary="FHIR CodeSystem search: one CodeSystem per published release (version = label)",
+        parameters=[OpenApiParameter("url", str), OpenApiParameter("version", str)],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=_FHIR_TAGS,
+    )
 )
 class CodeSystemSearchView(FhirView):
     def get(self, request: Request) -> Response:
@@ -176,7 +183,14 @@ class CodeSystemSearchView(FhirView):
         return Response(resources.search_bundle(found, base=self.base(request)))
 
 
-@extend_schema(summary="FHIR CodeSystem read (one release)", responses={200: OpenApiTypes.OBJECT}, tags=_FHIR_TAGS)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_codesystem_read",
+        summary="FHIR CodeSystem read (one release)",
+        responses={200: OpenApiTypes.OBJECT},
+        tags=_FHIR_TAGS,
+    )
+)
 class CodeSystemReadView(FhirView):
     def get(self, request: Request, resource_id: str) -> Response:
         timeline = published_timeline()
@@ -186,11 +200,14 @@ class CodeSystemReadView(FhirView):
         return Response(resources.code_system(release, in_force=timeline.in_force(timezone.localdate())))
 
 
-@extend_schema(
-    summary="FHIR CodeSystem/$lookup: a code's display and properties in a release",
-    parameters=[OpenApiParameter("system", str, required=True), OpenApiParameter("code", str, required=True), *_COMMON],
-    responses={200: OpenApiTypes.OBJECT},
-    tags=_FHIR_TAGS,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_codesystem_lookup",
+        summary="FHIR CodeSystem/$lookup: a code's display and properties in a release",
+        parameters=[OpenApiParameter("system", str, required=True), OpenApiParameter("code", str, required=True), *_COMMON],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=_FHIR_TAGS,
+    )
 )
 class LookupView(FhirView):
     def get(self, request: Request) -> Response:
@@ -204,17 +221,20 @@ class LookupView(FhirView):
         return Response(resources.lookup_parameters(item, release))
 
 
-@extend_schema(
-    summary="FHIR CodeSystem/$validate-code: is the code (and display) valid in the release in force on date?",
-    parameters=[
-        OpenApiParameter("url", str, description="the CodeSystem canonical (or system)"),
-        OpenApiParameter("system", str),
-        OpenApiParameter("code", str, required=True),
-        OpenApiParameter("display", str),
-        *_COMMON,
-    ],
-    responses={200: OpenApiTypes.OBJECT},
-    tags=_FHIR_TAGS,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_codesystem_validate_code",
+        summary="FHIR CodeSystem/$validate-code: is the code (and display) valid in the release in force on date?",
+        parameters=[
+            OpenApiParameter("url", str, description="the CodeSystem canonical (or system)"),
+            OpenApiParameter("system", str),
+            OpenApiParameter("code", str, required=True),
+            OpenApiParameter("display", str),
+            *_COMMON,
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=_FHIR_TAGS,
+    )
 )
 class ValidateCodeView(FhirView):
     def get(self, request: Request) -> Response:
@@ -232,16 +252,19 @@ class ValidateCodeView(FhirView):
         return Response(resources.validate_parameters(result=True, display=item.name, version=release.label))
 
 
-@extend_schema(
-    summary="FHIR ConceptMap/$translate: a code to the code(s) in force on date (retired → successors)",
-    parameters=[
-        OpenApiParameter("url", str, description="the successor ConceptMap canonical"),
-        OpenApiParameter("system", str, required=True),
-        OpenApiParameter("code", str, required=True),
-        OpenApiParameter("date", OpenApiTypes.DATE, description="default today (Asia/Shanghai)"),
-    ],
-    responses={200: OpenApiTypes.OBJECT},
-    tags=_FHIR_TAGS,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_conceptmap_translate",
+        summary="FHIR ConceptMap/$translate: a code to the code(s) in force on date (retired → successors)",
+        parameters=[
+            OpenApiParameter("url", str, description="the successor ConceptMap canonical"),
+            OpenApiParameter("system", str, required=True),
+            OpenApiParameter("code", str, required=True),
+            OpenApiParameter("date", OpenApiTypes.DATE, description="default today (Asia/Shanghai)"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=_FHIR_TAGS,
+    )
 )
 class TranslateView(FhirView):
     def get(self, request: Request) -> Response:
