@@ -242,5 +242,6 @@ def test_search_rows_are_refused_for_a_draft(catalog_admin):
     draft = draft_release(label="2026.04", effective_from=dt.date(2026, 10, 1), user=catalog_admin, items=[AMOXICILLIN])
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO catalog_itemsearch (release_id, code, kind, category) VALUES (%s, %s, 'drug', '01')", [draft.pk, AMOXICILLIN["code"]]
+            "INSERT INTO catalog_itemsearch (release_id, code, kind, category) VALUES (%s, %s, 'drug', '01')",
+            [draft.pk, AMOXICILLIN["code"]],
         )
