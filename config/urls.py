@@ -9,11 +9,13 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
+    path("fhir/", include("apps.hospitals.api.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.catalog.urls")),
     path("", include("apps.notices.dashboard_urls")),
+    path("", include("apps.hospitals.urls")),
     path("", include("apps.reconciliation.urls")),
     path("", include("apps.core.urls")),
 ]

@@ -86,6 +86,16 @@ def local_items_lapsing(*, today: dt.date, days: int = 90, province_code: str = 
     return qs.order_by("province__code", "sunset_date", "code")
 
 
+def local_items_in_force(*, province_code: str, on_date: dt.date) -> QuerySet[LocalItem]:
+    """The province's transitional local items covered on ``on_date`` (effective_from <= date <
+    sunset_date), by code."""
+    return (
+        LocalItem.objects.filter(province__code=province_code, effective_from__lte=on_date, sunset_date__gt=on_date)
+        .select_related("province")
+        .order_by("code")
+    )
+
+
 def unknown_diagnoses(*, codes: Iterable[str]) -> set[str]:
     """Which of ``codes`` (normalised) are not in the ICD-10 reference, one query."""
     wanted = set(codes)

@@ -12,3 +12,6 @@ class CatalogConfig(AppConfig):
         from .importers.services import JOB_KIND, import_job_handler
 
         register_job_kind(kind=JOB_KIND, handler=import_job_handler)
+        # Importing the search module connects its receiver: a published release's search rows
+        # are written by a worker right after the publish commits.
+        from . import search, tasks  # noqa: F401  (tasks: registers catalog.search_index, looked up by name)

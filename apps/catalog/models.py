@@ -250,3 +250,7 @@ class ReleaseChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release_id} {self.change} {self.code}"
+
+
+# The search dictionary and per-item search rows (apps.catalog.search) live in a module of their own.
+from .search_models import ItemSearch, SearchTerm, SearchTermUse  # noqa: E402, F401

@@ -23,7 +23,7 @@ from apps.core.history import history_bulk_record
 from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 
-from . import exports, sql
+from . import exports, search, sql
 from .models import CatalogItem, CatalogRelease, ReleaseChange, ReleaseParticipant
 from .selectors import counts_by_kind, release_previous
 from .signals import release_published, release_publishing
@@ -108,6 +108,7 @@ def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason
         setattr(item, field, value)
     history_save(item, user=user, reason=reason or ("created" if created else "edited"))
     took_part(release=release, user=user, part=ReleaseParticipant.Part.EDITED)
+    search.terms_ensure(texts=[item.name, item.generic_name, item.manufacturer])
     audit_record(
         action=AuditAction.RELEASE_ITEM_CHANGED,
         actor=user,

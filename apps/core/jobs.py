@@ -26,6 +26,7 @@ from django.utils import timezone
 from .errors import DomainError
 from .models import Job
 from .permissions import bound_province, has_role
+from .principals import is_hospital
 from .roles import Role
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,10 @@ def jobs_visible_to(*, user: Any) -> QuerySet[Job]:
     """The jobs a user may open (API, staff job page, admin): staff only; a province-bound user
     sees the jobs of her province and the national jobs of kinds that say how to cut them down
     for her (``provinces_see_national``); national users see every job. What each may see of a
-    job's result is ``job_view``'s answer."""
+    job's result is ``job_view``'s answer. A hospital follows the jobs it queued itself (a
+    mapping upload) and no others."""
+    if is_hospital(user):
+        return Job.objects.filter(params__hospital_id=user.hospital_id)
     if not has_role(user, *Role.values):
         return Job.objects.none()
     province = bound_province(user)

@@ -30,6 +30,7 @@ PAGES: dict[str, list[Page]] = {
         (_("Catalog items"), "admin:catalog_catalogitem_changelist", ""),
         (_("Import and reconciliation jobs"), "admin:core_job_changelist", ""),
         (_("Hospital adoption of the current release"), "notices:adoption", ""),
+        (_("Hospitals whose code mappings a release breaks"), "hospitals:mapping-issues", ""),
         (_("Change notices"), "admin:notices_changenotice_changelist", ""),
     ],
     Role.CATALOG_REVIEWER: [
@@ -44,6 +45,7 @@ PAGES: dict[str, list[Page]] = {
         (_("Benefit simulation: two provinces side by side"), "admin:benefits_simulate", ""),
         (_("Hospitals and API keys"), "admin:hospitals_hospital_changelist", ""),
         (_("Hospital adoption of the current release"), "notices:adoption", ""),
+        (_("Hospitals whose code mappings a release breaks"), "hospitals:mapping-issues", ""),
     ],
     Role.FINANCE_MAKER: [
         (_("Fund balances and net flows (chart)"), "admin:pooling_overview", ""),

@@ -5,3 +5,14 @@ class HospitalsConfig(AppConfig):
     name = "apps.hospitals"
     label = "hospitals"
     verbose_name = "Hospitals and API keys"
+
+    def ready(self) -> None:
+        from apps.catalog.signals import release_published
+        from apps.core.jobs import register_job_kind
+
+        from .mapping_services import JOB_KIND, mappings_job_handler
+        from .tasks import queue_recheck_on_publish
+
+        register_job_kind(kind=JOB_KIND, handler=mappings_job_handler)
+        # After the publish commits: re-check every hospital's code mappings against it.
+        release_published.connect(queue_recheck_on_publish, dispatch_uid="hospitals.recheck_mappings_on_publish")

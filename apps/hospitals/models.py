@@ -70,3 +70,52 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class CodeMapping(models.Model):
+    """A hospital's own charge code mapped to a national code (对码). The hospital replaces its
+    whole set with an upload (``apps.hospitals.mappings``); whether each mapping still holds is
+    computed against the release in force when asked, and counted per published release."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="code_mappings")
+    local_code = models.CharField(max_length=64, help_text="The hospital's own charge code.")
+    local_name = models.CharField(max_length=255, blank=True, default="")
+    national_code = models.CharField(max_length=32, help_text="Normalised national code (or a former 20-character drug code).")
+    updated_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["hospital_id", "local_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["hospital", "local_code"], name="code_mapping_local_code_unique"),
+            models.CheckConstraint(name="code_mapping_local_code_set", condition=~models.Q(local_code="")),
+            models.CheckConstraint(
+                name="code_mapping_national_code_shape", condition=models.Q(national_code__regex=r"^[0-9A-Z][0-9A-Z-]{0,31}$")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id}: {self.local_code} → {self.national_code}"
+
+
+class MappingCheck(models.Model):
+    """How many of a hospital's mappings a published release breaks (the national code is not an
+    item of it on its effective date): written set-based for every hospital after the release
+    is published, and again for one hospital after it uploads a new set."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="mapping_checks")
+    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="+")
+    total = models.PositiveIntegerField()
+    issues = models.PositiveIntegerField()
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["release_id", "-issues", "hospital_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["hospital", "release"], name="mapping_check_once_per_release"),
+            models.CheckConstraint(name="mapping_check_issues_within_total", condition=models.Q(issues__lte=models.F("total"))),
+        ]
+        indexes = [models.Index(fields=["release", "issues"], name="mapping_check_release_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id} × {self.release_id}: {self.issues}/{self.total}"

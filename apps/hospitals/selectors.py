@@ -112,7 +112,7 @@ def hospitals_visible_to(*, user: Any) -> QuerySet[Hospital]:
 
 _MANIFEST_FIELDS = ("id", "label", "effective_from", "published_at", "counts", "diff_counts", "sha256", "exports", "previous__label")
 _LABEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,31}")
-MANIFEST_VERSION = "m1"  # bump when the manifest's shape changes so cached ETags change too
+MANIFEST_VERSION = "m2"  # bump when the manifest's shape changes so cached ETags change too
 
 
 def _manifest_cache_key(label: str) -> str:

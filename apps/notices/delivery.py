@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.catalog.models import CatalogRelease
+from apps.hospitals.mapping_selectors import mapping_issues_for_notices
 
 from . import conf, payloads, transport
 from .models import DeliveryError, NoticeDelivery, WebhookEndpoint
@@ -68,6 +69,7 @@ _REQUEST_COLUMNS = (
     "notice__affected_items",
     "notice__release_id",
     "notice__hospital__code",
+    "notice__hospital_id",
 )
 
 # One round trip: lease the due rows (SKIP LOCKED lets two workers share a backlog without
@@ -87,7 +89,7 @@ WITH due AS (
 )
 SELECT leased.id, leased.endpoint_id, endpoint.url, endpoint.secret, endpoint.previous_secret,
        endpoint.previous_secret_expires_at, notice.event_type, notice.webhook_id, notice.seq,
-       notice.affected_items, notice.release_id, hospital.code
+       notice.affected_items, notice.release_id, hospital.code, notice.hospital_id
 FROM leased
 JOIN notices_webhookendpoint endpoint ON endpoint.id = leased.endpoint_id
 JOIN notices_changenotice notice ON notice.id = leased.notice_id
@@ -130,6 +132,7 @@ def _signed(rows: list[dict[str, Any]], *, now: dt.datetime) -> list[WebhookRequ
         releases[release.pk] = (payloads.release_payload(release), release.diff_counts or {})
     signer = transport.Signer()
     timestamp = transport.signing_timestamp(now)
+    issues = mapping_issues_for_notices((r["notice__hospital_id"], r["notice__release_id"]) for r in rows)
     out = []
     for r in rows:
         release_part, diff_counts = releases[r["notice__release_id"]]
@@ -139,6 +142,7 @@ def _signed(rows: list[dict[str, Any]], *, now: dt.datetime) -> list[WebhookRequ
             "seq": r["notice__seq"],
             "hospital_code": r["notice__hospital__code"],
             "affected_items": r["notice__affected_items"],
+            "mapping_issues": issues.get((r["notice__hospital_id"], r["notice__release_id"])),
         }
         body = json.dumps(
             payloads.notice_body(notice=notice, release_part=release_part, diff_counts=diff_counts),

@@ -45,7 +45,16 @@ def notice_body(*, notice: dict[str, Any], release_part: dict[str, Any], diff_co
     }
     if notice["affected_items"] is not None:
         body["affected_items"] = notice["affected_items"]
+    if notice.get("mapping_issues") is not None:
+        body["mapping_issues"] = mapping_issues_part(count=notice["mapping_issues"], release_part=release_part)
     return body
+
+
+def mapping_issues_part(*, count: int, release_part: dict[str, Any]) -> dict[str, Any]:
+    """How many of the hospital's code mappings the release breaks, and where to list them (the
+    mapping list checked against the release, i.e. on its effective date)."""
+    query = f"on={release_part['effective_from']}&status=retired,not_in_force,unknown"
+    return {"count": count, "url": f"{base_url()}/api/v1/hospital/mappings/?{query}"}
 
 
 def ping_body(*, webhook_id: str, hospital_code: str, endpoint_id: int, sent_at: str) -> dict[str, Any]:

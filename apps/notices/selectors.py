@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.catalog.models import CatalogRelease
+from apps.hospitals.mapping_selectors import mapping_issues_for_notices
 from apps.hospitals.models import Hospital
 
 from . import payloads
@@ -19,14 +20,19 @@ from .models import ChangeNotice, NoticeDelivery, ReleaseAcknowledgement, Webhoo
 def notice_rows(qs: QuerySet[ChangeNotice]) -> list[dict[str, Any]]:
     """ChangeNotice queryset → webhook bodies (for the pull API)."""
     rows: list[dict[str, Any]] = [
-        dict(r) for r in qs.values("id", "event_type", "webhook_id", "seq", "affected_items", "release_id", "hospital__code", "created_at")
+        dict(r)
+        for r in qs.values(
+            "id", "event_type", "webhook_id", "seq", "affected_items", "release_id", "hospital_id", "hospital__code", "created_at"
+        )
     ]
     releases = {r.pk: r for r in CatalogRelease.objects.filter(pk__in={row["release_id"] for row in rows})}
     parts = {pk: (payloads.release_payload(r), r.diff_counts or {}) for pk, r in releases.items()}
+    issues = mapping_issues_for_notices((row["hospital_id"], row["release_id"]) for row in rows)
     out = []
     for row in rows:
         part, counts = parts[row["release_id"]]
         row["hospital_code"] = row.pop("hospital__code")
+        row["mapping_issues"] = issues.get((row.pop("hospital_id"), row["release_id"]))
         out.append({"row": row, "body": payloads.notice_body(notice=row, release_part=part, diff_counts=counts)})
     return out
 

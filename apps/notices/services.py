@@ -22,6 +22,7 @@ from apps.catalog.models import CatalogRelease
 from apps.core.audit import audit_record, history_save
 from apps.core.errors import Conflict, NotFound, ValidationFailed
 from apps.core.history import history_bulk_record
+from apps.core.mail import email_notify
 from apps.core.models import AuditAction
 from apps.hospitals.models import Hospital
 
@@ -230,7 +231,7 @@ def endpoint_disable(*, endpoint_ids: Iterable[int], reason: str, now: dt.dateti
         return 0
     count = 0
     # Few endpoints are disabled at once: saving each records history without the secrets.
-    for endpoint in WebhookEndpoint.objects.select_for_update().filter(pk__in=ids, active=True).order_by("pk"):
+    for endpoint in WebhookEndpoint.objects.select_for_update().select_related("hospital").filter(pk__in=ids, active=True).order_by("pk"):
         endpoint.active, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:255], now
         _save_endpoint(
             endpoint,
@@ -239,9 +240,34 @@ def endpoint_disable(*, endpoint_ids: Iterable[int], reason: str, now: dt.dateti
             reason=f"disabled: {reason}",
             update_fields=["active", "disabled_reason", "disabled_at"],
         )
+        _mail_disabled(endpoint, reason=reason, now=now)
         count += 1
     _fail_pending(ids, reason=reason, now=now)
     return count
+
+
+def _mail_disabled(endpoint: WebhookEndpoint, *, reason: str, now: dt.datetime) -> None:
+    """Tell the hospital's contact, in the disabling transaction (sent after commit, once per
+    disable): until someone re-enables the endpoint, notices wait in the pull API only."""
+    hospital = endpoint.hospital
+    base = payloads.base_url()
+    body = (
+        f"{hospital.name} ({hospital.code}): the portal stopped sending change notices to your webhook endpoint\n"
+        f"  {endpoint.url}\n"
+        f"on {timezone.localtime(now):%Y-%m-%d %H:%M} because: {reason}.\n\n"
+        "Nothing is lost: every notice stays available to your system at\n"
+        f"  {base}/api/v1/notices/?after_seq=<the last seq you processed>\n\n"
+        "When the endpoint answers again, enable it with your API key:\n"
+        f'  PATCH {base}/api/v1/webhooks/endpoints/{endpoint.pk}/ {{"active": true}}\n'
+        f"  POST  {base}/api/v1/webhooks/endpoints/{endpoint.pk}/test/ (a signed test.ping)\n"
+        f"then replay what failed: POST {base}/api/v1/notices/deliveries/replay/.\n"
+    )
+    email_notify(
+        key=f"endpoint.disabled:{endpoint.pk}:{now.isoformat()}",
+        recipients=[hospital.contact_email] if hospital.contact_email else [],
+        subject=f"[目录门户] 变更通知端点已停用 / webhook endpoint disabled: {hospital.code}",
+        body=body,
+    )
 
 
 def endpoint_test_ping(*, endpoint: WebhookEndpoint) -> dict[str, Any]:

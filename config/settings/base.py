@@ -232,6 +232,7 @@ CELERY_BEAT_SCHEDULE = {
     "notices-deliver-due": {"task": "notices.deliver_due", "schedule": env.float("NOTICE_SWEEP_SECONDS", default=30.0)},
     "core-jobs-recover": {"task": "core.jobs_recover", "schedule": 60.0},  # jobs of killed workers
     "core-send-due-email": {"task": "core.send_due_email", "schedule": 60.0},  # retries of the email outbox
+    "catalog-search-index-due": {"task": "catalog.search_index_due", "schedule": 300.0},  # a lost search-index task
 }
 
 # Webhooks (apps.notices): addresses a webhook may reach although not public (CIDR list; API.md

@@ -351,3 +351,17 @@ def test_each_provincial_pooling_action_writes_exactly_one_typed_event(world):
     assert _events_of(lambda: pooling.unification_complete(change=change["c"], user=people.sc_checker)) == [
         AuditAction.UNIFICATION_COMPLETED
     ]
+
+
+def test_a_mapping_upload_writes_exactly_one_typed_event_naming_the_hospital(world):
+    import io
+
+    from apps.hospitals import mapping_services
+
+    hospital = hospitals.hospital_register(code="H31010100779", name="对码医院", province_code=SH, user=world["sh_staff"])
+    upload = io.BytesIO(f"local_code,national_code\nL1,{ITEMS[0]['code']}\n".encode())
+    assert _events_of(lambda: mapping_services.mappings_replace(hospital=hospital, file=upload, fmt="csv")) == [
+        AuditAction.MAPPINGS_REPLACED
+    ]
+    event = AuditEvent.objects.get(action=AuditAction.MAPPINGS_REPLACED)
+    assert (event.actor_label, event.province_code, event.detail["added"]) == ("hospital H31010100779", SH, 1)

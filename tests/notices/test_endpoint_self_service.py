@@ -267,3 +267,26 @@ def test_the_replay_service_refuses_more_than_1000_ids_whoever_calls(catalog_adm
     with pytest.raises(ValidationFailed) as refused:
         services.deliveries_replay(delivery_ids=range(1, 1002), user=catalog_admin)
     assert refused.value.errors[0]["code"] == "too_many_ids"
+
+
+@pytest.mark.parametrize("method", ["post", "patch", "rotate", "delete"])
+def test_each_self_service_change_is_audited_as_the_hospital_that_made_it(mine, method):
+    from apps.core.models import AuditEvent
+
+    h, client = mine
+    created = _create(client)
+    url = f"{ENDPOINTS}{created['id']}/"
+    if method == "patch":
+        client.patch(url, {"url": "https://his.example.org/other"}, format="json")
+    elif method == "rotate":
+        client.post(f"{url}rotate-secret/", {}, format="json")
+    elif method == "delete":
+        client.delete(url)
+    expected = {
+        "post": "endpoint.registered",
+        "patch": "endpoint.changed",
+        "rotate": "endpoint.secret_rotated",
+        "delete": "endpoint.deleted",
+    }
+    last = AuditEvent.objects.order_by("-id").values_list("action", "actor_label").first()
+    assert last == (expected[method], f"hospital {h.code}")

@@ -35,9 +35,9 @@ def _routes() -> Iterator[tuple[str, str, URLPattern]]:
 
 
 def api_endpoints() -> Iterator[tuple[str, str]]:
-    """(url name, method) of every view under /api/ (schema and docs included)."""
+    """(url name, method) of every view under /api/ (schema and docs included) and /fhir/."""
     for route, name, pattern in _routes():
-        if not route.startswith("api/"):
+        if not route.startswith(("api/", "fhir/")):
             continue
         view = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
         for method in METHODS:
@@ -47,7 +47,7 @@ def api_endpoints() -> Iterator[tuple[str, str]]:
 
 def page_names() -> set[str]:
     """Every named URL outside /api/ and /admin/ (staff pages, health, language switch)."""
-    return {name for route, name, _ in _routes() if not route.startswith(("api/", "admin/"))}
+    return {name for route, name, _ in _routes() if not route.startswith(("api/", "admin/", "fhir/"))}
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ class Call:
     def request_text(self, name: str, world: World) -> str:
         """The URL and body as sent: a marker the caller sent herself is no leak when echoed."""
         body = self.body(world) if self.body else {}
-        return reverse(name, kwargs=self.kwargs(world)) + " " + str({k: v for k, v in body.items() if not hasattr(v, "read")})
+        shown = {k: v for k, v in body.items() if not hasattr(v, "read")} if isinstance(body, dict) else body
+        return reverse(name, kwargs=self.kwargs(world)) + " " + str(shown)
 
     def send(self, client: Any, name: str, method: str, world: World, *, csrf: str = "") -> Any:
         url = reverse(name, kwargs=self.kwargs(world))
@@ -113,6 +114,12 @@ def _settlements(w: World) -> dict[str, Any]:
 def _figures(w: World) -> dict[str, Any]:
     content = b"region_code,period,fund_income_fen,fund_expenditure_fen,active_insured,retirees\n310000,2026-03,100,90,10,4\n"
     return {"file": SimpleUploadedFile("figures.csv", content, content_type="text/csv")}
+
+
+def _fhir_system() -> str:
+    from apps.hospitals.api.fhir.resources import system_url
+
+    return system_url()
 
 
 def _precheck(w: World) -> dict[str, Any]:
@@ -219,12 +226,24 @@ API: dict[tuple[str, str], Call] = {
     ("pooling-unification-list", "post"): Call(_none, lambda w: {"province": "310000", "reason": "统收统支"}),
     ("pooling-unification-detail", "get"): Call(lambda w: {"pk": w.pooling["unification_a"]}),
     ("pooling-unification-complete", "post"): Call(lambda w: {"pk": w.pooling["unification_a"]}, lambda w: {}),
+    ("catalog-validate", "post"): Call(_none, lambda w: {"on": "2026-03-01", "codes": [w.item_code], "province": "310000"}),
+    ("catalog-local-items", "get"): Call(_none, lambda w: {"province": "310000", "on": "2026-03-01"}),
+    ("hospital-mappings", "get"): Call(_none),
+    ("hospital-mappings", "put"): Call(_none, lambda w: [{"local_code": "M1", "local_name": "m", "national_code": w.item_code}]),
+    ("fhir-metadata", "get"): Call(_none),
+    ("fhir-codesystem-search", "get"): Call(_none),
+    ("fhir-codesystem-read", "get"): Call(lambda w: {"resource_id": f"national-catalog-{w.published.label}"}),
+    ("fhir-codesystem-lookup", "get"): Call(_none, lambda w: {"system": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
+    ("fhir-codesystem-validate-code", "get"): Call(_none, lambda w: {"url": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
+    ("fhir-conceptmap-translate", "get"): Call(_none, lambda w: {"system": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
     ("schema", "get"): Call(_none),
     ("swagger-ui", "get"): Call(_none),
 }
 
 PAGES: dict[tuple[str, str], Call] = {
     ("healthz", "get"): Call(_none),
+    ("hospitals:mapping-issues", "get"): Call(_none),
+    ("hospitals:hospital-mapping-issues", "get"): Call(lambda w: {"code": "H31010500123"}),
     ("set_language", "post"): Call(_none, lambda w: {"language": "en", "next": "/staff/"}, multipart=True),
     ("catalog:release-review", "get"): Call(_draft),
     ("catalog:release-action", "post"): Call(lambda w: {"label": w.draft.label, "action": "submit"}, lambda w: {}, multipart=True),

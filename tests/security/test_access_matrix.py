@@ -48,6 +48,7 @@ GUESTS = "401 403 403 401r"
 STAFF_READ = GUESTS + " 200" * 11
 HOSPITALS_ONLY = "401 200 200 401r" + " 403" * 11
 HOSPITALS_AND_STAFF = "401 200 200 401r" + " 200" * 11
+FHIR_READ = "401 200 200 401" + " 200" * 11
 MONEY_LIST = GUESTS + " 200 200 200 200 200 200 200 200 200 403 403"
 MONEY_OF_A = GUESTS + " 200 404 200 200 404 404 200 200 200 403 403"
 
@@ -65,6 +66,17 @@ API_EXPECTED: dict[tuple[str, str], str] = {
     ("benefit-policy-list", "post"): GUESTS + " 201 403w" + " 403" * 9,
     ("benefit-policy-submit", "post"): GUESTS + " 200 403w" + " 403" * 9,
     ("benefits-simulate", "post"): GUESTS + " 400" * 11,
+    ("catalog-local-items", "get"): "401 200 403w 401r 200 403w 200 200 403w 403w 200 200 200 200 200",
+    ("catalog-validate", "post"): "401 200 403w 401r 200 403w 200 200 403w 403w 200 200 200 200 200",
+    # FHIR answers errors as OperationOutcome resources: a revoked key's 401 carries no envelope code.
+    ("fhir-codesystem-lookup", "get"): FHIR_READ,
+    ("fhir-codesystem-read", "get"): FHIR_READ,
+    ("fhir-codesystem-search", "get"): FHIR_READ,
+    ("fhir-codesystem-validate-code", "get"): FHIR_READ,
+    ("fhir-conceptmap-translate", "get"): FHIR_READ,
+    ("fhir-metadata", "get"): "200 200 200 401" + " 200" * 11,
+    ("hospital-mappings", "get"): HOSPITALS_ONLY,
+    ("hospital-mappings", "put"): "401 202 202 401r" + " 403" * 11,
     ("claims-precheck", "post"): "401 400 403 401r" + " 400" * 11,
     ("hospital-catalog-diff", "get"): HOSPITALS_AND_STAFF,
     ("hospital-catalog-export-csv", "get"): HOSPITALS_AND_STAFF,
@@ -145,6 +157,8 @@ PAGE_EXPECTED: dict[tuple[str, str], str] = {
     ("catalog:release-action", "post"): "302" * 1 + " 302" * 14,  # the outcome is a message on the review page
     ("catalog:release-review", "get"): NO_SESSION + " 200" * 11,
     ("healthz", "get"): "200" + " 200" * 14,
+    ("hospitals:mapping-issues", "get"): NO_SESSION + " 200" * 11,
+    ("hospitals:hospital-mapping-issues", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 200 200",
     ("notices:adoption", "get"): NO_SESSION + " 200" * 11,
     ("reconciliation:pair-report", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
     ("reconciliation:run-report", "get"): NO_SESSION + " 200 200 200 200 200 200 200 200 200 403 403",

@@ -22,7 +22,8 @@ def _fill_route(route: str) -> str:
     route = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: SAMPLES.get(m.group(1) or "str", "x"), route)
     # Regex patterns (admin): named groups get a sample, anchors go.
     route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: SAMPLES.get(m.group(1), "1"), route)
-    return route.replace("^", "").replace("$", "").replace("\\", "")
+    # Only the regex end anchor goes: a literal "$" inside a route is FHIR's operation marker ($lookup).
+    return route.replace("^", "").removesuffix("$").replace("\\", "")
 
 
 def page_urls() -> Iterator[str]:

@@ -13,6 +13,7 @@ may contain the other's. Requests target A's objects (``tests/security/endpoints
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +29,9 @@ from apps.core.jobs import job_run
 from apps.core.money import format_yuan
 from apps.core.roles import Role
 from apps.core.services import token_issue
+from apps.hospitals import mapping_services
 from apps.hospitals import services as hospitals
-from apps.hospitals.models import ApiKey
+from apps.hospitals.models import ApiKey, Hospital
 from apps.notices.models import NoticeDelivery
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, Transfer
@@ -396,6 +398,14 @@ def build_world() -> World:
         session = _logged_in(user.username)
         callers[name] = Caller(name, api=_token_client(user), browser=session, session_api=session)
 
+    # Each hospital's code mapping (对码): a local code no answer to the other province may contain.
+    mappings: dict[str, str] = {}
+    for province in (A, B):
+        mappings[province] = f"LOCAL-ONLY-{PLANT[province]['tag']}"
+        hospital = Hospital.objects.get(code=PLANT[province]["hospital"][0])
+        content = f"local_code,local_name,national_code\n{mappings[province]},自编码{PLANT[province]['tag']},{items[0]['code']}\n"
+        mapping_services.mappings_replace(hospital=hospital, file=io.BytesIO(content.encode()), fmt="csv")
+
     a = sides[A]
     return World(
         callers=callers,
@@ -413,7 +423,7 @@ def build_world() -> World:
         endpoint_a=endpoints[A],
         delivery_a=NoticeDelivery.objects.get(notice__hospital__code=PLANT[A]["hospital"][0]).pk,
         key_a_prefix=prefixes[A],
-        markers={province: [*sides[province]["markers"], prefixes[province]] for province in (A, B)},
+        markers={province: [*sides[province]["markers"], prefixes[province], mappings[province]] for province in (A, B)},
         objects=sides,
         pooling=_provincial_pooling(users),
     )

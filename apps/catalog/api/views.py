@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.catalog import selectors, services
+from apps.catalog.api.search import Q_PARAMETER, search_response, wants_search
 from apps.catalog.importers import formats as import_formats
 from apps.catalog.importers import services as import_services
 from apps.catalog.models import CatalogItem, CatalogRelease
@@ -94,10 +96,20 @@ class ReleaseRejectView(_WorkflowView):
         return services.release_reject(release=release, user=request.user, reason=payload.validated_data["reason"])
 
 
+@extend_schema(parameters=[Q_PARAMETER])
 class ReleaseItemListView(generics.ListAPIView[CatalogItem]):
     permission_classes = [IsStaffMember]
     serializer_class = ItemSerializer
     queryset = CatalogItem.objects.none()  # the schema's model; get_queryset serves requests
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
+        if not wants_search(request):
+            return super().list(request, *args, **kwargs)
+        release = _release(self.kwargs["label"])
+        params = request.query_params
+        return search_response(
+            request, release_id=release.pk, release_label=release.label, kind=params.get("kind", ""), category=params.get("category", "")
+        )
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         release = _release(self.kwargs["label"])

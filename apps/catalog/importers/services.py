@@ -24,6 +24,7 @@ from apps.core.jobs import job_enqueue, job_progress
 from apps.core.models import AuditAction, Job
 from apps.core.permissions import CATALOG_EDITORS, require_role
 
+from .. import search
 from ..models import CatalogRelease, ReleaseParticipant
 from ..services import ensure_draft, items_record_history, took_part
 from . import sql
@@ -120,6 +121,8 @@ def _import(
             if record_history and counts["removed"]:
                 _history(release, "-", user, reason)
             sql.apply_changes(release_id=release.pk)
+            # New names reach the search dictionary (and get their pinyin) now, not per query.
+            search.terms_fill(release_id=release.pk)
             if record_history:
                 for change in ("+", "~"):
                     if counts["added" if change == "+" else "changed"]:

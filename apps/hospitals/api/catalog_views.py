@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from apps.catalog.api.search import Q_PARAMETER, search_response, wants_search
 from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem, ItemKind, PaymentCategory
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
@@ -69,6 +70,10 @@ class CountsSerializer(serializers.Serializer[Any]):
     by_kind = serializers.DictField(child=serializers.IntegerField(), help_text="{drug, tcm_piece, service, consumable}")
 
 
+class LocalItemsLinkSerializer(serializers.Serializer[Any]):
+    url = serializers.URLField(help_text="GET /api/v1/catalog/local-items/?on=<effective_from> (province: the caller's own)")
+
+
 class ManifestSerializer(serializers.Serializer[Any]):
     """Built from a selector record (a dict) or a CatalogRelease."""
 
@@ -80,6 +85,9 @@ class ManifestSerializer(serializers.Serializer[Any]):
     diff_counts = serializers.DictField(child=serializers.IntegerField(), help_text="{added, removed, changed, retired}")
     sha256 = serializers.CharField(help_text="SHA-256 of the uncompressed canonical CSV")
     exports = ExportsSerializer()
+    local_items = LocalItemsLinkSerializer(
+        help_text="the caller's province's transitional local items in force when the release takes effect"
+    )
     url = serializers.URLField()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -104,6 +112,9 @@ class ManifestSerializer(serializers.Serializer[Any]):
             "diff_counts": record["diff_counts"],
             "sha256": record["sha256"],
             "exports": exports,
+            # Local items change apart from releases (each province keeps its own), so the
+            # manifest links the feed as of the release's first day rather than copying it.
+            "local_items": {"url": f"{reverse('catalog-local-items', request=request)}?on={record['effective_from'].isoformat()}"},
             "url": reverse("hospital-catalog-release", kwargs={"label": label}, request=request),
         }
 
@@ -317,6 +328,7 @@ class ReleaseManifestView(APIView):
         OpenApiParameter("category_path", str, description="prefix of the category path (consumable class path, drug classification)"),
         OpenApiParameter("changed_since", str, description="label of an older published release: only items added or changed since"),
         OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
+        Q_PARAMETER,
     ],
     responses={
         200: HospitalItemSerializer(many=True),
@@ -358,6 +370,23 @@ class ReleaseItemsView(generics.ListAPIView[CatalogItem]):
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "release_label": getattr(self, "release_label", "")}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
+        if not wants_search(request):
+            return super().list(request, *args, **kwargs)
+        record = _published(self.kwargs["label"])
+        for other in ("changed_since", "category_path"):
+            if request.query_params.get(other):
+                raise ValidationFailed(
+                    f"q cannot be combined with {other}", errors=[{"field": other, "code": "invalid", "message": "not with q"}]
+                )
+        return search_response(
+            request,
+            release_id=record["id"],
+            release_label=record["label"],
+            kind=_choice_param(request, "kind", ItemKind.values),
+            category=_choice_param(request, "category", PaymentCategory.values, "payment_category"),
+        )
 
 
 class GzipRenderer(BaseRenderer):

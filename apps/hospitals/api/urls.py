@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import catalog_views, key_views
+from . import catalog_views, key_views, mapping_views
 
 urlpatterns = [
     path("catalog/releases/", catalog_views.PublishedReleaseListView.as_view(), name="hospital-catalog-releases"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("catalog/items/<str:code>/", catalog_views.ItemLookupView.as_view(), name="hospital-catalog-item"),
     path("hospital/", key_views.HospitalMeView.as_view(), name="hospital-me"),
     path("hospital/keys/", key_views.OwnKeyListView.as_view(), name="hospital-keys"),
+    path("hospital/mappings/", mapping_views.MappingView.as_view(), name="hospital-mappings"),
     path("hospital/keys/<str:prefix>/", key_views.OwnKeyDetailView.as_view(), name="hospital-key"),
     path("hospital/keys/<str:prefix>/revoke/", key_views.OwnKeyRevokeView.as_view(), name="hospital-key-revoke"),
 ]

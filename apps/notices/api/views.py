@@ -136,7 +136,7 @@ class EndpointListCreateView(APIView):
         payload = EndpointCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         hospital = Hospital.objects.get(pk=_hospital_id(request))
-        endpoint, secret = services.endpoint_create(hospital=hospital, **payload.validated_data)
+        endpoint, secret = services.endpoint_create(hospital=hospital, user=request.user, **payload.validated_data)
         body = EndpointWithSecretSerializer(endpoint, context={"secret": secret, "request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -153,12 +153,12 @@ class EndpointDetailView(APIView):
         endpoint = _own_endpoint(request, pk)
         payload = EndpointUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        endpoint = services.endpoint_update(endpoint=endpoint, **payload.validated_data)
+        endpoint = services.endpoint_update(endpoint=endpoint, user=request.user, **payload.validated_data)
         return Response(EndpointSerializer(endpoint, context={"request": request}).data)
 
     @extend_schema(request=None, responses={204: None}, summary="Delete (deliveries stay on record)")
     def delete(self, request: Request, pk: int) -> Response:
-        services.endpoint_delete(endpoint=_own_endpoint(request, pk))
+        services.endpoint_delete(endpoint=_own_endpoint(request, pk), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -174,7 +174,9 @@ class EndpointRotateView(APIView):
         endpoint = _own_endpoint(request, pk)
         payload = RotateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        secret = services.endpoint_rotate_secret(endpoint=endpoint, retire_old_now=payload.validated_data["retire_old_now"])
+        secret = services.endpoint_rotate_secret(
+            endpoint=endpoint, user=request.user, retire_old_now=payload.validated_data["retire_old_now"]
+        )
         endpoint.refresh_from_db()
         return Response(EndpointWithSecretSerializer(endpoint, context={"secret": secret, "request": request}).data)
 

@@ -1,0 +1,27 @@
+"""Celery tasks of the catalog. Thin: the work is in ``search``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from . import search
+
+
+@shared_task(name=search.INDEX_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def search_index(release_id: int) -> int:
+    """Search rows of a just-published release (idempotent: an indexed release is left alone)."""
+    return search.release_index_locked(release_id=release_id)
+
+
+@shared_task(name="catalog.search_index_due", acks_late=True, ignore_result=True)
+def search_index_due() -> int:
+    """Beat sweep and on worker start: index every published release still without search rows."""
+    return sum(search.release_index_locked(release_id=release.pk) for release in search.releases_to_index())
+
+
+@worker_ready.connect
+def _index_on_start(sender: Any = None, **kwargs: Any) -> None:
+    search_index_due.apply_async(countdown=5.0)
