@@ -50,16 +50,21 @@ CREATE TRIGGER drg_version_immutable BEFORE UPDATE OR DELETE ON benefits_drgvers
 CREATE OR REPLACE FUNCTION benefits_drg_rows_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = {path} AS $$
 BEGIN
-    -- Each branch reads only the transition tables its operation has (plpgsql plans lazily).
-    IF TG_OP <> 'INSERT' AND EXISTS (SELECT 1 FROM old_rows changed JOIN benefits_drgversion version ON version.id = changed.version_id
+    -- Each branch reads only the transition table its operation has: plpgsql plans a statement
+    -- when it first runs it, so the EXISTS must sit inside the IF on TG_OP, not beside it.
+    IF TG_OP <> 'INSERT' THEN
+        IF EXISTS (SELECT 1 FROM old_rows changed JOIN benefits_drgversion version ON version.id = changed.version_id
                                      WHERE version.status <> 'draft') THEN
-        RAISE EXCEPTION '% on % touches a DRG table that is not a draft', TG_OP, TG_TABLE_NAME
-            USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION '% on % touches a DRG table that is not a draft', TG_OP, TG_TABLE_NAME
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
     END IF;
-    IF TG_OP <> 'DELETE' AND EXISTS (SELECT 1 FROM new_rows changed JOIN benefits_drgversion version ON version.id = changed.version_id
+    IF TG_OP <> 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM new_rows changed JOIN benefits_drgversion version ON version.id = changed.version_id
                                      WHERE version.status <> 'draft') THEN
-        RAISE EXCEPTION '% on % touches a DRG table that is not a draft', TG_OP, TG_TABLE_NAME
-            USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION '% on % touches a DRG table that is not a draft', TG_OP, TG_TABLE_NAME
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
@@ -68,15 +73,19 @@ END $$;
 CREATE OR REPLACE FUNCTION benefits_disease_terms_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = {path} AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' AND EXISTS (SELECT 1 FROM old_rows changed JOIN benefits_benefitpolicy policy ON policy.id = changed.policy_id
+    IF TG_OP <> 'INSERT' THEN
+        IF EXISTS (SELECT 1 FROM old_rows changed JOIN benefits_benefitpolicy policy ON policy.id = changed.policy_id
                                      WHERE policy.status <> 'draft') THEN
-        RAISE EXCEPTION '% on % touches the disease terms of a policy that is not a draft', TG_OP, TG_TABLE_NAME
-            USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION '% on % touches the disease terms of a policy that is not a draft', TG_OP, TG_TABLE_NAME
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
     END IF;
-    IF TG_OP <> 'DELETE' AND EXISTS (SELECT 1 FROM new_rows changed JOIN benefits_benefitpolicy policy ON policy.id = changed.policy_id
+    IF TG_OP <> 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM new_rows changed JOIN benefits_benefitpolicy policy ON policy.id = changed.policy_id
                                      WHERE policy.status <> 'draft') THEN
-        RAISE EXCEPTION '% on % touches the disease terms of a policy that is not a draft', TG_OP, TG_TABLE_NAME
-            USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION '% on % touches the disease terms of a policy that is not a draft', TG_OP, TG_TABLE_NAME
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
