@@ -41,9 +41,10 @@ area that pays such claims by DRG on that date (the published DRG table in force
 which the patient pays the item-level patient share computed above and the fund the rest
 (``fund_payment_fen`` = hospital payment − patient share, never below 0).
 
-The whole claim costs ONE statement, whatever the number of lines: the release in force, the
-items and local items of every code, the home policy and its disease terms, the diagnoses and
-procedures the references know and the DRG terms of the area.
+The whole claim costs ONE statement, whatever the number of lines:
+the release in force, the items and local items of every code, the hospital's registered level
+(which wins over the level the caller gives), the home policies in force and their disease
+terms, the diagnoses and procedures the references know and the DRG terms of the area.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+import psycopg
+from django.conf import settings
 from django.db import connection
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
@@ -76,7 +79,14 @@ from apps.core.money import apply_ratio
 
 from . import sql
 from .models import BenefitPolicy, CareSetting, Province
-from .selectors import drg_version_in_force_queryset, level_meets, policy_in_force_queryset, pooling_area_of, unknown_diagnoses
+from .selectors import (
+    drg_version_in_force_queryset,
+    level_meets,
+    policies_in_force_queryset,
+    pooling_area_of,
+    registered_level_queryset,
+    unknown_diagnoses,
+)
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
@@ -146,6 +156,7 @@ class Claim:
     setting: str
     lines: tuple[ClaimLine, ...]
     hospital_code: str = ""
+    # The level used when the registry has none for ``hospital_code`` (the registry's wins).
     hospital_level: str = "unrated"
     registered: bool = False
     diagnoses: tuple[str, ...] = ()
@@ -263,8 +274,9 @@ class _Facts(NamedTuple):
 
     release: str | None
     scopes: dict[str, _Scope]
-    policy: BenefitPolicy | None
-    terms: list[DiseaseTerm]
+    registered_level: str | None
+    policies: dict[str, BenefitPolicy]  # by hospital level ('' = every level without its own)
+    terms: dict[int, list[DiseaseTerm]]  # by policy id
     known_diagnoses: set[str]
     known_procedures: set[str]
     drg: tuple[str | None, Decimal | None, dt.date, str, int, str] | None  # group, weight, from, table, base rate, name
@@ -275,12 +287,48 @@ def _joined(values: list[str]) -> str:
     return SEPARATOR.join(value for value in values if SEPARATOR not in value)
 
 
+class _PreparedCursor(psycopg.Cursor[Any]):
+    """Server-side binding, and every statement it runs prepared on its connection. The claim's
+    statement is long and the same for every claim: prepared, PostgreSQL parses, rewrites and
+    (with its generic plan) plans it once per connection instead of once per claim — measured
+    here 1.0 ms against 5.7 ms a 20-line claim (medians of interleaved runs, loaded machine)."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+# Django turns psycopg's automatic preparation off (prepare_threshold None) so that statement
+# poolers keep working; a threshold no query reaches lets this one statement be prepared on
+# request while every other query stays unprepared, as Django wants.
+_NEVER_AUTOMATICALLY = 2**31 - 1
+
+
+def _run(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run the claim's statement — prepared unless settings.PRECHECK_PREPARED_STATEMENT is off
+    (behind PgBouncer in transaction mode before 1.21, say) — through Django's cursor wrapper, so
+    query logging, execute wrappers and error translation still apply."""
+    if not getattr(settings, "PRECHECK_PREPARED_STATEMENT", True):
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        connection.connection.prepare_threshold = _NEVER_AUTOMATICALLY
+    raw = _PreparedCursor(connection.connection)
+    # django-stubs type these as taking Django's wrapper; at run time they wrap a DB-API cursor.
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)  # type: ignore[arg-type]
+    with cursor:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+
+
 def _facts(
     *,
     codes: list[str],
     destination: str,
     on_date: dt.date,
     policy_key: dict[str, Any],
+    hospital_code: str,
     diagnoses: list[str],
     procedures: list[str],
     area: str,
@@ -288,26 +336,26 @@ def _facts(
 ) -> _Facts:
     """Run the claim's one statement (sql.SCOPE_SQL) and sort its rows. National items win over
     a local item with the same code."""
-    statement, template = _scope_statement(bool(policy_key["hospital_level"]))
+    statement, template = _scope_statement()
     values = {
         _ON_DATE: on_date,
         _CODES: _joined(codes),
         _DESTINATION: destination,
+        _HOSPITAL: hospital_code,
         _DIAGNOSES: _joined(diagnoses),
         _PROCEDURES: _joined(procedures),
         _AREA: area,
         _DRG_GROUP: drg_group,
         **{_SENTINELS[k]: v for k, v in policy_key.items()},
     }
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
-        rows = cursor.fetchall()
+    rows = _run(statement, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
     label: str | None = None
-    policy: BenefitPolicy | None = None
+    registered: str | None = None
+    policies: dict[str, BenefitPolicy] = {}
     national: dict[str, _Scope] = {}
     local: dict[str, _Scope] = {}
     by_signature: dict[str, _Scope] = {}
-    terms: list[DiseaseTerm] = []
+    terms: dict[int, list[DiseaseTerm]] = {}
     known_diagnoses: set[str] = set()
     known_procedures: set[str] = set()
     drg = None
@@ -323,11 +371,14 @@ def _facts(
             )
         elif source == "release":
             label = text
+        elif source == "hospital":
+            registered = text
         elif source == "policy":
-            policy = _policy_from_json(text) if text is not None else None
+            policy = _policy_from_json(text)
+            policies[policy.hospital_level] = policy
         elif source == "term":
-            name, kind, cross, deductible, cap, prefixes = json.loads(text)
-            terms.append(DiseaseTerm(code, name, kind, cross, tuple(prefixes), ratio, deductible, cap))
+            policy_id, name, kind, cross, deductible, cap, prefixes = json.loads(text)
+            terms.setdefault(policy_id, []).append(DiseaseTerm(code, name, kind, cross, tuple(prefixes), ratio, deductible, cap))
         elif source == "diagnosis":
             known_diagnoses.add(code)
         elif source == "procedure":
@@ -335,8 +386,9 @@ def _facts(
         elif source == "drg":
             table, base_rate, group_name = json.loads(text)
             drg = (code, ratio, starts, table, int(base_rate), group_name or "")
-    terms.sort(key=attrgetter("code"))
-    return _Facts(label, {**local, **national}, policy, terms, known_diagnoses, known_procedures, drg)
+    for listed in terms.values():
+        listed.sort(key=attrgetter("code"))
+    return _Facts(label, {**local, **national}, registered, policies, terms, known_diagnoses, known_procedures, drg)
 
 
 def _national_scope_from_signature(signature: str) -> _Scope:
@@ -375,26 +427,42 @@ class _Sentinel(str):
 
 _ON_DATE, _CODES, _DESTINATION = _Sentinel("on_date"), _Sentinel("codes"), _Sentinel("destination")
 _DIAGNOSES, _PROCEDURES, _AREA, _DRG_GROUP = _Sentinel("diagnoses"), _Sentinel("procedures"), _Sentinel("area"), _Sentinel("drg_group")
-_SENTINELS = {name: _Sentinel(name) for name in ("province_code", "scheme", "setting", "hospital_level")}
+_HOSPITAL = _Sentinel("hospital")
+_SENTINELS = {name: _Sentinel(name) for name in ("province_code", "scheme", "setting")}
 
 
-@lru_cache(maxsize=2)
-def _scope_statement(with_level: bool) -> tuple[str, list[Any]]:
+@lru_cache(maxsize=1)
+def _scope_statement() -> tuple[str, list[Any]]:
     """(SQL, parameters with sentinels) of the claim's statement."""
-    # The same rules as catalog.selectors.release_in_force, selectors.policy_in_force and
-    # selectors.drg_version_in_force_queryset, compiled as sub-queries of the one statement.
+    # The same rules as catalog.selectors.release_in_force, selectors.policies_in_force_queryset,
+    # selectors.drg_version_in_force_queryset and selectors.hospital_level, compiled as
+    # sub-queries of the one statement.
     sentinel_date = dt.date(1, 1, 1)
     in_force = published_releases().filter(effective_from__lte=sentinel_date).order_by("-effective_from").values("id", "label")[:1]
     release_sql, release_params = in_force.query.sql_with_params()
-    key = {**_SENTINELS, "hospital_level": _SENTINELS["hospital_level"] if with_level else ""}
-    policies = policy_in_force_queryset(on_date=sentinel_date, **key).annotate(province_code_=F("province__code"))
-    policy_sql, policy_params = policies.values(*_POLICY_COLUMNS, "province_code_")[:1].query.sql_with_params()
+    policies = policies_in_force_queryset(on_date=sentinel_date, **_SENTINELS).annotate(province_code_=F("province__code"))
+    policy_sql, policy_params = policies.values(*_POLICY_COLUMNS, "province_code_").order_by().query.sql_with_params()
     drg_sql, drg_params = drg_version_in_force_queryset(on_date=sentinel_date).values("id", "label")[:1].query.sql_with_params()
+    registry = registered_level_queryset(institution_code=_HOSPITAL)
+    registry_sql, registry_params = (
+        registry.query.sql_with_params() if registry is not None else ("SELECT NULL::text AS level WHERE false", ())
+    )
     params = [
         _ON_DATE if p == sentinel_date else p
-        for p in (*release_params, _CODES, *policy_params, *drg_params, _DESTINATION, _DIAGNOSES, _PROCEDURES, _AREA, _DRG_GROUP)
+        for p in (
+            *release_params,
+            _CODES,
+            *policy_params,
+            *drg_params,
+            *registry_params,
+            _DESTINATION,
+            _DIAGNOSES,
+            _PROCEDURES,
+            _AREA,
+            _DRG_GROUP,
+        )
     ]
-    return sql.SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql, drg_sql=drg_sql), params
+    return sql.SCOPE_SQL.format(release_sql=release_sql, policy_sql=policy_sql, drg_sql=drg_sql, registry_sql=registry_sql), params
 
 
 def _local_reason(*, on_date: dt.date, starts: dt.date, sunset: dt.date) -> str:
@@ -588,12 +656,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
     codes = [_norm(line.code) for line in lines]
     diagnoses, warnings = _checked(claim.diagnoses, validate_icd10, "diagnosis")
     procedures, procedure_warnings = _checked(claim.procedures, validate_icd9_procedure, "procedure")
-    policy_key = {
-        "province_code": claim.home_province,
-        "scheme": claim.scheme,
-        "setting": claim.setting,
-        "hospital_level": claim.hospital_level,
-    }
+    policy_key = {"province_code": claim.home_province, "scheme": claim.scheme, "setting": claim.setting}
     cross = claim.home_province != claim.destination_province
     area = claim.pooling_area or pooling_area_of(institution_code=claim.hospital_code)
     drg_wanted = bool(claim.drg_group) and cross and claim.setting == CareSetting.INPATIENT
@@ -602,12 +665,15 @@ def adjudicate(claim: Claim) -> ClaimResult:
         destination=claim.destination_province,
         on_date=claim.date_of_service,
         policy_key=policy_key,
+        hospital_code=claim.hospital_code,
         diagnoses=diagnoses,
         procedures=procedures,
         area=area if drg_wanted else "",
         drg_group=normalise_code(claim.drg_group) if drg_wanted else "",
     )
-    release_label, scopes, policy = facts.release, facts.scopes, facts.policy
+    release_label, scopes = facts.release, facts.scopes
+    level = facts.registered_level or claim.hospital_level
+    policy = facts.policies.get(level) or facts.policies.get("")
     if release_label is None:
         raise ValidationFailed(f"no catalog release is in force on {claim.date_of_service}", code="no_release_in_force")
     if policy is None:
@@ -617,7 +683,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
         )
 
     chronic = claim.setting == CareSetting.CHRONIC_OUTPATIENT
-    found = matching_term(terms=facts.terms, diagnoses=diagnoses, cross_province=cross, chronic=chronic)
+    found = matching_term(terms=facts.terms.get(policy.pk, []), diagnoses=diagnoses, cross_province=cross, chronic=chronic)
     term = found[0] if found else None
     not_listed = chronic and term is None
     factor = (policy.cross_province_ratio_registered if claim.registered else policy.cross_province_ratio_unregistered) if cross else ONE
@@ -639,7 +705,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
     money: dict[tuple[str, Decimal | None], tuple[Decimal, Decimal, int | None, int | None, str]] = {}
 
     def plan_of(code: str, scope: _Scope | None) -> _Plan:
-        reason = _refusal(code=code, scope=scope, claim=claim, diagnoses=diagnoses, not_listed=not_listed)
+        reason = _refusal(code=code, scope=scope, level=level, diagnoses=diagnoses, not_listed=not_listed)
         if reason is not None or scope is None:
             return _Plan(reason or NOT_IN_CATALOG, scope, ZERO, ZERO, None, None, "0", False)
         key = (scope.category, scope.self_pay_ratio)
@@ -721,7 +787,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
         home_province=claim.home_province,
         destination_province=claim.destination_province,
         cross_province=cross,
-        hospital_level=claim.hospital_level,
+        hospital_level=level,
         policy=policy_summary(policy),
         lines=results,
         warnings=warnings
@@ -780,7 +846,7 @@ def _cut_line(line: ClaimLine, code: str, scope: _Scope, plan: _Plan, release: s
     )
 
 
-def _refusal(*, code: str, scope: _Scope | None, claim: Claim, diagnoses: list[str], not_listed: bool) -> str | None:
+def _refusal(*, code: str, scope: _Scope | None, level: str, diagnoses: list[str], not_listed: bool) -> str | None:
     """Why every line of ``code`` is refused (None: covered)."""
     if scope is None:
         try:
@@ -794,7 +860,7 @@ def _refusal(*, code: str, scope: _Scope | None, claim: Claim, diagnoses: list[s
         return CATEGORY_C
     if not_listed:
         return DISEASE_NOT_LISTED
-    if not level_meets(hospital_level=claim.hospital_level, required=scope.restriction_level):
+    if not level_meets(hospital_level=level, required=scope.restriction_level):
         return RESTRICTED_LEVEL
     if scope.indication is not None and not any(icd10_matches(diagnosis, scope.indication) for diagnosis in diagnoses):
         return RESTRICTED_INDICATION

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps
 from django.db.models import F, Q, QuerySet
@@ -36,6 +37,13 @@ def _approved_in_force(*, province_code: str, scheme: str, setting: str, on_date
         status=BenefitPolicy.Status.APPROVED,
         effective_from__lte=on_date,
     ).filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+
+
+def policies_in_force_queryset(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> QuerySet[BenefitPolicy]:
+    """Every approved policy of the key in force on ``on_date``, all hospital levels (the
+    pre-check compiles it into its one statement and picks the level's own, else the blank one,
+    as :func:`policy_in_force` does)."""
+    return _approved_in_force(province_code=province_code, scheme=scheme, setting=setting, on_date=on_date)
 
 
 def policies_in_force(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> list[BenefitPolicy]:
@@ -167,6 +175,17 @@ _hospital_level_resolver: Callable[[str], str | None] | None = None
 def register_hospital_level_resolver(resolver: Callable[[str], str | None]) -> None:
     global _hospital_level_resolver
     _hospital_level_resolver = resolver
+
+
+def registered_level_queryset(*, institution_code: str) -> QuerySet[Any] | None:
+    """The registry's level of one hospital as a one-column queryset (the pre-check compiles it
+    into its statement), or None when no hospital registry is installed. Benefits never imports
+    the hospitals app: the model is looked up by app label, as :func:`hospital_level` does."""
+    try:
+        model = apps.get_model("hospitals", "Hospital")
+    except LookupError:
+        return None
+    return model._default_manager.filter(code=institution_code).values("level")[:1]
 
 
 def hospital_level(*, institution_code: str) -> str | None:

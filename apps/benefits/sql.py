@@ -19,20 +19,23 @@ from apps.catalog.sql import item_join
 #              per row; the indication, free text, comes last so a | inside it stays in it)
 #   local      code, local category, self-pay ratio, level, starts, sunset, text = national mapping
 #   release    text = label of the release in force
-#   policy     text = the home policy as JSON
-#   term       code = disease, ratio = the term's, text = [name, kind, cross-province, deductible, cap, prefixes]
+#   hospital   text = the hospital's level in the registry (no row: not registered)
+#   policy     text = a home policy in force as JSON, one row per hospital level it has
+#   term       code = disease, ratio = the term's, text = [policy id, name, kind, cross-province, deductible, cap, prefixes]
 #   diagnosis  code = a diagnosis of the claim that the ICD-10 reference knows
 #   procedure  code = a procedure of the claim that the ICD-9-CM-3 reference knows
 #   drg        code = group (NULL: not in the table), ratio = weight, starts = the area's DRG date,
 #              text = [table label, base rate, group name]; only when the area has a rate
 # Codes, diagnoses and procedures each travel as ONE text parameter joined by chr(31) (binding
 # a 1,000-element array cost the client more than the look-ups cost the server).
-# ``{release_sql}``, ``{policy_sql}`` and ``{drg_sql}`` are querysets compiled to SQL.
+# ``{release_sql}``, ``{policy_sql}``, ``{drg_sql}`` and ``{registry_sql}`` are querysets compiled to SQL
+# (the registry's is the hospitals app's model, looked up by app label: benefits imports nothing of it).
 SCOPE_SQL = f"""
 WITH release_in_force AS ({{release_sql}}),
      wanted AS (SELECT unnest(string_to_array(%s, chr(31))) AS code),
      home_policy AS ({{policy_sql}}),
-     drg_in_force AS ({{drg_sql}})
+     drg_in_force AS ({{drg_sql}}),
+     registry AS ({{registry_sql}})
 SELECT 'national', item.code, NULL, NULL, NULL, NULL::date, NULL::date,
        item.category || '|' || coalesce(item.self_pay_ratio::text, '') || '|' || coalesce(item.restriction_hospital_level, '')
        || '|' || coalesce(item.restriction_max_days::text, '') || '|' || coalesce(item.payment_standard_fen::text, '')
@@ -48,13 +51,15 @@ SELECT 'local', local_item.code, local_item.category, local_item.self_pay_ratio,
 UNION ALL
 SELECT 'release', NULL, NULL, NULL, NULL, NULL, NULL, release_in_force.label FROM release_in_force
 UNION ALL
-SELECT 'policy', NULL, NULL, NULL, NULL, NULL, NULL, (SELECT row_to_json(home_policy)::text FROM home_policy)
+SELECT 'hospital', NULL, NULL, NULL, NULL, NULL, NULL, registry.level::text FROM registry
+UNION ALL
+SELECT 'policy', NULL, NULL, NULL, NULL, NULL, NULL, row_to_json(home_policy)::text FROM home_policy
 UNION ALL
 SELECT 'term', disease.code, NULL, term.ratio, NULL, NULL, NULL,
-       json_build_array(disease.name, disease.kind, disease.cross_province, term.deductible_fen, term.annual_cap_fen,
+       json_build_array(term.policy_id, disease.name, disease.kind, disease.cross_province, term.deductible_fen, term.annual_cap_fen,
                         disease.icd10_prefixes)::text
   FROM benefits_policydiseaseterm term JOIN benefits_disease disease ON disease.id = term.disease_id
- WHERE term.policy_id = (SELECT id FROM home_policy)
+ WHERE term.policy_id IN (SELECT id FROM home_policy)
 UNION ALL
 SELECT 'diagnosis', diagnosis.code, NULL, NULL, NULL, NULL, NULL, NULL
   FROM benefits_diagnosiscode diagnosis WHERE diagnosis.code = ANY (string_to_array(%s, chr(31)))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import SkipField, empty
 
 from apps.benefits.models import CareSetting, Scheme
 from apps.catalog.models import HospitalLevel
@@ -24,13 +29,14 @@ def _province(value: str) -> str:
 
 
 MAX_DAYS = 3660  # ten years of treatment on one line is already absurd
+MAX_AMOUNT_FEN = 10**13
 
 
 class ClaimLineSerializer(serializers.Serializer[Any]):
     line_no = serializers.IntegerField(min_value=1)
     code = serializers.CharField(max_length=64)
     quantity = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0, required=False, default=Decimal(1))
-    amount_fen = FenField(min_value=0, max_value=10**13)
+    amount_fen = FenField(min_value=0, max_value=MAX_AMOUNT_FEN)
     days = serializers.IntegerField(
         min_value=1, max_value=MAX_DAYS, required=False, allow_null=True, default=None, help_text="Days of treatment the line covers."
     )
@@ -39,20 +45,114 @@ class ClaimLineSerializer(serializers.Serializer[Any]):
 class SimulationLineSerializer(ClaimLineSerializer):
     amount_fen = FenField(
         min_value=0,
-        max_value=10**13,
+        max_value=MAX_AMOUNT_FEN,
         required=False,
-        allow_null=True,
         default=None,
-        help_text="Optional where price schedules price the code.",
+        help_text="Leave it out where price schedules price the code (null is not an amount).",
     )
 
 
+_QUANTUM = Decimal("0.0001")
+
+
+def _plain_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _plain_code(value: Any) -> bool:
+    # What CharField(max_length=64) accepts unchanged: ASCII (so no surrogate), no NUL, nothing to trim.
+    return type(value) is str and 0 < len(value) <= 64 and value.isascii() and value.strip() == value and "\x00" not in value
+
+
+# The usual shape of each field, read without DRF's machinery; anything else goes through the
+# line serializer's own field, which decides (and words the error) exactly as before.
+_FAST_PATHS: dict[str, tuple[Any, Any]] = {
+    "line_no": (lambda v: type(v) is int and v >= 1, int),
+    "code": (_plain_code, str),
+    "amount_fen": (lambda v: _plain_int(v, 0, MAX_AMOUNT_FEN), int),
+    "quantity": (lambda v: _plain_int(v, 0, 10**7), lambda v: Decimal(v).quantize(_QUANTUM)),
+    "days": (lambda v: v is None or _plain_int(v, 1, MAX_DAYS), lambda v: v),
+}
+
+
+@lru_cache(maxsize=4)
+def _line_fields(line_serializer: type[serializers.Serializer[Any]]) -> list[tuple[str, Any]]:
+    # Built once per line serializer: each request's serializer deep-copies its declared fields,
+    # and this field's copy (re-initialised from its arguments) shares these, which hold no
+    # state of a request (copying them cost 0.3 ms a request).
+    return list(line_serializer().fields.items())
+
+
+@extend_schema_field(ClaimLineSerializer(many=True))
+class ClaimLinesField(serializers.Field):  # type: ignore[type-arg]
+    """A claim's lines, each validated by ``line_serializer``'s fields, without a nested
+    serializer per line: DRF's nested machinery cost about 50 µs a line, a third of a 20-line
+    pre-check's time in the web process. Errors keep the nested shape (``lines.3.amount_fen``)."""
+
+    default_error_messages = {
+        "not_a_list": 'Expected a list of items but got type "{input_type}".',
+        "empty": "This list may not be empty.",
+        "max_length": "Ensure this field has no more than {max_length} elements.",
+        "not_a_dict": "Invalid data. Expected a dictionary, but got {datatype}.",
+    }
+
+    def __init__(self, *, line_serializer: type[serializers.Serializer[Any]], max_length: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.line_serializer, self.max_length = line_serializer, max_length
+        self.line_fields = _line_fields(line_serializer)
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not data:
+            self.fail("empty")
+        if len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        lines: list[dict[str, Any]] = []
+        errors: dict[str, Any] = {}
+        for index, item in enumerate(data):
+            if not isinstance(item, dict):
+                message = self.error_messages["not_a_dict"].format(datatype=type(item).__name__)
+                errors[str(index)] = {"non_field_errors": [ErrorDetail(message, code="invalid")]}
+                continue
+            line: dict[str, Any] = {}
+            problems: dict[str, Any] = {}
+            for name, field in self.line_fields:
+                value = item.get(name, empty)
+                fast = _FAST_PATHS.get(name)
+                if fast is not None and value is not empty and fast[0](value):
+                    line[name] = fast[1](value)
+                    continue
+                try:
+                    line[name] = field.run_validation(value)
+                except serializers.ValidationError as exc:
+                    problems[name] = exc.detail
+                except SkipField:
+                    pass
+            if problems:
+                errors[str(index)] = problems
+            lines.append(line)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return lines
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class _ClaimBaseSerializer(serializers.Serializer[Any]):
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # DRF deep-copies every declared field for every request (re-creating choice lists and
+        # validators: a third of a 20-line pre-check's parsing). These fields keep no state of a
+        # request (no defaults that read the request, no nested serializers), so each request's
+        # serializer binds a shallow copy of them instead.
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
     home_province = serializers.CharField()
     date_of_service = serializers.DateField()
     scheme = serializers.ChoiceField(choices=Scheme.values)
     setting = serializers.ChoiceField(choices=CareSetting.values)
-    lines = ClaimLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
+    lines = ClaimLinesField(line_serializer=ClaimLineSerializer, max_length=MAX_LINES)
     diagnoses = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list, max_length=50)
     registered = serializers.BooleanField(required=False, default=False, help_text="Filed for cross-province care.")
     hospital_level = serializers.ChoiceField(choices=HospitalLevel.values, required=False, help_text="Used when the registry has none.")
@@ -93,7 +193,7 @@ class PrecheckRequestSerializer(_ClaimBaseSerializer):
 
 class SimulationRequestSerializer(_ClaimBaseSerializer):
     destination_province = serializers.CharField()
-    lines = SimulationLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg,assignment]
+    lines = ClaimLinesField(line_serializer=SimulationLineSerializer, max_length=MAX_LINES)
 
     def validate_destination_province(self, value: str) -> str:
         return _province(value)

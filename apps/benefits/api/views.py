@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.benefits.adjudication import Claim, ClaimLine, adjudicate
-from apps.benefits.selectors import hospital_level, pooling_area_of
+from apps.benefits.selectors import pooling_area_of
 from apps.benefits.simulation import SimulatedLine, simulate
 from apps.core.api.permissions import IsHospitalOrStaff, IsStaffMember
 from apps.core.errors import Forbidden, ValidationFailed
@@ -74,8 +74,8 @@ class PrecheckView(APIView):
                 message = "name the hospital or the destination province"
                 raise ValidationFailed(message, errors=[{"field": "hospital", "code": "required", "message": message}])
             destination = data.get("destination_province") or f"{hospital[1:3]}0000"
-        registered_level = hospital_level(institution_code=hospital) if hospital else None
-        level = registered_level or data.get("hospital_level") or "unrated"
+        # The registry's level of the hospital wins over this one (read in the claim's statement).
+        level = data.get("hospital_level") or "unrated"
         result = adjudicate(_claim(data, destination=destination, hospital=hospital, level=level, area=area))
         return Response({"hospital": hospital, **result.as_dict()})
 
