@@ -95,3 +95,18 @@ def test_policy_drafted_in_admin_goes_through_the_service_with_history(sc_maker)
 
     policy = BenefitPolicy.objects.get(scheme="resident")
     assert (response.status_code, policy.created_by, policy.history.first().history_change_reason) == (302, sc_maker, "drafted")
+
+
+def test_simulation_page_names_reasons_in_chinese(releases, home_policy, sc_maker):
+    form = {
+        "home_province": SICHUAN,
+        "destination_province": SHANGHAI,
+        "date_of_service": "2025-06-30",
+        "scheme": "employee",
+        "setting": "inpatient",
+        "hospital_level": "3A",
+        "deductible_used_yuan": "0",
+        "lines": f"{DRUG_C['code']},1,5.00",
+    }
+    page = login(sc_maker).post("/admin/benefits/benefitpolicy/simulate/", form).content.decode()
+    assert ("丙类：不予支付" in page, "个人负担：参保地 ¥5.00，就医地 ¥5.00。" in page) == (True, True)
