@@ -6,6 +6,13 @@ person of that province (409 same_user_cannot_approve, also a CHECK in the datab
 approved policy is in force over its date range and never changes, except that approving its
 successor closes its open end; approved policies of one key never overlap (409
 policy_overlap, also a PostgreSQL exclusion constraint). Local items always carry a sunset.
+
+The pre-check's rules (issue 20) keep two people on every yuan as well: a policy's disease terms
+are written by its author and approved with it; daily doses are proposed by a catalog
+administrator and approved by a reviewer who did not propose them; DRG tables go draft → in
+review → approved → published, approved by a reviewer who took no part (each also guarded in
+PostgreSQL, migration 0006). Province staff keep their province's own diseases and price
+schedules (informational for the simulation: the pre-check decides on billed amounts).
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.catalog.models import LABEL_VALIDATOR, HospitalLevel
@@ -71,7 +77,7 @@ from .models import (
     Scheme,
     ServicePrice,
 )
-from .selectors import overlapping_approved
+from .selectors import diseases_listable, overlapping_approved
 
 POLICY_EDITORS = (Role.PROVINCE_STAFF,)
 POLICY_FIELDS = (
@@ -486,12 +492,7 @@ def policy_disease_terms_set(*, policy: BenefitPolicy, user: Any, terms: list[di
     _ensure_draft(policy)
     if policy.created_by_id != getattr(user, "pk", None):
         raise Forbidden(f"only the person who drafted policy {policy.pk} sets its disease terms")
-    known = {
-        d.code: d
-        for d in Disease.objects.filter(Q(province__isnull=True) | Q(province=policy.province)).order_by(
-            F("province").asc(nulls_first=True)
-        )
-    }
+    known = {d.code: d for d in diseases_listable(province=policy.province)}
     rows: list[PolicyDiseaseTerm] = []
     seen: set[str] = set()
     for index, term in enumerate(terms):
