@@ -185,7 +185,7 @@ def registered_level_queryset(*, institution_code: str) -> QuerySet[Any] | None:
         model = apps.get_model("hospitals", "Hospital")
     except LookupError:
         return None
-    return model._default_manager.filter(code=institution_code).values("level")[:1]
+    return model._default_manager.filter(code=institution_code).order_by().values("level")[:1]
 
 
 def hospital_level(*, institution_code: str) -> str | None:

@@ -13,61 +13,63 @@ from apps.catalog.sql import item_join
 
 # --- pre-check scope ------------------------------------------------------------------------
 #
-# Everything a claim needs comes back from ONE statement, one row per fact:
+# Everything a claim needs comes back from ONE statement, one row (source, code, number, day,
+# text) per fact:
 #   national   code, text = "category|self-pay ratio|level|max days|payment standard|units per day|indication"
-#              (a claim's items share a handful of such texts, so each is parsed once, not once
-#              per row; the indication, free text, comes last so a | inside it stays in it)
-#   local      code, local category, self-pay ratio, level, starts, sunset, text = national mapping
+#              (concat() writes NULL as ''; a claim's items share a handful of such texts, so each
+#              is parsed once, not once per row; the indication, free text, comes last so a | in
+#              it stays in it)
+#   local      code, number = self-pay ratio, day = starts, text = "category|level|sunset|national mapping"
 #   release    text = label of the release in force
 #   hospital   text = the hospital's level in the registry (no row: not registered)
 #   policy     text = a home policy in force as JSON, one row per hospital level it has
-#   term       code = disease, ratio = the term's, text = [policy id, name, kind, cross-province, deductible, cap, prefixes]
+#   term       code = disease, number = the term's ratio, text = [policy id, name, kind, cross-province, deductible, cap, prefixes]
 #   diagnosis  code = a diagnosis of the claim that the ICD-10 reference knows
 #   procedure  code = a procedure of the claim that the ICD-9-CM-3 reference knows
-#   drg        code = group (NULL: not in the table), ratio = weight, starts = the area's DRG date,
+#   drg        code = group (NULL: not in the table), number = weight, day = the area's DRG date,
 #              text = [table label, base rate, group name]; only when the area has a rate
 # Codes, diagnoses and procedures each travel as ONE text parameter joined by chr(31) (binding
 # a 1,000-element array cost the client more than the look-ups cost the server).
 # ``{release_sql}``, ``{policy_sql}``, ``{drg_sql}`` and ``{registry_sql}`` are querysets compiled to SQL
 # (the registry's is the hospitals app's model, looked up by app label: benefits imports nothing of it).
+# The text stays under psycopg's 4 KiB cache of parsed statements (a test says so).
 SCOPE_SQL = f"""
 WITH release_in_force AS ({{release_sql}}),
      wanted AS (SELECT unnest(string_to_array(%s, chr(31))) AS code),
      home_policy AS ({{policy_sql}}),
      drg_in_force AS ({{drg_sql}}),
      registry AS ({{registry_sql}})
-SELECT 'national', item.code, NULL, NULL, NULL, NULL::date, NULL::date,
-       item.category || '|' || coalesce(item.self_pay_ratio::text, '') || '|' || coalesce(item.restriction_hospital_level, '')
-       || '|' || coalesce(item.restriction_max_days::text, '') || '|' || coalesce(item.payment_standard_fen::text, '')
-       || '|' || coalesce(dose.units_per_day::text, '') || '|' || coalesce(item.restriction_indication, '')
+SELECT 'national', item.code, NULL, NULL,
+       concat(item.category, '|', item.self_pay_ratio, '|', item.restriction_hospital_level, '|', item.restriction_max_days, '|',
+              item.payment_standard_fen, '|', dose.units_per_day, '|', item.restriction_indication)
   FROM wanted {item_join(alias="item", release_id="(SELECT id FROM release_in_force)", code="wanted.code")}
        LEFT JOIN benefits_dailydose dose
               ON item.restriction_max_days IS NOT NULL AND dose.code = item.code AND dose.status = 'approved'
 UNION ALL
-SELECT 'local', local_item.code, local_item.category, local_item.self_pay_ratio, local_item.restriction_hospital_level,
-       local_item.effective_from, local_item.sunset_date, nullif(local_item.national_code, '')
+SELECT 'local', local_item.code, local_item.self_pay_ratio, local_item.effective_from,
+       concat(local_item.category, '|', local_item.restriction_hospital_level, '|', local_item.sunset_date, '|', local_item.national_code)
   FROM wanted JOIN benefits_localitem local_item ON local_item.code = wanted.code
        JOIN benefits_province destination ON destination.id = local_item.province_id AND destination.code = %s
 UNION ALL
-SELECT 'release', NULL, NULL, NULL, NULL, NULL, NULL, release_in_force.label FROM release_in_force
+SELECT 'release', NULL, NULL, NULL, release_in_force.label FROM release_in_force
 UNION ALL
-SELECT 'hospital', NULL, NULL, NULL, NULL, NULL, NULL, registry.level::text FROM registry
+SELECT 'hospital', NULL, NULL, NULL, registry.level FROM registry
 UNION ALL
-SELECT 'policy', NULL, NULL, NULL, NULL, NULL, NULL, row_to_json(home_policy)::text FROM home_policy
+SELECT 'policy', NULL, NULL, NULL, row_to_json(home_policy)::text FROM home_policy
 UNION ALL
-SELECT 'term', disease.code, NULL, term.ratio, NULL, NULL, NULL,
+SELECT 'term', disease.code, term.ratio, NULL,
        json_build_array(term.policy_id, disease.name, disease.kind, disease.cross_province, term.deductible_fen, term.annual_cap_fen,
                         disease.icd10_prefixes)::text
   FROM benefits_policydiseaseterm term JOIN benefits_disease disease ON disease.id = term.disease_id
  WHERE term.policy_id IN (SELECT id FROM home_policy)
 UNION ALL
-SELECT 'diagnosis', diagnosis.code, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'diagnosis', diagnosis.code, NULL, NULL, NULL
   FROM benefits_diagnosiscode diagnosis WHERE diagnosis.code = ANY (string_to_array(%s, chr(31)))
 UNION ALL
-SELECT 'procedure', procedure.code, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'procedure', procedure.code, NULL, NULL, NULL
   FROM benefits_procedurecode procedure WHERE procedure.code = ANY (string_to_array(%s, chr(31)))
 UNION ALL
-SELECT 'drg', drg_group.code, NULL, drg_group.weight, NULL, rate.out_of_town_from, NULL,
+SELECT 'drg', drg_group.code, drg_group.weight, rate.out_of_town_from,
        json_build_array(drg_in_force.label, rate.base_rate_fen, drg_group.name)::text
   FROM drg_in_force JOIN benefits_drgarearate rate ON rate.version_id = drg_in_force.id AND rate.area_code = %s
        LEFT JOIN benefits_drggroup drg_group ON drg_group.version_id = drg_in_force.id AND drg_group.code = %s
