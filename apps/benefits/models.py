@@ -211,6 +211,8 @@ class ProcedureCode(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("ICD-9-CM-3 procedure code")
+        verbose_name_plural = _("ICD-9-CM-3 procedure codes")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -241,6 +243,8 @@ class Disease(models.Model):
 
     class Meta:
         ordering = ["province__code", "code"]
+        verbose_name = _("listed disease")
+        verbose_name_plural = _("listed diseases")
         constraints = [
             models.UniqueConstraint(fields=["code"], condition=models.Q(province__isnull=True), name="disease_national_code_unique"),
             models.UniqueConstraint(fields=["province", "code"], name="disease_code_unique_per_province"),
@@ -270,6 +274,8 @@ class PolicyDiseaseTerm(models.Model):
 
     class Meta:
         ordering = ["policy", "disease__code"]
+        verbose_name = _("policy disease term")
+        verbose_name_plural = _("policy disease terms")
         constraints = [
             models.UniqueConstraint(fields=["policy", "disease"], name="policy_disease_term_unique"),
             models.CheckConstraint(
@@ -312,6 +318,8 @@ class DailyDose(models.Model):
 
     class Meta:
         ordering = ["code", "-id"]
+        verbose_name = _("daily dose")
+        verbose_name_plural = _("daily doses")
         constraints = [
             models.UniqueConstraint(fields=["code"], condition=models.Q(status="approved"), name="daily_dose_one_approved_per_code"),
             models.CheckConstraint(name="daily_dose_positive", condition=models.Q(units_per_day__gt=0)),
@@ -348,6 +356,8 @@ class ServicePrice(models.Model):
 
     class Meta:
         ordering = ["province__code", "code", "-effective_from"]
+        verbose_name = _("service price")
+        verbose_name_plural = _("service prices")
         constraints = [
             models.CheckConstraint(name="service_price_not_negative", condition=models.Q(price_fen__gte=0)),
             models.CheckConstraint(
@@ -398,7 +408,8 @@ class DrgVersion(models.Model):
 
     class Meta:
         ordering = ["-effective_from", "-id"]
-        verbose_name = "DRG table"
+        verbose_name = _("DRG table")
+        verbose_name_plural = _("DRG tables")
         constraints = [
             models.CheckConstraint(
                 name="drg_version_status_valid", condition=models.Q(status__in=["draft", "in_review", "approved", "published"])
@@ -433,6 +444,8 @@ class DrgGroup(models.Model):
 
     class Meta:
         ordering = ["version", "code"]
+        verbose_name = _("DRG group")
+        verbose_name_plural = _("DRG groups")
         constraints = [
             models.UniqueConstraint(fields=["version", "code"], name="drg_group_code_unique_per_version"),
             models.CheckConstraint(name="drg_group_weight_positive", condition=models.Q(weight__gt=0)),
@@ -454,6 +467,8 @@ class DrgAreaRate(models.Model):
 
     class Meta:
         ordering = ["version", "area_code"]
+        verbose_name = _("DRG area rate")
+        verbose_name_plural = _("DRG area rates")
         constraints = [
             models.UniqueConstraint(fields=["version", "area_code"], name="drg_area_rate_unique_per_version"),
             models.CheckConstraint(name="drg_area_rate_positive", condition=models.Q(base_rate_fen__gt=0)),

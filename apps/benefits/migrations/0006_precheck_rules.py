@@ -931,6 +931,77 @@ class Migration(migrations.Migration):
                 name="service_price_range_not_empty",
             ),
         ),
+        migrations.AlterModelOptions(
+            name="dailydose",
+            options={"ordering": ["code", "-id"], "verbose_name": "daily dose", "verbose_name_plural": "daily doses"},
+        ),
+        migrations.AlterModelOptions(
+            name="disease",
+            options={"ordering": ["province__code", "code"], "verbose_name": "listed disease", "verbose_name_plural": "listed diseases"},
+        ),
+        migrations.AlterModelOptions(
+            name="drgarearate",
+            options={"ordering": ["version", "area_code"], "verbose_name": "DRG area rate", "verbose_name_plural": "DRG area rates"},
+        ),
+        migrations.AlterModelOptions(
+            name="drggroup",
+            options={"ordering": ["version", "code"], "verbose_name": "DRG group", "verbose_name_plural": "DRG groups"},
+        ),
+        migrations.AlterModelOptions(
+            name="drgversion",
+            options={"ordering": ["-effective_from", "-id"], "verbose_name": "DRG table", "verbose_name_plural": "DRG tables"},
+        ),
+        migrations.AlterModelOptions(
+            name="historicaldisease",
+            options={
+                "get_latest_by": ("history_date", "history_id"),
+                "ordering": ("-history_date", "-history_id"),
+                "verbose_name": "historical listed disease",
+                "verbose_name_plural": "historical listed diseases",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="historicaldrgarearate",
+            options={
+                "get_latest_by": ("history_date", "history_id"),
+                "ordering": ("-history_date", "-history_id"),
+                "verbose_name": "historical DRG area rate",
+                "verbose_name_plural": "historical DRG area rates",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="historicaldrggroup",
+            options={
+                "get_latest_by": ("history_date", "history_id"),
+                "ordering": ("-history_date", "-history_id"),
+                "verbose_name": "historical DRG group",
+                "verbose_name_plural": "historical DRG groups",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="policydiseaseterm",
+            options={
+                "ordering": ["policy", "disease__code"],
+                "verbose_name": "policy disease term",
+                "verbose_name_plural": "policy disease terms",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="procedurecode",
+            options={
+                "ordering": ["code"],
+                "verbose_name": "ICD-9-CM-3 procedure code",
+                "verbose_name_plural": "ICD-9-CM-3 procedure codes",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="serviceprice",
+            options={
+                "ordering": ["province__code", "code", "-effective_from"],
+                "verbose_name": "service price",
+                "verbose_name_plural": "service prices",
+            },
+        ),
         migrations.RunPython(guards_forwards, guards_backwards),
         migrations.RunPython(load_national_diseases, migrations.RunPython.noop),
     ]
