@@ -1,11 +1,19 @@
-"""Batch pre-check of 1,000 claim lines against a 500,000-item release.
+"""Pre-check figures against a 500,000-item release.
 
-Ours: the whole adjudication service (release in force, home policy, item scope, local items,
-diagnoses, the money split of every line). Baseline: a bare SQL ``unnest`` join fetching the
-same codes' rows from the same release, in the same process. Also prints the query count,
-which must not grow with the number of lines.
+1. Batch pre-check of 1,000 claim lines. Ours: the whole adjudication service (release in force,
+   home policy and its disease terms, item scope with every restriction, local items, daily
+   doses, diagnoses, procedures, DRG terms, the money split of every line). Baseline: a bare SQL
+   ``unnest`` join fetching the same codes' rows — the columns the pre-check reads — from the
+   same release, in the same process. Goal <= 1.5x. Also prints the query count, which must not
+   grow with the number of lines.
+2. Throughput through gunicorn on loopback (one worker per core, the benchmark's client in the
+   same machine): claims of 20 lines per second, POSTed by a hospital's API key, against a
+   trivial authenticated endpoint (GET /api/v1/hospital/) under the same load (same client,
+   same concurrency). Goal >= 0.5x.
 
-Run: ``.venv/bin/python benchmarks/precheck.py`` (DATABASE_URL defaults to portal_h7_bench).
+Run: ``.venv/bin/python benchmarks/precheck.py [--quick]`` (DATABASE_URL defaults to
+portal_h7_bench). --quick runs 7 instead of 41 rounds of (1) and 600 instead of 3,000 requests
+of (2); the release is 500,000 items either way (built once, kept).
 """
 
 from __future__ import annotations
@@ -13,16 +21,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import print_table, setup_django
+from _setup import ROOT, print_table, setup_django
 
 ITEMS = 500_000
 LINES = 1_000
@@ -31,9 +43,12 @@ EFFECTIVE = dt.date(2090, 1, 1)
 HOME, DESTINATION = "510000", "310000"
 
 BASELINE_SQL = (
-    "SELECT u.code, i.category, i.self_pay_ratio, i.restriction_hospital_level "
-    "FROM unnest(%s::text[]) AS u(code) JOIN catalog_catalogitem i ON i.release_id = %s AND i.code = u.code"
+    "SELECT u.code, i.category, i.self_pay_ratio, i.restriction_hospital_level, i.restriction_indication, i.restriction_max_days, "
+    "i.payment_standard_fen FROM unnest(%s::text[]) AS u(code) JOIN catalog_catalogitem i ON i.release_id = %s AND i.code = u.code"
 )
+CLAIM_LINES = 20
+CLIENT_THREADS = 8
+HOSPITAL = "H31010100998"
 
 
 def _ensure_release() -> Any:
@@ -117,6 +132,122 @@ def _interleaved_medians(ours: Any, baseline: Any, repeat: int) -> tuple[float, 
     return statistics.median(samples[0]), statistics.median(samples[1])
 
 
+def _claim_bodies(rng: random.Random, count: int) -> list[bytes]:
+    """JSON bodies of ``count`` different claims of CLAIM_LINES lines each."""
+    import json
+
+    bodies = []
+    for _ in range(count):
+        lines = [
+            {"line_no": n, "code": f"{rng.randint(1, ITEMS):015d}", "quantity": rng.randint(1, 5), "amount_fen": rng.randint(100, 500_000)}
+            for n in range(1, CLAIM_LINES + 1)
+        ]
+        claim = {
+            "home_province": HOME,
+            "date_of_service": (EFFECTIVE + dt.timedelta(days=1)).isoformat(),
+            "scheme": "employee",
+            "setting": "inpatient",
+            "registered": False,
+            "diagnoses": ["K35.800"],
+            "lines": lines,
+        }
+        bodies.append(json.dumps(claim).encode())
+    return bodies
+
+
+def _hospital_key() -> str:
+    from apps.hospitals import services
+    from apps.hospitals.models import Hospital
+
+    hospital = Hospital.objects.filter(code=HOSPITAL).first() or services.hospital_register(
+        code=HOSPITAL, name="bench pre-check hospital", province_code=DESTINATION, level="3A"
+    )
+    return services.api_key_issue(hospital=hospital, name="bench-precheck")[1]
+
+
+def _serve(port: int) -> subprocess.Popen[bytes]:
+    """gunicorn on loopback, one worker per core, settings as the test suite's."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "API_KEY_THROTTLE_RATE": "1000000/min",
+        "DB_CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+    }
+    workers = str(os.cpu_count() or 1)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def _load(port: int, key: str, requests: list[tuple[str, str, bytes | None]]) -> float:
+    """Requests per second for ``requests`` (method, path, body) from CLIENT_THREADS threads;
+    every answer must be 200."""
+    headers = {"Authorization": f"Api-Key {key}", "Host": "127.0.0.1", "Content-Type": "application/json"}
+
+    def one(request: tuple[str, str, bytes | None]) -> None:
+        method, path, body = request
+        conn = HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        list(pool.map(one, requests))
+    return len(requests) / (time.perf_counter() - start)
+
+
+def _throughput(quick: bool) -> dict[str, Any]:
+    rng = random.Random(11)
+    key = _hospital_key()
+    count = 600 if quick else 3_000
+    bodies = _claim_bodies(rng, 200)
+    claims = [("POST", "/api/v1/claims/precheck/", bodies[i % len(bodies)]) for i in range(count)]
+    trivial = [("GET", "/api/v1/hospital/", None)] * count
+    port = _free_port()
+    server = _serve(port)
+    try:
+        _load(port, key, claims[:100] + trivial[:100])  # warm every worker's caches and plans
+        # Alternate halves so the machine's other load falls on both alike.
+        half = count // 2
+        claim_rates, trivial_rates = [], []
+        for part in (slice(0, half), slice(half, count)):
+            trivial_rates.append(_load(port, key, trivial[part]))
+            claim_rates.append(_load(port, key, claims[part]))
+    finally:
+        server.terminate()
+        server.wait(10)
+    ours, base = statistics.mean(claim_rates), statistics.mean(trivial_rates)
+    return {
+        "figure": f"pre-check claims of {CLAIM_LINES} lines/s through gunicorn ({os.cpu_count()} workers, {count} req)",
+        "ours": f"{ours:.0f}/s",
+        "baseline": f"{base:.0f}/s (trivial authenticated GET)",
+        "ratio": f"{ours / base:.2f}x",
+        "goal": ">= 0.5x",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     setup_django()
     from django.db import connection
@@ -168,6 +299,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "ratio": f"{queries}",
             "goal": "constant",
         },
+        _throughput(quick),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -12,16 +13,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.codes import CodeError, normalise_code, validate_catalog_code
 from apps.core.errors import DomainError
+from apps.core.money import yuan_to_fen
 from apps.core.permissions import require_province, require_role, staff_province
 
-from . import services
-from .adjudication import Claim, ClaimLine, adjudicate
+from . import admin_rules, services
+from .adjudication import REASON_LABELS, Claim
 from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, PoolingRegion, Province, Scheme
 from .selectors import local_items_lapsing
+from .simulation import SimulatedLine, Simulation, simulate
 
 
 class ProvinceScopedAdmin(PortalHistoryAdmin):
@@ -94,6 +98,9 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: BenefitPolicy | None = None) -> bool:
         return False
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), admin_rules.disease_terms_link]
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         base = super().get_form(request, obj, change=change, **kwargs)
 
@@ -143,45 +150,60 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         extra = [path("simulate/", self.admin_site.admin_view(self.simulate_view), name="benefits_simulate")]
-        return extra + super().get_urls()
+        return extra + admin_rules.disease_terms_urls(self) + super().get_urls()
 
     def simulate_view(self, request: HttpRequest) -> HttpResponse:
         form = SimulationForm(request.POST or None)
-        context: dict[str, Any] = {**self.admin_site.each_context(request), "title": "Simulate: at home vs away", "form": form}
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": _("Simulate: at home vs away"),
+            "form": form,
+            "reason_labels": REASON_LABELS,
+        }
         if request.method == "POST" and form.is_valid():
             try:
-                context["at_home"], context["away"] = form.simulate()
+                context["simulation"] = form.simulate()
             except DomainError as exc:
                 context["error"] = f"{exc.detail} ({exc.code})"
         return TemplateResponse(request, "benefits/simulate.html", context)
 
 
 class SimulationForm(forms.Form):
-    home_province = forms.ModelChoiceField(Province.objects.all(), to_field_name="code")
-    destination_province = forms.ModelChoiceField(Province.objects.all(), to_field_name="code")
-    date_of_service = forms.DateField(initial=dt.date.today)
-    scheme = forms.ChoiceField(choices=Scheme.choices)
-    setting = forms.ChoiceField(choices=CareSetting.choices)
-    hospital_level = forms.ChoiceField(choices=[(v, v) for v in ("3A", "3B", "3C", "2A", "2B", "2C", "1", "unrated")], initial="3A")
-    registered = forms.BooleanField(required=False, help_text="filed for cross-province care")
-    deductible_used_fen = forms.IntegerField(min_value=0, initial=0)
-    lines = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "cols": 60}), help_text="one line per row: code,amount_fen")
+    home_province = forms.ModelChoiceField(Province.objects.all(), to_field_name="code", label=_("Home province"))
+    destination_province = forms.ModelChoiceField(Province.objects.all(), to_field_name="code", label=_("Destination province"))
+    date_of_service = forms.DateField(initial=dt.date.today, label=_("Date of service"))
+    scheme = forms.ChoiceField(choices=Scheme.choices, label=_("Scheme"))
+    setting = forms.ChoiceField(choices=CareSetting.choices, label=_("Setting"))
+    hospital_level = forms.ChoiceField(
+        choices=[(v, v) for v in ("3A", "3B", "3C", "2A", "2B", "2C", "1", "unrated")], initial="3A", label=_("Hospital level")
+    )
+    registered = forms.BooleanField(required=False, label=_("Registered"), help_text=_("filed for cross-province care"))
+    diagnoses = forms.CharField(required=False, label=_("Diagnoses"), help_text=_("ICD-10 codes separated by commas"))
+    deductible_used_yuan = forms.DecimalField(min_value=0, decimal_places=2, initial=0, label=_("Deductible already met (yuan)"))
+    lines = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 60}),
+        label=_("Lines"),
+        help_text=_("one line per row: code,quantity[,amount in yuan] — service items are priced by each province's schedule"),
+    )
 
-    def clean_lines(self) -> list[ClaimLine]:
+    def clean_lines(self) -> list[SimulatedLine]:
         parsed = []
         for number, row in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
             if not row.strip():
                 continue
+            cells = [part.strip() for part in row.split(",")]
             try:
-                code, amount = (part.strip() for part in row.split(","))
-                parsed.append(ClaimLine(line_no=number, code=normalise_code(code), amount_fen=int(amount)))
-            except ValueError as exc:
-                raise ValidationError(f"row {number}: expected code,amount_fen") from exc
+                if len(cells) not in (2, 3):
+                    raise ValueError(row)
+                amount = yuan_to_fen(cells[2]) if len(cells) == 3 and cells[2] else None
+                parsed.append(SimulatedLine(line_no=number, code=normalise_code(cells[0]), quantity=Decimal(cells[1]), amount_fen=amount))
+            except (ValueError, ArithmeticError) as exc:
+                raise ValidationError(_("row %(n)s: expected code,quantity[,amount in yuan]") % {"n": number}) from exc
         if not parsed:
-            raise ValidationError("at least one line")
+            raise ValidationError(_("at least one line"))
         return parsed
 
-    def simulate(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def simulate(self) -> Simulation:
         data = self.cleaned_data
         home = data["home_province"].code
         base = Claim(
@@ -192,11 +214,11 @@ class SimulationForm(forms.Form):
             setting=data["setting"],
             hospital_level=data["hospital_level"],
             registered=data["registered"],
-            deductible_used_fen=data["deductible_used_fen"],
-            lines=tuple(data["lines"]),
+            diagnoses=tuple(d.strip() for d in data["diagnoses"].split(",") if d.strip()),
+            deductible_used_fen=yuan_to_fen(data["deductible_used_yuan"]),
+            lines=(),
         )
-        away = Claim(**{**base.__dict__, "destination_province": data["destination_province"].code})
-        return adjudicate(base).as_dict(), adjudicate(away).as_dict()
+        return simulate(claim=base, lines=data["lines"], destination_province=data["destination_province"].code)
 
 
 @admin.register(LocalItem)

@@ -1,10 +1,13 @@
-"""Provinces, pooling regions, benefit policies, transitional local items, ICD-10 reference."""
+"""Provinces, pooling regions, benefit policies, transitional local items, ICD-10 and ICD-9-CM-3
+reference, disease lists, daily doses, service price schedules and DRG tables."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 
@@ -222,3 +225,288 @@ class DiagnosisCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class ProcedureCode(models.Model):
+    """ICD-9-CM-3 NHSA edition (医保版手术操作分类与代码) procedure codes, reference data for claim checks."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=255)
+    edition = models.CharField(max_length=32, blank=True, default="")
+    chapter_range = models.CharField(max_length=16, blank=True, default="")
+    chapter = models.CharField(max_length=255, blank=True, default="")
+    category_code = models.CharField(max_length=16, blank=True, default="")
+    category_name = models.CharField(max_length=255, blank=True, default="")
+    subcategory_code = models.CharField(max_length=16, blank=True, default="")
+    subcategory_name = models.CharField(max_length=255, blank=True, default="")
+    detail_code = models.CharField(max_length=16, blank=True, default="")
+    detail_name = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("ICD-9-CM-3 procedure code")
+        verbose_name_plural = _("ICD-9-CM-3 procedure codes")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+# --- disease lists (门诊慢特病) and critical conditions --------------------------------------
+
+
+class Disease(models.Model):
+    """A listed disease, as ICD-10 code prefixes: a chronic or special outpatient disease
+    (门诊慢特病) or a critical condition paid at a differentiated ratio. ``province`` empty:
+    the national list (the five conditions settled across provinces come from a data file);
+    otherwise one province's own addition. The money terms (deductible, ratio, cap) belong to a
+    benefit policy (``PolicyDiseaseTerm``), so two people approve them with the policy."""
+
+    class Kind(models.TextChoices):
+        CHRONIC_SPECIAL = "chronic_special", _("chronic or special outpatient disease (门诊慢特病)")
+        CRITICAL = "critical", _("critical condition (differentiated payment)")
+
+    province = models.ForeignKey(Province, null=True, blank=True, on_delete=models.PROTECT, related_name="diseases")
+    code = models.CharField(max_length=32)
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.CHRONIC_SPECIAL)
+    icd10_prefixes = ArrayField(models.CharField(max_length=16), help_text="ICD-10 code prefixes, e.g. I10, E11, C34.1.")
+    cross_province = models.BooleanField(default=False, help_text="Settled across provinces nationally (the national five).")
+    source = models.TextField(blank=True, default="")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["province__code", "code"]
+        verbose_name = _("listed disease")
+        verbose_name_plural = _("listed diseases")
+        constraints = [
+            models.UniqueConstraint(fields=["code"], condition=models.Q(province__isnull=True), name="disease_national_code_unique"),
+            models.UniqueConstraint(fields=["province", "code"], name="disease_code_unique_per_province"),
+            models.CheckConstraint(name="disease_has_prefixes", condition=models.Q(icd10_prefixes__len__gt=0)),
+            models.CheckConstraint(name="disease_kind_valid", condition=models.Q(kind__in=["chronic_special", "critical"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.province.code if self.province else 'national'} {self.code} {self.name}"
+
+
+class PolicyDiseaseTerm(models.Model):
+    """What a benefit policy pays for one listed disease. On a ``chronic_outpatient`` policy the
+    terms ARE the list: a claim without a listed diagnosis is not covered. On other settings a
+    term overrides the policy for claims with that diagnosis (differentiated payment). Blank
+    fields keep the policy's own value. Terms change only while their policy is a draft (a
+    PostgreSQL trigger as well as the service)."""
+
+    policy = models.ForeignKey(BenefitPolicy, on_delete=models.CASCADE, related_name="disease_terms")
+    disease = models.ForeignKey(Disease, on_delete=models.PROTECT, related_name="+")
+    deductible_fen = models.BigIntegerField(null=True, blank=True)
+    ratio = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True, help_text="Fund share for 甲 and 乙 items (after the 乙 self-pay share)."
+    )
+    annual_cap_fen = models.BigIntegerField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["policy", "disease__code"]
+        verbose_name = _("policy disease term")
+        verbose_name_plural = _("policy disease terms")
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "disease"], name="policy_disease_term_unique"),
+            models.CheckConstraint(
+                name="policy_disease_term_money_not_negative",
+                condition=(models.Q(deductible_fen__isnull=True) | models.Q(deductible_fen__gte=0))
+                & (models.Q(annual_cap_fen__isnull=True) | models.Q(annual_cap_fen__gte=0)),
+            ),
+            models.CheckConstraint(
+                name="policy_disease_term_ratio_range", condition=models.Q(ratio__isnull=True) | _ratio_in_range("ratio")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"policy {self.policy_id}: {self.disease_id}"
+
+
+# --- daily doses (maximum-days restrictions when a line gives no days) ------------------------
+
+
+class DailyDose(models.Model):
+    """How many units (the item's pricing unit) of a national code make one day's dose: a line
+    without ``days`` is checked against the item's maximum days as quantity ÷ units per day.
+    Proposed by a catalog administrator, approved by a reviewer who did not propose it; an
+    approved dose never changes and is superseded by the next approved one (triggers)."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        APPROVED = "approved"
+        SUPERSEDED = "superseded"
+
+    code = models.CharField(max_length=32)
+    units_per_day = models.DecimalField(max_digits=12, decimal_places=4)
+    note = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code", "-id"]
+        verbose_name = _("daily dose")
+        verbose_name_plural = _("daily doses")
+        constraints = [
+            models.UniqueConstraint(fields=["code"], condition=models.Q(status="approved"), name="daily_dose_one_approved_per_code"),
+            models.CheckConstraint(name="daily_dose_positive", condition=models.Q(units_per_day__gt=0)),
+            models.CheckConstraint(name="daily_dose_status_valid", condition=models.Q(status__in=["proposed", "approved", "superseded"])),
+            models.CheckConstraint(
+                name="daily_dose_two_people",
+                condition=models.Q(approved_by__isnull=True) | ~models.Q(approved_by=models.F("proposed_by")),
+            ),
+            models.CheckConstraint(
+                name="daily_dose_approved_has_approver",
+                condition=models.Q(status="proposed") | models.Q(approved_by__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.units_per_day}/day ({self.status})"
+
+
+# --- provincial price schedules of medical service items -------------------------------------
+
+
+class ServicePrice(models.Model):
+    """A province's price (fen per pricing unit) of a medical service item over a date range
+    (``effective_to`` exclusive, empty = open). Prices of one code in one province never overlap
+    (a PostgreSQL exclusion constraint). The simulation prices a claim with them at home and at
+    the destination; the pre-check decides on the amounts a hospital bills."""
+
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="service_prices")
+    code = models.CharField(max_length=32)
+    price_fen = models.BigIntegerField()
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["province__code", "code", "-effective_from"]
+        verbose_name = _("service price")
+        verbose_name_plural = _("service prices")
+        constraints = [
+            models.CheckConstraint(name="service_price_not_negative", condition=models.Q(price_fen__gte=0)),
+            models.CheckConstraint(
+                name="service_price_range_not_empty",
+                condition=models.Q(effective_to__isnull=True) | models.Q(effective_to__gt=models.F("effective_from")),
+            ),
+        ]
+        indexes = [models.Index(fields=["province", "code", "effective_from"], name="service_price_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.province.code} {self.code} {self.price_fen} fen from {self.effective_from}"
+
+
+# --- DRG: versioned group tables and per-area base rates --------------------------------------
+
+
+class DrgVersion(models.Model):
+    """A DRG table: groups with relative weights and, per pooling area, the base rate and the
+    day from which that area pays out-of-town inpatient claims by DRG. Goes draft → in review →
+    approved → published like a catalog release (two people: nobody who created, edited or
+    submitted it approves it: CHECKs here and ``approved_by_id <> ALL(editor_ids)`` in migration
+    0006, where a trigger also keeps ``editor_ids`` append-only); a published table is immutable
+    (triggers). The table in force on a date is the published one with the latest
+    ``effective_from`` on or before it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        IN_REVIEW = "in_review"
+        APPROVED = "approved"
+        PUBLISHED = "published"
+
+    label = models.CharField(max_length=32, unique=True)
+    effective_from = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True, default="")
+    editor_ids = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Everyone who created, edited or submitted it.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True, default="")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-effective_from", "-id"]
+        verbose_name = _("DRG table")
+        verbose_name_plural = _("DRG tables")
+        constraints = [
+            models.CheckConstraint(
+                name="drg_version_status_valid", condition=models.Q(status__in=["draft", "in_review", "approved", "published"])
+            ),
+            models.CheckConstraint(
+                name="drg_version_approver_took_no_part",
+                condition=models.Q(approved_by__isnull=True)
+                | (
+                    ~models.Q(approved_by=models.F("created_by"))
+                    & (models.Q(submitted_by__isnull=True) | ~models.Q(approved_by=models.F("submitted_by")))
+                ),
+            ),
+            models.CheckConstraint(
+                name="drg_version_published_is_complete",
+                condition=~models.Q(status="published") | (models.Q(published_at__isnull=False) & models.Q(approved_by__isnull=False)),
+            ),
+            models.UniqueConstraint(fields=["effective_from"], condition=models.Q(status="published"), name="one_published_drg_per_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"DRG {self.label} ({self.status})"
+
+
+class DrgGroup(models.Model):
+    """One DRG of a table: CHS-DRG code (e.g. GB21), name, relative weight."""
+
+    version = models.ForeignKey(DrgVersion, on_delete=models.CASCADE, related_name="groups")
+    code = models.CharField(max_length=16)
+    name = models.CharField(max_length=255)
+    weight = models.DecimalField(max_digits=8, decimal_places=4)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "code"]
+        verbose_name = _("DRG group")
+        verbose_name_plural = _("DRG groups")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="drg_group_code_unique_per_version"),
+            models.CheckConstraint(name="drg_group_weight_positive", condition=models.Q(weight__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name} ({self.weight})"
+
+
+class DrgAreaRate(models.Model):
+    """A pooling area's DRG base rate (fen per weight 1.0) in one table, and the day from which
+    the area pays out-of-town (cross-province) inpatient claims by DRG."""
+
+    version = models.ForeignKey(DrgVersion, on_delete=models.CASCADE, related_name="area_rates")
+    area_code = models.CharField(max_length=6, help_text="GB/T 2260 city-level code of the pooling area (ends 00).")
+    base_rate_fen = models.BigIntegerField()
+    out_of_town_from = models.DateField(help_text="Out-of-town inpatient claims are paid by DRG from this day on.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "area_code"]
+        verbose_name = _("DRG area rate")
+        verbose_name_plural = _("DRG area rates")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "area_code"], name="drg_area_rate_unique_per_version"),
+            models.CheckConstraint(name="drg_area_rate_positive", condition=models.Q(base_rate_fen__gt=0)),
+            models.CheckConstraint(name="drg_area_code_format", condition=models.Q(area_code__regex=r"^[0-9]{4}00$")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area_code}: {self.base_rate_fen} fen"

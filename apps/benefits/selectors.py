@@ -1,19 +1,23 @@
-"""Reads on benefits: the policy in force, lapsing local items, the ICD-10 reference."""
+"""Reads on benefits: the policy in force, lapsing local items, the ICD-10 reference, DRG terms,
+service prices and listable diseases."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 from django.db.models import F, Q, QuerySet
 
 from apps.core.errors import ValidationFailed
+from apps.core.money import apply_ratio
 from apps.core.permissions import bound_province, has_role
 from apps.core.roles import Role
 
-from .models import BenefitPolicy, DiagnosisCode, LocalItem, Province
+from .models import BenefitPolicy, DiagnosisCode, Disease, DrgAreaRate, DrgGroup, DrgVersion, LocalItem, Province, ServicePrice
 
 # Ranks for "restricted to hospitals of level X and above" (catalog restriction_hospital_level).
 LEVEL_RANK = {"3A": 8, "3B": 7, "3C": 6, "2A": 5, "2B": 4, "2C": 3, "1": 2, "unrated": 1, "": 0}
@@ -35,6 +39,13 @@ def _approved_in_force(*, province_code: str, scheme: str, setting: str, on_date
         status=BenefitPolicy.Status.APPROVED,
         effective_from__lte=on_date,
     ).filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+
+
+def policies_in_force_queryset(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> QuerySet[BenefitPolicy]:
+    """Every approved policy of the key in force on ``on_date``, all hospital levels (the
+    pre-check compiles it into its one statement and picks the level's own, else the blank one,
+    as :func:`policy_in_force` does)."""
+    return _approved_in_force(province_code=province_code, scheme=scheme, setting=setting, on_date=on_date)
 
 
 def policies_in_force(*, province_code: str, scheme: str, setting: str, on_date: dt.date) -> list[BenefitPolicy]:
@@ -105,6 +116,69 @@ def unknown_diagnoses(*, codes: Iterable[str]) -> set[str]:
     return wanted - known
 
 
+def pooling_area_of(*, institution_code: str) -> str:
+    """The city-level pooling area of an institution: its code carries the region (H + 2 digits
+    of province + 4 more, DOMAIN.md), and the pooling area is that region's city (….00)."""
+    return f"{institution_code[1:5]}00" if len(institution_code) == 12 else ""
+
+
+def drg_published() -> QuerySet[DrgVersion]:
+    return DrgVersion.objects.filter(status=DrgVersion.Status.PUBLISHED)
+
+
+def drg_version_in_force_queryset(*, on_date: dt.date) -> QuerySet[DrgVersion]:
+    """The published DRG table with the latest effective_from on or before ``on_date`` (take the
+    first): the pre-check compiles it into its statement, :func:`drg_terms` runs it."""
+    return drg_published().filter(effective_from__lte=on_date).order_by("-effective_from")
+
+
+@dataclass(frozen=True)
+class DrgTerms:
+    """How one pooling area pays one DRG on one day: ``hospital_payment_fen`` = weight × base rate,
+    rounded half-up to a fen (apps.core.money.apply_ratio)."""
+
+    version: str
+    area_code: str
+    group: str
+    name: str
+    weight: Decimal
+    base_rate_fen: int
+
+    @property
+    def hospital_payment_fen(self) -> int:
+        return apply_ratio(self.base_rate_fen, self.weight)
+
+
+def drg_terms(*, on_date: dt.date, area_code: str, group: str) -> DrgTerms | None:
+    """DRG payment terms for an out-of-town inpatient claim of ``group`` treated in ``area_code``
+    on ``on_date``, or None when that area does not pay such claims by DRG then (no table in
+    force, no rate for the area, its DRG date still ahead) or the group is not in the table.
+    For reconciliation of a few claims; set-based callers use ``sql.drg_hospital_payment_fen``."""
+    version = drg_version_in_force_queryset(on_date=on_date).first()
+    if version is None:
+        return None
+    rate = DrgAreaRate.objects.filter(version=version, area_code=area_code, out_of_town_from__lte=on_date).first()
+    found = DrgGroup.objects.filter(version=version, code=group).first()
+    if rate is None or found is None:
+        return None
+    return DrgTerms(version.label, area_code, found.code, found.name, found.weight, rate.base_rate_fen)
+
+
+def service_prices(*, province_codes: Iterable[str], codes: Iterable[str], on_date: dt.date) -> dict[tuple[str, str], int]:
+    """{(province code, service code): price in fen} in force on ``on_date``, one query."""
+    rows = (
+        ServicePrice.objects.filter(province__code__in=list(province_codes), code__in=list(codes), effective_from__lte=on_date)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=on_date))
+        .values_list("province__code", "code", "price_fen")
+    )
+    return {(province, code): price for province, code, price in rows}
+
+
+def diseases_listable(*, province: Province) -> QuerySet[Disease]:
+    """Diseases a policy of ``province`` may list: the national ones and the province's own."""
+    return Disease.objects.filter(Q(province__isnull=True) | Q(province=province)).order_by("province__code", "code")
+
+
 # Hospitals live in a higher app; benefits never imports it. The hospitals app may register a
 # resolver (code -> level); without one, the registry model is looked up by app label.
 _hospital_level_resolver: Callable[[str], str | None] | None = None
@@ -113,6 +187,17 @@ _hospital_level_resolver: Callable[[str], str | None] | None = None
 def register_hospital_level_resolver(resolver: Callable[[str], str | None]) -> None:
     global _hospital_level_resolver
     _hospital_level_resolver = resolver
+
+
+def registered_level_queryset(*, institution_code: str) -> QuerySet[Any] | None:
+    """The registry's level of one hospital as a one-column queryset (the pre-check compiles it
+    into its statement), or None when no hospital registry is installed. Benefits never imports
+    the hospitals app: the model is looked up by app label, as :func:`hospital_level` does."""
+    try:
+        model = apps.get_model("hospitals", "Hospital")
+    except LookupError:
+        return None
+    return model._default_manager.filter(code=institution_code).order_by().values("level")[:1]
 
 
 def hospital_level(*, institution_code: str) -> str | None:

@@ -8,29 +8,79 @@ same_user_cannot_approve, before the role check; also a trigger in the database)
 policy is in force over its date range and never changes, except that approving its successor
 closes its open end; approved policies of one key never overlap (409 policy_overlap, also a
 PostgreSQL exclusion constraint). Local items always carry a sunset.
+
+The pre-check's rules (issue 20) keep two people on every yuan as well: a policy's disease terms
+are written by its author and approved with it; daily doses are proposed by a catalog
+administrator and approved by a reviewer who did not propose them; DRG tables go draft → in
+review → approved → published, approved by a reviewer who took no part (each also guarded in
+PostgreSQL, migration 0008). Province staff keep their province's own diseases and price
+schedules (informational for the simulation: the pre-check decides on billed amounts).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.catalog.models import HospitalLevel
-from apps.core.audit import audit_record, history_save
-from apps.core.bulk import BulkFileRejected, CheckedStream, collect_errors, staging_copy_csv, staging_create
-from apps.core.codes import ICD10_CODE, ICD10_HELP, CodeError, normalise_code, normalise_text, validate_catalog_code
-from apps.core.errors import Conflict, ValidationFailed, require_reason
+from apps.catalog.models import LABEL_VALIDATOR, HospitalLevel
+from apps.core.audit import audit_record, history_delete, history_save
+from apps.core.bulk import (
+    BulkFileRejected,
+    CheckedStream,
+    collect_errors,
+    detect_encoding,
+    encoding_error,
+    row_error,
+    staging_copy_csv,
+    staging_create,
+)
+from apps.core.codes import (
+    ICD9_PROCEDURE_CODE,
+    ICD9_PROCEDURE_HELP,
+    ICD10_CODE,
+    ICD10_HELP,
+    SERVICE_CODE,
+    CodeError,
+    normalise_code,
+    normalise_text,
+    parse_icd10_prefixes,
+    validate_catalog_code,
+    validate_region_code,
+)
+from apps.core.errors import Conflict, Forbidden, ValidationFailed, require_reason
+from apps.core.history import history_bulk_record
 from apps.core.models import AuditAction
-from apps.core.permissions import require_province, require_role
+from apps.core.permissions import CATALOG_EDITORS, require_province, require_role
 from apps.core.roles import Role
 
 from . import sql
-from .models import BenefitPolicy, CareSetting, DiagnosisCode, LocalItem, PolicyParticipant, Province, Scheme
-from .selectors import overlapping_approved
+from .models import (
+    BenefitPolicy,
+    CareSetting,
+    DailyDose,
+    DiagnosisCode,
+    Disease,
+    DrgAreaRate,
+    DrgGroup,
+    DrgVersion,
+    LocalItem,
+    PolicyDiseaseTerm,
+    PolicyParticipant,
+    ProcedureCode,
+    Province,
+    Scheme,
+    ServicePrice,
+)
+from .selectors import diseases_listable, overlapping_approved
 
 POLICY_EDITORS = (Role.PROVINCE_STAFF,)
 POLICY_FIELDS = (
@@ -339,3 +389,600 @@ def icd10_import(*, stream: IO[bytes]) -> ReferenceImportResult:
         cursor.execute(sql.icd10_upsert(table=staging.table, columns=columns))
     created = DiagnosisCode.objects.count() - before
     return ReferenceImportResult(rows=staging.rows, created=created, updated=staging.rows - created)
+
+
+@transaction.atomic
+def icd9cm3_import(*, stream: IO[bytes]) -> ReferenceImportResult:
+    """Load (upsert by code) the ICD-9-CM-3 NHSA edition (no header, 11 columns: edition,
+    chapter range, chapter, category, name, sub-category, name, detail, name, code, name);
+    all-or-nothing through the same bulk loader and row errors as :func:`icd10_import`."""
+    checked = CheckedStream(stream)
+    staging = staging_create(table="icd9cm3_staging", columns=list(sql.ICD9_COLUMNS))
+    staging.header_lines = 0
+    staging_copy_csv(staging=staging, stream=checked, body=checked.chunks())
+    columns = {name: str(staging.col(name)) for name in sql.ICD9_COLUMNS}
+    lengths = {f.name: int(f.max_length) for f in ProcedureCode._meta.concrete_fields if f.name in columns and f.max_length}
+    errors, error_count = collect_errors(
+        sql.reference_checks(
+            table=staging.table,
+            line=staging.line_sql,
+            columns=columns,
+            code_sql=sql.icd9_code,
+            code_pattern=ICD9_PROCEDURE_CODE.pattern,
+            code_help=ICD9_PROCEDURE_HELP,
+            name_help="the procedure name is empty",
+            max_lengths=lengths,
+        )
+    )
+    if error_count:
+        raise BulkFileRejected(f"{error_count} bad rows; nothing was imported", errors=errors, error_count=error_count)
+    before = ProcedureCode.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.reference_upsert(
+                target="benefits_procedurecode", names=sql.ICD9_COLUMNS, table=staging.table, columns=columns, code_sql=sql.icd9_code
+            )
+        )
+    created = ProcedureCode.objects.count() - before
+    return ReferenceImportResult(rows=staging.rows, created=created, updated=staging.rows - created)
+
+
+# --- small CSV files (DRG tables, price schedules) -----------------------------------------
+
+SMALL_FILE_MAX_BYTES = 32 * 1024 * 1024
+
+
+def _read_rows(stream: IO[bytes], *, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(physical line, row) of a small CSV file with a header (UTF-8 with or without BOM, or
+    GB18030, as every import here); a missing column or an unreadable file is a BulkFileRejected."""
+    data = stream.read(SMALL_FILE_MAX_BYTES + 1)
+    if len(data) > SMALL_FILE_MAX_BYTES:
+        raise BulkFileRejected(
+            "the file is too large",
+            errors=[row_error(line=1, column="", code="too_large", message=f"at most {SMALL_FILE_MAX_BYTES} bytes")],
+        )
+    encoding = detect_encoding(data[: 64 * 1024])
+    try:
+        text = data[encoding.skip :].decode(encoding.python)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise encoding_error(line, f"line {line} is not valid {encoding.label}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise BulkFileRejected(
+            "the header lacks columns",
+            errors=[row_error(line=1, column=name, code="missing_column", message=f"the header needs {name}") for name in missing],
+        )
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if None in row:  # more cells than the header
+            raise BulkFileRejected(
+                "a row has more cells than the header",
+                errors=[row_error(line=reader.line_num, column="", code="malformed_row", message="more cells than the header")],
+            )
+        rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+    return rows
+
+
+def _fen(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 15 else None
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+# --- disease lists and policy disease terms --------------------------------------------------
+
+
+def _prefixes(value: Any) -> tuple[str, ...]:
+    text = ";".join(value) if isinstance(value, list | tuple) else str(value or "")
+    prefixes = parse_icd10_prefixes(text)
+    if not prefixes:
+        raise _field_error("icd10_prefixes", "one or more ICD-10 code prefixes such as I10, E11 or C34.1", code="code_format")
+    return prefixes
+
+
+@transaction.atomic
+def disease_save(
+    *, user: Any, province: Province, code: str, name: str, icd10_prefixes: Any, kind: str = "chronic_special", reason: str = ""
+) -> Disease:
+    """Create or change one of a province's own listed diseases (the national list is a data
+    file). Province staff of that province only (403 wrong_province). Raises ValidationFailed."""
+    require_role(user, *POLICY_EDITORS)
+    require_province(user, province.code)
+    code = normalise_code(code).lower()
+    if not code or len(code) > 32 or not code.isascii():
+        raise _field_error("code", "1–32 ASCII characters")
+    if kind not in Disease.Kind.values:
+        raise _field_error("kind", f"one of {', '.join(Disease.Kind.values)}")
+    name = normalise_text(name)
+    if not name:
+        raise _field_error("name", "required", code="required")
+    if Disease.objects.filter(province__isnull=True, code=code).exists():
+        raise _field_error("code", f"{code} is a disease of the national list", code="unique")
+    disease = Disease.objects.filter(province=province, code=code).first() or Disease(province=province, code=code)
+    created = disease.pk is None
+    disease.name, disease.kind, disease.icd10_prefixes = name, kind, list(_prefixes(icd10_prefixes))
+    history_save(disease, user=user, reason=reason or ("created" if created else "edited"))
+    audit_record(
+        action=AuditAction.DISEASE_SAVED,
+        actor=user,
+        obj=disease,
+        reason=reason,
+        detail={"code": code, "created": created, "icd10_prefixes": disease.icd10_prefixes},
+    )
+    return disease
+
+
+def _term_ratio(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    ratio = Decimal(str(value))
+    if not (0 <= ratio <= 1) or ratio.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise _field_error("ratio", "a ratio between 0 and 1 with at most 4 decimals")
+    return ratio
+
+
+def _term_fen(field: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _field_error(field, "a non-negative whole number of fen")
+    return value
+
+
+@transaction.atomic
+def policy_disease_terms_set(*, policy: BenefitPolicy, user: Any, terms: list[dict[str, Any]], reason: str = "") -> list[PolicyDiseaseTerm]:
+    """Make ``terms`` the disease terms of a draft policy: ``[{disease: code, deductible_fen?,
+    ratio?, annual_cap_fen?}]`` (blank = the policy's own value). Only the person who drafted the
+    policy sets them, so the approver — someone else — approves terms she did not write.
+
+    A disease is one of the national list or of the policy's province; a chronic_outpatient
+    policy lists chronic or special outpatient diseases. Raises 409 policy_not_draft, Forbidden,
+    ValidationFailed.
+    """
+    require_role(user, *POLICY_EDITORS)
+    policy = _lock(policy)
+    require_province(user, policy.province.code)
+    _ensure_draft(policy)
+    if policy.created_by_id != getattr(user, "pk", None):
+        raise Forbidden(f"only the person who drafted policy {policy.pk} sets its disease terms")
+    known = {d.code: d for d in diseases_listable(province=policy.province)}
+    rows: list[PolicyDiseaseTerm] = []
+    seen: set[str] = set()
+    for index, term in enumerate(terms):
+        unknown_keys = set(term) - {"disease", "deductible_fen", "ratio", "annual_cap_fen"}
+        if unknown_keys:
+            raise _field_error(f"terms.{index}.{sorted(unknown_keys)[0]}", "unknown field")
+        code = str(term.get("disease", "")).strip().lower()
+        disease = known.get(code)
+        if disease is None:
+            raise _field_error(
+                f"terms.{index}.disease", f"no listed disease {code!r} for province {policy.province.code}", code="unknown_disease"
+            )
+        if code in seen:
+            raise _field_error(f"terms.{index}.disease", f"{code} is listed twice", code="duplicate")
+        if policy.setting == CareSetting.CHRONIC_OUTPATIENT and disease.kind != Disease.Kind.CHRONIC_SPECIAL:
+            raise _field_error(f"terms.{index}.disease", "a chronic_outpatient policy lists chronic or special outpatient diseases")
+        seen.add(code)
+        rows.append(
+            PolicyDiseaseTerm(
+                policy=policy,
+                disease=disease,
+                deductible_fen=_term_fen(f"terms.{index}.deductible_fen", term.get("deductible_fen")),
+                ratio=_term_ratio(term.get("ratio")),
+                annual_cap_fen=_term_fen(f"terms.{index}.annual_cap_fen", term.get("annual_cap_fen")),
+            )
+        )
+    for old in PolicyDiseaseTerm.objects.filter(policy=policy):
+        history_delete(old, user=user, reason=reason or "disease terms replaced")
+    for row in rows:
+        history_save(row, user=user, reason=reason or "disease terms set")
+    audit_record(
+        action=AuditAction.POLICY_DISEASES_SET,
+        actor=user,
+        obj=policy,
+        reason=reason,
+        detail={"diseases": sorted(seen)},
+    )
+    return rows
+
+
+# --- daily doses -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def daily_dose_propose(*, user: Any, code: str, units_per_day: Any, note: str = "") -> DailyDose:
+    """Propose how many units of national item ``code`` make one day's dose (catalog
+    administrators). Raises Forbidden, ValidationFailed."""
+    require_role(user, *CATALOG_EDITORS)
+    try:
+        code = validate_catalog_code(code)
+    except CodeError as exc:
+        raise _field_error("code", exc.reason, code="code_format") from exc
+    try:
+        units = Decimal(str(units_per_day))
+    except ArithmeticError as exc:
+        raise _field_error("units_per_day", "a positive number with at most 4 decimals") from exc
+    if not units.is_finite() or units <= 0 or units.as_tuple().exponent < -4 or units >= 10**8:  # type: ignore[operator]
+        raise _field_error("units_per_day", "a positive number with at most 4 decimals")
+    dose = DailyDose(code=code, units_per_day=units, note=normalise_text(note), proposed_by=user)
+    history_save(dose, user=user, reason="proposed")
+    audit_record(action=AuditAction.DAILY_DOSE_PROPOSED, actor=user, obj=dose, detail={"code": code, "units_per_day": str(units)})
+    return dose
+
+
+@transaction.atomic
+def daily_dose_approve(*, dose: DailyDose, user: Any) -> DailyDose:
+    """Approve a proposed dose; the approved one of the same code before it is superseded.
+
+    The proposer never approves her own (409 same_user_cannot_approve, before any role check;
+    also a CHECK); the approver is a catalog reviewer (403). Raises 409 daily_dose_not_proposed.
+    """
+    DailyDose.objects.select_for_update().filter(pk=dose.pk).values_list("pk").get()
+    dose.refresh_from_db()
+    if dose.proposed_by_id == getattr(user, "pk", None):
+        raise Conflict("the person who proposed a daily dose cannot approve it", code="same_user_cannot_approve")
+    require_role(user, Role.CATALOG_REVIEWER)
+    if dose.status != DailyDose.Status.PROPOSED:
+        raise Conflict(f"daily dose {dose.pk} is {dose.status}", code="daily_dose_not_proposed")
+    for previous in DailyDose.objects.select_for_update().filter(code=dose.code, status=DailyDose.Status.APPROVED):
+        previous.status = DailyDose.Status.SUPERSEDED
+        history_save(previous, user=user, reason=f"superseded by daily dose {dose.pk}", update_fields=["status"])
+    dose.status, dose.approved_by, dose.approved_at = DailyDose.Status.APPROVED, user, timezone.now()
+    history_save(dose, user=user, reason="approved")
+    audit_record(
+        action=AuditAction.DAILY_DOSE_APPROVED, actor=user, obj=dose, detail={"code": dose.code, "units_per_day": str(dose.units_per_day)}
+    )
+    return dose
+
+
+# --- provincial price schedules ---------------------------------------------------------------
+
+
+@transaction.atomic
+def service_prices_import(*, user: Any, province: Province, effective_from: dt.date, stream: IO[bytes]) -> dict[str, int]:
+    """A province's prices of medical service items from ``effective_from`` on: a CSV with
+    ``code,price_fen`` (fen per pricing unit). A code's open-ended earlier price ends at
+    ``effective_from`` (ranges are [from, to)); a price of that code starting on or after
+    ``effective_from`` is a conflict. All or nothing: a bad row changes nothing and
+    every bad row is listed (``code_format``, ``not_fen``, ``duplicate_code``, ``price_overlap``).
+    Province staff of that province only. Returns {rows, closed}."""
+    require_role(user, *POLICY_EDITORS)
+    require_province(user, province.code)
+    rows = _read_rows(stream, required=("code", "price_fen"))
+    errors: list[dict[str, Any]] = []
+    prices: dict[str, tuple[int, int]] = {}
+    for line, row in rows:
+        code = normalise_code(row["code"])
+        if not SERVICE_CODE.match(code):
+            errors.append(
+                row_error(
+                    line=line,
+                    column="code",
+                    code="code_format",
+                    message="medical service item codes are 15 digits, optionally -<local suffix>",
+                )
+            )
+            continue
+        price = _fen(row["price_fen"])
+        if price is None:
+            errors.append(
+                row_error(
+                    line=line,
+                    column="price_fen",
+                    code="not_fen",
+                    message=f"{row['price_fen']!r} is not a whole, non-negative number of fen",
+                )
+            )
+            continue
+        if code in prices:
+            errors.append(row_error(line=line, column="code", code="duplicate_code", message=f"{code} repeats line {prices[code][0]}"))
+            continue
+        prices[code] = (line, price)
+    later = ServicePrice.objects.filter(province=province, code__in=list(prices), effective_from__gte=effective_from).values_list(
+        "code", "effective_from"
+    )
+    for code, starts in later:
+        errors.append(
+            row_error(line=prices[code][0], column="code", code="price_overlap", message=f"{code} already has a price from {starts}")
+        )
+    if errors:
+        errors.sort(key=lambda e: e["line"])
+        raise BulkFileRejected(f"{len(errors)} bad rows; nothing was imported", errors=errors)
+    if not prices:
+        raise ValidationFailed("the file has no prices", errors=[row_error(line=1, column="", code="empty", message="no rows")])
+    open_ended = ServicePrice.objects.select_for_update().filter(
+        province=province, code__in=list(prices), effective_from__lt=effective_from, effective_to__isnull=True
+    )
+    closed_ids = list(open_ended.values_list("pk", flat=True))
+    reason = f"price schedule from {effective_from}"
+    if closed_ids:
+        history_bulk_record(
+            model=ServicePrice, where_sql="id = ANY(%s)", params=[closed_ids], history_type="~", user_id=user.pk, reason=reason
+        )
+        ServicePrice.objects.filter(pk__in=closed_ids).update(effective_to=effective_from)
+    created = ServicePrice.objects.bulk_create(
+        ServicePrice(province=province, code=code, price_fen=price, effective_from=effective_from)
+        for code, (_line, price) in prices.items()
+    )
+    history_bulk_record(
+        model=ServicePrice, where_sql="id = ANY(%s)", params=[[p.pk for p in created]], history_type="+", user_id=user.pk, reason=reason
+    )
+    audit_record(
+        action=AuditAction.PRICES_IMPORTED,
+        actor=user,
+        obj=province,
+        province=province.code,
+        detail={"effective_from": effective_from.isoformat(), "rows": len(created), "closed": len(closed_ids)},
+    )
+    return {"rows": len(created), "closed": len(closed_ids)}
+
+
+# --- DRG tables --------------------------------------------------------------------------------
+
+DRG_GROUP = re.compile(r"^[A-Z]{2}[0-9A-Z]{2}$")  # CHS-DRG: MDC letter, ADRG letter, two characters (GB21, RE19, FM1A)
+DrgStatus = DrgVersion.Status
+
+
+def _drg_lock(version: DrgVersion) -> DrgVersion:
+    DrgVersion.objects.select_for_update().filter(pk=version.pk).values_list("pk").get()
+    version.refresh_from_db()
+    return version
+
+
+def _drg_ensure_draft(version: DrgVersion) -> None:
+    if version.status != DrgStatus.DRAFT:
+        raise Conflict(f"DRG table {version.label} is {version.status}; only drafts can be changed", code="drg_version_not_draft")
+
+
+def _drg_took_part(version: DrgVersion, user: Any) -> None:
+    if user.pk not in version.editor_ids:
+        version.editor_ids = [*version.editor_ids, user.pk]
+
+
+@transaction.atomic
+def drg_version_create(*, user: Any, label: str, effective_from: dt.date, based_on: DrgVersion | None = None, note: str = "") -> DrgVersion:
+    """A draft DRG table; with ``based_on`` (a published table) its groups and area rates are
+    copied set-based. Catalog administrators. Raises ValidationFailed (label taken, based_on not
+    published)."""
+    require_role(user, *CATALOG_EDITORS)
+    try:
+        LABEL_VALIDATOR(label or "")
+    except DjangoValidationError as exc:
+        raise _field_error("label", "letters, digits, . _ - (e.g. CHS-DRG-2.0-2026)") from exc
+    if DrgVersion.objects.filter(label=label).exists():
+        raise _field_error("label", f"a DRG table labelled {label} exists", code="unique")
+    if based_on is not None and based_on.status != DrgStatus.PUBLISHED:
+        raise _field_error("based_on", "based_on must be a published DRG table")
+    version = DrgVersion(label=label, effective_from=effective_from, based_on=based_on, note=note, created_by=user, editor_ids=[user.pk])
+    history_save(version, user=user, reason=f"copied from {based_on.label}" if based_on else "created empty")
+    if based_on is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.DRG_COPY_GROUPS_SQL, [version.pk, based_on.pk])
+            cursor.execute(sql.DRG_COPY_RATES_SQL, [version.pk, based_on.pk])
+        for model in (DrgGroup, DrgAreaRate):
+            history_bulk_record(
+                model=model,
+                where_sql="version_id = %s",
+                params=[version.pk],
+                history_type="+",
+                user_id=user.pk,
+                reason=f"copied from {based_on.label}",
+            )
+    audit_record(
+        action=AuditAction.DRG_VERSION_CREATED,
+        actor=user,
+        obj=version,
+        detail={"effective_from": effective_from.isoformat(), "based_on": based_on.label if based_on else None},
+    )
+    return version
+
+
+def _replace_rows(*, version: DrgVersion, model: type[DrgGroup] | type[DrgAreaRate], rows: list[Any], user: Any, reason: str) -> None:
+    history_bulk_record(model=model, where_sql="version_id = %s", params=[version.pk], history_type="-", user_id=user.pk, reason=reason)
+    model.objects.filter(version=version).delete()
+    model.objects.bulk_create(rows)
+    history_bulk_record(model=model, where_sql="version_id = %s", params=[version.pk], history_type="+", user_id=user.pk, reason=reason)
+
+
+@transaction.atomic
+def drg_groups_import(*, version: DrgVersion, user: Any, stream: IO[bytes]) -> int:
+    """Make a CSV ``code,name,weight`` the groups of a draft DRG table. All or nothing, every bad
+    row listed (``code_format``, ``missing_field``, ``invalid`` weight, ``duplicate_code``).
+    Raises 409 drg_version_not_draft, Forbidden, BulkFileRejected. Returns the number of groups."""
+    require_role(user, *CATALOG_EDITORS)
+    version = _drg_lock(version)
+    _drg_ensure_draft(version)
+    errors: list[dict[str, Any]] = []
+    groups: dict[str, DrgGroup] = {}
+    first_line: dict[str, int] = {}
+    for line, row in _read_rows(stream, required=("code", "name", "weight")):
+        code, name = normalise_code(row["code"]), normalise_text(row["name"])
+        if not DRG_GROUP.match(code):
+            errors.append(
+                row_error(line=line, column="code", code="code_format", message="CHS-DRG group codes are 4 characters, e.g. GB21")
+            )
+            continue
+        if not name or len(name) > 255:
+            errors.append(
+                row_error(line=line, column="name", code="missing_field" if not name else "too_long", message="a name of 1–255 characters")
+            )
+            continue
+        weight = _decimal(row["weight"], places=4, below=Decimal(10_000))
+        if weight is None or weight <= 0:
+            errors.append(
+                row_error(line=line, column="weight", code="invalid", message="a positive relative weight with at most 4 decimals")
+            )
+            continue
+        if code in groups:
+            errors.append(row_error(line=line, column="code", code="duplicate_code", message=f"{code} repeats line {first_line[code]}"))
+            continue
+        first_line[code] = line
+        groups[code] = DrgGroup(version=version, code=code, name=name, weight=weight)
+    if errors or not groups:
+        raise BulkFileRejected(
+            f"{len(errors)} bad rows; nothing was imported",
+            errors=errors or [row_error(line=1, column="", code="empty", message="no groups")],
+        )
+    _replace_rows(version=version, model=DrgGroup, rows=list(groups.values()), user=user, reason="groups imported")
+    _drg_took_part(version, user)
+    history_save(version, user=user, reason=f"{len(groups)} groups imported", update_fields=["editor_ids"])
+    audit_record(action=AuditAction.DRG_VERSION_EDITED, actor=user, obj=version, detail={"groups": len(groups)})
+    return len(groups)
+
+
+@transaction.atomic
+def drg_area_rates_import(*, version: DrgVersion, user: Any, stream: IO[bytes]) -> int:
+    """Make a CSV ``area_code,base_rate_fen,out_of_town_from`` the area rates of a draft DRG table
+    (each area pays out-of-town inpatient claims by DRG from that date, weight × base rate).
+    All or nothing with row errors (``code_format``, ``not_fen``, ``date_format``,
+    ``duplicate_code``). Returns the number of areas."""
+    require_role(user, *CATALOG_EDITORS)
+    version = _drg_lock(version)
+    _drg_ensure_draft(version)
+    errors: list[dict[str, Any]] = []
+    rates: dict[str, DrgAreaRate] = {}
+    first_line: dict[str, int] = {}
+    for line, row in _read_rows(stream, required=("area_code", "base_rate_fen", "out_of_town_from")):
+        try:
+            area = validate_region_code(row["area_code"])
+        except CodeError as exc:
+            errors.append(row_error(line=line, column="area_code", code="code_format", message=exc.reason))
+            continue
+        rate = _fen(row["base_rate_fen"])
+        if not rate:
+            errors.append(row_error(line=line, column="base_rate_fen", code="not_fen", message="a positive whole number of fen"))
+            continue
+        starts = _date(row["out_of_town_from"])
+        if starts is None:
+            errors.append(row_error(line=line, column="out_of_town_from", code="date_format", message="a date YYYY-MM-DD"))
+            continue
+        if area in rates:
+            errors.append(
+                row_error(line=line, column="area_code", code="duplicate_code", message=f"{area} repeats line {first_line[area]}")
+            )
+            continue
+        first_line[area] = line
+        rates[area] = DrgAreaRate(version=version, area_code=area, base_rate_fen=rate, out_of_town_from=starts)
+    if errors or not rates:
+        raise BulkFileRejected(
+            f"{len(errors)} bad rows; nothing was imported",
+            errors=errors or [row_error(line=1, column="", code="empty", message="no areas")],
+        )
+    _replace_rows(version=version, model=DrgAreaRate, rows=list(rates.values()), user=user, reason="area rates imported")
+    _drg_took_part(version, user)
+    history_save(version, user=user, reason=f"{len(rates)} area rates imported", update_fields=["editor_ids"])
+    audit_record(action=AuditAction.DRG_VERSION_EDITED, actor=user, obj=version, detail={"area_rates": len(rates)})
+    return len(rates)
+
+
+def _drg_transition(version: DrgVersion, *, user: Any, action: AuditAction, reason: str, **fields: Any) -> DrgVersion:
+    for name, value in fields.items():
+        setattr(version, name, value)
+    history_save(version, user=user, reason=reason)
+    audit_record(action=action, actor=user, obj=version, reason=reason, detail={"effective_from": version.effective_from.isoformat()})
+    return version
+
+
+@transaction.atomic
+def drg_version_submit(*, version: DrgVersion, user: Any) -> DrgVersion:
+    """Draft → in review. Refuses a table without groups or without area rates."""
+    require_role(user, *CATALOG_EDITORS)
+    version = _drg_lock(version)
+    _drg_ensure_draft(version)
+    if not DrgGroup.objects.filter(version=version).exists() or not DrgAreaRate.objects.filter(version=version).exists():
+        raise ValidationFailed(f"DRG table {version.label} needs groups and area rates before review", code="drg_version_incomplete")
+    _drg_took_part(version, user)
+    return _drg_transition(
+        version,
+        user=user,
+        action=AuditAction.DRG_VERSION_SUBMITTED,
+        reason="submitted",
+        status=DrgStatus.IN_REVIEW,
+        submitted_by=user,
+        submitted_at=timezone.now(),
+        rejection_reason="",
+    )
+
+
+@transaction.atomic
+def drg_version_approve(*, version: DrgVersion, user: Any) -> DrgVersion:
+    """In review → approved by a catalog reviewer who took no part (409 same_user_cannot_approve
+    for anyone who created, edited or submitted it, before any role check; also CHECKs)."""
+    version = _drg_lock(version)
+    if getattr(user, "pk", None) in version.editor_ids:
+        raise Conflict(f"you took part in DRG table {version.label} and cannot approve it", code="same_user_cannot_approve")
+    require_role(user, Role.CATALOG_REVIEWER)
+    if version.status != DrgStatus.IN_REVIEW:
+        raise Conflict(f"DRG table {version.label} is {version.status}, not in review", code="drg_version_not_in_review")
+    return _drg_transition(
+        version,
+        user=user,
+        action=AuditAction.DRG_VERSION_APPROVED,
+        reason="approved",
+        status=DrgStatus.APPROVED,
+        approved_by=user,
+        approved_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def drg_version_reject(*, version: DrgVersion, user: Any, reason: str) -> DrgVersion:
+    """In review or approved → back to draft, with a reason, by a reviewer who took no part."""
+    version = _drg_lock(version)
+    if getattr(user, "pk", None) in version.editor_ids:
+        raise Conflict(f"you took part in DRG table {version.label} and cannot review it", code="same_user_cannot_approve")
+    require_role(user, Role.CATALOG_REVIEWER)
+    require_reason(reason, detail="a rejection needs a reason")
+    if version.status not in (DrgStatus.IN_REVIEW, DrgStatus.APPROVED):
+        raise Conflict(f"DRG table {version.label} is {version.status}, not in review", code="drg_version_not_in_review")
+    return _drg_transition(
+        version,
+        user=user,
+        action=AuditAction.DRG_VERSION_REJECTED,
+        reason=reason,
+        status=DrgStatus.DRAFT,
+        rejection_reason=reason,
+        approved_by=None,
+        approved_at=None,
+    )
+
+
+@transaction.atomic
+def drg_version_publish(*, version: DrgVersion, user: Any) -> DrgVersion:
+    """Approved → published (immutable from then on; triggers). One published table per date."""
+    require_role(user, *CATALOG_EDITORS)
+    version = _drg_lock(version)
+    if version.status != DrgStatus.APPROVED:
+        raise Conflict(
+            f"DRG table {version.label} is {version.status}; only approved tables are published", code="drg_version_not_approved"
+        )
+    if DrgVersion.objects.filter(status=DrgStatus.PUBLISHED, effective_from=version.effective_from).exists():
+        raise Conflict(f"a published DRG table already takes effect on {version.effective_from}", code="effective_date_taken")
+    return _drg_transition(
+        version,
+        user=user,
+        action=AuditAction.DRG_VERSION_PUBLISHED,
+        reason="published",
+        status=DrgStatus.PUBLISHED,
+        published_by=user,
+        published_at=timezone.now(),
+    )
+
+
+def _decimal(value: str, *, places: int, below: Decimal) -> Decimal | None:
+    try:
+        number = Decimal(value) if value.isascii() else None
+    except ArithmeticError:
+        return None
+    if number is None or not number.is_finite() or number.as_tuple().exponent < -places or abs(number) >= below:  # type: ignore[operator]
+        return None
+    return number

@@ -13,9 +13,14 @@ def sync_role_groups(**kwargs: Any) -> None:
     for role, apps in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         wanted = Permission.objects.none()
-        for app_label, actions in apps.items():
+        for target, actions in apps.items():
+            # "app" grants the actions on every model of the app, "app.model" on that model only.
+            app_label, _dot, model = target.partition(".")
             for action in actions:
-                wanted = wanted | Permission.objects.filter(content_type__app_label=app_label, codename__startswith=f"{action}_")
+                if model:
+                    wanted = wanted | Permission.objects.filter(content_type__app_label=app_label, codename=f"{action}_{model}")
+                else:
+                    wanted = wanted | Permission.objects.filter(content_type__app_label=app_label, codename__startswith=f"{action}_")
         group.permissions.set(wanted)
 
 

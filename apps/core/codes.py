@@ -31,7 +31,10 @@ SERVICE_CODE = re.compile(r"^\d{15}(-\d{1,6})?$")
 CONSUMABLE_CODE = re.compile(r"^C\d{14}(\d{5}(\d{7})?)?$")
 ICD10_CODE = re.compile(r"^[A-Z]\d{2}\.\d{3}(x\d{3})?(\+[A-Z]\d{2}(\.\d{1,2})?\*)?$")
 ICD10_HELP = "ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*"
-ICD9_PROCEDURE_CODE = re.compile(r"^\d{2}(\.\d{1,2}(x\d{3})?)?$")
+# DOMAIN.md writes procedures as 01, 01.2 or 01.23 (x001 extension); the NHSA edition (医保版)
+# lists its entries with four digits after the point (36.0601, 60.2900x004), so both are accepted.
+ICD9_PROCEDURE_CODE = re.compile(r"^\d{2}(\.\d{1,4}(x\d{3})?)?$")
+ICD9_PROCEDURE_HELP = "ICD-9-CM-3 (NHSA edition) procedure codes look like 36, 36.0, 36.06, 36.0601 or 60.2900x004"
 INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
 
 KIND_DRUG = "drug"
@@ -158,3 +161,46 @@ def validate_icd10(raw: str) -> str:
     if not ICD10_CODE.match(code):
         raise CodeError(code, ICD10_HELP)
     return code
+
+
+_ICD9_EXTENSION = re.compile(r"^(\d{2}\.\d{1,4})X")
+
+
+def normalise_icd9_procedure(raw: str) -> str:
+    """ICD-9-CM-3 codes as normalise_code makes them, with the extension marker a lower-case x."""
+    return _ICD9_EXTENSION.sub(r"\1x", normalise_code(raw))
+
+
+def validate_icd9_procedure(raw: str) -> str:
+    code = normalise_icd9_procedure(raw)
+    if not ICD9_PROCEDURE_CODE.match(code):
+        raise CodeError(code, ICD9_PROCEDURE_HELP)
+    return code
+
+
+# An ICD-10 code prefix: a chapter letter, a category (E11), a sub-category (C34.1, E11.9) or a
+# longer stem of a code (K35.800x0). Used by structured indications and disease lists.
+ICD10_PREFIX = re.compile(r"^[A-Z](\d{1,2}(\.\d{0,3}(x\d{0,3})?)?)?$")
+_PREFIX_SEPARATORS = re.compile(r"[;,、]+")
+
+
+def parse_icd10_prefixes(raw: str) -> tuple[str, ...] | None:
+    """The ICD-10 prefixes of a structured list ("C34;C50", "E10, E11", "I10、I11"), normalised
+    like codes; None when the text is not such a list (free text stays text for people).
+
+    Separators are ; , 、 (full-width forms become these under NFKC) and white space.
+    """
+    parts = [part for part in _PREFIX_SEPARATORS.split(unicodedata.normalize("NFKC", raw)) for part in part.split()]
+    if not parts:
+        return None
+    prefixes = [normalise_icd10(part) for part in parts]
+    if not all(ICD10_PREFIX.match(prefix) for prefix in prefixes):
+        return None
+    return tuple(dict.fromkeys(prefixes))
+
+
+def icd10_matches(code: str, prefixes: tuple[str, ...]) -> bool:
+    """True when a normalised ICD-10 code, or the asterisk code of a dagger/asterisk pair,
+    starts with one of ``prefixes``."""
+    main, _, asterisk = code.partition("+")
+    return main.startswith(prefixes) or (bool(asterisk) and asterisk.rstrip("*").startswith(prefixes))

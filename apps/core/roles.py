@@ -21,7 +21,7 @@ PROVINCE_SCOPED_ROLES = frozenset({Role.PROVINCE_STAFF, Role.FINANCE_MAKER, Role
 # they start reconciliation runs and approve debits of the national fund.
 PROVINCE_REQUIRED_ROLES = frozenset({Role.PROVINCE_STAFF})
 
-# Django model permissions each role's group carries: {role: {app_label: actions}}.
+# Django model permissions each role's group carries: {role: {app_label or app_label.model: actions}}.
 # Workflow rules (who may approve what) are checked by the services, not by these.
 _ALL_APPS = ("core", "catalog", "benefits", "hospitals", "notices", "pooling", "reconciliation")
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -30,8 +30,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "core": ("view",),
         "hospitals": ("view",),
         "notices": ("view",),
+        # National payment reference kept beside the catalog: DRG tables and daily doses.
+        "benefits.drgversion": ("view", "add", "change"),
+        "benefits.dailydose": ("view", "add", "change"),
+        "benefits.procedurecode": ("view",),
     },
-    Role.CATALOG_REVIEWER: {"catalog": ("view", "change"), "core": ("view",)},
+    Role.CATALOG_REVIEWER: {
+        "catalog": ("view", "change"),
+        "core": ("view",),
+        "benefits.drgversion": ("view", "change"),
+        "benefits.dailydose": ("view", "change"),
+    },
     Role.PROVINCE_STAFF: {
         "benefits": ("view", "add", "change"),
         "hospitals": ("view", "add", "change"),

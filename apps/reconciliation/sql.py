@@ -7,7 +7,7 @@ they hold: ``home_count`` records on the home side, ``home_total_fen`` its total
 
 from __future__ import annotations
 
-from apps.benefits.sql import province_exists
+from apps.benefits.sql import drg_hospital_payment_fen, province_exists
 from apps.core.bulk import Staging
 
 # --- settlement files -----------------------------------------------------------------------
@@ -303,4 +303,24 @@ STREAMING_SETTINGS = ("SET LOCAL random_page_cost = 1.1", "SET LOCAL enable_hash
 BASELINE_GROUP_BY_SQL = (
     "SELECT count(*), sum(claim_fund_fen) FROM (SELECT settlement_id, count(*) AS records, sum(fund_fen) AS claim_fund_fen"
     " FROM reconciliation_settlementrecord WHERE period = %s GROUP BY settlement_id) claims"
+)
+
+
+# --- DRG claims against the DRG tables (issue 20) ----------------------------------------------
+#
+# A destination's DRG-settled claim (drg_flag) should have the fund pay what its pooling area
+# pays a hospital for the group (weight × base rate, benefits' fragment) less the patient's
+# item-level share; the area is the city of the hospital code's region (H + 2 + 4 digits).
+# Parameter: the period.
+_AREA_OF_HOSPITAL = "substr(record.hospital_code, 2, 4) || '00'"
+DRG_MISMATCH_SQL = (
+    "SELECT record.settlement_id, record.home_province, record.destination_province, record.hospital_code, record.drg_group,"
+    " record.date_of_service, record.fund_fen AS destination_fund_fen, record.patient_fen AS destination_patient_fen,"
+    " drg.hospital_payment_fen, greatest(drg.hospital_payment_fen - record.patient_fen, 0) AS expected_fund_fen"
+    " FROM reconciliation_settlementrecord record"
+    f" CROSS JOIN LATERAL (SELECT {drg_hospital_payment_fen(on_date='record.date_of_service', area_code=_AREA_OF_HOSPITAL, group='record.drg_group')}"
+    " AS hospital_payment_fen) drg"
+    " WHERE record.period = %s AND record.side = 'destination' AND record.drg_flag AND drg.hospital_payment_fen IS NOT NULL"
+    " AND record.fund_fen <> greatest(drg.hospital_payment_fen - record.patient_fen, 0)"
+    " ORDER BY record.settlement_id"
 )

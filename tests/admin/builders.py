@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from apps.benefits import services as benefits
-from apps.benefits.models import PoolingRegion, Province
+from apps.benefits.models import PoolingRegion, Province, ServicePrice
 from apps.catalog import services as catalog
 from apps.core.models import AuditEvent, Job
 from apps.core.roles import Role
@@ -141,6 +141,15 @@ BUILDERS: dict[str, Callable[[World], Any] | None] = {
     "benefits.localitem": lambda w: benefits.local_item_save(
         user=w.staff(), province=w.province(), code="SC-LOCAL-1", name="川贝", effective_from=JAN_2025, sunset_date=dt.date(2030, 1, 1)
     ),
+    "benefits.disease": lambda w: benefits.disease_save(
+        user=w.staff(), province=w.province(), code="sc-copd", name="慢性阻塞性肺疾病", icd10_prefixes="J44"
+    ),
+    "benefits.serviceprice": lambda w: ServicePrice.objects.create(
+        province=w.province(), code="001102000010000", price_fen=1_500, effective_from=JAN_2025
+    ),
+    "benefits.procedurecode": NATIONAL,
+    "benefits.dailydose": NATIONAL,  # national reference of the catalog's items
+    "benefits.drgversion": NATIONAL,  # DRG tables hold every area's rates, national reference
     # hospitals
     "hospitals.hospital": lambda w: w.hospital(),
     "hospitals.apikey": lambda w: hospitals.api_key_issue(hospital=w.hospital(), user=w.staff())[0],

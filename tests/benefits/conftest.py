@@ -96,3 +96,7 @@ def shanghai_local_item(sh_staff: Any) -> Any:
         sunset_date=dt.date(2025, 7, 1),
         national_code="",
     )
+
+
+# Fixtures of the pre-check's rules (issue 20) live in rules.py, next to their constants.
+from .rules import chronic_policy, critical_term, drg_table, lapsed_local_item, rules_release  # noqa: E402, F401

@@ -51,11 +51,27 @@ def test_simulation_page_shows_both_scenarios(releases, home_policy, sc_maker):
         "scheme": "employee",
         "setting": "inpatient",
         "hospital_level": "3A",
-        "deductible_used_fen": 10_000,
-        "lines": f"{DRUG_A['code']},10000\n{DRUG_C['code']},500",
+        "deductible_used_yuan": "100.00",
+        "lines": f"{DRUG_A['code']},1,100.00\n{DRUG_C['code']},1,5.00",
     }
     page = login(sc_maker).post("/admin/benefits/benefitpolicy/simulate/", form)
-    assert (page.context["at_home"]["totals"]["payable_fen"], page.context["away"]["totals"]["payable_fen"]) == (9_000, 7_200)
+    simulation = page.context["simulation"]
+    assert (simulation.at_home.totals["payable_fen"], simulation.away.totals["payable_fen"]) == (9_000, 7_200)
+
+
+def test_simulation_page_shows_money_in_yuan(releases, home_policy, sc_maker):
+    form = {
+        "home_province": SICHUAN,
+        "destination_province": SHANGHAI,
+        "date_of_service": "2025-06-30",
+        "scheme": "employee",
+        "setting": "inpatient",
+        "hospital_level": "3A",
+        "deductible_used_yuan": "100.00",
+        "lines": f"{DRUG_A['code']},1,100.00",
+    }
+    page = login(sc_maker).post("/admin/benefits/benefitpolicy/simulate/", form)
+    assert b"\xc2\xa590.00" in page.content and b"\xc2\xa572.00" in page.content  # ¥90.00 at home, ¥72.00 away
 
 
 def test_policy_drafted_in_admin_goes_through_the_service_with_history(sc_maker):
@@ -79,3 +95,18 @@ def test_policy_drafted_in_admin_goes_through_the_service_with_history(sc_maker)
 
     policy = BenefitPolicy.objects.get(scheme="resident")
     assert (response.status_code, policy.created_by, policy.history.first().history_change_reason) == (302, sc_maker, "drafted")
+
+
+def test_simulation_page_names_reasons_in_chinese(releases, home_policy, sc_maker):
+    form = {
+        "home_province": SICHUAN,
+        "destination_province": SHANGHAI,
+        "date_of_service": "2025-06-30",
+        "scheme": "employee",
+        "setting": "inpatient",
+        "hospital_level": "3A",
+        "deductible_used_yuan": "0",
+        "lines": f"{DRUG_C['code']},1,5.00",
+    }
+    page = login(sc_maker).post("/admin/benefits/benefitpolicy/simulate/", form).content.decode()
+    assert ("丙类：不予支付" in page, "个人负担：参保地 ¥5.00，就医地 ¥5.00。" in page) == (True, True)

@@ -365,3 +365,73 @@ def test_a_mapping_upload_writes_exactly_one_typed_event_naming_the_hospital(wor
     ]
     event = AuditEvent.objects.get(action=AuditAction.MAPPINGS_REPLACED)
     assert (event.actor_label, event.province_code, event.detail["added"]) == ("hospital H31010100779", SH, 1)
+
+
+def test_each_precheck_rule_action_writes_exactly_one_typed_event(world):
+    import io
+
+    province = Province.objects.get(code=SH)
+    admin, reviewer, sh_staff = world["admin"], world["reviewer"], world["sh_staff"]
+    made: dict[str, Any] = {}
+
+    def draft_policy() -> None:
+        made["p"] = benefits.policy_create_draft(
+            user=sh_staff,
+            province=province,
+            scheme="resident",
+            setting="chronic_outpatient",
+            effective_from=dt.date(2031, 1, 1),
+            deductible_fen=0,
+            ratio_category_a="0.7",
+            ratio_category_b="0.6",
+            annual_cap_fen=1_000_000,
+        )
+
+    def propose_dose() -> None:
+        made["d"] = benefits.daily_dose_propose(user=admin, code=ITEMS[0]["code"], units_per_day="2")
+
+    def create_drg() -> None:
+        made["v"] = benefits.drg_version_create(user=admin, label="DRG-2031", effective_from=dt.date(2031, 1, 1))
+
+    steps: list[tuple[AuditAction | None, Callable[[], Any]]] = [
+        (None, draft_policy),
+        (
+            AuditAction.DISEASE_SAVED,
+            lambda: benefits.disease_save(user=sh_staff, province=province, code="sh_copd", name="慢阻肺", icd10_prefixes="J44"),
+        ),
+        (
+            AuditAction.POLICY_DISEASES_SET,
+            lambda: benefits.policy_disease_terms_set(policy=made["p"], user=sh_staff, terms=[{"disease": "sh_copd"}]),
+        ),
+        (AuditAction.DAILY_DOSE_PROPOSED, propose_dose),
+        (AuditAction.DAILY_DOSE_APPROVED, lambda: benefits.daily_dose_approve(dose=made["d"], user=reviewer)),
+        (
+            AuditAction.PRICES_IMPORTED,
+            lambda: benefits.service_prices_import(
+                user=sh_staff,
+                province=province,
+                effective_from=dt.date(2031, 1, 1),
+                stream=io.BytesIO(b"code,price_fen\n310100001000001,1500\n"),
+            ),
+        ),
+        (AuditAction.DRG_VERSION_CREATED, create_drg),
+        (
+            AuditAction.DRG_VERSION_EDITED,
+            lambda: benefits.drg_groups_import(version=made["v"], user=admin, stream=io.BytesIO(b"code,name,weight\nGB21,x,1.5\n")),
+        ),
+        (
+            AuditAction.DRG_VERSION_EDITED,
+            lambda: benefits.drg_area_rates_import(
+                version=made["v"], user=admin, stream=io.BytesIO(b"area_code,base_rate_fen,out_of_town_from\n310100,1000000,2031-01-01\n")
+            ),
+        ),
+        (AuditAction.DRG_VERSION_SUBMITTED, lambda: benefits.drg_version_submit(version=made["v"], user=admin)),
+        (AuditAction.DRG_VERSION_REJECTED, lambda: benefits.drg_version_reject(version=made["v"], user=reviewer, reason="费率待核")),
+        (AuditAction.DRG_VERSION_SUBMITTED, lambda: benefits.drg_version_submit(version=made["v"], user=admin)),
+        (AuditAction.DRG_VERSION_APPROVED, lambda: benefits.drg_version_approve(version=made["v"], user=reviewer)),
+        (AuditAction.DRG_VERSION_PUBLISHED, lambda: benefits.drg_version_publish(version=made["v"], user=admin)),
+    ]
+    for action, step in steps:
+        events = _events_of(step)
+        if action is not None:
+            assert events == [action], action

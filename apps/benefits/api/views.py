@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from apps.benefits import services
 from apps.benefits.adjudication import Claim, ClaimLine, adjudicate
 from apps.benefits.models import BenefitPolicy
-from apps.benefits.selectors import hospital_level, policies_visible_to, province_by_code
+from apps.benefits.selectors import policies_visible_to, pooling_area_of, province_by_code
+from apps.benefits.simulation import SimulatedLine, simulate
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff, IsStaffMember
 from apps.core.errors import Forbidden, ValidationFailed
@@ -30,7 +31,7 @@ from .serializers import (
 )
 
 
-def _claim(data: dict[str, Any], *, destination: str, hospital: str, level: str) -> Claim:
+def _claim(data: dict[str, Any], *, destination: str, hospital: str, level: str, area: str = "") -> Claim:
     return Claim(
         home_province=data["home_province"],
         destination_province=destination,
@@ -41,12 +42,15 @@ def _claim(data: dict[str, Any], *, destination: str, hospital: str, level: str)
         setting=data["setting"],
         registered=data["registered"],
         diagnoses=tuple(data["diagnoses"]),
+        procedures=tuple(data["procedures"]),
         deductible_used_fen=data["deductible_used_fen"],
         fund_paid_ytd_fen=data["fund_paid_ytd_fen"],
         drg_group=data["drg_group"],
         drg_payment=data["drg_payment"],
+        pooling_area=area,
         lines=tuple(
-            ClaimLine(line_no=ln["line_no"], code=ln["code"], amount_fen=ln["amount_fen"], quantity=ln["quantity"]) for ln in data["lines"]
+            ClaimLine(line_no=ln["line_no"], code=ln["code"], amount_fen=ln["amount_fen"], quantity=ln["quantity"], days=ln["days"])
+            for ln in data["lines"]
         ),
     )
 
@@ -63,24 +67,29 @@ class PrecheckView(APIView):
         data = payload.validated_data
         user = request.user
         hospital = data.get("hospital", "")
+        area = data.get("pooling_area", "")
         if is_hospital(user):
             own = user.institution_code  # type: ignore[union-attr]
             if hospital and hospital != own:
                 raise Forbidden(f"hospital {own} can pre-check only its own claims, not {hospital}")
+            if area and area != pooling_area_of(institution_code=own):
+                # The area decides DRG payment: a hospital pre-checks where it is, nowhere else.
+                raise Forbidden(f"hospital {own} is in pooling area {pooling_area_of(institution_code=own)}, not {area}")
             hospital, destination = own, user.province_code  # type: ignore[union-attr]
         else:
             if not hospital and not data.get("destination_province"):
                 message = "name the hospital or the destination province"
                 raise ValidationFailed(message, errors=[{"field": "hospital", "code": "required", "message": message}])
             destination = data.get("destination_province") or f"{hospital[1:3]}0000"
-        registered_level = hospital_level(institution_code=hospital) if hospital else None
-        level = registered_level or data.get("hospital_level") or "unrated"
-        result = adjudicate(_claim(data, destination=destination, hospital=hospital, level=level))
+        # The registry's level of the hospital wins over this one (read in the claim's statement).
+        level = data.get("hospital_level") or "unrated"
+        result = adjudicate(_claim(data, destination=destination, hospital=hospital, level=level, area=area))
         return Response({"hospital": hospital, **result.as_dict()})
 
 
 class SimulationView(APIView):
-    """Policy staff: the same claim treated at home and in the destination, side by side."""
+    """Policy staff: the same claim treated at home and in the destination, side by side, each
+    side priced by its province's service price schedule where it has one."""
 
     permission_classes = [IsStaffMember]
 
@@ -90,9 +99,12 @@ class SimulationView(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         level = data.get("hospital_level") or "unrated"
-        at_home = adjudicate(_claim(data, destination=data["home_province"], hospital="", level=level))
-        away = adjudicate(_claim(data, destination=data["destination_province"], hospital="", level=level))
-        return Response({"at_home": at_home.as_dict(), "away": away.as_dict()})
+        lines = [
+            SimulatedLine(line_no=ln["line_no"], code=ln["code"], quantity=ln["quantity"], amount_fen=ln["amount_fen"], days=ln["days"])
+            for ln in data["lines"]
+        ]
+        base = _claim({**data, "lines": []}, destination=data["home_province"], hospital="", level=level)
+        return Response(simulate(claim=base, lines=lines, destination_province=data["destination_province"]).as_dict())
 
 
 class PolicyListCreateView(generics.ListAPIView[BenefitPolicy]):

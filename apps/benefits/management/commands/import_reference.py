@@ -1,4 +1,5 @@
-"""`import_reference icd10 PATH`: load the NHSA ICD-10 national edition (no header, 11 columns)."""
+"""`import_reference icd10 PATH` / `import_reference icd9cm3 PATH`: load the NHSA ICD-10 national
+edition or the NHSA ICD-9-CM-3 procedure edition (each: no header, 11 columns)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from apps.benefits import services
 from apps.core.errors import ValidationFailed
 
+IMPORTERS = {"icd10": services.icd10_import, "icd9cm3": services.icd9cm3_import}
+
 
 class Command(BaseCommand):
-    help = "Load reference data used by claim checks: icd10 PATH (NHSA ICD-10 national edition CSV)."
+    help = (
+        "Load reference data used by claim checks: icd10 PATH (NHSA ICD-10 national edition CSV) or "
+        "icd9cm3 PATH (NHSA ICD-9-CM-3 procedure edition CSV)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=["icd10"])
+        parser.add_argument("kind", choices=sorted(IMPORTERS))
         parser.add_argument("path")
 
     def handle(self, *args: Any, kind: str, path: str, **options: Any) -> None:
         try:
             with open(path, "rb") as stream:
-                result = services.icd10_import(stream=stream)
+                result = IMPORTERS[kind](stream=stream)
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
         except ValidationFailed as exc:
