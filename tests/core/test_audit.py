@@ -460,9 +460,9 @@ def test_each_settlement_batch_and_discrepancy_action_writes_exactly_one_typed_e
     rows = "S1,510000,310000,H31010100001,p1,2026-05-02,X,,100,60,40\nS2,440000,310000,H31010100001,p2,2026-05-02,X,,100,60,40\n"
     assert _events_of(lambda: imported.update(home=load("home", rows))) == [AuditAction.SETTLEMENTS_IMPORTED]
     assert len(imported["home"]["batches"]) == 2
-    sc_batch = SettlementBatch.objects.get(pk=imported["home"]["batches"][0])
+    sc_batch = SettlementBatch.objects.get(pk__in=imported["home"]["batches"], province="510000")
     assert _events_of(lambda: load("home", rows.splitlines()[0] + "\n", replaces=sc_batch.pk)) == [AuditAction.SETTLEMENTS_IMPORTED]
-    gd_batch = SettlementBatch.objects.get(pk=imported["home"]["batches"][1])
+    gd_batch = SettlementBatch.objects.get(pk__in=imported["home"]["batches"], province="440000")
     assert _events_of(lambda: reconciliation.settlement_batch_withdraw(batch=gd_batch, user=national, reason="撤回")) == [
         AuditAction.SETTLEMENT_BATCH_WITHDRAWN
     ]
