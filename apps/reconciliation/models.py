@@ -38,9 +38,9 @@ class SettlementBatch(models.Model):
     period = models.CharField(_("period"), max_length=7, help_text="YYYY-MM")
     side = models.CharField(_("side"), max_length=16, choices=Side.choices)
     province = models.CharField(
-        _("province"), max_length=6, blank=True, default="", help_text="Whose rows these are ('' before batches had one)."
+        _("province"), max_length=6, blank=True, default="", db_default="", help_text="Whose rows these are ('' before batches had one)."
     )
-    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_default=State.ACTIVE)
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", verbose_name=_("replaces")
     )
@@ -50,7 +50,7 @@ class SettlementBatch(models.Model):
     imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
     withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     withdrawn_at = models.DateTimeField(null=True, blank=True)
-    withdrawn_reason = models.TextField(blank=True, default="")
+    withdrawn_reason = models.TextField(blank=True, default="", db_default="")
     history = HistoricalRecords()
 
     class Meta:
@@ -91,10 +91,10 @@ class SettlementRecord(models.Model):
     drg_group = models.CharField(max_length=16, blank=True, default="")
     drg_flag = models.BooleanField(default=False, help_text="Settled by DRG group rather than per item.")
     setting = models.CharField(
-        max_length=24, blank=True, default="", help_text="inpatient / outpatient / chronic_outpatient, when the file says."
+        max_length=24, blank=True, default="", db_default="", help_text="inpatient / outpatient / chronic_outpatient, when the file says."
     )
     local_codes = models.CharField(
-        max_length=1000, blank=True, default="", help_text="Transitional local item codes billed, ';'-separated."
+        max_length=1000, blank=True, default="", db_default="", help_text="Transitional local item codes billed, ';'-separated."
     )
     total_fen = models.BigIntegerField()
     fund_fen = models.BigIntegerField()
@@ -190,9 +190,9 @@ class Discrepancy(models.Model):
     field = models.CharField(max_length=32, blank=True, default="", help_text="amount_mismatch: total_fen, fund_fen or patient_fen.")
     home_province = models.CharField(_("home province"), max_length=6)
     destination_province = models.CharField(_("destination province"), max_length=6)
-    hospital_code = models.CharField(_("hospital"), max_length=32, blank=True, default="")
-    setting = models.CharField(_("setting"), max_length=24, blank=True, default="")
-    drg_group = models.CharField(_("DRG group"), max_length=16, blank=True, default="")
+    hospital_code = models.CharField(_("hospital"), max_length=32, blank=True, default="", db_default="")
+    setting = models.CharField(_("setting"), max_length=24, blank=True, default="", db_default="")
+    drg_group = models.CharField(_("DRG group"), max_length=16, blank=True, default="", db_default="")
     home_value = models.CharField(max_length=64, blank=True, default="")
     destination_value = models.CharField(max_length=64, blank=True, default="")
     home_fund_fen = models.BigIntegerField(null=True, blank=True, help_text="The claim's fund share on the home side (None: missing).")
@@ -200,12 +200,12 @@ class Discrepancy(models.Model):
     delta_fen = models.BigIntegerField(null=True, blank=True, help_text="destination − home, for amount_mismatch.")
     expected = models.CharField(max_length=64, blank=True, default="", help_text="release_not_in_force: the release in force.")
     count = models.IntegerField(default=1, help_text="duplicate: how many records share the id on that side.")
-    state = models.CharField(_("state"), max_length=24, choices=State.choices, default=State.OPEN)
-    resolution = models.CharField(_("resolution"), max_length=24, choices=Resolution.choices, blank=True, default="")
+    state = models.CharField(_("state"), max_length=24, choices=State.choices, default=State.OPEN, db_default=State.OPEN)
+    resolution = models.CharField(_("resolution"), max_length=24, choices=Resolution.choices, blank=True, default="", db_default="")
     amount_fen = models.BigIntegerField(_("resolved amount (fen)"), null=True, blank=True, help_text="Fund share the home province pays.")
-    reason = models.TextField(_("reason"), blank=True, default="", help_text="Why, at the last step.")
+    reason = models.TextField(_("reason"), blank=True, default="", db_default="", help_text="Why, at the last step.")
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    proposed_province = models.CharField(max_length=6, blank=True, default="")
+    proposed_province = models.CharField(max_length=6, blank=True, default="", db_default="")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     netted_in_run = models.ForeignKey(
         ReconciliationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("netted in run")

@@ -113,7 +113,6 @@ def test_a_withdrawal_needs_a_reason_an_active_batch_and_the_batchs_province(rec
         "UPDATE reconciliation_settlementbatch SET state = 'active' WHERE id = %s",
         "UPDATE reconciliation_settlementbatch SET rows = rows + 1 WHERE id = %s",
         "UPDATE reconciliation_settlementbatch SET province = '440000' WHERE id = %s",
-        "DELETE FROM reconciliation_settlementbatch WHERE id = %s",
     ],
 )
 def test_the_database_keeps_a_withdrawn_batch_withdrawn(recon: Any, statement: str) -> None:

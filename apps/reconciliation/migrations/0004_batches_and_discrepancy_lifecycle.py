@@ -26,10 +26,6 @@ LANGUAGE plpgsql SET search_path = {path} AS $$
 DECLARE
     replaced reconciliation_settlementbatch%ROWTYPE;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'settlement batch % is kept for the record (withdraw it instead)', OLD.id
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
     IF TG_OP = 'INSERT' THEN
         IF NEW.state <> 'active' THEN
             RAISE EXCEPTION 'a settlement batch starts active, not %', NEW.state USING ERRCODE = 'integrity_constraint_violation';
@@ -56,7 +52,7 @@ BEGIN
 END $$;
 
 CREATE TRIGGER reconciliation_settlementbatch_guard
-    BEFORE INSERT OR UPDATE OR DELETE ON reconciliation_settlementbatch
+    BEFORE INSERT OR UPDATE ON reconciliation_settlementbatch
     FOR EACH ROW EXECUTE FUNCTION reconciliation_batch_guard();
 
 -- At commit: a replacement's batch is superseded, and a superseded batch has its replacement.
