@@ -39,7 +39,7 @@ class BatchSerializer(serializers.ModelSerializer[SettlementBatch]):
         read_only_fields = fields
 
 
-class ReasonSerializer(serializers.Serializer[Any]):
+class StepReasonSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
 
 
