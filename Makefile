@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 worker: $(STAMP)
-	$(VENV)/bin/celery -A config worker -l info
+	$(VENV)/bin/celery -A config worker -l info -Q default,notices,bulk
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

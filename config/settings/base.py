@@ -225,6 +225,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": env("CELERY_KEY_PREFIX", default=""),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Three queues, each with workers of its own (Procfile): a month close or a 500k-row import on
+# "bulk" never holds up a notice on "notices"; everything else (sweeps, follow-ups, email) is
+# "default". A worker started without -Q consumes only "default": run one per queue, or
+# `-Q default,notices,bulk` on a single machine (make worker).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+WORKER_QUEUES = ("default", "notices", "bulk")
+CELERY_TASK_ROUTES = {
+    "notices.*": {"queue": "notices"},
+    "core.run_job": {"queue": "bulk"},  # imports, reconciliation runs, risk adjustment: the job pipeline
+    "catalog.search_index": {"queue": "bulk"},
+    "catalog.search_index_due": {"queue": "bulk"},
+    "hospitals.recheck_mappings": {"queue": "bulk"},
+}
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Notice retries further out than NOTICE_CHAIN_WINDOW, and leases of killed workers, are swept here.
