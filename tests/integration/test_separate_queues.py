@@ -36,8 +36,12 @@ def test_routes_put_notices_bulk_jobs_and_the_rest_on_their_own_queues() -> None
 
 
 def test_a_running_month_close_does_not_delay_a_notice(
-    start_worker: Any, receiver: Any, recon: Any, catalog_admin: Any, reviewer: Any
-) -> None:  # noqa: F811
+    start_worker: Any,
+    receiver: Any,
+    recon: Any,  # noqa: F811
+    catalog_admin: Any,
+    reviewer: Any,
+) -> None:
     # The month close waits on its period lock, held here: it runs on the bulk worker until released.
     held = psycopg.connect(_database_url(), autocommit=True)
     try:
