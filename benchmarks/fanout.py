@@ -9,7 +9,8 @@ transaction until every delivery is recorded delivered. A small fan-out first wa
 
     .venv/bin/python benchmarks/fanout.py [--quick]
 
-BENCH_REDIS_URL (default redis://127.0.0.1:6379/14) is the broker; the benchmark empties it.
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/14) is the broker; the benchmark clears its own
+keys there (CELERY_KEY_PREFIX, default bench-fanout:) and nothing else.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/portal_ben
 from benchmarks._setup import print_table, row, setup_django
 
 BROKER_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Every Celery key of this run (the benchmark and its worker) starts with this prefix, so a Redis
+# database shared with others (a test suite's workers) loses nothing when the run clears its own.
+KEY_PREFIX = os.environ.setdefault("CELERY_KEY_PREFIX", "bench-fanout:")
 ROOT = Path(__file__).resolve().parent.parent
 # Two processes per core, as README.md recommends for workers that deliver notices: a batch
 # spends much of its time waiting on receivers and PostgreSQL (two processes on two cores kept
@@ -114,7 +118,10 @@ NAME = ("-n", f"bench-fanout-{os.getpid()}@%h")
 def _start_worker() -> subprocess.Popen[bytes]:
     import redis
 
-    redis.Redis.from_url(BROKER_URL).flushdb()  # no message left over from an interrupted run
+    client = redis.Redis.from_url(BROKER_URL)
+    stale = list(client.scan_iter(match=f"{KEY_PREFIX}*", count=1000))
+    if stale:  # no message left over from an interrupted run
+        client.delete(*stale)
     celery = str(Path(sys.executable).with_name("celery"))
     return subprocess.Popen(
         # The notices worker of the Procfile: the queue notices travel on, nothing else.

@@ -22,3 +22,7 @@ accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 # Web processes take their connections from a pool unless told otherwise (workers and beat
 # keep direct connections: a job holds its session for its whole run).
 os.environ.setdefault("DB_POOL_MAX_SIZE", "8")
+# gunicorn 27's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl): several
+# servers on one machine (web beside the benchmarks' and tests' servers) would take it from
+# each other. Nothing here uses it.
+control_socket_disable = True
