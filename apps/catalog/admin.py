@@ -112,6 +112,12 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
             return [f.name for f in CatalogRelease._meta.concrete_fields]
         return self.readonly_fields
 
+    def has_change_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
+        # Only a draft's details are edited; a release in review or later is read, and moved by its buttons.
+        if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
         return obj is not None and obj.status == CatalogRelease.Status.DRAFT and super().has_delete_permission(request, obj)
 

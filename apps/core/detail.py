@@ -77,7 +77,7 @@ def _changed_fields(record: Any, model: type[models.Model]) -> list[str]:
     names = []
     for change in record.diff_against(previous).changes:
         try:
-            names.append(str(model._meta.get_field(change.field).verbose_name))
+            names.append(str(getattr(model._meta.get_field(change.field), "verbose_name", change.field)))
         except Exception:  # noqa: BLE001 - a field dropped since: show its name
             names.append(change.field)
     return names
@@ -94,16 +94,15 @@ def timeline_for(obj: models.Model, *, limit: int = 200) -> list[TimelineEntry]:
     if history is not None:
         for record in history.select_related("history_user").order_by("history_date", "history_id")[:limit]:
             who = record.history_user.get_username() if record.history_user is not None else ""
-            match = next(
-                (
-                    i
-                    for i, e in enumerate(events)
-                    if i not in claimed
-                    and e.actor_label == (who or e.actor_label)
-                    and abs(e.occurred_at - record.history_date) <= SAME_ACTION_WINDOW
-                ),
-                None,
-            )
+            # The event of the same actor closest in time (within the window) wrote this row.
+            near = [
+                (abs(e.occurred_at - record.history_date), i)
+                for i, e in enumerate(events)
+                if i not in claimed
+                and e.actor_label == (who or e.actor_label)
+                and abs(e.occurred_at - record.history_date) <= SAME_ACTION_WINDOW
+            ]
+            match = min(near)[1] if near else None
             changes = _changed_fields(record, type(obj))
             if match is not None:
                 claimed.add(match)
@@ -134,7 +133,7 @@ class DetailActionsMixin:
     """A ModelAdmin mixin: the change page shows the actions this user may take and the
     timeline; ``?action=NAME`` is the confirmation step (see the module docstring)."""
 
-    change_form_template = "admin/portal/change_form.html"
+    change_form_template: Any = "admin/portal/change_form.html"
     confirm_template = "admin/portal/confirm_action.html"
 
     def detail_actions(self, request: HttpRequest, obj: Any) -> list[Action]:

@@ -47,7 +47,7 @@ class YuanField(forms.CharField):
         if text in self.empty_values:
             return None
         try:
-            fen = yuan_to_fen(text.replace("¥", "").replace("￥", ""))
+            fen = yuan_to_fen(str(text).replace("¥", "").replace("￥", ""))
         except MoneyError as exc:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
         if self.min_fen is not None and fen < self.min_fen:
@@ -64,6 +64,19 @@ def yuan_label(verbose_name: Any) -> str:
     return f"{name} (元)"
 
 
+# How a model's help text names the stored unit, in English and as translated.
+_FEN_MARKS = (" (fen)", "(fen)", "（分）", "(分)", "(fen, ")
+
+
+def yuan_help_text(help_text: Any) -> str:
+    """The model's help text (translated) without its '(fen)', plus how to type the amount."""
+    text = str(help_text or "")
+    for mark in _FEN_MARKS:
+        text = text.replace(mark, "(" if mark.endswith(", ") else "")
+    typed = str(_("In yuan with at most two decimals, e.g. 1234.56."))
+    return f"{text} {typed}".strip()
+
+
 def yuan_formfield(db_field: models.Field, **kwargs: Any) -> YuanField | None:  # type: ignore[type-arg]
     """A YuanField for a model's integer ``*_fen`` column, else None (keep the default field)."""
     if not isinstance(db_field, models.BigIntegerField | models.IntegerField) or not db_field.name.endswith("_fen"):
@@ -71,6 +84,6 @@ def yuan_formfield(db_field: models.Field, **kwargs: Any) -> YuanField | None:  
     return YuanField(
         label=yuan_label(db_field.verbose_name),
         required=not (db_field.blank or db_field.null),
-        help_text=str(db_field.help_text).replace("(fen, ", "(") if db_field.help_text else "",
+        help_text=yuan_help_text(db_field.help_text),
         **kwargs,
     )

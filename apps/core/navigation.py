@@ -39,7 +39,8 @@ def _admin_rule(url_name: str) -> Rule | None:
             model_admin = _model_admin(f"{app_label}.{model_name}")
             if model_admin is None:
                 return None
-            return lambda request, ma=model_admin, ask=ask: bool(getattr(ma, ask)(request))
+            check = getattr(model_admin, ask)
+            return lambda request: bool(check(request))
     return None
 
 

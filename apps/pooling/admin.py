@@ -200,7 +200,7 @@ class TransferProposeForm(forms.ModelForm):  # type: ignore[type-arg]
         self.available = available
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         debit, amount = data.get("from_account"), data.get("amount_fen")
         if debit is None or amount is None:
             return data
@@ -249,8 +249,9 @@ class TransferAdmin(DetailActionsMixin, MoneyReadersAdmin, PortalHistoryAdmin):
     confirmation step (``apps.core.detail``). No bulk workflow actions: every yuan is confirmed
     on its own page."""
 
-    list_display = ["number", "state_shown", "from_account", "to_account", "amount", "memo_short", "proposed_by", "created_at"]
+    list_display = ["number", "state_shown", "from_account", "to_account", "amount", "memo_short", "proposed_by"]
     list_display_links = ["number"]
+    date_hierarchy = "created_at"
     list_filter = ["state", "from_account__province", "from_account__kind"]
     search_fields = ["memo", "idempotency_key"]
     actions = None
@@ -562,9 +563,9 @@ class AdjustmentRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         "state",
         "rule",
         "parameters",
-        "contributions_fen",
-        "pot_fen",
-        "allocations_fen",
+        "contributions",
+        "pot",
+        "allocations",
         "job",
         "created_at",
     )
