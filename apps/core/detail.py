@@ -87,12 +87,15 @@ def timeline_for(obj: models.Model, *, limit: int = 200) -> list[TimelineEntry]:
     """The object's audit events (what was done, by whom, why) with its history rows folded in
     (which fields changed); history rows no event explains (bulk paths, migrations) stand alone.
     Newest first."""
-    events = list(AuditEvent.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by("occurred_at", "id")[:limit])
+    # The newest ``limit`` events and history rows (a draft edited item by item has many).
+    events = list(
+        AuditEvent.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by("-occurred_at", "-id")[:limit]
+    )
     entries = [TimelineEntry(when=e.occurred_at, who=e.actor_label, what=_action_label(e.action), why=e.reason) for e in events]
     claimed: set[int] = set()
     history = getattr(obj, "history", None)
     if history is not None:
-        for record in history.select_related("history_user").order_by("history_date", "history_id")[:limit]:
+        for record in history.select_related("history_user").order_by("-history_date", "-history_id")[:limit]:
             who = record.history_user.get_username() if record.history_user is not None else ""
             # The event of the same actor closest in time (within the window) wrote this row.
             near = [

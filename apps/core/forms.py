@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -11,6 +12,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .money import FEN_PER_YUAN, MoneyError, yuan_to_fen
+
+# 1234.56, 1,234.56, -5, 0.5: digits (thousands commas allowed), then at most two decimals.
+YUAN_TYPED = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
 
 # Amounts from this many fen on ask a second, explicit confirmation (¥1,000,000.00).
 LARGE_AMOUNT_FEN = 1_000_000 * FEN_PER_YUAN
@@ -46,8 +50,11 @@ class YuanField(forms.CharField):
         text = super().to_python(value)
         if text in self.empty_values:
             return None
+        plain = str(text).replace("¥", "").replace("￥", "").strip()
+        if not YUAN_TYPED.match(plain):  # no exponents, spaces or stray signs: what people write
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
         try:
-            fen = yuan_to_fen(str(text).replace("¥", "").replace("￥", ""))
+            fen = yuan_to_fen(plain)
         except MoneyError as exc:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
         if self.min_fen is not None and fen < self.min_fen:
