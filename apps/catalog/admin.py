@@ -5,35 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
+from apps.core.detail import REQUIRED, Action, DetailActionsMixin
 from apps.core.errors import DomainError
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 
 
-def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], verb: str) -> None:
-    for release in releases:
-        try:
-            action(release=release, user=request.user)
-            messages.success(request, f"{release.label}: {verb}")
-        except DomainError as exc:
-            messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
-
-
 @admin.register(CatalogRelease)
-class CatalogReleaseAdmin(PortalHistoryAdmin):
+class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
+    """A release's change page is its detail page: the buttons this user may use (submit,
+    approve, reject, publish; each behind a confirmation step, a reason required to reject) and
+    its timeline (apps.core.detail). No bulk workflow actions."""
+
     list_display = ["label", "effective_from", "status", "item_total", "submitted_by", "approved_by", "published_at", "review_link"]
     list_filter = ["status"]
     search_fields = ["label"]
     ordering = ["-effective_from"]
-    actions = ["submit", "approve", "publish"]
+    actions = None
     list_select_related = ["submitted_by", "approved_by"]
     readonly_fields = [
         "status",
@@ -116,6 +112,12 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
             return [f.name for f in CatalogRelease._meta.concrete_fields]
         return self.readonly_fields
 
+    def has_change_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
+        # Only a draft's details are edited; a release in review or later is read, and moved by its buttons.
+        if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
         return obj is not None and obj.status == CatalogRelease.Status.DRAFT and super().has_delete_permission(request, obj)
 
@@ -133,17 +135,51 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
             created = services.release_create_draft(label=obj.label, effective_from=obj.effective_from, user=request.user)
             obj.pk = created.pk
 
-    @admin.action(description="Submit for review")
-    def submit(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_submit, queryset, "submitted")
+    def detail_summary(self, request: HttpRequest, obj: CatalogRelease) -> list[tuple[Any, Any]]:
+        return [
+            (_("release"), obj.label),
+            (_("status"), obj.get_status_display()),
+            (_("takes effect"), obj.effective_from),
+            (_("items"), self.item_total(obj)),
+            (_("submitted by"), obj.submitted_by or "—"),
+            (_("approved by"), obj.approved_by or "—"),
+        ]
 
-    @admin.action(description="Approve (second person)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_approve, queryset, "approved")
-
-    @admin.action(description="Publish")
-    def publish(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_publish, queryset, "published")
+    def detail_actions(self, request: HttpRequest, obj: CatalogRelease) -> list[Action]:
+        user = request.user
+        offered = {
+            "submit": Action(
+                "submit",
+                _("Submit for review"),
+                lambda reason: services.release_submit(release=obj, user=user),
+                explain=_("The draft is frozen for review; a reviewer who took no part in it approves it."),
+                done=_("submitted for review"),
+            ),
+            "approve": Action(
+                "approve",
+                _("Approve"),
+                lambda reason: services.release_approve(release=obj, user=user),
+                explain=_("A catalog administrator may then publish it."),
+                done=_("approved"),
+            ),
+            "reject": Action(
+                "reject",
+                _("Send back to draft"),
+                lambda reason: services.release_reject(release=obj, user=user, reason=reason),
+                reason=REQUIRED,
+                danger=True,
+                explain=_("The release goes back to draft; its editors read your reason."),
+                done=_("sent back to draft"),
+            ),
+            "publish": Action(
+                "publish",
+                _("Publish"),
+                lambda reason: services.release_publish(release=obj, user=user),
+                explain=_("The release becomes immutable, its diff and export files are stored and every hospital is notified."),
+                done=_("published"),
+            ),
+        }
+        return [offered[name] for name in services.release_actions_for(release=obj, user=user)]
 
 
 @admin.register(CatalogItem)

@@ -289,6 +289,32 @@ def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     return release
 
 
+RELEASE_ACTIONS = ("submit", "approve", "reject", "publish")
+
+
+def release_actions_for(*, release: CatalogRelease, user: Any) -> list[str]:
+    """Which of submit, approve, reject and publish ``user`` may take on ``release`` now (the check
+    before the action: a page offers only these, so a reviewer sees no Publish button that would
+    answer 403). Same rules and order as the actions, which check again when they run."""
+    from apps.core.permissions import has_role
+
+    uid = getattr(user, "pk", None)
+    took_part_in = uid is not None and (
+        release.submitted_by_id == uid or ReleaseParticipant.objects.filter(release=release, user_id=uid).exists()
+    )
+    editor, reviewer = has_role(user, *CATALOG_EDITORS), has_role(user, *CATALOG_APPROVERS)
+    allowed = []
+    if release.status == Status.DRAFT and editor and CatalogItem.objects.filter(release=release).exists():
+        allowed.append("submit")
+    if release.status == Status.IN_REVIEW and reviewer and not took_part_in:
+        allowed.append("approve")
+    if release.status in (Status.IN_REVIEW, Status.APPROVED) and reviewer and not took_part_in:
+        allowed.append("reject")
+    if release.status == Status.APPROVED and editor:
+        allowed.append("publish")
+    return allowed
+
+
 def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql.DIFF_SETTINGS_SQL)

@@ -10,18 +10,18 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .errors import DomainError
 from .jobs import job_view, jobs_visible_to
+from .navigation import links
 from .permissions import has_role, staff_province, staff_role
 from .roles import Role
 
 RECENT_JOBS = 10
 
-# (title, URL name, query string) per role. Pages of an app that is not installed, or not built
-# yet, are left out (their URL name does not reverse).
+# (title, URL name, query string) per role; the staff home shows the user's role's pages that
+# she may open (apps.core.navigation), and leaves out those of an app that is not installed.
 Page = tuple[Any, str, str]  # (title: a lazy translation, URL name, query string)
 PAGES: dict[str, list[Page]] = {
     Role.CATALOG_ADMIN: [
@@ -75,17 +75,6 @@ COMMON_PAGES: list[Page] = [
 ]
 
 
-def _links(pages: list[Page]) -> list[dict[str, str]]:
-    links = []
-    for title, name, query in pages:
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        links.append({"title": str(title), "url": f"{url}?{query}" if query else url})
-    return links
-
-
 def _require_staff_role(request: HttpRequest) -> None:
     if not has_role(request.user, *Role.values):
         raise PermissionDenied("staff roles only")
@@ -93,10 +82,10 @@ def _require_staff_role(request: HttpRequest) -> None:
 
 @staff_member_required
 def staff_home(request: HttpRequest) -> HttpResponse:
-    """Every staff page, grouped by the role that uses it; the user's own role first."""
+    """The staff pages of the user's role that she may open (a superuser: every role's)."""
     _require_staff_role(request)
     own = staff_role(request.user)
-    order = [own, *[r for r in Role.values if r != own]] if own else list(Role.values)
+    order = [own] if own else list(Role.values)
     recent = jobs_visible_to(user=request.user).order_by("-created_at")
     if own not in (Role.CATALOG_ADMIN, Role.CATALOG_REVIEWER, Role.AUDITOR) and not request.user.is_superuser:  # type: ignore[union-attr]
         recent = recent.filter(created_by=request.user.pk)
@@ -105,8 +94,8 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         "title": _("Staff home"),
         "own_role": own,
         "province": staff_province(request.user),
-        "groups": [{"role": role, "label": Role(role).label, "mine": role == own, "links": _links(PAGES[role])} for role in order],
-        "common": _links(COMMON_PAGES),
+        "groups": [{"role": role, "label": Role(role).label, "mine": role == own, "links": links(request, PAGES[role])} for role in order],
+        "common": links(request, COMMON_PAGES),
         "jobs": recent[:RECENT_JOBS],
     }
     return render(request, "core/staff_home.html", context)

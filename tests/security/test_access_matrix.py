@@ -248,11 +248,21 @@ def _admin_pages_without_arguments() -> Iterator[str]:
         yield reverse("admin:app_list", args=[app_label])
 
 
+DETAIL_ACTIONS = ("approve", "reject", "void", "reverse", "submit", "publish", "send_back")
+
+
 def _admin_pages_of(objects: list[Any]) -> Iterator[str]:
+    """Change and history pages, and for a record with a detail page (apps.core.detail) the
+    confirmation step of every action."""
+    from apps.core.detail import DetailActionsMixin
+
     for obj in objects:
         opts = obj._meta
         for view in ("change", "history"):
             yield reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=[obj.pk])
+        if isinstance(admin.site._registry.get(type(obj)), DetailActionsMixin):
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            yield from (f"{change}?action={name}" for name in DETAIL_ACTIONS)
 
 
 def _planted(world: World, province: str) -> list[Any]:
