@@ -82,6 +82,8 @@ class Source:
     encoding: str
     extra: dict[str, str] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    # item field -> value a blank cell of a new item gets (the file has no such column)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 def _header_errors(header: list[str], *, allowed: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -129,7 +131,8 @@ def read_nhsa_consumables_csv(file: IO[bytes], progress: JobProgress) -> Source:
     for item_field, column in NHSA_FIELDS.items():
         col = staging.col(column)
         if col is None:
-            fields[item_field] = (_lit(consumable_default_category()), column)
+            # A new item gets the default; in merge mode an item of the draft keeps its own.
+            source.defaults[item_field] = consumable_default_category()
         elif item_field in ("generic_name", "dosage_form"):
             # "001-支架", "01-镍钛合金": keep the words, the number is in the code already.
             fields[item_field] = (f"regexp_replace(s.{col}, '^\\s*[0-9]+\\s*[-－—]\\s*', '')", column)

@@ -117,7 +117,7 @@ def _import(
                 raise BulkFileRejected(
                     f"{error_count} problem(s) in the file; nothing was imported", errors=errors, error_count=error_count
                 )
-            counts = sql.merge(release_id=release.pk, mode=mode)
+            counts = sql.merge(release_id=release.pk, mode=mode, source=source)
             if record_history and counts["removed"]:
                 _history(release, "-", user, reason)
             sql.apply_changes(release_id=release.pk)
