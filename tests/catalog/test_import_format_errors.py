@@ -16,7 +16,9 @@ from tests.factories import draft_release
 pytestmark = pytest.mark.django_db
 
 CSV = "code,name,category\nXA02BCA211A001010101445,奥美拉唑肠溶胶囊,01\nXA10BAE047A010010100483,二甲双胍,01\n".encode()
-JSON = json.dumps({"categories": [{"code": "XA", "medicines": [{"code": "XA02BCA211A001010101445", "name": "奥美拉唑", "category": "甲"}]}]}).encode()
+JSON = json.dumps(
+    {"categories": [{"code": "XA", "medicines": [{"code": "XA02BCA211A001010101445", "name": "奥美拉唑", "category": "甲"}]}]}
+).encode()
 
 
 def _xlsx() -> bytes:
@@ -62,7 +64,7 @@ def test_a_file_sent_as_another_format_is_one_format_error_naming_what_it_is(dra
 
 
 def test_bytes_in_no_accepted_encoding_are_still_an_encoding_error(draft, catalog_admin):
-    data = "code,name,category\n".encode() + "XA02BCA211A001010101445,奥美拉唑,01\n".encode("utf-16-le")
+    data = b"code,name,category\n" + "XA02BCA211A001010101445,奥美拉唑,01\n".encode("utf-16-le")
     assert _refusal(draft, catalog_admin, data, "canonical-csv")[0] == "encoding"
 
 

@@ -173,7 +173,9 @@ def import_enqueue(*, release: CatalogRelease, upload: Any, fmt: str, user: Any,
     require_role(user, *CATALOG_EDITORS)
     ensure_draft(release)
     _check_options(fmt, mode)
-    return job_enqueue(kind=JOB_KIND, user=user, params={"release": release.label, "format": fmt, "mode": mode, "unit": "rows"}, upload=upload)
+    return job_enqueue(
+        kind=JOB_KIND, user=user, params={"release": release.label, "format": fmt, "mode": mode, "unit": "rows"}, upload=upload
+    )
 
 
 def import_job_handler(job: Job) -> dict[str, Any]:
