@@ -49,7 +49,7 @@ def seed_users() -> dict[str, Any]:
 
 
 def _publish(release: CatalogRelease, admin: AbstractUser, reviewer: AbstractUser) -> CatalogRelease:
-    catalog.release_submit(release=release, user=admin)
+    catalog.release_submit(release=release, user=admin, confirm_removals=True)
     catalog.release_approve(release=release, user=reviewer)
     return catalog.release_publish(release=release, user=admin)
 
