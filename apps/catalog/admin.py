@@ -129,10 +129,11 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
                     mode=request.POST.get("mode", "merge"),
                     user=request.user,
                 )
-                messages.success(request, f"{release.label}: import queued as job #{job.pk}")
             except DomainError as exc:
                 messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
-            return redirect(request.path)
+                return redirect(request.path)
+            # No "queued" banner: the job page says what happened (it may already have failed).
+            return redirect("staff:job", pk=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
