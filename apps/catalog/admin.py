@@ -46,7 +46,7 @@ class NewDraftForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         published = CatalogRelease.objects.filter(status=CatalogRelease.Status.PUBLISHED).order_by("-effective_from")
-        self.fields["start_from"].choices = [
+        self.fields["start_from"].choices = [  # type: ignore[attr-defined]
             (services.IN_FORCE, _lazy("the release in force when the draft takes effect (recommended)")),
             *[
                 (str(r.pk), _("published release %(label)s (from %(date)s)") % {"label": r.label, "date": r.effective_from})
@@ -185,7 +185,7 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
                 reason=request.POST.get("_change_reason", "") or "edited in admin",
             )
         else:
-            based_on = form.based_on() if isinstance(form, NewDraftForm) else services.IN_FORCE
+            based_on: Any = form.based_on() if isinstance(form, NewDraftForm) else services.IN_FORCE
             created = services.release_create_draft(
                 label=obj.label, effective_from=obj.effective_from, user=request.user, based_on=based_on
             )

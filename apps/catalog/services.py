@@ -11,7 +11,7 @@ release_not_approved); a published release never changes (also enforced by trigg
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
@@ -62,7 +62,7 @@ def ensure_draft(release: CatalogRelease) -> None:
 
 
 # ``based_on`` of a new draft when the caller does not choose: the release in force when it takes effect.
-IN_FORCE = "in_force"
+IN_FORCE: Final = "in_force"
 
 
 @transaction.atomic

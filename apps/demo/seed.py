@@ -215,12 +215,12 @@ def seed_approvals_pending(users: dict[str, Any]) -> None:
         catalog.release_submit(release=release, user=admin)
     if not CatalogRelease.objects.filter(label=draft_label).exists():
         draft = catalog.release_create_draft(label=draft_label, effective_from=dt.date(year + 1, 1, 1), user=admin)
-        items = list(draft.items.order_by("code")[:4])
-        for item in items[:3]:
-            catalog.item_delete(release=draft, code=item.code, user=admin, reason="not renewed")
+        first_items = list(draft.items.order_by("code")[:4])
+        for gone in first_items[:3]:
+            catalog.item_delete(release=draft, code=gone.code, user=admin, reason="not renewed")
         from apps.catalog.selectors import item_as_dict
 
-        data = item_as_dict(items[3])
+        data = item_as_dict(first_items[3])
         catalog.item_put(release=draft, data={**data, "manufacturer": "", "specification": ""}, user=admin, reason="draft edit")
     if not BenefitPolicy.objects.filter(status=BenefitPolicy.Status.SUBMITTED).exists():
         policy = benefits.policy_create_draft(
