@@ -148,6 +148,10 @@ class AuditAction(models.TextChoices):
     UNIFICATION_COMPLETED = "unification.completed", "move to unified collection and expenditure completed"
     SETTLEMENTS_IMPORTED = "settlements.imported", "settlement file imported"
     RECONCILIATION_RUN = "reconciliation.run", "reconciliation run finished"
+    SETTLEMENT_BATCH_WITHDRAWN = "settlement_batch.withdrawn", "settlement batch withdrawn"
+    DISCREPANCY_DISPUTED = "discrepancy.disputed", "discrepancy disputed"
+    DISCREPANCY_RESOLUTION_PROPOSED = "discrepancy.resolution_proposed", "discrepancy resolution proposed"
+    DISCREPANCY_APPROVED = "discrepancy.approved", "discrepancy resolution approved (resolved or written off)"
 
 
 class AuditEvent(models.Model):

@@ -107,3 +107,10 @@ def test_the_adoption_page_and_the_reviews_have_content(client: Any):
     draft = client.get(f"/catalog/releases/{year + 2}.01/review/").content.decode()
     submitted = client.get(f"/catalog/releases/{year + 1}.07/review/").content.decode()
     assert ("310000" in adoption, 'id="review-warning"' in draft, 'name="approve"' in submitted) == (True, True, True)
+
+
+def test_the_demo_month_has_a_discrepancy_in_each_state():
+    _seed()
+    run = ReconciliationRun.objects.get(period=RECONCILIATION_PERIOD)
+    states = set(Discrepancy.objects.filter(run=run).values_list("state", flat=True))
+    assert states == set(Discrepancy.State.values)
