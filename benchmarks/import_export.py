@@ -95,7 +95,9 @@ def _plain_copy(path: Path, release_id: int) -> None:
 def _draft(label: str, admin: Any) -> Any:
     from apps.catalog import services
 
-    return services.release_create_draft(label=label, effective_from=dt.date(2030, 1, 1) + dt.timedelta(days=len(label)), user=admin, based_on=None)
+    return services.release_create_draft(
+        label=label, effective_from=dt.date(2030, 1, 1) + dt.timedelta(days=len(label)), user=admin, based_on=None
+    )
 
 
 def _import(release: Any, path: Path, admin: Any, *, history: bool = True) -> dict[str, Any]:
