@@ -51,11 +51,11 @@ def _writes(size: int) -> list[threading.Thread]:
     admin, reviewer = User.objects.get(username="bench-admin"), User.objects.get(username="bench-reviewer")
     tag = uuid.uuid4().hex[:6]
     last = CatalogRelease.objects.order_by("-effective_from").values_list("effective_from", flat=True).first() or dt.date(2000, 1, 1)
-    to_publish = services.release_create_draft(label=f"load-{tag}-p", effective_from=last + dt.timedelta(days=1), user=admin)
+    to_publish = services.release_create_draft(label=f"load-{tag}-p", effective_from=last + dt.timedelta(days=1), user=admin, based_on=None)
     _copy_items(to_publish.pk, _csv_rows(size))
-    services.release_submit(release=to_publish, user=admin)
+    services.release_submit(release=to_publish, user=admin, confirm_removals=True)
     services.release_approve(release=to_publish, user=reviewer)
-    to_import = services.release_create_draft(label=f"load-{tag}-i", effective_from=last + dt.timedelta(days=2), user=admin)
+    to_import = services.release_create_draft(label=f"load-{tag}-i", effective_from=last + dt.timedelta(days=2), user=admin, based_on=None)
     from apps.catalog.demo import canonical_csv
 
     body = canonical_csv(size, seed=1111)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,6 +19,44 @@ from apps.core.errors import DomainError
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
+
+
+class NewDraftForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A new draft starts from the release in force when it takes effect, unless the person
+    chooses another published release or an empty draft."""
+
+    start_from = forms.ChoiceField(
+        label=_("Start from"),
+        help_text=_("The draft gets a copy of that release's items; its review then shows only what you change."),
+    )
+
+    class Meta:
+        model = CatalogRelease
+        fields = ["label", "effective_from"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        published = CatalogRelease.objects.filter(status=CatalogRelease.Status.PUBLISHED).order_by("-effective_from")
+        self.fields["start_from"].choices = [  # type: ignore[attr-defined]
+            (services.IN_FORCE, _("the release in force when the draft takes effect (recommended)")),
+            *[
+                (str(r.pk), _("published release %(label)s (from %(date)s)") % {"label": r.label, "date": r.effective_from})
+                for r in published
+            ],
+            (START_EMPTY, _("nothing: an empty draft")),
+        ]
+        self.fields["start_from"].initial = services.IN_FORCE
+
+    def based_on(self) -> Any:
+        choice = self.cleaned_data["start_from"]
+        if choice == START_EMPTY:
+            return None
+        if choice == services.IN_FORCE:
+            return services.IN_FORCE
+        return CatalogRelease.objects.get(pk=int(choice), status=CatalogRelease.Status.PUBLISHED)
+
+
+START_EMPTY = "empty"
 
 
 @admin.register(CatalogRelease)
@@ -84,10 +124,11 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
                     mode=request.POST.get("mode", "merge"),
                     user=request.user,
                 )
-                messages.success(request, f"{release.label}: import queued as job #{job.pk}")
             except DomainError as exc:
                 messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
-            return redirect(request.path)
+                return redirect(request.path)
+            # No "queued" banner: the job page says what happened (it may already have failed).
+            return redirect("staff:job", pk=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -108,7 +149,9 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
         return format_html('<a href="{}">review</a>', reverse("catalog:release-review", args=[obj.label]))
 
     def get_readonly_fields(self, request: HttpRequest, obj: CatalogRelease | None = None) -> Any:
-        if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
+        if obj is None:
+            return []
+        if obj.status != CatalogRelease.Status.DRAFT:
             return [f.name for f in CatalogRelease._meta.concrete_fields]
         return self.readonly_fields
 
@@ -117,6 +160,17 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
         if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
             return False
         return super().has_change_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: CatalogRelease | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = NewDraftForm
+            kwargs["fields"] = ["label", "effective_from", "start_from"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: CatalogRelease | None = None) -> Any:
+        if obj is None:
+            return ["label", "effective_from", "start_from"]
+        return super().get_fields(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
         return obj is not None and obj.status == CatalogRelease.Status.DRAFT and super().has_delete_permission(request, obj)
@@ -132,7 +186,10 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
                 reason=request.POST.get("_change_reason", "") or "edited in admin",
             )
         else:
-            created = services.release_create_draft(label=obj.label, effective_from=obj.effective_from, user=request.user)
+            based_on: Any = form.based_on() if isinstance(form, NewDraftForm) else services.IN_FORCE
+            created = services.release_create_draft(
+                label=obj.label, effective_from=obj.effective_from, user=request.user, based_on=based_on
+            )
             obj.pk = created.pk
 
     def detail_summary(self, request: HttpRequest, obj: CatalogRelease) -> list[tuple[Any, Any]]:
@@ -182,10 +239,49 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
         return [offered[name] for name in services.release_actions_for(release=obj, user=user)]
 
 
+class ReleaseFilter(admin.SimpleListFilter):
+    """Items of one release, by default the release in force today (a list of every release's
+    items mixes versions of the same code); "all releases" on request."""
+
+    title = _("release")
+    parameter_name = "release"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        releases = CatalogRelease.objects.order_by("-effective_from").values_list("pk", "label", "status")
+        return [(self.ALL, _("all releases")), *[(str(pk), f"{label} ({status})") for pk, label, status in releases]]
+
+    def default(self) -> str:
+        from django.utils import timezone
+
+        from .selectors import release_in_force
+
+        release = release_in_force(on_date=timezone.localdate())
+        return str(release.pk) if release is not None else self.ALL
+
+    def value(self) -> Any:
+        return super().value() or self.default()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+        value = self.value()
+        if value == self.ALL or not str(value).isdigit():
+            return queryset
+        return queryset.filter(release_id=int(value))
+
+    def choices(self, changelist: Any) -> Any:
+        value = self.value()
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
 @admin.register(CatalogItem)
 class CatalogItemAdmin(PortalHistoryAdmin):
     list_display = ["code", "name", "kind", "category", "release", "manufacturer"]
-    list_filter = ["kind", "category", "release"]
+    list_filter = ["kind", "category", ReleaseFilter]
     search_fields = ["=code", "name", "generic_name"]
     list_select_related = ["release"]
     show_full_result_count = False
