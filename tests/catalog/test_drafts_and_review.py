@@ -95,7 +95,7 @@ def test_the_review_page_warns_with_the_counts(client, in_force, catalog_admin):
     draft = _draft_that_loses(in_force, catalog_admin)
     client.force_login(catalog_admin)
     page = client.get(f"/catalog/releases/{draft.label}/review/").content.decode()
-    assert ('id="review-warning"' in page, "2 items are removed" in page, "1 field is emptied (on 1 item)" in page) == (True, True, True)
+    assert ('id="review-warning"' in page, "2 个条目被删除" in page, "1 个字段被清空（涉及 1 个条目）" in page) == (True, True, True)
     assert 'name="confirm_removals"' in page
 
 
@@ -140,7 +140,7 @@ def test_the_diff_is_paged(client, catalog_admin, reviewer):
         third = client.get(f"/catalog/releases/{draft.label}/review/?page=3").content.decode()
     finally:
         views.DIFF_PAGE_SIZE = size
-    assert (first.count('class="diff-row'), "page 1 of 3" in first, third.count('class="diff-row')) == (2, True, 2)
+    assert (first.count('class="diff-row'), "第 1 页，共 3 页" in first, third.count('class="diff-row')) == (2, True, 2)
 
 
 def test_the_diff_downloads_as_csv_with_names_and_before_after(client, in_force, catalog_admin):
