@@ -470,3 +470,22 @@ def account_statement_csv(*, statement: dict[str, Any]) -> str:
         writer.writerow(["entry", posted, e["id"], e["transfer"], e["counterpart_account"], memo, e["amount_fen"], e["balance_fen"]])
     writer.writerow(["closing", statement["to"].isoformat(), "", "", "", "", "", statement["closing_balance_fen"]])
     return buffer.getvalue()
+
+
+def advance_topups_after_clearing(*, province_code: str, period: str) -> list[Transfer]:
+    """Top-ups of the province's advance proposed after the ``period`` clearing (any state), in
+    proposal order: ``services._advance_topup`` names the period in their memo."""
+    return list(
+        Transfer.objects.filter(
+            to_account__kind=FundAccount.Kind.ADVANCE,
+            to_account__province__code=province_code,
+            memo__endswith=f" after the {period} clearing",
+        )
+        .select_related("from_account", "to_account")
+        .order_by("pk")
+    )
+
+
+def prefunds_clearing(*, province_code: str) -> bool:
+    """Whether the province pays its clearing from its advance (it has an advance policy)."""
+    return AdvanceFundPolicy.objects.filter(province__code=province_code).exists()

@@ -8,5 +8,6 @@ urlpatterns = [
     path(
         "reconciliation/runs/<int:pk>/discrepancies.csv", views.RunDiscrepanciesCsvView.as_view(), name="reconciliation-run-discrepancies"
     ),
+    path("reconciliation/runs/<int:pk>/statement/", views.RunStatementView.as_view(), name="reconciliation-run-statement"),
     path("settlements/imports/", views.SettlementImportView.as_view(), name="settlement-import"),
 ]
