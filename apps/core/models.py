@@ -129,6 +129,7 @@ class AuditAction(models.TextChoices):
     ENDPOINT_DISABLED = "endpoint.disabled", "webhook endpoint disabled"
     NOTICES_REPLAYED = "notices.replayed", "notice deliveries replayed"
     RELEASE_ACKNOWLEDGED = "release.acknowledged", "release acknowledged by a hospital"
+    RELEASE_REMINDERS_QUEUED = "release.reminders_queued", "hospitals reminded of a release they have not acknowledged"
     MAPPINGS_REPLACED = "mappings.replaced", "hospital code mapping uploaded"
     ACCOUNT_LIMIT_CHANGED = "account.limit_changed", "overdraft limit changed"
     TRANSFER_PROPOSED = "transfer.proposed", "transfer proposed"

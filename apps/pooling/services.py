@@ -34,6 +34,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -44,7 +45,7 @@ from apps.core.bulk import SNIFF_BYTES, BulkFileRejected, detect_encoding, encod
 from apps.core.codes import normalise_code
 from apps.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.jobs import job_enqueue
-from apps.core.mail import email_notify, staff_who_can
+from apps.core.mail import awaiting_approval_notify, email_notify, mail_language, portal_url, staff_who_can
 from apps.core.models import AuditAction, Job
 from apps.core.money import MoneyError, check_fen, format_yuan
 from apps.core.otp import require_otp
@@ -314,7 +315,48 @@ def transfer_propose_detailed(
             user=proposer,
             reason=reason or memo,
         )
+        transaction.on_commit(lambda: _notify_checkers(transfer.pk), robust=True)
         return Proposal(transfer, True)
+
+
+def _notify_checkers(transfer_id: int) -> None:
+    """After the proposal commits: a transfer still proposed awaits a finance_checker of the
+    debited account's province (national checkers for the national fund), who gets one mail
+    (``transfer.proposed:<id>``); the proposer never. Fund income, proposed and approved in
+    one transaction, is posted by then and mails nobody."""
+    with transaction.atomic():
+        transfer = (
+            Transfer.objects.select_related("from_account__province", "to_account", "proposed_by")
+            .filter(pk=transfer_id, state=Transfer.State.PROPOSED)
+            .first()
+        )
+        if transfer is None:
+            return
+        facts = {
+            "id": transfer.pk,
+            "amount": format_yuan(transfer.amount_fen),
+            "source": transfer.from_account.name,
+            "target": transfer.to_account.name,
+            "proposer": transfer.proposed_by.get_username(),
+            "memo": transfer.memo,
+            "url": portal_url(reverse("admin:pooling_transfer_change", args=[transfer.pk])),
+        }
+        with mail_language():
+            subject = gettext("Transfer #%(id)s of %(amount)s awaits your approval") % facts
+            body = (
+                gettext(
+                    "%(proposer)s proposed moving %(amount)s from %(source)s to %(target)s (%(memo)s).\nApprove or reject it: %(url)s\n"
+                )
+                % facts
+            )
+        awaiting_approval_notify(
+            key=f"transfer.proposed:{transfer.pk}",
+            roles=[Role.FINANCE_CHECKER],
+            province=transfer.from_account.province_code,
+            exclude=[transfer.proposed_by],
+            subject=subject,
+            body=body,
+        )
 
 
 def transfer_propose(

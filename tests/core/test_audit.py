@@ -435,3 +435,13 @@ def test_each_precheck_rule_action_writes_exactly_one_typed_event(world):
         events = _events_of(step)
         if action is not None:
             assert events == [action], action
+
+
+def test_reminding_hospitals_of_an_unacknowledged_release_writes_exactly_one_typed_event(world):
+    from apps.notices import services as notices
+    from tests.factories import publish
+
+    release = publish(world["draft"], admin=world["admin"], reviewer=world["reviewer"])
+    hospitals.hospital_register(code="H31010100009", name="上海提醒医院", province_code=SH, contact_email="it@remind.example.org")
+    events = _events_of(lambda: notices.release_reminders_queue(today=release.effective_from - dt.timedelta(days=3)))
+    assert events == [AuditAction.RELEASE_REMINDERS_QUEUED]
