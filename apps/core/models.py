@@ -149,6 +149,7 @@ class AuditAction(models.TextChoices):
     UNIFICATION_COMPLETED = "unification.completed", "move to unified collection and expenditure completed"
     SETTLEMENTS_IMPORTED = "settlements.imported", "settlement file imported"
     RECONCILIATION_RUN = "reconciliation.run", "reconciliation run finished"
+    PARTITION_DETACHED = "partition.detached", "a month of ledger entries or settlement records detached"
 
 
 class AuditEvent(models.Model):

@@ -25,6 +25,7 @@ from .models import (
     AdvanceFundPolicy,
     ClearingResult,
     FundAccount,
+    LedgerArchive,
     LedgerEntry,
     PoolingBudget,
     PoolingModelChange,
@@ -72,7 +73,9 @@ def entries_visible_to(*, user: Any) -> QuerySet[LedgerEntry]:
 
 def account_balance_from_entries(*, account: FundAccount) -> int:
     """The balance as the sum of the account's entries (what the maintained column must equal)."""
-    return int(LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount_fen"))["total"] or 0)
+    live = LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount_fen"))["total"] or 0
+    archived = LedgerArchive.objects.filter(account=account).aggregate(total=Sum("entries_fen"))["total"] or 0
+    return int(live) + int(archived)
 
 
 def ledger_balance_mismatches() -> list[dict[str, int]]:
@@ -416,7 +419,9 @@ def account_statement(*, account: FundAccount, date_from: dt.date, date_to: dt.d
     (``statement_accounts_visible_to``)."""
     start, end = statement_range(date_from=date_from, date_to=date_to)
     entries = LedgerEntry.objects.filter(account=account)
-    opening = int(entries.filter(posted_at__lt=start).aggregate(total=Sum("amount_fen"))["total"] or 0)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.STATEMENT_OPENING_SQL, [start, account.pk])
+        opening = int(cursor.fetchone()[0])
     rows = list(
         entries.filter(posted_at__gte=start, posted_at__lt=end)
         .order_by("posted_at", "id")

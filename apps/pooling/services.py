@@ -60,6 +60,7 @@ from .models import (
     AdvanceFundPolicy,
     ClearingResult,
     FundAccount,
+    LedgerArchive,
     LedgerEntry,
     PoolingBudget,
     PoolingModelChange,
@@ -411,6 +412,15 @@ def _ensure_proposed(transfer: Transfer) -> None:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
 
 
+def ledger_partition_ensure(*, at: dt.datetime) -> None:
+    """Make sure the month of ``at`` has its ledger partition (migration 0007: entries are
+    partitioned by month). Usually it exists (a lookup in pg_class); the first posting of a
+    month creates it through a SECURITY DEFINER function, which holds a lock on the entries
+    table until the posting commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pooling_ledger_partition_ensure(%s)", [at])
+
+
 def _post(transfer: Transfer, *, user: Any) -> None:
     """Write the two entries under both account row locks (taken in primary-key order, the
     overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
@@ -428,6 +438,7 @@ def _post(transfer: Transfer, *, user: Any) -> None:
             code="insufficient_funds",
         )
     now = timezone.now()
+    ledger_partition_ensure(at=now)
     LedgerEntry.objects.bulk_create(
         [
             LedgerEntry(account_id=transfer.from_account_id, transfer=transfer, amount_fen=-amount, posted_at=now),
@@ -1564,3 +1575,41 @@ def unification_complete(*, change: PoolingModelChange, user: Any) -> PoolingMod
         },
     )
     return change
+
+
+# --- detaching old months of ledger entries (issue 22) ---------------------------------------------
+
+
+@transaction.atomic
+def ledger_month_detach(*, period: str, actor: str = "manage.py detach_partition") -> dict[str, Any]:
+    """Detach the ledger entries of ``period`` (YYYY-MM, before last month) from the table: they
+    stay in their own table ``pooling_ledgerentry_mYYYYMM`` (archive it, then drop it), and their
+    per-account sums are kept as ``LedgerArchive`` rows so the balance checks still add up.
+    Returns {partition, accounts, entries}. Runs as the tables' owner (DETACH is DDL).
+
+    Raises ValidationFailed (period format), Conflict ``partition_in_use`` (this month or the
+    last one: postings and their statements still read them), NotFound ``partition_unknown``."""
+    from apps.core.partitioning import partition_detach, partitions_of
+
+    check_period(period)
+    this_month = timezone.localdate().replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    if period >= f"{last_month:%Y-%m}":
+        raise Conflict(f"{period} is this or last month: entries of it are still posted and read", code="partition_in_use")
+    name = f"pooling_ledgerentry_m{period.replace('-', '')}"
+    if name not in {partition for partition, _ in partitions_of("pooling_ledgerentry")}:
+        raise NotFound(f"no attached partition {name}", code="partition_unknown")
+    start, end = selectors._month_bounds(period)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT account_id, count(*), sum(amount_fen) FROM {connection.ops.quote_name(name)} GROUP BY account_id")
+        sums = cursor.fetchall()
+    LedgerArchive.objects.bulk_create(
+        [
+            LedgerArchive(partition=name, period_start=start, period_end=end, account_id=a, entries=n, entries_fen=total)
+            for a, n, total in sums
+        ]
+    )
+    partition_detach(table="pooling_ledgerentry", partition=name)
+    detail = {"partition": name, "period": period, "accounts": len(sums), "entries": sum(n for _, n, _ in sums)}
+    audit_record(action=AuditAction.PARTITION_DETACHED, actor=actor, object_type="pooling.ledgerentry", object_id=name, detail=detail)
+    return detail

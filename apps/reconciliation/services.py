@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import JobProgress
-from apps.core.errors import Forbidden, ValidationFailed
+from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.core.jobs import job_enqueue
 from apps.core.models import AuditAction, Job
 from apps.core.permissions import bound_province, require_role
@@ -74,6 +74,14 @@ def _check_side(side: str) -> str:
 # --- imports -----------------------------------------------------------------------------------
 
 
+def settlement_partition_ensure(*, period: str) -> None:
+    """Create the month's partition of settlement records if it is missing (migration 0004), in
+    a short transaction of its own: creating it locks the records table, which must not last for
+    a whole import."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT reconciliation_settlement_partition_ensure(%s)", [period])
+
+
 def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "") -> dict[str, Any]:
     """Import one side's settlement CSV for ``period`` as a new batch; returns {batch, rows, period, side}.
 
@@ -86,6 +94,7 @@ def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job
         require_role(user, Role.FINANCE_MAKER)
     province = bound_province(user)
     progress = JobProgress(job.pk if job else None)
+    settlement_partition_ensure(period=period)
     try:
         with transaction.atomic():
             batch = SettlementBatch(period=period, side=side, filename=PurePath(filename).name[:255], imported_by=user)
@@ -258,3 +267,30 @@ def reconciliation_job_handler(job: Job) -> dict[str, Any]:
     """Run a queued run job (see ``core.jobs.job_run``); the result names the run, its counts and net positions."""
     run = reconciliation_run(period=job.params["period"], user=job.created_by, job=job)
     return {"run": run.pk, **run.summary}
+
+
+# --- detaching old months of settlement records (issue 22) --------------------------------------
+
+
+@transaction.atomic
+def settlement_month_detach(*, period: str, actor: str = "manage.py detach_partition") -> dict[str, Any]:
+    """Detach the settlement records of ``period`` from the table: they stay in their own table
+    ``reconciliation_settlementrecord_pYYYYMM`` (archive it, then drop it); batches, runs and
+    discrepancies of the month stay. Returns {partition, records}. Runs as the tables' owner.
+
+    Raises ValidationFailed (period format), NotFound ``partition_unknown``."""
+    from apps.core.partitioning import partition_detach, partitions_of
+
+    check_period(period)
+    name = f"reconciliation_settlementrecord_p{period.replace('-', '')}"
+    if name not in {partition for partition, _ in partitions_of("reconciliation_settlementrecord")}:
+        raise NotFound(f"no attached partition {name}", code="partition_unknown")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(name)}")
+        records = int(cursor.fetchone()[0])
+    partition_detach(table="reconciliation_settlementrecord", partition=name)
+    detail = {"partition": name, "period": period, "records": records}
+    audit_record(
+        action=AuditAction.PARTITION_DETACHED, actor=actor, object_type="reconciliation.settlementrecord", object_id=name, detail=detail
+    )
+    return detail
