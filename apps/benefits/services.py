@@ -29,7 +29,9 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.catalog.models import LABEL_VALIDATOR, HospitalLevel
 from apps.core.audit import audit_record, history_delete, history_save
@@ -58,6 +60,7 @@ from apps.core.codes import (
 )
 from apps.core.errors import Conflict, Forbidden, ValidationFailed, require_reason
 from apps.core.history import history_bulk_record
+from apps.core.mail import awaiting_approval_notify, mail_language, portal_url
 from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_EDITORS, require_province, require_role
 from apps.core.roles import Role
@@ -220,7 +223,42 @@ def policy_submit(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
     policy.submitted_at = timezone.now()
     history_save(policy, user=user, reason="submitted")
     audit_record(action=AuditAction.POLICY_SUBMITTED, actor=user, obj=policy, detail=_policy_detail(policy))
+    _notify_approvers(policy)
     return policy
+
+
+def _notify_approvers(policy: BenefitPolicy) -> None:
+    """A submitted policy awaits a province_staff of its province who took no part in it: each
+    gets one mail per submission (``policy.submitted:<id>:<submitted_at>``), in this transaction."""
+    facts = {
+        "id": policy.pk,
+        "province": policy.province.name,
+        "scheme": policy.scheme,
+        "setting": policy.setting,
+        "date": policy.effective_from.isoformat(),
+        "url": portal_url(reverse("admin:benefits_benefitpolicy_change", args=[policy.pk])),
+    }
+    with mail_language():
+        subject = gettext("Benefit policy #%(id)s of %(province)s awaits your approval") % facts
+        body = (
+            gettext(
+                "Benefit policy #%(id)s (%(scheme)s, %(setting)s, from %(date)s) of %(province)s was submitted.\n"
+                "Approve or send it back: %(url)s\n"
+            )
+            % facts
+        )
+    awaiting_approval_notify(
+        key=f"policy.submitted:{policy.pk}:{policy.submitted_at.isoformat() if policy.submitted_at else ''}",
+        roles=POLICY_EDITORS,
+        province=policy.province.code,
+        exclude=[
+            policy.created_by_id,
+            policy.submitted_by_id,
+            *PolicyParticipant.objects.filter(policy=policy).values_list("user_id", flat=True),
+        ],
+        subject=subject,
+        body=body,
+    )
 
 
 def _ensure_submitted(policy: BenefitPolicy) -> None:

@@ -15,13 +15,17 @@ from typing import Any, Final, Literal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.core.audit import audit_record, history_delete, history_save
 from apps.core.errors import Conflict, NotFound, ValidationFailed, require_reason
 from apps.core.history import history_bulk_record
+from apps.core.mail import awaiting_approval_notify, mail_language, portal_url
 from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
+from apps.core.roles import Role
 
 from . import exports, search, sql
 from .models import CatalogItem, CatalogRelease, ReleaseChange, ReleaseParticipant
@@ -213,7 +217,7 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
             code="removals_not_confirmed",
         )
     took_part(release=release, user=user, part=ReleaseParticipant.Part.SUBMITTED)
-    return _transition(
+    release = _transition(
         release,
         user=user,
         action=AuditAction.RELEASE_SUBMITTED,
@@ -223,6 +227,29 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
         submitted_by=user,
         submitted_at=timezone.now(),
         rejection_reason="",
+    )
+    _notify_reviewers(release)
+    return release
+
+
+def _notify_reviewers(release: CatalogRelease) -> None:
+    """A submitted release awaits a catalog_reviewer who took no part in it: each gets one mail
+    per submission (``release.submitted:<id>:<submitted_at>``), in the submitting transaction."""
+    facts = {
+        "label": release.label,
+        "date": release.effective_from.isoformat(),
+        "url": portal_url(reverse("catalog:release-review", args=[release.label])),
+    }
+    with mail_language():
+        subject = gettext("Catalog release %(label)s awaits your review") % facts
+        body = gettext("Catalog release %(label)s (in force from %(date)s) was submitted for review.\nReview it: %(url)s\n") % facts
+    awaiting_approval_notify(
+        key=f"release.submitted:{release.pk}:{release.submitted_at.isoformat() if release.submitted_at else ''}",
+        roles=[Role.CATALOG_REVIEWER],
+        province=None,
+        exclude=ReleaseParticipant.objects.filter(release=release).values_list("user_id", flat=True),
+        subject=subject,
+        body=body,
     )
 
 

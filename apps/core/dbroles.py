@@ -73,6 +73,15 @@ def app_role_grant(*, role: str, create: bool = False, password: str | None = No
         cursor.execute(f"GRANT USAGE ON SCHEMA {s} TO {r}")
         cursor.execute(f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {s} TO {r}")
         cursor.execute(f"GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {s} TO {r}")
+        # Partitions (ledger entries, settlement records) are reached through their parent only:
+        # the parent's statement triggers (balances) do not fire for a statement on a partition.
+        cursor.execute(
+            "SELECT quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relispartition AND c.relkind IN ('r', 'p') ORDER BY 1",
+            [schema],
+        )
+        for (partition,) in cursor.fetchall():
+            cursor.execute(f"REVOKE ALL ON {s}.{partition} FROM {r}")
         # Tables and sequences the owner creates later (the next migrations) get the same grants.
         cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {TABLE_PRIVILEGES} ON TABLES TO {r}")
         cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {r}")

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .models import OutgoingEmail, StaffProfile
 
@@ -41,6 +41,30 @@ def staff_who_can(*, roles: Iterable[str], province: str | None = None, exclude:
     return get_user_model().objects.filter(is_active=True, pk__in=profiles.values("user_id")).exclude(pk__in=excluded).order_by("pk")
 
 
+def portal_url(path: str) -> str:
+    """An absolute link into the portal for a mail (``PORTAL_BASE_URL``, as webhook payloads)."""
+    return str(getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000")).rstrip("/") + path
+
+
+def mail_language() -> Any:
+    """Mail to staff is written in the portal's language (``LANGUAGE_CODE``, zh-hans), whatever
+    the language of the request or task that triggers it: ``with mail_language(): gettext(...)``."""
+    return translation.override(settings.LANGUAGE_CODE)
+
+
+def awaiting_approval_notify(
+    *, key: str, roles: Iterable[str], province: str | None, exclude: Iterable[Any] = (), subject: str, body: str
+) -> int:
+    """Tell the people who can act that something awaits them (issue 18): every active user
+    holding one of ``roles`` (of ``province``; '' = national users only, None = any), less
+    ``exclude`` (whoever took part and may not approve). One mail per (key, person), ever: put
+    what makes the occasion unique in ``key`` (e.g. ``discrepancy.resolution:<id>:<proposal n>``).
+    Written in the caller's transaction, so nothing is sent for an action that rolls back;
+    returns how many mails were queued. Transfers, releases, policies and discrepancy
+    resolutions call it."""
+    return email_notify(key=key, recipients=staff_who_can(roles=roles, province=province, exclude=exclude), subject=subject, body=body)
+
+
 def email_notify(*, key: str, recipients: Iterable[Any], subject: str, body: str) -> int:
     """Queue ``subject``/``body`` to each recipient (a user with an email address, or an address);
     returns how many new rows were written (recipients without an address and repeats are skipped)."""
@@ -56,6 +80,24 @@ def email_notify(*, key: str, recipients: Iterable[Any], subject: str, body: str
     created = OutgoingEmail.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
     transaction.on_commit(_queue_sender)
     return len(created)
+
+
+def email_notify_each(*, messages: Iterable[tuple[str, str, str, str]]) -> int:
+    """Queue many one-recipient mails at once: ``(key, address, subject, body)`` each; (key,
+    address) pairs already queued are skipped. Returns how many rows were new."""
+    wanted = {(key[:200], address): (subject[:200], body) for key, address, subject, body in messages if address}
+    if not wanted:
+        return 0
+    seen = set(OutgoingEmail.objects.filter(key__in={key for key, _ in wanted}).values_list("key", "recipient"))
+    rows = [
+        OutgoingEmail(key=key, recipient=address, subject=s, body=b)
+        for (key, address), (s, b) in wanted.items()
+        if (key, address) not in seen
+    ]
+    if rows:
+        OutgoingEmail.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)  # a racing sweep's rows are skipped
+        transaction.on_commit(_queue_sender)
+    return len(rows)
 
 
 def _queue_sender() -> None:

@@ -129,6 +129,7 @@ class AuditAction(models.TextChoices):
     ENDPOINT_DISABLED = "endpoint.disabled", "webhook endpoint disabled"
     NOTICES_REPLAYED = "notices.replayed", "notice deliveries replayed"
     RELEASE_ACKNOWLEDGED = "release.acknowledged", "release acknowledged by a hospital"
+    RELEASE_REMINDERS_QUEUED = "release.reminders_queued", "hospitals reminded of a release they have not acknowledged"
     MAPPINGS_REPLACED = "mappings.replaced", "hospital code mapping uploaded"
     ACCOUNT_LIMIT_CHANGED = "account.limit_changed", "overdraft limit changed"
     TRANSFER_PROPOSED = "transfer.proposed", "transfer proposed"
@@ -152,6 +153,7 @@ class AuditAction(models.TextChoices):
     DISCREPANCY_DISPUTED = "discrepancy.disputed", "discrepancy disputed"
     DISCREPANCY_RESOLUTION_PROPOSED = "discrepancy.resolution_proposed", "discrepancy resolution proposed"
     DISCREPANCY_APPROVED = "discrepancy.approved", "discrepancy resolution approved (resolved or written off)"
+    PARTITION_DETACHED = "partition.detached", "a month of ledger entries or settlement records detached"
 
 
 class AuditEvent(models.Model):

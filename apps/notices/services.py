@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.catalog.models import CatalogRelease
 from apps.core.audit import audit_record, history_save
 from apps.core.errors import Conflict, NotFound, ValidationFailed
 from apps.core.history import history_bulk_record
-from apps.core.mail import email_notify
+from apps.core.mail import email_notify, email_notify_each, mail_language
 from apps.core.models import AuditAction
 from apps.hospitals.models import Hospital
 
@@ -485,3 +486,60 @@ def item_usage_replace(*, hospital_id: int, codes: Iterable[str]) -> int:
     ItemUsage.objects.filter(hospital_id=hospital_id).delete()
     ItemUsage.objects.bulk_create([ItemUsage(hospital_id=hospital_id, code=c, reported_at=now) for c in cleaned], batch_size=5000)
     return len(cleaned)
+
+
+# --- reminders to hospitals (issue 18) --------------------------------------------------------------
+
+REMINDER_DAYS = 7
+
+
+def release_reminders_queue(*, today: dt.date | None = None) -> dict[str, int]:
+    """Remind every active hospital with a contact address that has not acknowledged a published
+    release taking effect within REMINDER_DAYS (today included): one mail per hospital and
+    release, ever (key ``release.not_acknowledged:<release>:<hospital>``; a daily beat entry
+    repeats the check). One audit event per call that queued mail. Returns {releases, queued}."""
+    today = today or timezone.localdate()
+    releases = CatalogRelease.objects.filter(
+        status=CatalogRelease.Status.PUBLISHED, effective_from__gte=today, effective_from__lte=today + dt.timedelta(days=REMINDER_DAYS)
+    ).order_by("effective_from", "pk")
+    base = payloads.base_url()
+    queued = 0
+    with transaction.atomic():
+        for release in releases:
+            waiting = (
+                Hospital.objects.filter(active=True)
+                .exclude(contact_email="")
+                .exclude(pk__in=ReleaseAcknowledgement.objects.filter(release=release).values("hospital_id"))
+                .order_by("pk")
+                .values_list("pk", "code", "name", "contact_email")
+            )
+            with mail_language():
+                subject = gettext("Catalog release %(label)s takes effect on %(date)s: please load it") % {
+                    "label": release.label,
+                    "date": release.effective_from.isoformat(),
+                }
+                template = gettext(
+                    "%(name)s (%(code)s): catalog release %(label)s takes effect on %(date)s and your system has not "
+                    "acknowledged loading it.\n"
+                    "Download it: %(base)s/api/v1/catalog/releases/%(label)s/\n"
+                    "Then acknowledge it: POST %(base)s/api/v1/catalog/releases/%(label)s/ack/\n"
+                )
+            queued += email_notify_each(
+                messages=(
+                    (
+                        f"release.not_acknowledged:{release.pk}:{pk}",
+                        email,
+                        subject,
+                        template % {"name": name, "code": code, "label": release.label, "date": release.effective_from, "base": base},
+                    )
+                    for pk, code, name, email in waiting.iterator(chunk_size=5000)
+                )
+            )
+        if queued:
+            audit_record(
+                action=AuditAction.RELEASE_REMINDERS_QUEUED,
+                actor="notices.remind_unacknowledged",
+                object_type="catalog.catalogrelease",
+                detail={"releases": [r.label for r in releases], "queued": queued, "day": today.isoformat()},
+            )
+    return {"releases": len(releases), "queued": queued}

@@ -43,3 +43,9 @@ def deliver_due() -> int:
 def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
     # A restarted worker picks up what a killed one held, once those leases have expired.
     deliver_due.apply_async(countdown=conf.lease_seconds() + 0.5)
+
+
+@shared_task(name="notices.remind_unacknowledged", acks_late=True, ignore_result=True)
+def remind_unacknowledged() -> dict[str, int]:
+    """Daily (beat): mail hospitals that have not acknowledged a release taking effect within 7 days."""
+    return services.release_reminders_queue()

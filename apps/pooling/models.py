@@ -179,7 +179,8 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         constraints = [
             models.CheckConstraint(name="ledger_entry_amount_not_zero", condition=~models.Q(amount_fen=0)),
-            models.UniqueConstraint(fields=["transfer", "account"], name="ledger_entry_one_per_account_per_transfer"),
+            # partitioned by month of posted_at (migration 0007): PostgreSQL wants the key in it
+            models.UniqueConstraint(fields=["transfer", "account", "posted_at"], name="ledger_entry_one_per_account_per_transfer"),
         ]
         # (account, id, amount) serves both the entries listing and the balance sum (index-only scan).
         indexes = [models.Index(fields=["account", "id", "amount_fen"], name="ledger_entry_account_id_amount")]
@@ -485,3 +486,25 @@ class PoolingModelChange(models.Model):
 
     def __str__(self) -> str:
         return f"pooling model change #{self.pk} {self.province_id} → {self.to_model} ({self.state})"
+
+
+class LedgerArchive(models.Model):
+    """What a detached month of ledger entries held, per account (``manage.py detach_partition
+    ledger YYYY-MM``): the entries left the table, their sums stay here, so the balance checks
+    (``selectors.ledger_balance_mismatches``, ``unbalanced_transfers``) still add up. Written once
+    per detached month and account, never changed."""
+
+    partition = models.CharField(max_length=63, help_text=_("The detached table that holds the month's entries."))
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="+")
+    entries = models.BigIntegerField()
+    entries_fen = models.BigIntegerField()
+    detached_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["period_start", "account"]
+        constraints = [models.UniqueConstraint(fields=["partition", "account"], name="ledger_archive_once_per_month_and_account")]
+
+    def __str__(self) -> str:
+        return f"{self.partition}: account {self.account_id} {format_yuan(self.entries_fen)}"

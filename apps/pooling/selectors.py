@@ -3,7 +3,9 @@ and on provincial pooling (figures, risk-adjustment runs, advances, budgets), wa
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +14,8 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.benefits.models import Province
-from apps.core.errors import NotFound
+from apps.catalog.exports import neutralise_formula
+from apps.core.errors import NotFound, ValidationFailed
 from apps.core.permissions import bound_province, reads_money
 
 from . import adjustment, sql
@@ -22,6 +25,7 @@ from .models import (
     AdvanceFundPolicy,
     ClearingResult,
     FundAccount,
+    LedgerArchive,
     LedgerEntry,
     PoolingBudget,
     PoolingModelChange,
@@ -69,7 +73,9 @@ def entries_visible_to(*, user: Any) -> QuerySet[LedgerEntry]:
 
 def account_balance_from_entries(*, account: FundAccount) -> int:
     """The balance as the sum of the account's entries (what the maintained column must equal)."""
-    return int(LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount_fen"))["total"] or 0)
+    live = LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount_fen"))["total"] or 0
+    archived = LedgerArchive.objects.filter(account=account).aggregate(total=Sum("entries_fen"))["total"] or 0
+    return int(live) + int(archived)
 
 
 def ledger_balance_mismatches() -> list[dict[str, int]]:
@@ -399,3 +405,127 @@ def budget_months(*, budget: PoolingBudget) -> list[dict[str, Any]]:
 
 def pooling_changes_visible_to(*, user: Any) -> QuerySet[PoolingModelChange]:
     return _walled(PoolingModelChange.objects.select_related("province", "proposed_by", "completed_by"), user, "province__code")
+
+
+# --- account statements (issue 18) --------------------------------------------------------------------
+
+# A statement covers at most a year and lists at most this many entries: a longer one is refused
+# with a message that says to narrow the range (the pinned shape is one list, not pages).
+STATEMENT_MAX_DAYS = 366
+STATEMENT_MAX_ENTRIES = 20_000
+STATEMENT_CSV_COLUMNS = ("row", "posted_at", "entry", "transfer", "counterpart_account", "memo", "amount_fen", "balance_fen")
+
+
+def statement_accounts_visible_to(*, user: Any) -> QuerySet[FundAccount]:
+    """Accounts whose statement ``user`` reads: a province-bound money reader her province's
+    accounts only (the national fund's statement holds every province's movements); a national
+    reader all; anyone off the money allow-list none."""
+    accounts = FundAccount.objects.select_related("province", "region")
+    if not reads_money(user):
+        return accounts.none()
+    province = bound_province(user)
+    return accounts.filter(province__code=province) if province else accounts
+
+
+def statement_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[from 00:00, the day after ``date_to`` 00:00) in the portal's time zone. Raises
+    ValidationFailed ``validation_error`` with ``errors[].code`` ``range_reversed`` or
+    ``range_too_long`` (more than a year)."""
+    if date_to < date_from:
+        raise ValidationFailed(
+            "the statement ends before it starts", errors=[{"field": "to", "code": "range_reversed", "message": "to must not precede from"}]
+        )
+    if (date_to - date_from).days + 1 > STATEMENT_MAX_DAYS:
+        raise ValidationFailed(
+            "a statement covers at most one year; ask for several",
+            errors=[{"field": "to", "code": "range_too_long", "message": f"at most {STATEMENT_MAX_DAYS} days from 'from'"}],
+        )
+    tz = timezone.get_current_timezone()
+    return dt.datetime.combine(date_from, dt.time.min, tz), dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tz)
+
+
+def account_statement(*, account: FundAccount, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+    """The account's statement over [date_from, date_to] (whole days, portal time zone): the
+    balance before the first day, every posted entry in posting order with its transfer, memo,
+    counterpart account and running balance, and the balance after the last day. Money in fen.
+
+    Raises ValidationFailed (``range_reversed``, ``range_too_long``, ``statement_too_long`` when
+    the range holds more than STATEMENT_MAX_ENTRIES entries). Callers check visibility first
+    (``statement_accounts_visible_to``)."""
+    start, end = statement_range(date_from=date_from, date_to=date_to)
+    entries = LedgerEntry.objects.filter(account=account)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.STATEMENT_OPENING_SQL, [start, account.pk])
+        opening = int(cursor.fetchone()[0])
+    rows = list(
+        entries.filter(posted_at__gte=start, posted_at__lt=end)
+        .order_by("posted_at", "id")
+        .values("id", "posted_at", "amount_fen", "transfer_id", "transfer__memo", "transfer__from_account_id", "transfer__to_account_id")[
+            : STATEMENT_MAX_ENTRIES + 1
+        ]
+    )
+    if len(rows) > STATEMENT_MAX_ENTRIES:
+        raise ValidationFailed(
+            f"more than {STATEMENT_MAX_ENTRIES} entries in this range; ask for a shorter one",
+            errors=[{"field": "to", "code": "statement_too_long", "message": f"at most {STATEMENT_MAX_ENTRIES} entries per statement"}],
+        )
+    balance = opening
+    lines = []
+    for row in rows:
+        balance += row["amount_fen"]
+        from_id, to_id = row["transfer__from_account_id"], row["transfer__to_account_id"]
+        lines.append(
+            {
+                "id": row["id"],
+                "posted_at": row["posted_at"],
+                "transfer": row["transfer_id"],
+                "counterpart_account": to_id if from_id == account.pk else from_id,
+                "memo": row["transfer__memo"],
+                "amount_fen": row["amount_fen"],
+                "balance_fen": balance,
+            }
+        )
+    return {
+        "account": account.pk,
+        "account_name": account.name,
+        "province": account.province_code,
+        "from": date_from,
+        "to": date_to,
+        "opening_balance_fen": opening,
+        "entries": lines,
+        "closing_balance_fen": balance,
+    }
+
+
+def account_statement_csv(*, statement: dict[str, Any]) -> str:
+    """The statement as CSV: an ``opening`` row, one ``entry`` row per entry, a ``closing`` row
+    (money in fen; memos that start like a formula are neutralised for spreadsheets)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(STATEMENT_CSV_COLUMNS)
+    writer.writerow(["opening", statement["from"].isoformat(), "", "", "", "", "", statement["opening_balance_fen"]])
+    for e in statement["entries"]:
+        posted = timezone.localtime(e["posted_at"]).isoformat()
+        memo = neutralise_formula(e["memo"])
+        writer.writerow(["entry", posted, e["id"], e["transfer"], e["counterpart_account"], memo, e["amount_fen"], e["balance_fen"]])
+    writer.writerow(["closing", statement["to"].isoformat(), "", "", "", "", "", statement["closing_balance_fen"]])
+    return buffer.getvalue()
+
+
+def advance_topups_after_clearing(*, province_code: str, period: str) -> list[Transfer]:
+    """Top-ups of the province's advance proposed after the ``period`` clearing (any state), in
+    proposal order: ``services._advance_topup`` names the period in their memo."""
+    return list(
+        Transfer.objects.filter(
+            to_account__kind=FundAccount.Kind.ADVANCE,
+            to_account__province__code=province_code,
+            memo__endswith=f" after the {period} clearing",
+        )
+        .select_related("from_account", "to_account")
+        .order_by("pk")
+    )
+
+
+def prefunds_clearing(*, province_code: str) -> bool:
+    """Whether the province pays its clearing from its advance (it has an advance policy)."""
+    return AdvanceFundPolicy.objects.filter(province__code=province_code).exists()

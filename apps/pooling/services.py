@@ -34,6 +34,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -44,7 +45,7 @@ from apps.core.bulk import SNIFF_BYTES, BulkFileRejected, detect_encoding, encod
 from apps.core.codes import normalise_code
 from apps.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.jobs import job_enqueue
-from apps.core.mail import email_notify, staff_who_can
+from apps.core.mail import awaiting_approval_notify, email_notify, mail_language, portal_url, staff_who_can
 from apps.core.models import AuditAction, Job
 from apps.core.money import MoneyError, check_fen, format_yuan
 from apps.core.otp import require_otp
@@ -59,6 +60,7 @@ from .models import (
     AdvanceFundPolicy,
     ClearingResult,
     FundAccount,
+    LedgerArchive,
     LedgerEntry,
     PoolingBudget,
     PoolingModelChange,
@@ -316,6 +318,7 @@ def transfer_propose_detailed(
             user=proposer,
             reason=reason or memo,
         )
+        transaction.on_commit(lambda: _notify_checkers(transfer.pk), robust=True)
         return Proposal(transfer, True)
 
 
@@ -332,6 +335,46 @@ def _refuse_overdraft_at_proposal(account: FundAccount, amount_fen: int) -> None
             f"{account} can pay {format_yuan(max(available, 0))} (balance {format_yuan(account.balance_fen)}, overdraft limit "
             f"{format_yuan(account.overdraft_limit_fen)}, less transfers waiting for approval); {format_yuan(amount_fen)} is more",
             code="insufficient_funds",
+        )
+
+
+def _notify_checkers(transfer_id: int) -> None:
+    """After the proposal commits: a transfer still proposed awaits a finance_checker of the
+    debited account's province (national checkers for the national fund), who gets one mail
+    (``transfer.proposed:<id>``); the proposer never. Fund income, proposed and approved in
+    one transaction, is posted by then and mails nobody."""
+    with transaction.atomic():
+        transfer = (
+            Transfer.objects.select_related("from_account__province", "to_account", "proposed_by")
+            .filter(pk=transfer_id, state=Transfer.State.PROPOSED)
+            .first()
+        )
+        if transfer is None:
+            return
+        facts = {
+            "id": transfer.pk,
+            "amount": format_yuan(transfer.amount_fen),
+            "source": transfer.from_account.name,
+            "target": transfer.to_account.name,
+            "proposer": transfer.proposed_by.get_username(),
+            "memo": transfer.memo,
+            "url": portal_url(reverse("admin:pooling_transfer_change", args=[transfer.pk])),
+        }
+        with mail_language():
+            subject = gettext("Transfer #%(id)s of %(amount)s awaits your approval") % facts
+            body = (
+                gettext(
+                    "%(proposer)s proposed moving %(amount)s from %(source)s to %(target)s (%(memo)s).\nApprove or reject it: %(url)s\n"
+                )
+                % facts
+            )
+        awaiting_approval_notify(
+            key=f"transfer.proposed:{transfer.pk}",
+            roles=[Role.FINANCE_CHECKER],
+            province=transfer.from_account.province_code,
+            exclude=[transfer.proposed_by],
+            subject=subject,
+            body=body,
         )
 
 
@@ -387,6 +430,15 @@ def _ensure_proposed(transfer: Transfer) -> None:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
 
 
+def ledger_partition_ensure(*, at: dt.datetime) -> None:
+    """Make sure the month of ``at`` has its ledger partition (migration 0007: entries are
+    partitioned by month). Usually it exists (a lookup in pg_class); the first posting of a
+    month creates it through a SECURITY DEFINER function, which holds a lock on the entries
+    table until the posting commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pooling_ledger_partition_ensure(%s)", [at])
+
+
 def _post(transfer: Transfer, *, user: Any, reason: str = "") -> None:
     """Write the two entries under both account row locks (taken in primary-key order, the
     overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
@@ -404,6 +456,7 @@ def _post(transfer: Transfer, *, user: Any, reason: str = "") -> None:
             code="insufficient_funds",
         )
     now = timezone.now()
+    ledger_partition_ensure(at=now)
     LedgerEntry.objects.bulk_create(
         [
             LedgerEntry(account_id=transfer.from_account_id, transfer=transfer, amount_fen=-amount, posted_at=now),
@@ -1574,3 +1627,41 @@ def unification_complete(*, change: PoolingModelChange, user: Any) -> PoolingMod
         },
     )
     return change
+
+
+# --- detaching old months of ledger entries (issue 22) ---------------------------------------------
+
+
+@transaction.atomic
+def ledger_month_detach(*, period: str, actor: str = "manage.py detach_partition") -> dict[str, Any]:
+    """Detach the ledger entries of ``period`` (YYYY-MM, before last month) from the table: they
+    stay in their own table ``pooling_ledgerentry_mYYYYMM`` (archive it, then drop it), and their
+    per-account sums are kept as ``LedgerArchive`` rows so the balance checks still add up.
+    Returns {partition, accounts, entries}. Runs as the tables' owner (DETACH is DDL).
+
+    Raises ValidationFailed (period format), Conflict ``partition_in_use`` (this month or the
+    last one: postings and their statements still read them), NotFound ``partition_unknown``."""
+    from apps.core.partitioning import partition_detach, partitions_of
+
+    check_period(period)
+    this_month = timezone.localdate().replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    if period >= f"{last_month:%Y-%m}":
+        raise Conflict(f"{period} is this or last month: entries of it are still posted and read", code="partition_in_use")
+    name = f"pooling_ledgerentry_m{period.replace('-', '')}"
+    if name not in {partition for partition, _ in partitions_of("pooling_ledgerentry")}:
+        raise NotFound(f"no attached partition {name}", code="partition_unknown")
+    start, end = selectors._month_bounds(period)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT account_id, count(*), sum(amount_fen) FROM {connection.ops.quote_name(name)} GROUP BY account_id")
+        sums = cursor.fetchall()
+    LedgerArchive.objects.bulk_create(
+        [
+            LedgerArchive(partition=name, period_start=start, period_end=end, account_id=a, entries=n, entries_fen=total)
+            for a, n, total in sums
+        ]
+    )
+    partition_detach(table="pooling_ledgerentry", partition=name)
+    detail = {"partition": name, "period": period, "accounts": len(sums), "entries": sum(n for _, n, _ in sums)}
+    audit_record(action=AuditAction.PARTITION_DETACHED, actor=actor, object_type="pooling.ledgerentry", object_id=name, detail=detail)
+    return detail

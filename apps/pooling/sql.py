@@ -4,11 +4,13 @@ The invariants themselves live in PostgreSQL (migrations 0002: triggers and a de
 constraint trigger); these queries let people and tests see that they hold.
 """
 
-# Accounts whose maintained balance differs from the sum of their entries: (account id,
-# maintained balance, sum of entries), by account id.
+# Accounts whose maintained balance differs from the sum of their entries (those of detached
+# months counted from their archive rows): (account id, maintained balance, sum), by account id.
 BALANCE_MISMATCHES_SQL = (
     "SELECT account.id, account.balance_fen, COALESCE(entries.total_fen, 0) FROM pooling_fundaccount account "
-    "LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total_fen FROM pooling_ledgerentry GROUP BY account_id) entries "
+    "LEFT JOIN (SELECT account_id, SUM(total_fen) AS total_fen FROM ("
+    "SELECT account_id, SUM(amount_fen) AS total_fen FROM pooling_ledgerentry GROUP BY account_id "
+    "UNION ALL SELECT account_id, SUM(entries_fen) FROM pooling_ledgerarchive GROUP BY account_id) sums GROUP BY account_id) entries "
     "ON entries.account_id = account.id WHERE account.balance_fen <> COALESCE(entries.total_fen, 0) ORDER BY account.id"
 )
 
@@ -16,7 +18,15 @@ BALANCE_MISMATCHES_SQL = (
 # not posted but have entries.
 UNBALANCED_TRANSFERS_SQL = (
     "SELECT transfer.id FROM pooling_transfer transfer LEFT JOIN pooling_ledgerentry entry ON entry.transfer_id = transfer.id "
-    "WHERE transfer.state = 'posted' GROUP BY transfer.id HAVING COUNT(entry.id) <> 2 OR COALESCE(SUM(entry.amount_fen), 0) <> 0 "
+    "WHERE transfer.state = 'posted' AND NOT EXISTS (SELECT 1 FROM pooling_ledgerarchive archive "
+    "WHERE transfer.posted_at >= archive.period_start AND transfer.posted_at < archive.period_end) GROUP BY transfer.id HAVING COUNT(entry.id) <> 2 OR COALESCE(SUM(entry.amount_fen), 0) <> 0 "
     "UNION SELECT entry.transfer_id FROM pooling_ledgerentry entry JOIN pooling_transfer transfer ON transfer.id = entry.transfer_id "
     "WHERE transfer.state <> 'posted'"
+)
+
+# An account's balance at the start of a statement: the maintained balance less every entry
+# posted since, in one snapshot. Counted backwards, so detached old months do not matter.
+STATEMENT_OPENING_SQL = (
+    "SELECT account.balance_fen - COALESCE((SELECT SUM(entry.amount_fen) FROM pooling_ledgerentry entry "
+    "WHERE entry.account_id = account.id AND entry.posted_at >= %s), 0) FROM pooling_fundaccount account WHERE account.id = %s"
 )

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, is_auditor, scoped_province
@@ -53,8 +53,19 @@ class SettlementRecordAdmin(MoneyReadersAdmin, PortalAdmin):
 class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     list_display = ["id", "period", "state", "created_at", "finished_at", "started_by", "report"]
     list_filter = ["state", "period"]
-    fields = ["period", "state", "inputs", "job", "summary_shown", "started_by", "created_at", "finished_at", "report"]
-    readonly_fields = ["period", "state", "inputs", "job", "summary_shown", "started_by", "created_at", "finished_at", "report"]
+    fields = ["period", "state", "inputs", "job", "summary_shown", "started_by", "created_at", "finished_at", "report", "statements"]
+    readonly_fields = [
+        "period",
+        "state",
+        "inputs",
+        "job",
+        "summary_shown",
+        "started_by",
+        "created_at",
+        "finished_at",
+        "report",
+        "statements",
+    ]
     list_select_related = ["started_by"]
     read_only = True
     actions = ["run_again"]
@@ -62,7 +73,11 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> ReconciliationRun | None:
         run = super().get_object(request, object_id, from_field)
         if run is not None:  # what this reader may see of it, never the raw summary
-            run.shown = selectors.run_summary_for(run=run, province=scoped_province(request))  # type: ignore[attr-defined]
+            province = scoped_province(request)
+            run.shown = selectors.run_summary_for(run=run, province=province)  # type: ignore[attr-defined]
+            # one clearing statement per province of the run; a province-bound reader's own only
+            codes = sorted(run.summary.get("net_positions", {})) if run.summary else []
+            run.statement_provinces = [c for c in codes if not province or c == province]  # type: ignore[attr-defined]
         return run
 
     @admin.display(description="summary")
@@ -78,6 +93,14 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     @admin.display(description="report")
     def report(self, obj: ReconciliationRun) -> str:
         return format_html('<a href="{}">report</a>', reverse("reconciliation:run-report", args=[obj.pk]))
+
+    @admin.display(description=_("clearing statements (PDF)"))
+    def statements(self, obj: ReconciliationRun) -> str:
+        codes = getattr(obj, "statement_provinces", [])
+        if not codes:
+            return "—"
+        url = reverse("reconciliation-run-statement", args=[obj.pk])
+        return format_html_join(" · ", '<a href="{}?province={}&amp;format=pdf">{}</a>', ((url, code, code) for code in codes))
 
     @admin.action(description="Run these periods again (queued job)")
     def run_again(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:

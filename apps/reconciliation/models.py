@@ -2,8 +2,9 @@
 
 Scale: tens of millions of ``SettlementRecord`` rows a month per side. Records are written
 only by COPY + set-based INSERT (services.settlement_import) and read by one GROUP BY per run;
-the (period, side, settlement_id) index serves per-period scans and look-ups. Declarative
-partitioning by period is the next step (see README of this app in the report).
+the (period, side, settlement_id) index serves per-period scans and look-ups. The table is
+partitioned by period (LIST, migration 0004; primary key (id, period)): the import creates the
+month's partition, old months are detached by ``manage.py detach_partition``.
 """
 
 from __future__ import annotations

@@ -100,6 +100,14 @@ def _batch_for_replacement(*, replaces: int | None, period: str, side: str, user
     return old
 
 
+def settlement_partition_ensure(*, period: str) -> None:
+    """Create the month's partition of settlement records if it is missing (migration 0004), in
+    a short transaction of its own: creating it locks the records table, which must not last for
+    a whole import."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT reconciliation_settlement_partition_ensure(%s)", [period])
+
+
 def settlement_import(
     *, period: str, side: str, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "", replaces: int | None = None
 ) -> dict[str, Any]:
@@ -122,6 +130,7 @@ def settlement_import(
     if user is not None:
         require_role(user, Role.FINANCE_MAKER)
     progress = JobProgress(job.pk if job else None)
+    settlement_partition_ensure(period=period)
     try:
         with transaction.atomic():
             old = _batch_for_replacement(replaces=replaces, period=period, side=side, user=user)
@@ -650,3 +659,30 @@ def discrepancy_allowed_actions(*, discrepancy: Discrepancy, user: Any) -> list[
     ):
         actions.append("approve")
     return actions
+
+
+# --- detaching old months of settlement records (issue 22) --------------------------------------
+
+
+@transaction.atomic
+def settlement_month_detach(*, period: str, actor: str = "manage.py detach_partition") -> dict[str, Any]:
+    """Detach the settlement records of ``period`` from the table: they stay in their own table
+    ``reconciliation_settlementrecord_pYYYYMM`` (archive it, then drop it); batches, runs and
+    discrepancies of the month stay. Returns {partition, records}. Runs as the tables' owner.
+
+    Raises ValidationFailed (period format), NotFound ``partition_unknown``."""
+    from apps.core.partitioning import partition_detach, partitions_of
+
+    check_period(period)
+    name = f"reconciliation_settlementrecord_p{period.replace('-', '')}"
+    if name not in {partition for partition, _ in partitions_of("reconciliation_settlementrecord")}:
+        raise NotFound(f"no attached partition {name}", code="partition_unknown")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(name)}")
+        records = int(cursor.fetchone()[0])
+    partition_detach(table="reconciliation_settlementrecord", partition=name)
+    detail = {"partition": name, "period": period, "records": records}
+    audit_record(
+        action=AuditAction.PARTITION_DETACHED, actor=actor, object_type="reconciliation.settlementrecord", object_id=name, detail=detail
+    )
+    return detail

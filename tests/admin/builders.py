@@ -91,6 +91,9 @@ class World:
 
 
 def _settlement(w: World) -> SettlementRecord:
+    from apps.reconciliation.services import settlement_partition_ensure
+
+    settlement_partition_ensure(period="2025-01")  # records are partitioned by period (the import does this)
     return SettlementRecord.objects.create(
         batch=w.batch(),
         period="2025-01",

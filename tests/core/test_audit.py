@@ -501,3 +501,13 @@ def test_each_settlement_batch_and_discrepancy_action_writes_exactly_one_typed_e
         lambda: reconciliation.discrepancy_resolve(discrepancy=d, user=sc_maker, resolution="accept_home", reason="补报")
     ) == [AuditAction.DISCREPANCY_RESOLUTION_PROPOSED]
     assert _events_of(lambda: reconciliation.discrepancy_approve(discrepancy=d, user=sh_checker)) == [AuditAction.DISCREPANCY_APPROVED]
+
+
+def test_reminding_hospitals_of_an_unacknowledged_release_writes_exactly_one_typed_event(world):
+    from apps.notices import services as notices
+    from tests.factories import publish
+
+    release = publish(world["draft"], admin=world["admin"], reviewer=world["reviewer"])
+    hospitals.hospital_register(code="H31010100009", name="上海提醒医院", province_code=SH, contact_email="it@remind.example.org")
+    events = _events_of(lambda: notices.release_reminders_queue(today=release.effective_from - dt.timedelta(days=3)))
+    assert events == [AuditAction.RELEASE_REMINDERS_QUEUED]

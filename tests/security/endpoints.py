@@ -8,6 +8,7 @@ method on one) or a new page without an entry here makes the access matrix fail.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,13 @@ def _figures(w: World) -> dict[str, Any]:
     return {"file": SimpleUploadedFile("figures.csv", content, content_type="text/csv")}
 
 
+def _statement_range(w: World) -> dict[str, Any]:
+    """The last month up to tomorrow (the world's entries were posted today), as CSV, so that the
+    leak check reads every memo and amount of the statement."""
+    today = dt.date.today()
+    return {"from": (today - dt.timedelta(days=30)).isoformat(), "to": (today + dt.timedelta(days=1)).isoformat(), "format": "csv"}
+
+
 def _fhir_system() -> str:
     from apps.hospitals.api.fhir.resources import system_url
 
@@ -197,6 +205,8 @@ API: dict[tuple[str, str], Call] = {
     ("account-list", "get"): Call(_none, lambda w: {"page_size": 1000}),
     ("account-detail", "get"): Call(lambda w: {"pk": w.account_a.pk}),
     ("account-entries", "get"): Call(lambda w: {"pk": w.account_a.pk}),
+    # CSV, so that the leak check reads every memo and amount of the statement
+    ("account-statement", "get"): Call(lambda w: {"pk": w.account_a.pk}, _statement_range),
     ("transfer-list", "get"): Call(_none, lambda w: {"page_size": 1000}),
     ("transfer-list", "post"): Call(
         _none,
@@ -217,6 +227,7 @@ API: dict[tuple[str, str], Call] = {
     ("reconciliation-run-list", "post"): Call(_none, lambda w: {"period": PERIOD}),
     ("reconciliation-run-detail", "get"): Call(_run),
     ("reconciliation-run-discrepancies", "get"): Call(_run),
+    ("reconciliation-run-statement", "get"): Call(_run, lambda w: {"province": "310000", "format": "json"}),
     ("settlement-import", "post"): Call(_none, _settlements, multipart=True),
     ("settlement-batch-list", "get"): Call(_none, lambda w: {"period": PERIOD}),
     ("settlement-batch-withdraw", "post"): Call(_batch_a, lambda w: {"reason": "重复上传"}),

@@ -61,6 +61,7 @@ API_EXPECTED: dict[tuple[str, str], str] = {
     ("account-detail", "get"): MONEY_OF_A,
     ("account-entries", "get"): MONEY_OF_A,
     ("account-list", "get"): MONEY_LIST,
+    ("account-statement", "get"): MONEY_OF_A,
     ("benefit-policy-approve", "post"): GUESTS + " 409 403w" + " 403" * 9,
     ("benefit-policy-list", "get"): STAFF_READ,
     ("benefit-policy-list", "post"): GUESTS + " 201 403w" + " 403" * 9,
@@ -108,6 +109,8 @@ API_EXPECTED: dict[tuple[str, str], str] = {
     ("pooling-unification-complete", "post"): GUESTS + " 403 403 409 200 403 403w 403 200 403 403 403",
     ("reconciliation-run-detail", "get"): MONEY_LIST,
     ("reconciliation-run-discrepancies", "get"): MONEY_LIST,
+    # A's clearing statement: B's callers naming A are 403 wrong_province.
+    ("reconciliation-run-statement", "get"): GUESTS + " 200 403w 200 200 403w 403w 200 200 200 403 403",
     ("reconciliation-run-list", "post"): GUESTS + " 403 403 403 403 403 403 202 202 403 403 403",
     ("reconciliation-run-discrepancy-list", "get"): MONEY_LIST,
     ("reconciliation-compliance", "get"): GUESTS + " 200 403w 200 200 403w 403w 200 200 200 403 403",

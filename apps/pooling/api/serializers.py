@@ -62,3 +62,32 @@ class TransferProposeSerializer(serializers.Serializer[Any]):
 
 class ReasonSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
+
+
+class StatementQuerySerializer(serializers.Serializer[Any]):
+    """``?from=DATE&to=DATE&format=json|csv|pdf`` of an account statement (``from`` is a keyword in Python)."""
+
+    vars()["from"] = serializers.DateField()
+    to = serializers.DateField()
+    format = serializers.ChoiceField(choices=["json", "csv", "pdf"], default="json")
+
+
+class StatementEntrySerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    posted_at = serializers.DateTimeField()
+    transfer = serializers.IntegerField()
+    counterpart_account = serializers.IntegerField()
+    memo = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+    balance_fen = serializers.IntegerField()
+
+
+class StatementSerializer(serializers.Serializer[Any]):
+    account = serializers.IntegerField()
+    account_name = serializers.CharField()
+    province = serializers.CharField()
+    vars()["from"] = serializers.DateField()
+    to = serializers.DateField()
+    opening_balance_fen = serializers.IntegerField()
+    entries = StatementEntrySerializer(many=True)
+    closing_balance_fen = serializers.IntegerField()

@@ -6,6 +6,7 @@ urlpatterns = [
     path("accounts/", views.AccountListView.as_view(), name="account-list"),
     path("accounts/<int:pk>/", views.AccountDetailView.as_view(), name="account-detail"),
     path("accounts/<int:pk>/entries/", views.AccountEntriesView.as_view(), name="account-entries"),
+    path("accounts/<int:pk>/statement/", views.AccountStatementView.as_view(), name="account-statement"),
     path("transfers/", views.TransferListCreateView.as_view(), name="transfer-list"),
     path("transfers/<int:pk>/", views.TransferDetailView.as_view(), name="transfer-detail"),
     path("transfers/<int:pk>/approve/", views.TransferApproveView.as_view(), name="transfer-approve"),

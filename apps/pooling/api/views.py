@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,10 +20,19 @@ from rest_framework.views import APIView
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import ReadsMoney
 from apps.core.errors import ValidationFailed
+from apps.core.pdf import PDF_CONTENT_TYPE, render_pdf
 from apps.pooling import selectors, services
 from apps.pooling.models import FundAccount, LedgerEntry, Transfer
 
-from .serializers import AccountSerializer, EntrySerializer, ReasonSerializer, TransferProposeSerializer, TransferSerializer
+from .serializers import (
+    AccountSerializer,
+    EntrySerializer,
+    ReasonSerializer,
+    StatementQuerySerializer,
+    StatementSerializer,
+    TransferProposeSerializer,
+    TransferSerializer,
+)
 
 
 class AccountPagination(IdCursorPagination):
@@ -69,6 +81,43 @@ class AccountEntriesView(generics.ListAPIView[LedgerEntry]):
             return LedgerEntry.objects.none()
         account = get_object_or_404(selectors.accounts_visible_to(user=self.request.user), pk=self.kwargs["pk"])
         return selectors.entries_visible_to(user=self.request.user).filter(account=account)
+
+
+class AccountStatementView(APIView):
+    """An account's statement over a date range: JSON, CSV or PDF (``?format=``). A province-bound
+    reader reads her own province's accounts only (others 404); catalog roles 403."""
+
+    permission_classes = [ReadsMoney]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        # ?format= names the statement's file type here, not a DRF renderer; errors stay JSON.
+        return JSONRenderer(), JSONRenderer.media_type
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="first day (portal time zone)"),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True, description="last day, included; at most one year after from"),
+            OpenApiParameter("format", str, enum=["json", "csv", "pdf"], description="json (default), csv or pdf"),
+        ],
+        responses={200: StatementSerializer, (200, "text/csv"): bytes, (200, PDF_CONTENT_TYPE): bytes},
+        summary="Account statement (opening balance, entries, closing balance)",
+    )
+    def get(self, request: Request, pk: int) -> Any:
+        account = get_object_or_404(selectors.statement_accounts_visible_to(user=request.user), pk=pk)
+        query = StatementQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        statement = selectors.account_statement(account=account, date_from=params["from"], date_to=params["to"])
+        name = f"statement-{account.pk}-{params['from']:%Y%m%d}-{params['to']:%Y%m%d}"
+        if params["format"] == "csv":
+            response = HttpResponse(selectors.account_statement_csv(statement=statement), content_type="text/csv; charset=utf-8")
+        elif params["format"] == "pdf":
+            pdf = render_pdf(template="statements/account_statement.html", context={"statement": statement, "account": account})
+            response = HttpResponse(pdf, content_type=PDF_CONTENT_TYPE)
+        else:
+            return Response(StatementSerializer(statement).data)
+        response["Content-Disposition"] = f'attachment; filename="{name}.{params["format"]}"'
+        return response
 
 
 class TransferListCreateView(generics.ListAPIView[Transfer]):

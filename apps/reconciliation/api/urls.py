@@ -8,6 +8,7 @@ urlpatterns = [
     path(
         "reconciliation/runs/<int:pk>/discrepancies.csv", views.RunDiscrepanciesCsvView.as_view(), name="reconciliation-run-discrepancies"
     ),
+    path("reconciliation/runs/<int:pk>/statement/", views.RunStatementView.as_view(), name="reconciliation-run-statement"),
     path("settlements/imports/", views.SettlementImportView.as_view(), name="settlement-import"),
     path("settlements/batches/", views.BatchListView.as_view(), name="settlement-batch-list"),
     path("settlements/batches/<int:pk>/withdraw/", views.BatchWithdrawView.as_view(), name="settlement-batch-withdraw"),

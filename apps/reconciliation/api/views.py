@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,8 +19,9 @@ from apps.core.api.jobs import JOB_QUEUED, job_queued
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsStaffMember, ReadsMoney
 from apps.core.errors import ValidationFailed
+from apps.core.pdf import PDF_CONTENT_TYPE, render_pdf
 from apps.core.permissions import bound_province, require_province
-from apps.reconciliation import selectors, services
+from apps.reconciliation import selectors, services, statements
 from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch
 
 from .serializers import (
@@ -99,6 +101,40 @@ class RunDiscrepanciesCsvView(APIView):
         response = StreamingHttpResponse(rows, content_type="text/csv")
         name = f"discrepancies-{run.period}-{home or 'all'}-{destination or 'all'}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class RunStatementView(APIView):
+    """A province's monthly clearing statement of a run, as PDF (default) or JSON. A
+    province-bound reader gets her own province's (another ``province`` 403 wrong_province); a
+    national reader names the province."""
+
+    permission_classes = [ReadsMoney]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        # ?format= names the statement's file type here, not a DRF renderer; errors stay JSON.
+        return JSONRenderer(), JSONRenderer.media_type
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("province", str, description="province code (a province-bound reader: her own, the default)"),
+            OpenApiParameter("format", str, enum=["pdf", "json"], description="pdf (default) or json"),
+        ],
+        responses={(200, PDF_CONTENT_TYPE): bytes, (200, "application/json"): dict},
+        summary="Monthly clearing statement of one province for a run",
+    )
+    def get(self, request: Request, pk: int) -> Any:
+        run = get_object_or_404(selectors.runs(), pk=pk)
+        province = statements.statement_province(user=request.user, requested=request.query_params.get("province", ""))
+        fmt = request.query_params.get("format", "pdf")
+        if fmt not in ("pdf", "json"):
+            raise ValidationFailed("format is pdf or json", errors=[{"field": "format", "code": "invalid", "message": "pdf or json"}])
+        statement = statements.clearing_statement(run=run, province=province)
+        if fmt == "json":
+            return Response(statement)
+        pdf = render_pdf(template="statements/clearing_statement.html", context={"statement": statement, "run": run})
+        response = HttpResponse(pdf, content_type=PDF_CONTENT_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="clearing-{run.period}-{province}-run{run.pk}.pdf"'
         return response
 
 
