@@ -188,7 +188,7 @@ def release_submit(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     release = _lock(release)
     ensure_draft(release)
     if not CatalogItem.objects.filter(release=release).exists():
-        raise ValidationFailed(f"release {release.label} has no items")
+        raise Conflict(f"release {release.label} has no items", code="release_empty")
     took_part(release=release, user=user, part=ReleaseParticipant.Part.SUBMITTED)
     return _transition(
         release,

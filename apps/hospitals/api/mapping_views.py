@@ -18,15 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.jobs import JOB_QUEUED, job_queued
+from apps.core.api.pagination import CURSOR_PARAMETER, PAGE_SIZE_PARAMETER, page_size_of
 from apps.core.api.parsers import JSONParser
 from apps.core.api.permissions import IsHospital
 from apps.core.errors import DomainError, ValidationFailed
 from apps.core.principals import HospitalPrincipal
 from apps.hospitals import mapping_selectors, mapping_services
 
-from .catalog_views import AUTH_ERRORS, _date_param
-
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+from .catalog_views import AUTH_ERRORS, _date_param, error_response
 
 
 class RequestTooLarge(DomainError):
@@ -60,14 +59,6 @@ def _statuses(raw: str) -> list[str] | None:
     return wanted
 
 
-def _page_size(request: Request) -> int:
-    try:
-        size = int(request.query_params.get("page_size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        return DEFAULT_PAGE_SIZE
-    return DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
-
-
 class MappingView(APIView):
     permission_classes = [IsHospital]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -77,8 +68,8 @@ class MappingView(APIView):
         parameters=[
             OpenApiParameter("status", str, description="ok, retired, not_in_force, unknown; several comma-separated"),
             OpenApiParameter("on", OpenApiTypes.DATE, description="the date whose release in force the mappings are checked against"),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
+            CURSOR_PARAMETER,
+            PAGE_SIZE_PARAMETER,
         ],
         responses={
             200: inline_serializer("MappingPage", {"next": serializers.URLField(allow_null=True), "results": MappingSerializer(many=True)}),
@@ -97,7 +88,7 @@ class MappingView(APIView):
             on_date=_date_param(request, "on") or timezone.localdate(),
             statuses=_statuses(request.query_params.get("status", "")),
             after=after,
-            size=_page_size(request),
+            size=page_size_of(request),
         )
         next_url = None
         if page.next_after:
@@ -116,7 +107,7 @@ class MappingView(APIView):
                 many=True,
             ),
         },
-        responses={202: JOB_QUEUED, 413: OpenApiTypes.OBJECT, **AUTH_ERRORS},
+        responses={202: JOB_QUEUED, 413: error_response(413, "request_too_large", "the upload is larger than allowed"), **AUTH_ERRORS},
         tags=["hospital"],
     )
     def put(self, request: Request) -> Response:

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import documented
 from apps.notices.models import ChangeNotice, NoticeDelivery, WebhookEndpoint
 from apps.notices.services import REPLAY_MAX_IDS
 
@@ -24,8 +25,12 @@ class ItemUsageSerializer(serializers.Serializer):
     codes = serializers.ListField(child=serializers.CharField(max_length=64, allow_blank=True), max_length=200_000)
 
 
+# What the schema says a webhook URL is (the service also refuses non-public hosts: 400 webhook_url_not_public).
+_URL_SCHEMA = {"format": "uri", "pattern": "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$", "maxLength": 500}
+
+
 class EndpointCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500)
+    url = documented(serializers.CharField(max_length=500), **_URL_SCHEMA)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=ChangeNotice.EventType.values), required=False, default=list)
 
 
@@ -33,7 +38,9 @@ class EndpointUpdateSerializer(serializers.Serializer):
     """PATCH: any of url, event_types, active; a field it does not know is refused (400), so a
     typo cannot pass for a change that was made."""
 
-    url = serializers.CharField(max_length=500, required=False)
+    refuses_unknown_fields = True  # documented as additionalProperties: false
+
+    url = documented(serializers.CharField(max_length=500, required=False), **_URL_SCHEMA)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=ChangeNotice.EventType.values), required=False)
     active = serializers.BooleanField(required=False)
 
