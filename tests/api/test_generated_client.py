@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import importlib
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,12 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
+from apps.benefits import services as benefits
+from apps.benefits.selectors import province_by_code
 from apps.catalog import services as catalog
 from apps.catalog.demo import generate_items
-from tests.factories import publish
+from apps.core.roles import Role
+from tests.factories import publish, staff
 from tests.security import world as w
 
 from .conftest import LiveWorld
@@ -74,6 +78,22 @@ def successor_release(live_world: LiveWorld) -> dict[str, str]:
     catalog.item_delete(release=draft, code=retired, user=world.users[w.CATALOG_ADMIN])
     catalog.item_put(release=draft, data=successor, user=world.users[w.CATALOG_ADMIN])
     publish(draft, admin=world.users[w.CATALOG_ADMIN], reviewer=world.users[w.CATALOG_REVIEWER])
+    # Province A's outpatient policy for 2026, drafted by one of its staff and approved by another.
+    author = staff(Role.PROVINCE_STAFF, w.A, username="policy-author-a")
+    policy = benefits.policy_create_draft(
+        user=author,
+        province=province_by_code(w.A),
+        scheme="employee",
+        setting="outpatient",
+        effective_from=dt.date(2026, 1, 1),
+        effective_to=dt.date(2027, 1, 1),
+        deductible_fen=0,
+        ratio_category_a="0.9",
+        ratio_category_b="0.8",
+        annual_cap_fen=40_000_000,
+    )
+    benefits.policy_submit(policy=policy, user=author)
+    benefits.policy_approve(policy=policy, user=world.users[w.PROVINCE_A])
     return {"retired": retired, "successor": successor["code"], "active": items[0]["code"]}
 
 
@@ -82,6 +102,11 @@ def test_a_client_generated_from_the_schema_drives_every_hospital_operation(
     live_world: LiveWorld, successor_release: dict[str, str], tmp_path: Path
 ) -> None:
     portal = _generate(tmp_path, live_world.url)
+    # Every generated operation module imports (one the generator cannot type breaks at import).
+    operations = [m.name for m in pkgutil.walk_packages(importlib.import_module(f"{PACKAGE}.api").__path__, f"{PACKAGE}.api.")]
+    for name in operations:
+        importlib.import_module(name)
+    assert len(operations) > 80
     models = importlib.import_module(f"{PACKAGE}.models")
     types = importlib.import_module(f"{PACKAGE}.types")
     client = portal.AuthenticatedClient(
@@ -159,6 +184,7 @@ def test_a_client_generated_from_the_schema_drives_every_hospital_operation(
         lines=[line],
     )
     checked = precheck_op.sync(client=client, body=body)
+    assert isinstance(checked, models.PrecheckResponse), checked
     assert [result.line_no for result in checked.lines] == [1]
 
     # Notices (the two publishes), then the acknowledgement (idempotent: 201, then 200).

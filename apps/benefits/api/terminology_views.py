@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from apps.benefits import code_check
 from apps.benefits.models import LocalItem
 from apps.benefits.selectors import local_items_in_force, province_by_code
-from apps.core.api.fields import province_code_field
+from apps.core.api.fields import documented, province_code_field
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
 from apps.core.codes import normalise_code
@@ -107,7 +107,9 @@ class CodeListField(serializers.ListField):
     validation cost ~5 µs a code, more than looking the code up."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=serializers.CharField(max_length=64), max_length=code_check.MAX_CODES, **kwargs)
+        # As the schema says (apart from what NFKC folds to ASCII): visible ASCII, spaces anywhere (removed).
+        child = documented(serializers.CharField(max_length=64), pattern="^\\s*[!-~][!-~\\s]*$", maxLength=64)
+        super().__init__(child=child, max_length=code_check.MAX_CODES, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[str]:
         if not isinstance(data, list):
@@ -117,7 +119,7 @@ class CodeListField(serializers.ListField):
         codes, errors = [], []
         for index, raw in enumerate(data):
             code = normalise_code(raw) if isinstance(raw, str) and len(raw) <= 64 else ""
-            if not code or not code.isprintable():
+            if not code or not (code.isascii() and code.isprintable()):  # national codes are ASCII once normalised
                 errors.append({"field": f"codes.{index}", "code": "code_format", "message": f"{str(raw)[:64]!r} is not a code"})
             codes.append(code)
         if errors:

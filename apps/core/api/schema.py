@@ -134,6 +134,15 @@ class PortalAutoSchema(AutoSchema):
             return _HandPagedEnvelope()
         return paginator
 
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)
+        # A view whose body is the whole point (an upload, a list) says so: the body is then
+        # required, which generators need to type it (openapi-python-client breaks on an optional
+        # body with two media types).
+        if body and self.method in getattr(self.view, "schema_required_body_methods", ()):
+            body = {**body, "required": True}
+        return body
+
     def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
@@ -206,9 +215,9 @@ def _decimal_pattern(field: Any) -> str:
     """spectacular's decimal pattern makes every digit optional (so "" and "-" match); this one
     needs a digit, and leaves out the sign and the values a 0-1 ratio does not take."""
     places = field.decimal_places or 0
-    fraction = "(?:\\.[0-9]{1,%d})?" % places if places else ""
+    fraction = "(?:\\.[0-9]{1," + str(places) + "})?" if places else ""
     if field.min_value == 0 and field.max_value == 1:
-        one = "(?:\\.0{1,%d})?" % places if places else ""
+        one = "(?:\\.0{1," + str(places) + "})?" if places else ""
         return f"^(?:0{fraction}|1{one})$"
     whole = max((field.max_digits or 0) - places, 1)
     sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
