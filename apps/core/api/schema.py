@@ -23,7 +23,7 @@ schema's description and README); the ones it names are validated and answered 4
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.openapi import AutoSchema
@@ -60,7 +60,11 @@ HOSPITAL, STAFF, ANONYMOUS = "hospital", "staff", "anonymous"
 _EVERY_CALLER = frozenset({HOSPITAL, STAFF, ANONYMOUS})
 _AUTHENTICATED = frozenset({HOSPITAL, STAFF})
 # Security requirement objects per kind of caller (names of the authentication extensions).
-_SECURITY = {HOSPITAL: [{"ApiKeyAuth": []}], STAFF: [{"StaffToken": []}, {"cookieAuth": []}], ANONYMOUS: [{}]}
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    HOSPITAL: [{"ApiKeyAuth": []}],
+    STAFF: [{"StaffToken": []}, {"cookieAuth": []}],
+    ANONYMOUS: [{}],
+}
 
 
 class ErrorItemSerializer(serializers.Serializer[Any]):
@@ -76,7 +80,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
 
     code = serializers.CharField(help_text="stable snake_case error code")
     detail = serializers.CharField(help_text="for people")
-    errors = ErrorItemSerializer(many=True, help_text="what was wrong, item by item (empty when nothing more to say)")
+    errors = ErrorItemSerializer(many=True, help_text="what was wrong, item by item (empty when nothing more to say)")  # type: ignore[assignment]
 
 
 def error_response(status: int, code: str, detail: str) -> OpenApiResponse:
@@ -177,7 +181,7 @@ class PortalAutoSchema(AutoSchema):
             schema = {**schema, "nullable": True}
         return schema
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
