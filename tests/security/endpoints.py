@@ -95,6 +95,12 @@ def _run(w: World) -> dict[str, Any]:
     return {"pk": w.run}
 
 
+def _batch_a(w: World) -> dict[str, Any]:
+    from apps.core.models import Job
+
+    return {"pk": Job.objects.get(pk=w.job_a).result["batch"]}
+
+
 def _item_body(w: World) -> dict[str, Any]:
     from apps.catalog.selectors import item_as_dict
 
@@ -212,6 +218,16 @@ API: dict[tuple[str, str], Call] = {
     ("reconciliation-run-detail", "get"): Call(_run),
     ("reconciliation-run-discrepancies", "get"): Call(_run),
     ("settlement-import", "post"): Call(_none, _settlements, multipart=True),
+    ("settlement-batch-list", "get"): Call(_none, lambda w: {"period": PERIOD}),
+    ("settlement-batch-withdraw", "post"): Call(_batch_a, lambda w: {"reason": "重复上传"}),
+    ("reconciliation-run-discrepancy-list", "get"): Call(_run, lambda w: {"page_size": 1000}),
+    ("discrepancy-dispute", "post"): Call(lambda w: {"pk": w.discrepancies["open"]}, lambda w: {"reason": "请核对"}),
+    ("discrepancy-resolve", "post"): Call(
+        lambda w: {"pk": w.discrepancies["open"]}, lambda w: {"resolution": "write_off", "reason": "核销"}
+    ),
+    ("discrepancy-approve", "post"): Call(lambda w: {"pk": w.discrepancies["proposed"]}, lambda w: {}),
+    ("reconciliation-compliance", "get"): Call(_none, lambda w: {"period": PERIOD, "province": "310000"}),
+    ("reconciliation-compliance-csv", "get"): Call(_none, lambda w: {"period": PERIOD, "province": "310000"}),
     ("pooling-figures-list", "get"): Call(_none),
     ("pooling-figures-import", "post"): Call(_none, _figures, multipart=True),
     ("pooling-adjustment-run-list", "get"): Call(_none),
@@ -246,10 +262,14 @@ PAGES: dict[tuple[str, str], Call] = {
     ("hospitals:hospital-mapping-issues", "get"): Call(lambda w: {"code": "H31010500123"}),
     ("set_language", "post"): Call(_none, lambda w: {"language": "en", "next": "/staff/"}, multipart=True),
     ("catalog:release-review", "get"): Call(_draft),
+    ("catalog:release-diff-csv", "get"): Call(_draft),
     ("catalog:release-action", "post"): Call(lambda w: {"label": w.draft.label, "action": "submit"}, lambda w: {}, multipart=True),
     ("notices:adoption", "get"): Call(_none),
     ("reconciliation:run-report", "get"): Call(_run),
     ("reconciliation:pair-report", "get"): Call(lambda w: {"pk": w.run, "home": "310000", "destination": A_PARTNER}),
+    ("reconciliation:compliance", "get"): Call(_none, lambda w: {"period": PERIOD}),
     ("staff:home", "get"): Call(_none),
     ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
+    ("staff:job-outcome", "get"): Call(lambda w: {"pk": w.job_a}),
+    ("staff:job-errors-csv", "get"): Call(lambda w: {"pk": w.job_a}),
 }

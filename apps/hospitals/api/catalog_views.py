@@ -25,6 +25,7 @@ from apps.catalog.api.search import Q_PARAMETER, search_response, wants_search
 from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem, ItemKind, PaymentCategory
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
+from apps.core.api.replica import ReplicaReadsMixin
 from apps.core.api.schema import error_response
 from apps.core.codes import normalise_code
 from apps.core.errors import NotFound, ValidationFailed
@@ -238,7 +239,7 @@ class ReleaseCursorPagination(CodeCursorPagination):
     responses={200: ManifestSerializer(many=True), 400: error_response(400, "validation_error", "the request is not valid"), **AUTH_ERRORS},
     tags=["catalog (hospitals)"],
 )
-class PublishedReleaseListView(generics.ListAPIView[Any]):
+class PublishedReleaseListView(ReplicaReadsMixin, generics.ListAPIView[Any]):
     permission_classes = [IsHospitalOrStaff]
     serializer_class = ManifestSerializer
     pagination_class = ReleaseCursorPagination
@@ -290,7 +291,7 @@ class PublishedReleaseListView(generics.ListAPIView[Any]):
     },
     tags=["catalog (hospitals)"],
 )
-class ReleaseManifestView(APIView):
+class ReleaseManifestView(ReplicaReadsMixin, APIView):
     """A published release is immutable, so its ETag never changes; the check costs at most one
     query (none once the manifest is cached)."""
 
@@ -326,7 +327,7 @@ class ReleaseManifestView(APIView):
     },
     tags=["catalog (hospitals)"],
 )
-class ReleaseItemsView(generics.ListAPIView[CatalogItem]):
+class ReleaseItemsView(ReplicaReadsMixin, generics.ListAPIView[CatalogItem]):
     """Each page is one query on (release, code) whatever its size."""
 
     permission_classes = [IsHospitalOrStaff]
@@ -397,7 +398,7 @@ class OctetStreamRenderer(GzipRenderer):
     format = "bin"
 
 
-class _ExportView(APIView):
+class _ExportView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
     renderer_classes = [JSONRenderer, GzipRenderer, OctetStreamRenderer]
     fmt = ""
@@ -461,7 +462,7 @@ class ExportJsonlView(_ExportView):
     },
     tags=["catalog (hospitals)"],
 )
-class ReleaseDiffView(APIView):
+class ReleaseDiffView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
 
     def get(self, request: Request, label: str) -> Response:
@@ -523,7 +524,7 @@ class ReleaseDiffView(APIView):
     },
     tags=["catalog (hospitals)"],
 )
-class ItemLookupView(APIView):
+class ItemLookupView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
 
     def get(self, request: Request, code: str) -> Response:

@@ -31,7 +31,9 @@ class ItemUsageSerializer(serializers.Serializer):
 
 # What the schema says a webhook URL is (the service also refuses non-public hosts: 400 webhook_url_not_public).
 # The path and query take RFC 3986 characters only (no spaces, quotes, angle brackets), checked here too.
-_URL_PATTERN = r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+_URL_PATTERN = (
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+)
 _URL_SCHEMA = {"format": "uri", "pattern": _URL_PATTERN, "maxLength": 500}
 _URL_SYNTAX = RegexValidator(_URL_PATTERN, message="the webhook URL must be an absolute http(s) URL", code="invalid_url")
 
