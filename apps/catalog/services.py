@@ -208,7 +208,7 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
     release = _lock(release)
     ensure_draft(release)
     if not CatalogItem.objects.filter(release=release).exists():
-        raise ValidationFailed(f"release {release.label} has no items")
+        raise Conflict(f"release {release.label} has no items", code="release_empty")
     losses = None if confirm_removals else release_losses(release=release)
     if losses is not None and (losses["removed"] or losses["cleared_fields"]):
         raise Conflict(

@@ -22,6 +22,25 @@ PROVINCE_PREFIXES = frozenset(
     + [f"{n}" for n in range(61, 66)]
 )
 
+
+def _prefixes_pattern(extra: str = "") -> str:
+    return "|".join(sorted(PROVINCE_PREFIXES | ({extra} if extra else set())))
+
+
+def province_code_pattern() -> str:
+    """What ``validate_province_code`` accepts as written (before normalisation), for API schemas."""
+    return f"^(?:(?:{_prefixes_pattern()})0000|{settings.XPCC_PROVINCE_CODE})$"
+
+
+def region_code_pattern() -> str:
+    """A city-level code (ends 00, not 0000) as ``validate_region_code`` accepts it."""
+    return f"^(?:{_prefixes_pattern()})(?:0[1-9]|[1-9][0-9])00$"
+
+
+def institution_code_pattern() -> str:
+    return f"^[HP](?:{_prefixes_pattern(settings.XPCC_PROVINCE_CODE[:2])})[0-9]{{9}}$"
+
+
 DRUG_CODE = re.compile(r"^[XZ][A-Z]\d{2}[A-Z]{2}[A-Z]\d{3}[A-Z]\d{3}\d{4}\d{5}$")
 # Older 20-character drug codes are only accepted as former codes (aliases); their inner
 # layout is not published, so only the shape is checked.

@@ -216,7 +216,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["apps.hospitals.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_THROTTLE_RATE", default="1200/min")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.PortalAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.CodeCursorPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
@@ -224,7 +224,15 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "National catalog governance portal API",
-    "DESCRIPTION": "Catalog releases, look-ups, pre-checks, notices, pooling and reconciliation.",
+    "DESCRIPTION": (
+        "Catalog releases, look-ups, pre-checks, notices, pooling and reconciliation.\n\n"
+        "Every error answers one envelope, `Error`: `{code, detail, errors}` with a stable `code`. "
+        "Lists answer `{next, results}`: follow `next` (absolute URL, null on the last page); "
+        "`page_size` is 1 to 1000. Query parameters an operation does not document are ignored; "
+        "the documented ones are validated (400 `validation_error` naming the parameter). "
+        "Hospitals authenticate with `Authorization: Api-Key <key>`, staff with `Authorization: Token <token>` "
+        "(or the admin session); each operation lists the ones it accepts."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -234,6 +242,7 @@ SPECTACULAR_SETTINGS = {
         "FundAccountKindEnum": "apps.pooling.models.FundAccount.Kind",
         "DiscrepancyKindEnum": "apps.reconciliation.models.Discrepancy.Kind",
     },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.core.api.schema.postprocess_paths"],
 }
 
 # Celery: without a broker URL tasks run in-process (the zero-setup demo).

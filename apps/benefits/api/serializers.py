@@ -14,7 +14,7 @@ from rest_framework.fields import SkipField, empty
 
 from apps.benefits.models import BenefitPolicy, CareSetting, Scheme
 from apps.catalog.models import HospitalLevel
-from apps.core.api.fields import FenField
+from apps.core.api.fields import FenField, institution_code_field, province_code_field, region_code_field
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code, validate_region_code
 
 MAX_LINES = 5_000
@@ -99,6 +99,7 @@ class ClaimLinesField(serializers.Field):  # type: ignore[type-arg]
     def __init__(self, *, line_serializer: type[serializers.Serializer[Any]], max_length: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.line_serializer, self.max_length = line_serializer, max_length
+        self.allow_empty = False  # read by the schema (minItems 1); to_internal_value refuses [] itself
         self.line_fields = _line_fields(line_serializer)
 
     def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
@@ -148,7 +149,7 @@ class _ClaimBaseSerializer(serializers.Serializer[Any]):
         # serializer binds a shallow copy of them instead.
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
-    home_province = serializers.CharField()
+    home_province = province_code_field()
     date_of_service = serializers.DateField()
     scheme = serializers.ChoiceField(choices=Scheme.values)
     setting = serializers.ChoiceField(choices=CareSetting.values)
@@ -169,9 +170,9 @@ class _ClaimBaseSerializer(serializers.Serializer[Any]):
 
 
 class PrecheckRequestSerializer(_ClaimBaseSerializer):
-    hospital = serializers.CharField(required=False, help_text="Institution code; a hospital caller defaults to itself.")
-    destination_province = serializers.CharField(required=False, help_text="Default: the hospital's province.")
-    pooling_area = serializers.CharField(
+    hospital = institution_code_field(required=False, help_text="Institution code; a hospital caller defaults to itself.")
+    destination_province = province_code_field(required=False, help_text="Default: the hospital's province.")
+    pooling_area = region_code_field(
         required=False, help_text="City-level pooling area where treated (decides DRG payment); default: the hospital code's."
     )
 
@@ -192,7 +193,7 @@ class PrecheckRequestSerializer(_ClaimBaseSerializer):
 
 
 class SimulationRequestSerializer(_ClaimBaseSerializer):
-    destination_province = serializers.CharField()
+    destination_province = province_code_field()
     lines = ClaimLinesField(line_serializer=SimulationLineSerializer, max_length=MAX_LINES)
 
     def validate_destination_province(self, value: str) -> str:
@@ -252,7 +253,7 @@ class ClaimResultSerializer(serializers.Serializer[Any]):
     destination_province = serializers.CharField()
     cross_province = serializers.BooleanField()
     hospital_level = serializers.CharField()
-    pooling_area = serializers.CharField()
+    pooling_area = region_code_field()
     policy = serializers.DictField()
     disease = DiseaseSerializer(allow_null=True)
     drg_group = serializers.CharField()
@@ -345,7 +346,9 @@ class PolicySerializer(serializers.ModelSerializer[BenefitPolicy]):
 class PolicyCreateSerializer(serializers.Serializer[Any]):
     """A draft policy; unknown fields are refused."""
 
-    province = serializers.CharField()
+    refuses_unknown_fields = True  # documented as additionalProperties: false
+
+    province = province_code_field()
     scheme = serializers.ChoiceField(choices=Scheme.values)
     setting = serializers.ChoiceField(choices=CareSetting.values)
     hospital_level = serializers.ChoiceField(choices=["", *HospitalLevel.values], required=False, default="", allow_blank=True)

@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from apps.benefits import code_check
 from apps.benefits.models import LocalItem
 from apps.benefits.selectors import local_items_in_force, province_by_code
+from apps.core.api.fields import documented, province_code_field
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
 from apps.core.codes import normalise_code
@@ -81,7 +82,6 @@ class LocalItemSerializer(serializers.ModelSerializer[LocalItem]):
     parameters=[
         OpenApiParameter("province", str, description="GB/T 2260 province code (default: the caller's own; national staff must name one)"),
         OpenApiParameter("on", OpenApiTypes.DATE, description="default today (Asia/Shanghai)"),
-        OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
     ],
     tags=["catalog (hospitals)"],
 )
@@ -107,7 +107,9 @@ class CodeListField(serializers.ListField):
     validation cost ~5 µs a code, more than looking the code up."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=serializers.CharField(max_length=64), max_length=code_check.MAX_CODES, **kwargs)
+        # As the schema says (apart from what NFKC folds to ASCII): visible ASCII, spaces anywhere (removed).
+        child = documented(serializers.CharField(max_length=64), pattern="^\\s*[!-~][!-~\\s]*$", maxLength=64)
+        super().__init__(child=child, max_length=code_check.MAX_CODES, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[str]:
         if not isinstance(data, list):
@@ -117,7 +119,7 @@ class CodeListField(serializers.ListField):
         codes, errors = [], []
         for index, raw in enumerate(data):
             code = normalise_code(raw) if isinstance(raw, str) and len(raw) <= 64 else ""
-            if not code or not code.isprintable():
+            if not code or not (code.isascii() and code.isprintable()):  # national codes are ASCII once normalised
                 errors.append({"field": f"codes.{index}", "code": "code_format", "message": f"{str(raw)[:64]!r} is not a code"})
             codes.append(code)
         if errors:
@@ -128,9 +130,22 @@ class CodeListField(serializers.ListField):
 class ValidateRequestSerializer(serializers.Serializer[Any]):
     on = serializers.DateField(required=False, help_text="default today (Asia/Shanghai)")
     codes = CodeListField(allow_empty=True)
-    province = serializers.CharField(
+    province = province_code_field(
         required=False, help_text="whose local items count (default: the caller's own province; hospitals: their own only)"
     )
+
+
+@extend_schema_field({"$ref": "#/components/schemas/HospitalItem"})
+class _CatalogItemField(serializers.DictField):
+    """The item as the hospitals' item list shows it (component HospitalItem, of the catalog API)."""
+
+
+class CodeValidationResultSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    status = serializers.ChoiceField(choices=["active", "local", "retired", "unknown"])
+    item = _CatalogItemField(required=False, help_text="active: the item in force (also for a former code)")
+    local_item = LocalItemSerializer(required=False, help_text="local: the province's transitional item")
+    successors = serializers.ListField(child=serializers.CharField(), required=False, help_text="retired: the codes replacing it")
 
 
 @extend_schema(
@@ -141,10 +156,7 @@ class ValidateRequestSerializer(serializers.Serializer[Any]):
             "CodeValidation",
             {
                 "release": serializers.CharField(allow_null=True, help_text="label of the release in force that day"),
-                "results": serializers.ListField(
-                    child=serializers.DictField(),
-                    help_text="[{code, status: active|local|retired|unknown, item?, local_item?, successors?}] in input order",
-                ),
+                "results": CodeValidationResultSerializer(many=True, help_text="in input order"),
             },
         )
     },

@@ -12,10 +12,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 
 from apps.catalog import search
+from apps.core.api.pagination import page_size_of
 from apps.core.errors import ValidationFailed
-
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 Q_PARAMETER = OpenApiParameter(
     "q",
@@ -27,15 +25,6 @@ Q_PARAMETER = OpenApiParameter(
 
 def wants_search(request: Request) -> bool:
     return "q" in request.query_params
-
-
-def _page_size(request: Request) -> int:
-    # As the cursor pagination of the plain list: a bad value means the default, above the cap the cap.
-    try:
-        size = int(request.query_params.get("page_size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        return DEFAULT_PAGE_SIZE
-    return DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
 
 
 def search_response(request: Request, *, release_id: int, release_label: str, kind: str, category: str) -> HttpResponse:
@@ -50,7 +39,7 @@ def search_response(request: Request, *, release_id: int, release_label: str, ki
             kind=kind,
             category=category,
             cursor=request.query_params.get("cursor", ""),
-            size=_page_size(request),
+            size=page_size_of(request),  # as the plain list: 1..1000, else 400
         )
     except search.BadSearch as exc:
         raise ValidationFailed(f"{exc.field}: {exc}", errors=[{"field": exc.field, "code": "invalid", "message": str(exc)}]) from None

@@ -64,6 +64,8 @@ class ItemSerializer(serializers.ModelSerializer[CatalogItem]):
 class ItemWriteSerializer(serializers.Serializer[Any]):
     """The item as GET returns it; unknown fields are refused (full replacement)."""
 
+    refuses_unknown_fields = True  # documented as additionalProperties: false
+
     code = serializers.CharField(max_length=64)
     kind = serializers.CharField(required=False, allow_blank=True)
     name = serializers.CharField(max_length=255)

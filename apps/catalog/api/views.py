@@ -19,6 +19,7 @@ from apps.catalog.importers import formats as import_formats
 from apps.catalog.importers import services as import_services
 from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.core.api.jobs import JOB_QUEUED, job_queued
+from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsStaffMember
 from apps.core.errors import NotFound
 
@@ -40,7 +41,7 @@ class ReleaseListCreateView(generics.ListAPIView[CatalogRelease]):
     permission_classes = [IsStaffMember]
     serializer_class = ReleaseSerializer
     queryset = CatalogRelease.objects.select_related("based_on", "previous", "created_by", "submitted_by", "approved_by", "published_by")
-    pagination_class = None
+    pagination_class = IdCursorPagination  # {next, results} as every list (API.md Conventions); newest first
 
     @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer}, summary="Create a draft release")
     def post(self, request: Request) -> Response:

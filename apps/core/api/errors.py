@@ -74,3 +74,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.status_code = status.HTTP_401_UNAUTHORIZED
     response.data = body
     return response
+
+
+# Paths that belong to the API: Django's own 404 page (a URL that matches no route, e.g. a
+# negative id where the route takes a positive integer) is HTML; a client of the API gets the envelope.
+API_PREFIXES = ("/api/", "/fhir/")
+
+
+def page_not_found(request: Any, exception: Exception | None = None) -> Any:
+    """``handler404``: the error envelope under the API's paths, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse({"code": "not_found", "detail": f"no such resource: {request.path}", "errors": []}, status=404)
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]

@@ -5,9 +5,32 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 _PLAIN_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def documented(field: Any, **schema: Any) -> Any:
+    """``field`` as it validates, with the OpenAPI schema of what it accepts (a pattern, a
+    length), so that a request the schema calls valid is not refused for that field. (A subclass
+    carries the schema: serializers deep-copy their fields by re-creating them from their arguments.)"""
+    annotated = extend_schema_field({"type": "string", **schema})(type(type(field).__name__, (type(field),), {}))
+    return annotated(*field._args, **field._kwargs)
+
+
+def province_code_field(**kwargs: Any) -> Any:
+    from apps.core.codes import province_code_pattern
+
+    return documented(serializers.CharField(**kwargs), pattern=province_code_pattern(), description="GB/T 2260 province code")
+
+
+def institution_code_field(**kwargs: Any) -> Any:
+    from apps.core.codes import institution_code_pattern
+
+    return documented(
+        serializers.CharField(**kwargs), pattern=institution_code_pattern(), description="institution code, H or P + 11 digits"
+    )
 
 
 class FenField(serializers.IntegerField):
@@ -20,3 +43,9 @@ class FenField(serializers.IntegerField):
         if isinstance(data, str) and not _PLAIN_INTEGER.fullmatch(data):
             self.fail("invalid")
         return int(super().to_internal_value(data))
+
+
+def region_code_field(**kwargs: Any) -> Any:
+    from apps.core.codes import region_code_pattern
+
+    return documented(serializers.CharField(**kwargs), pattern=region_code_pattern(), description="city / pooling region code (GB/T 2260)")

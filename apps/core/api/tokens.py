@@ -17,6 +17,7 @@ from apps.core.errors import ValidationFailed
 from apps.core.models import StaffToken
 
 from .auth import StaffTokenAuthentication
+from .schema import error_response
 
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
@@ -29,6 +30,9 @@ TOKEN_ISSUED = inline_serializer("StaffTokenIssued", {"token": serializers.CharF
 
 
 class _PostOpenDeleteWithToken(permissions.BasePermission):
+    def schema_callers_for(self, method: str) -> tuple[str, ...]:
+        return ("anonymous", "staff") if method == "POST" else ("staff",)
+
     def has_permission(self, request: Any, view: Any) -> bool:
         return request.method == "POST" or isinstance(request.auth, StaffToken)
 
@@ -43,7 +47,11 @@ class StaffTokenView(APIView):
     @extend_schema(
         summary="Obtain a staff token (add otp when you enrolled a TOTP device and will approve)",
         request=TokenRequestSerializer,
-        responses={200: TOKEN_ISSUED},
+        responses={
+            200: TOKEN_ISSUED,
+            401: error_response(401, "not_authenticated", "wrong user name, password or one-time code"),
+            429: error_response(429, "locked_out", "too many failed logins; try again later"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)

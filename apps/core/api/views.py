@@ -50,6 +50,7 @@ class JobDetailView(generics.RetrieveAPIView[Job]):
 
 class CanReadAuditLog(BasePermission):
     message = "the audit log is read by auditors"
+    schema_callers = ("staff",)
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return audit_readable_by(request.user)

@@ -13,7 +13,7 @@ from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -26,6 +26,7 @@ from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem, ItemKind, Paymen
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
 from apps.core.api.replica import ReplicaReadsMixin
+from apps.core.api.schema import error_response
 from apps.core.codes import normalise_code
 from apps.core.errors import NotFound, ValidationFailed
 from apps.hospitals import selectors
@@ -33,18 +34,6 @@ from apps.hospitals import selectors
 # ---------------------------------------------------------------------------------------------
 # Serializers (documentation shapes and renderers)
 # ---------------------------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(help_text="stable snake_case error code")
-    detail = serializers.CharField()
-    errors = serializers.ListField(child=serializers.DictField(), help_text="[{field, code, message}] for validation errors")  # type: ignore[assignment]
-
-
-def error_response(status: int, code: str, detail: str) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorSerializer, description=f"`{code}`", examples=[OpenApiExample(code, value={"code": code, "detail": detail, "errors": []})]
-    )
 
 
 AUTH_ERRORS = {
@@ -156,7 +145,7 @@ class HospitalItemSerializer(serializers.ModelSerializer[CatalogItem]):
 
 
 class LookupActiveSerializer(HospitalItemSerializer):
-    status = serializers.CharField(help_text="active")
+    status = serializers.ChoiceField(choices=["active"], help_text="active")
     former_code = serializers.CharField(required=False, help_text="the code asked for, when it is a former code of this item")
 
     class Meta(HospitalItemSerializer.Meta):
@@ -166,7 +155,7 @@ class LookupActiveSerializer(HospitalItemSerializer):
 
 class LookupRetiredSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
-    status = serializers.CharField(help_text="retired")
+    status = serializers.ChoiceField(choices=["retired"], help_text="retired")
     retired_in = serializers.CharField(allow_null=True, help_text="label of the first release without the code")
     successors = serializers.ListField(child=serializers.CharField())
 
@@ -328,7 +317,6 @@ class ReleaseManifestView(ReplicaReadsMixin, APIView):
         OpenApiParameter("payment_category", str, enum=PaymentCategory.values, description="alias of category"),
         OpenApiParameter("category_path", str, description="prefix of the category path (consumable class path, drug classification)"),
         OpenApiParameter("changed_since", str, description="label of an older published release: only items added or changed since"),
-        OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
         Q_PARAMETER,
     ],
     responses={
@@ -402,9 +390,17 @@ class GzipRenderer(BaseRenderer):
         return JSONRenderer().render(data)  # only error bodies reach a renderer
 
 
+class OctetStreamRenderer(GzipRenderer):
+    """``Accept: application/octet-stream`` (what generated clients ask for a binary body) gets
+    the same gzip file."""
+
+    media_type = "application/octet-stream"
+    format = "bin"
+
+
 class _ExportView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
-    renderer_classes = [JSONRenderer, GzipRenderer]
+    renderer_classes = [JSONRenderer, GzipRenderer, OctetStreamRenderer]
     fmt = ""
     suffix = ""
     content_type = ""
@@ -433,7 +429,10 @@ def _export_schema(suffix: str, what: str) -> Any:
         summary=f"The release as {what}, built at publish (gzip); ETag = SHA-256 of the file, 304 on If-None-Match",
         parameters=[OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False)],
         responses={
+            # The file is gzip (Content-Type application/gzip); octet-stream is listed too, as the
+            # binary media type generators know (openapi-python-client then returns the bytes).
             (200, "application/gzip"): OpenApiResponse(OpenApiTypes.BINARY, description=f"catalog-<label>.{suffix}"),
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description=f"catalog-<label>.{suffix}"),
             304: OpenApiResponse(description="not modified"),
             404: RELEASE_UNKNOWN,
             **AUTH_ERRORS,
@@ -488,7 +487,12 @@ class ReleaseDiffView(ReplicaReadsMixin, APIView):
     parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="date of service (default: today, Asia/Shanghai)")],
     responses={
         200: OpenApiResponse(
-            LookupActiveSerializer,
+            # Two shapes, told apart by status (generated clients get a union they can decode).
+            PolymorphicProxySerializer(
+                component_name="Lookup",
+                serializers={"active": LookupActiveSerializer, "retired": LookupRetiredSerializer},
+                resource_type_field_name="status",
+            ),
             description="active item (also when the code asked for is a former code of it), or "
             '`{code, status: "retired", retired_in, successors}` for a code gone by that date',
             examples=[

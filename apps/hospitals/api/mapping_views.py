@@ -18,15 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.jobs import JOB_QUEUED, job_queued
+from apps.core.api.pagination import CURSOR_PARAMETER, PAGE_SIZE_PARAMETER, page_size_of
 from apps.core.api.parsers import JSONParser
 from apps.core.api.permissions import IsHospital
 from apps.core.errors import DomainError, ValidationFailed
 from apps.core.principals import HospitalPrincipal
 from apps.hospitals import mapping_selectors, mapping_services
 
-from .catalog_views import AUTH_ERRORS, _date_param
-
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+from .catalog_views import AUTH_ERRORS, _date_param, error_response
 
 
 class RequestTooLarge(DomainError):
@@ -60,16 +59,9 @@ def _statuses(raw: str) -> list[str] | None:
     return wanted
 
 
-def _page_size(request: Request) -> int:
-    try:
-        size = int(request.query_params.get("page_size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        return DEFAULT_PAGE_SIZE
-    return DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
-
-
 class MappingView(APIView):
     permission_classes = [IsHospital]
+    schema_required_body_methods = ("PUT",)  # a CSV file or a JSON list; nothing else is a mapping
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
@@ -77,8 +69,8 @@ class MappingView(APIView):
         parameters=[
             OpenApiParameter("status", str, description="ok, retired, not_in_force, unknown; several comma-separated"),
             OpenApiParameter("on", OpenApiTypes.DATE, description="the date whose release in force the mappings are checked against"),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
+            CURSOR_PARAMETER,
+            PAGE_SIZE_PARAMETER,
         ],
         responses={
             200: inline_serializer("MappingPage", {"next": serializers.URLField(allow_null=True), "results": MappingSerializer(many=True)}),
@@ -97,7 +89,7 @@ class MappingView(APIView):
             on_date=_date_param(request, "on") or timezone.localdate(),
             statuses=_statuses(request.query_params.get("status", "")),
             after=after,
-            size=_page_size(request),
+            size=page_size_of(request),
         )
         next_url = None
         if page.next_after:
@@ -107,16 +99,17 @@ class MappingView(APIView):
         return Response({"next": next_url, "results": MappingSerializer(page.rows, many=True).data})
 
     @extend_schema(
-        summary="Replace this hospital's code mappings: CSV file (local_code,local_name,national_code) or a JSON list → 202 job",
+        summary="Replace this hospital's code mappings: a JSON list (or a CSV file local_code,local_name,national_code as multipart field `file`) → 202 job",
         request={
-            "multipart/form-data": inline_serializer("MappingUpload", {"file": serializers.FileField()}),
+            # One media type in the schema: openapi-python-client 0.29 generates code that does not
+            # import for an operation with two. The CSV upload (multipart field ``file``) works as well.
             "application/json": inline_serializer(
                 "MappingRow",
                 {"local_code": serializers.CharField(), "local_name": serializers.CharField(), "national_code": serializers.CharField()},
                 many=True,
             ),
         },
-        responses={202: JOB_QUEUED, 413: OpenApiTypes.OBJECT, **AUTH_ERRORS},
+        responses={202: JOB_QUEUED, 413: error_response(413, "request_too_large", "the upload is larger than allowed"), **AUTH_ERRORS},
         tags=["hospital"],
     )
     def put(self, request: Request) -> Response:

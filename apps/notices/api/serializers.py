@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from apps.core.api.fields import documented
 from apps.notices.models import ChangeNotice, NoticeDelivery, WebhookEndpoint
 from apps.notices.services import REPLAY_MAX_IDS
 
@@ -21,11 +23,23 @@ class AckOutSerializer(serializers.Serializer):
 
 
 class ItemUsageSerializer(serializers.Serializer):
-    codes = serializers.ListField(child=serializers.CharField(max_length=64, allow_blank=True), max_length=200_000)
+    # The service refuses a blank code or one longer than 32 (row errors); the schema says so.
+    codes = serializers.ListField(
+        child=documented(serializers.CharField(max_length=64, allow_blank=True), maxLength=32, pattern="\\S"), max_length=200_000
+    )
+
+
+# What the schema says a webhook URL is (the service also refuses non-public hosts: 400 webhook_url_not_public).
+# The path and query take RFC 3986 characters only (no spaces, quotes, angle brackets), checked here too.
+_URL_PATTERN = (
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+)
+_URL_SCHEMA = {"format": "uri", "pattern": _URL_PATTERN, "maxLength": 500}
+_URL_SYNTAX = RegexValidator(_URL_PATTERN, message="the webhook URL must be an absolute http(s) URL", code="invalid_url")
 
 
 class EndpointCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500)
+    url = documented(serializers.CharField(max_length=500, validators=[_URL_SYNTAX]), **_URL_SCHEMA)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=ChangeNotice.EventType.values), required=False, default=list)
 
 
@@ -33,7 +47,9 @@ class EndpointUpdateSerializer(serializers.Serializer):
     """PATCH: any of url, event_types, active; a field it does not know is refused (400), so a
     typo cannot pass for a change that was made."""
 
-    url = serializers.CharField(max_length=500, required=False)
+    refuses_unknown_fields = True  # documented as additionalProperties: false
+
+    url = documented(serializers.CharField(max_length=500, required=False, validators=[_URL_SYNTAX]), **_URL_SCHEMA)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=ChangeNotice.EventType.values), required=False)
     active = serializers.BooleanField(required=False)
 

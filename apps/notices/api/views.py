@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.pagination import IdCursorPagination
+from apps.core.api.pagination import IdCursorPagination, page_size_of
 from apps.core.api.permissions import IsHospital, IsHospitalOrStaff
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.permissions import CATALOG_EDITORS, require_role, staff_province, staff_role
@@ -62,7 +62,7 @@ class NoticeListView(APIView):
     permission_classes = [IsHospital]
 
     @extend_schema(
-        parameters=[OpenApiParameter("after_seq", int), OpenApiParameter("page_size", int)],
+        parameters=[OpenApiParameter("after_seq", {"type": "integer", "minimum": 0}), OpenApiParameter("page_size", int)],
         responses={
             200: inline_serializer("NoticePage", {"next": serializers.URLField(allow_null=True), "results": serializers.ListField()})
         },
@@ -70,7 +70,7 @@ class NoticeListView(APIView):
     )
     def get(self, request: Request) -> Response:
         after = _int_param(request, "after_seq", 0)
-        size = min(max(_int_param(request, "page_size", 100), 1), MAX_PAGE)
+        size = page_size_of(request, maximum=MAX_PAGE)
         rows = selectors.notices_after(hospital_id=_hospital_id(request), after_seq=after, limit=size + 1)
         more = len(rows) > size
         rows = rows[:size]

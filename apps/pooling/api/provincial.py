@@ -135,15 +135,21 @@ class BudgetListView(generics.ListAPIView[PoolingBudget]):
     serializer_class = BudgetSerializer
     pagination_class = IdCursorPagination
 
-    @extend_schema(parameters=[OpenApiParameter("year", int), PROVINCE_PARAM], summary="Budgets of provinces and pooling regions")
+    @extend_schema(
+        parameters=[OpenApiParameter("year", {"type": "integer", "minimum": 1900, "maximum": 9999}), PROVINCE_PARAM],
+        summary="Budgets of provinces and pooling regions",
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         budgets = selectors.budgets_visible_to(user=self.request.user)
         params = self.request.query_params
-        if params.get("year", "").isdigit():
-            budgets = budgets.filter(year=int(params["year"]))
+        year = params.get("year", "")
+        if year:
+            if not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 9999):
+                raise ValidationFailed("year: a year such as 2026", errors=[{"field": "year", "code": "invalid", "message": year[:16]}])
+            budgets = budgets.filter(year=int(year))
         if params.get("province"):
             budgets = budgets.filter(province__code=params["province"])
         return budgets

@@ -8,11 +8,12 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.fields import FenField
+from apps.core.codes import province_code_pattern, region_code_pattern
 from apps.pooling import selectors
 from apps.pooling.models import AdjustmentRun, PoolingBudget, PoolingModelChange, RegionPeriodFigures
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-PROVINCE = r"^[0-9]{6}$"
+PROVINCE = province_code_pattern()  # a province that exists (GB/T 2260 prefixes, XPCC)
 
 
 class FiguresSerializer(serializers.ModelSerializer[RegionPeriodFigures]):
@@ -147,7 +148,7 @@ class BudgetDetailSerializer(BudgetSerializer):
 class BudgetWriteSerializer(serializers.Serializer[Any]):
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     province = serializers.RegexField(PROVINCE)
-    region = serializers.RegexField(r"^[0-9]{6}$", required=False, allow_blank=True, default="")
+    region = serializers.RegexField(region_code_pattern(), required=False, allow_blank=True, default="")
     expenditure_fen = FenField(min_value=0, max_value=2**63 - 1)
     cross_regional_fen = FenField(min_value=0, max_value=2**63 - 1)
     alert_ratio = serializers.DecimalField(max_digits=5, decimal_places=4, min_value=0, max_value=5, required=False, allow_null=True)

@@ -132,7 +132,11 @@ class TransferListCreateView(generics.ListAPIView[Transfer]):
 
     @extend_schema(
         request=TransferProposeSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", {"type": "string", "pattern": "\\S", "maxLength": 128}, location=OpenApiParameter.HEADER, required=True
+            )
+        ],
         responses={201: TransferSerializer, 200: TransferSerializer},
         summary="Propose a transfer (idempotent per Idempotency-Key)",
     )

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -61,10 +61,32 @@ class FhirNegotiation(BaseContentNegotiation):
         return renderer, str(renderer.media_type)
 
 
+OPERATION_OUTCOME = OpenApiResponse(
+    {
+        "type": "object",
+        "required": ["resourceType", "issue"],
+        "properties": {
+            "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+            "issue": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    description="a FHIR OperationOutcome; the portal's error code is in issue[0].details.coding (system urn:catalog-portal:error-code)",
+)
+# Query parameters as the views read them: a value that is blank once stripped counts as absent.
+_TEXT = {"type": "string", "pattern": "\\S"}
+
+
+def _system_parameter(name: str, *, required: bool = False, description: str = "") -> OpenApiParameter:
+    # Only this server's code system is answered (any other is 404 system_unknown).
+    return OpenApiParameter(name, {"type": "string", "enum": [resources.system_url()]}, required=required, description=description)
+
+
 class FhirView(APIView):
     permission_classes = [IsHospitalOrStaff]
     renderer_classes = [FhirJSONRenderer]
     content_negotiation_class = FhirNegotiation
+    schema_error_response = OPERATION_OUTCOME  # errors are OperationOutcomes, not the API envelope
+    schema_extra_statuses = (404,)  # an unknown system, version, code or ConceptMap
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)  # the portal's envelope {code, detail, errors} ...
@@ -204,7 +226,7 @@ class CodeSystemReadView(FhirView):
     get=extend_schema(
         operation_id="fhir_codesystem_lookup",
         summary="FHIR CodeSystem/$lookup: a code's display and properties in a release",
-        parameters=[OpenApiParameter("system", str, required=True), OpenApiParameter("code", str, required=True), *_COMMON],
+        parameters=[_system_parameter("system", required=True), OpenApiParameter("code", _TEXT, required=True), *_COMMON],
         responses={200: OpenApiTypes.OBJECT},
         tags=_FHIR_TAGS,
     )
@@ -226,9 +248,9 @@ class LookupView(FhirView):
         operation_id="fhir_codesystem_validate_code",
         summary="FHIR CodeSystem/$validate-code: is the code (and display) valid in the release in force on date?",
         parameters=[
-            OpenApiParameter("url", str, description="the CodeSystem canonical (or system)"),
-            OpenApiParameter("system", str),
-            OpenApiParameter("code", str, required=True),
+            _system_parameter("url", description="the CodeSystem canonical (or system)"),
+            _system_parameter("system"),
+            OpenApiParameter("code", _TEXT, required=True),
             OpenApiParameter("display", str),
             *_COMMON,
         ],
@@ -257,9 +279,11 @@ class ValidateCodeView(FhirView):
         operation_id="fhir_conceptmap_translate",
         summary="FHIR ConceptMap/$translate: a code to the code(s) in force on date (retired → successors)",
         parameters=[
-            OpenApiParameter("url", str, description="the successor ConceptMap canonical"),
-            OpenApiParameter("system", str, required=True),
-            OpenApiParameter("code", str, required=True),
+            OpenApiParameter(
+                "url", {"type": "string", "enum": [resources.successor_map_url()]}, description="the successor ConceptMap canonical"
+            ),
+            _system_parameter("system", required=True),
+            OpenApiParameter("code", _TEXT, required=True),
             OpenApiParameter("date", OpenApiTypes.DATE, description="default today (Asia/Shanghai)"),
         ],
         responses={200: OpenApiTypes.OBJECT},
