@@ -51,7 +51,7 @@ from apps.core.otp import require_otp
 from apps.core.permissions import has_role, require_province, require_role, staff_province
 from apps.core.roles import Role
 
-from . import adjustment, selectors
+from . import adjustment, selectors, sql
 from .models import (
     PERIOD_PATTERN,
     AdjustmentRule,
@@ -59,7 +59,6 @@ from .models import (
     AdvanceFundPolicy,
     ClearingResult,
     FundAccount,
-    LedgerEntry,
     PoolingBudget,
     PoolingModelChange,
     RegionPeriodFigures,
@@ -369,33 +368,60 @@ def _ensure_proposed(transfer: Transfer) -> None:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
 
 
-def _post(transfer: Transfer, *, user: Any) -> None:
-    """Write the two entries under both account row locks (taken in primary-key order, the
-    overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
-    the only way ``balance_fen`` changes, see migration 0005)."""
-    accounts = {
-        a.pk: a
-        for a in FundAccount.objects.select_for_update().filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).order_by("pk")
+def _approve_and_post(transfer: Transfer, *, approver: Any) -> None:
+    """Approve and post ``transfer`` in one database call (``pooling_approve_and_post``, migration
+    0007): under the transfer's row lock it refuses the proposer and any state but proposed, locks
+    both accounts in primary-key order, checks the overdraft under those locks, then writes the
+    approved and posted steps, the two entries (a statement trigger moves the balances, the only
+    way ``balance_fen`` changes; deferred constraint triggers prove the transfer balanced at
+    commit), a history row per step and the one audit event. One round trip instead of about
+    fourteen statements, so posting runs near the rate of bare INSERTs."""
+    now = timezone.now()
+    debit, credit = transfer.from_account, transfer.to_account
+    posted_repr = (
+        f"transfer #{transfer.pk} {format_yuan(transfer.amount_fen)} {transfer.from_account_id}→{transfer.to_account_id} ({State.POSTED})"
+    )
+    detail = {
+        "amount_fen": transfer.amount_fen,
+        "from_account": transfer.from_account_id,
+        "to_account": transfer.to_account_id,
+        "from_province": debit.province_code,
+        "to_province": credit.province_code,
+        "reverses": transfer.reverses_id,
     }
-    debit = accounts[transfer.from_account_id]
-    amount = transfer.amount_fen
-    if debit.kind != Kind.EXTERNAL and debit.balance_fen - amount < -debit.overdraft_limit_fen:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.APPROVE_AND_POST_SQL,
+            [
+                transfer.pk,
+                approver.pk,
+                now,
+                str(approver.get_username())[:150],
+                str(AuditAction.TRANSFER_POSTED),
+                posted_repr[:200],
+                debit.province_code,
+                json.dumps(detail),
+            ],
+        )
+        outcome, state, balance_fen, limit_fen = cursor.fetchone()
+    if outcome == "not_found":
+        raise NotFound(f"no transfer #{transfer.pk}")
+    if outcome == "same_user_cannot_approve":
+        raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve")
+    if outcome == "transfer_not_proposed":
+        transfer.state = state
+        _ensure_proposed(transfer)
+    if outcome == "insufficient_funds":
         raise Conflict(
-            f"transfer #{transfer.pk}: {debit} holds {format_yuan(debit.balance_fen)} "
-            f"(overdraft limit {format_yuan(debit.overdraft_limit_fen)}), cannot pay {format_yuan(amount)}",
+            f"transfer #{transfer.pk}: {debit} holds {format_yuan(balance_fen)} "
+            f"(overdraft limit {format_yuan(limit_fen)}), cannot pay {format_yuan(transfer.amount_fen)}",
             code="insufficient_funds",
         )
-    now = timezone.now()
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(account_id=transfer.from_account_id, transfer=transfer, amount_fen=-amount, posted_at=now),
-            LedgerEntry(account_id=transfer.to_account_id, transfer=transfer, amount_fen=amount, posted_at=now),
-        ]
-    )
+    if outcome != "posted":  # pragma: no cover - the function returns one of the outcomes above
+        raise RuntimeError(f"pooling_approve_and_post returned {outcome!r}")
     transfer.state = State.POSTED
-    transfer.posted_at = now
-    history_save(transfer, user=user, reason="posted")
-    _audit_transfer(transfer, action=AuditAction.TRANSFER_POSTED, user=user)
+    transfer.approved_by = approver
+    transfer.approved_at = transfer.posted_at = now
 
 
 @transaction.atomic
@@ -406,21 +432,19 @@ def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
     403 permission_denied; checker of another province than the debited account's → 403
     wrong_province; a checker with a TOTP device whose request is not OTP-verified → 403
     otp_required; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
+    The permission checks read the transfer without a lock (its accounts and proposer never
+    change: the transfer guard trigger); the state and overdraft checks run under the locks,
+    in the database call that posts.
     """
-    transfer = _lock(transfer)
+    current = Transfer.objects.select_related("from_account__province", "to_account__province").filter(pk=transfer.pk).first()
+    if current is None:
+        raise NotFound(f"no transfer #{transfer.pk}")
+    transfer = current
     if transfer.proposed_by_id == getattr(approver, "pk", None):
         raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve")
     _require_checker_for(approver, transfer.from_account)
     _ensure_proposed(transfer)
-    transfer.state = State.APPROVED
-    transfer.approved_by = approver
-    transfer.approved_at = timezone.now()
-    try:
-        with transaction.atomic():
-            history_save(transfer, user=approver, reason="approved")
-    except IntegrityError as exc:  # the CHECK, should the comparison above ever be bypassed
-        raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve") from exc
-    _post(transfer, user=approver)
+    _approve_and_post(transfer, approver=approver)
     return transfer
 
 

@@ -20,3 +20,8 @@ UNBALANCED_TRANSFERS_SQL = (
     "UNION SELECT entry.transfer_id FROM pooling_ledgerentry entry JOIN pooling_transfer transfer ON transfer.id = entry.transfer_id "
     "WHERE transfer.state <> 'posted'"
 )
+
+# Approve and post one transfer in one call (migration 0007): the locks, the refusals under
+# them, the two entries, the history rows and the audit event. Returns (outcome, state,
+# balance_fen, overdraft_limit_fen); outcome is 'posted' or the refusal's error code.
+APPROVE_AND_POST_SQL = "SELECT * FROM pooling_approve_and_post(%s, %s, %s, %s, %s, %s, %s, %s)"
