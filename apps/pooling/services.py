@@ -47,7 +47,7 @@ from apps.core.jobs import job_enqueue
 from apps.core.mail import email_notify, staff_who_can
 from apps.core.models import AuditAction, Job
 from apps.core.money import MoneyError, check_fen, format_yuan
-from apps.core.otp import require_otp
+from apps.core.otp import otp_verified, require_otp
 from apps.core.permissions import has_role, require_province, require_role, staff_province
 from apps.core.roles import Role
 
@@ -368,63 +368,6 @@ def _ensure_proposed(transfer: Transfer) -> None:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
 
 
-def _approve_and_post(transfer: Transfer, *, approver: Any) -> None:
-    """Approve and post ``transfer`` in one database call (``pooling_approve_and_post``, migration
-    0007): under the transfer's row lock it refuses the proposer and any state but proposed, locks
-    both accounts in primary-key order, checks the overdraft under those locks, then writes the
-    approved and posted steps, the two entries (a statement trigger moves the balances, the only
-    way ``balance_fen`` changes; deferred constraint triggers prove the transfer balanced at
-    commit), a history row per step and the one audit event. One round trip instead of about
-    fourteen statements, so posting runs near the rate of bare INSERTs."""
-    now = timezone.now()
-    debit, credit = transfer.from_account, transfer.to_account
-    posted_repr = (
-        f"transfer #{transfer.pk} {format_yuan(transfer.amount_fen)} {transfer.from_account_id}→{transfer.to_account_id} ({State.POSTED})"
-    )
-    detail = {
-        "amount_fen": transfer.amount_fen,
-        "from_account": transfer.from_account_id,
-        "to_account": transfer.to_account_id,
-        "from_province": debit.province_code,
-        "to_province": credit.province_code,
-        "reverses": transfer.reverses_id,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.APPROVE_AND_POST_SQL,
-            [
-                transfer.pk,
-                approver.pk,
-                now,
-                str(approver.get_username())[:150],
-                str(AuditAction.TRANSFER_POSTED),
-                posted_repr[:200],
-                debit.province_code,
-                json.dumps(detail),
-            ],
-        )
-        outcome, state, balance_fen, limit_fen = cursor.fetchone()
-    if outcome == "not_found":
-        raise NotFound(f"no transfer #{transfer.pk}")
-    if outcome == "same_user_cannot_approve":
-        raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve")
-    if outcome == "transfer_not_proposed":
-        transfer.state = state
-        _ensure_proposed(transfer)
-    if outcome == "insufficient_funds":
-        raise Conflict(
-            f"transfer #{transfer.pk}: {debit} holds {format_yuan(balance_fen)} "
-            f"(overdraft limit {format_yuan(limit_fen)}), cannot pay {format_yuan(transfer.amount_fen)}",
-            code="insufficient_funds",
-        )
-    if outcome != "posted":  # pragma: no cover - the function returns one of the outcomes above
-        raise RuntimeError(f"pooling_approve_and_post returned {outcome!r}")
-    transfer.state = State.POSTED
-    transfer.approved_by = approver
-    transfer.approved_at = transfer.posted_at = now
-
-
-@transaction.atomic
 def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
     """Approve a proposed transfer and post it in the same transaction.
 
@@ -432,19 +375,75 @@ def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
     403 permission_denied; checker of another province than the debited account's → 403
     wrong_province; a checker with a TOTP device whose request is not OTP-verified → 403
     otp_required; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
-    The permission checks read the transfer without a lock (its accounts and proposer never
-    change: the transfer guard trigger); the state and overdraft checks run under the locks,
-    in the database call that posts.
+
+    One database call does it all (``pooling_approve_and_post``, migration 0007): under the
+    transfer's row lock it makes the refusals in this order (the facts about the user, which
+    need no row, are passed in), locks both accounts in primary-key order, checks the overdraft
+    under those locks, then writes the approved and posted steps, the two entries (a statement
+    trigger moves the balances, the only way ``balance_fen`` changes; deferred constraint
+    triggers prove the transfer balanced at commit), a history row per step and the one audit
+    event: one round trip instead of about fourteen statements. That one statement is the
+    transaction (or joins the caller's): outside an atomic block it commits by itself, so no
+    BEGIN and COMMIT round trips are paid around it, and a refusal has written nothing.
     """
-    current = Transfer.objects.select_related("from_account__province", "to_account__province").filter(pk=transfer.pk).first()
-    if current is None:
+    profile = getattr(approver, "staff_profile", None)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.APPROVE_AND_POST_SQL,
+            [
+                transfer.pk,
+                getattr(approver, "pk", None),
+                str(approver.get_username())[:150] if getattr(approver, "pk", None) else "system",
+                has_role(approver, Role.FINANCE_CHECKER),
+                bool(getattr(approver, "is_superuser", False)),
+                staff_province(approver),
+                str(getattr(settings, "POOLING_NATIONAL_FUND_PROVINCE", "")),
+                # Only checkers enrol for OTP (apps.core.otp.otp_required); the function asks
+                # whether this one has a confirmed device.
+                profile is None or profile.role != Role.FINANCE_CHECKER or otp_verified(approver),
+                str(AuditAction.TRANSFER_POSTED),
+                now,
+            ],
+        )
+        outcome, state, balance_fen, limit_fen, account_name, wanted = cursor.fetchone()
+    if outcome == "not_found":
         raise NotFound(f"no transfer #{transfer.pk}")
-    transfer = current
-    if transfer.proposed_by_id == getattr(approver, "pk", None):
+    if outcome == "same_user_cannot_approve":
         raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve")
-    _require_checker_for(approver, transfer.from_account)
-    _ensure_proposed(transfer)
-    _approve_and_post(transfer, approver=approver)
+    if outcome == "permission_denied":
+        raise Forbidden("approving transfers needs the finance_checker role")
+    if outcome == "wrong_province":
+        own = staff_province(approver)
+        raise Forbidden(
+            f"debits of {account_name} are approved by {'finance checkers of province ' + wanted if wanted else 'national finance checkers'}, "
+            f"you act for {'province ' + own if own else 'the national level'}",
+            code="wrong_province",
+        )
+    if outcome == "otp_required":
+        require_otp(approver)  # 403 otp_required with the one message
+        raise Forbidden("approve from an OTP-verified session", code="otp_required")  # the device went meanwhile
+    if outcome == "transfer_not_proposed":
+        hint = "; undo a posted transfer with a reversing transfer" if state == State.POSTED else ""
+        raise Conflict(f"transfer #{transfer.pk} is {state}, not proposed{hint}", code="transfer_not_proposed")
+    if outcome == "insufficient_funds":
+        if transfer.amount_fen is None:
+            transfer.refresh_from_db()
+        raise Conflict(
+            f"transfer #{transfer.pk}: {account_name} holds {format_yuan(balance_fen)} "
+            f"(overdraft limit {format_yuan(limit_fen)}), cannot pay {format_yuan(transfer.amount_fen)}",
+            code="insufficient_funds",
+        )
+    if outcome != "posted":
+        raise RuntimeError(f"pooling_approve_and_post returned {outcome!r}")
+    # The body of a transfer never changes (pooling_transfer_guard): a caller's loaded instance
+    # needs only the fields the call set; a bare reference is read whole.
+    if transfer.from_account_id is None or transfer.amount_fen is None:
+        transfer.refresh_from_db()
+    else:
+        transfer.state = State.POSTED
+        transfer.approved_by = approver
+        transfer.approved_at = transfer.posted_at = now
     return transfer
 
 

@@ -21,7 +21,8 @@ UNBALANCED_TRANSFERS_SQL = (
     "WHERE transfer.state <> 'posted'"
 )
 
-# Approve and post one transfer in one call (migration 0007): the locks, the refusals under
-# them, the two entries, the history rows and the audit event. Returns (outcome, state,
-# balance_fen, overdraft_limit_fen); outcome is 'posted' or the refusal's error code.
-APPROVE_AND_POST_SQL = "SELECT * FROM pooling_approve_and_post(%s, %s, %s, %s, %s, %s, %s, %s)"
+# Approve and post one transfer in one call (migration 0007): the refusals, the locks, the two
+# entries, the history rows and the audit event. Returns (outcome, state seen, balance seen,
+# overdraft limit seen, debited account's name, province whose checkers approve it); outcome is
+# 'posted' or the refusal's error code.
+APPROVE_AND_POST_SQL = "SELECT * FROM pooling_approve_and_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
