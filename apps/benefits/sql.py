@@ -230,3 +230,12 @@ ICD9_COLUMNS = (
 def province_exists(code: str) -> str:
     """SQL truth value: a province with GB/T 2260 code ``code`` (an SQL expression) exists."""
     return f"EXISTS (SELECT 1 FROM benefits_province province WHERE province.code = {code})"
+
+
+def local_item_lapsed(*, province_code: str, code: str, on_date: str) -> str:
+    """SQL truth value: ``code`` is a transitional local item of the province ``province_code``
+    whose sunset is on or before ``on_date`` (all three SQL expressions): billed after it lapsed."""
+    return (
+        "EXISTS (SELECT 1 FROM benefits_localitem local_item JOIN benefits_province province ON province.id = local_item.province_id"
+        f" WHERE province.code = {province_code} AND local_item.code = {code} AND local_item.sunset_date <= {on_date})"
+    )

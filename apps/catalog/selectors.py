@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
+
+from apps.core.replica import read_connection
 
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 from .signals import release_published, release_publishing
@@ -74,7 +76,8 @@ def diff_from_rows(rows: list[DiffRow], *, new: CatalogRelease) -> dict[str, Any
 
 def compute_diff_rows(*, old_id: int | None, new_id: int) -> list[DiffRow]:
     """Diff rows {code, change, fields, successors} in code order, computed set-based in PostgreSQL."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    db = read_connection()  # the replica when a hospital's request reads from it
+    with transaction.atomic(using=db.alias), db.cursor() as cursor:
         cursor.execute(DIFF_SETTINGS_SQL)
         cursor.execute(DIFF_SQL, {"old": old_id if old_id is not None else -1, "new": new_id})
         (document,) = cursor.fetchone() or (None,)

@@ -28,6 +28,9 @@ DEMO_USERS = [
     ("sc_staff", Role.PROVINCE_STAFF, "510000"),
     ("sh_finance_maker", Role.FINANCE_MAKER, "310000"),
     ("sh_finance_checker", Role.FINANCE_CHECKER, "310000"),
+    # Sichuan's finance pair: the other province of the demo's discrepancies (each needs both).
+    ("sc_finance_maker", Role.FINANCE_MAKER, "510000"),
+    ("sc_finance_checker", Role.FINANCE_CHECKER, "510000"),
     # National finance (no province): they start reconciliation runs and approve national-fund debits.
     ("national_finance_maker", Role.FINANCE_MAKER, ""),
     ("national_finance_checker", Role.FINANCE_CHECKER, ""),
@@ -342,4 +345,34 @@ def seed_reconciliation(users: dict[str, Any]) -> Any:
         reconciliation.settlement_import(
             period=RECONCILIATION_PERIOD, side=side, file=io.BytesIO(content), user=maker, filename=f"settlements-2026-01-{side}.csv"
         )
-    return reconciliation.reconciliation_run(period=RECONCILIATION_PERIOD, user=maker)
+    run = reconciliation.reconciliation_run(period=RECONCILIATION_PERIOD, user=maker)
+    seed_discrepancy_lifecycle(users, run)
+    return run
+
+
+def seed_discrepancy_lifecycle(users: dict[str, Any], run: Any) -> None:
+    """A discrepancy of the run in each state, worked by Shanghai's and Sichuan's finance users:
+    one resolved (its amount nets in the next run), one written off, one with a proposal waiting
+    for the other province's checker, one disputed; the rest stay open."""
+    from apps.reconciliation import services as reconciliation
+    from apps.reconciliation.models import Discrepancy
+
+    makers = {"310000": users["sh_finance_maker"], "510000": users["sc_finance_maker"]}
+    checkers = {"310000": users["sh_finance_checker"], "510000": users["sc_finance_checker"]}
+    ours = Discrepancy.objects.filter(run=run, home_province__in=list(makers), destination_province__in=list(makers)).order_by("pk")
+    fund, total = ours.filter(kind="amount_mismatch", field="fund_fen"), ours.filter(kind="amount_mismatch", field="total_fen")
+
+    def settle(d: Any, resolution: str, reason: str, *, amount_fen: int | None = None, approve: bool = True) -> None:
+        # proposed by the destination's maker, approved by the home province's checker
+        reconciliation.discrepancy_resolve(
+            discrepancy=d, user=makers[d.destination_province], resolution=resolution, amount_fen=amount_fen, reason=reason
+        )
+        if approve:
+            reconciliation.discrepancy_approve(discrepancy=d, user=checkers[d.home_province], reason="已核对明细")
+
+    settle(fund[0], "accept_destination", "就医地提供了结算明细，按就医地金额结算")
+    settle(total[0], "write_off", "总额差异随基金部分一并处理，核销")
+    settle(fund[1], "agreed_amount", "双方协商按参保地金额结算", amount_fen=fund[1].home_fund_fen, approve=False)
+    missing = ours.filter(kind__in=["missing_home", "missing_destination"]).first()
+    if missing is not None:
+        reconciliation.discrepancy_dispute(discrepancy=missing, user=makers[missing.home_province], reason="请对方核实此笔结算")

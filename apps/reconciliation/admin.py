@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, scoped_province
-from apps.core.errors import DomainError
+from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, is_auditor, scoped_province
+from apps.core.errors import DomainError, ValidationFailed
+from apps.core.money import MoneyError, format_yuan, yuan_to_fen
 
 from . import selectors, services
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
@@ -26,12 +31,12 @@ EITHER_SIDE = ("home_province", "destination_province")
 
 @admin.register(SettlementBatch)
 class SettlementBatchAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
-    list_display = ["id", "period", "side", "rows", "filename", "imported_by", "imported_at"]
-    list_filter = ["side", "period"]
+    list_display = ["id", "period", "side", "province", "state", "rows", "replaces", "filename", "imported_by", "imported_at"]
+    list_filter = ["state", "side", "period", "province"]
     list_select_related = ["imported_by"]
     read_only = True
-    # A batch is the province's its importer acts for; national imports are nobody's province.
-    province_fields = ("imported_by__staff_profile__province_code",)
+    # A batch is the province's whose rows it holds (its side's province).
+    province_fields = ("province",)
 
 
 @admin.register(SettlementRecord)
@@ -85,23 +90,129 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
                 self.message_user(request, f"{period}: queued as job #{job.pk}")
 
 
+ACTIONS = {
+    "dispute": _("Dispute"),
+    "resolve": _("Propose a resolution"),
+    "approve": _("Approve the resolution"),
+}
+
+
+class DiscrepancyActionForm(forms.Form):
+    """The confirmation step of a lifecycle action: a reason is always required; a resolution
+    names its kind and, for an agreed amount, the amount in yuan (¥1,234.56)."""
+
+    resolution = forms.ChoiceField(label=_("resolution"), choices=Discrepancy.Resolution.choices, required=False)
+    amount_yuan = forms.CharField(label=_("agreed amount (yuan)"), required=False, max_length=32)
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    confirm = forms.BooleanField(label=_("I confirm this step"), required=True)
+
+    def amount_fen(self) -> int | None:
+        raw = str(self.cleaned_data.get("amount_yuan") or "").replace("¥", "").strip()
+        if not raw:
+            return None
+        try:
+            return yuan_to_fen(raw)
+        except MoneyError as exc:
+            raise ValidationFailed(
+                str(exc), errors=[{"field": "amount_yuan", "code": "money_format", "message": _("an amount in yuan, e.g. 1,234.56")}]
+            ) from exc
+
+
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(MoneyReadersAdmin, PortalAdmin):
+class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
+    """Discrepancies with filters, and a detail page that shows the timeline (who, when, why) and
+    offers the lifecycle actions this user may take now, each with a confirmation step and a reason."""
+
     list_display = [
+        "id",
         "run",
         "kind",
+        "state",
         "settlement_id",
-        "side",
-        "field",
         "home_province",
         "destination_province",
-        "home_value",
-        "destination_value",
+        "hospital_code",
+        "home_fund_shown",
+        "destination_fund_shown",
+        "field",
         "delta_fen",
-        "expected",
     ]
-    list_filter = ["kind", "home_province", "destination_province"]
-    search_fields = ["settlement_id"]
+    list_filter = ["state", "kind", "home_province", "destination_province", "setting", "period"]
+    search_fields = ["=settlement_id", "=hospital_code"]
     list_select_related = ["run"]
     province_fields = EITHER_SIDE
     read_only = True
+
+    @admin.display(description=_("home fund share"))
+    def home_fund_shown(self, obj: Discrepancy) -> str:
+        return "" if obj.home_fund_fen is None else format_yuan(obj.home_fund_fen)
+
+    @admin.display(description=_("destination fund share"))
+    def destination_fund_shown(self, obj: Discrepancy) -> str:
+        return "" if obj.destination_fund_fen is None else format_yuan(obj.destination_fund_fen)
+
+    def get_urls(self) -> list[Any]:
+        act = path(
+            "<int:pk>/act/<str:action>/",
+            self.admin_site.admin_view(self.act_view),
+            name="reconciliation_discrepancy_act",
+        )
+        return [act, *super().get_urls()]
+
+    def _scoped(self, request: HttpRequest, pk: Any) -> Discrepancy:
+        obj = self.get_queryset(request).select_related("run", "proposed_by", "approved_by", "netted_in_run").filter(pk=pk).first()
+        if obj is None:
+            raise Http404("no such discrepancy for you")
+        return obj
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        obj = self._scoped(request, unquote(object_id))
+        allowed = [] if is_auditor(request) else services.discrepancy_allowed_actions(discrepancy=obj, user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Discrepancy #%(id)s") % {"id": obj.pk},
+            "d": obj,
+            "timeline": selectors.discrepancy_timeline(discrepancy=obj),
+            "actions": [(name, ACTIONS[name], reverse("admin:reconciliation_discrepancy_act", args=[obj.pk, name])) for name in allowed],
+            "run_url": reverse("reconciliation:run-report", args=[obj.run_id]),
+            "netted_url": reverse("reconciliation:run-report", args=[obj.netted_in_run_id]) if obj.netted_in_run_id else "",
+        }
+        return TemplateResponse(request, "admin/reconciliation/discrepancy/detail.html", context)
+
+    def act_view(self, request: HttpRequest, pk: int, action: str) -> Any:
+        obj = self._scoped(request, pk)
+        if action not in ACTIONS:
+            raise Http404("no such action")
+        detail_url = reverse("admin:reconciliation_discrepancy_change", args=[obj.pk])
+        form = DiscrepancyActionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if action == "dispute":
+                    services.discrepancy_dispute(discrepancy=obj, user=request.user, reason=data["reason"])
+                elif action == "resolve":
+                    services.discrepancy_resolve(
+                        discrepancy=obj,
+                        user=request.user,
+                        resolution=data["resolution"],
+                        amount_fen=form.amount_fen(),
+                        reason=data["reason"],
+                    )
+                else:
+                    services.discrepancy_approve(discrepancy=obj, user=request.user, reason=data["reason"])
+            except DomainError as exc:
+                self.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
+            else:
+                self.message_user(request, _("Done: %(step)s") % {"step": ACTIONS[action]}, messages.SUCCESS)
+                return HttpResponseRedirect(detail_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": ACTIONS[action],
+            "d": obj,
+            "form": form,
+            "action": action,
+            "detail_url": detail_url,
+        }
+        return TemplateResponse(request, "admin/reconciliation/discrepancy/act.html", context)

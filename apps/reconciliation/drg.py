@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from . import sql
+from .matching import active_batch_ids
 
 
 @dataclass(frozen=True)
@@ -37,5 +38,5 @@ def drg_payment_mismatches(*, period: str) -> list[DrgMismatch]:
     area or on a date that DRG tables do not cover, or of a group not in the table, are left to
     the item-level matching."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.DRG_MISMATCH_SQL, [period])
+        cursor.execute(sql.DRG_MISMATCH_SQL, [period, active_batch_ids(period)])
         return [DrgMismatch(*row) for row in cursor.fetchall()]

@@ -15,6 +15,7 @@ from apps.core.bulk import (
     BulkFileRejected,
     CheckedStream,
     JobProgress,
+    Staging,
     collect_errors,
     row_error,
     staging_copy_csv,
@@ -43,10 +44,10 @@ def header_errors(header: list[str]) -> list[dict[str, Any]]:
     return errors
 
 
-def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, period: str, side: str, province: str = "") -> int:
-    """Load ``file`` into staging, validate, insert as ``batch_id``'s records; returns rows.
-    ``province`` is the importer's ('' national: any province). Raises BulkFileRejected with
-    every bad row. PostgreSQL only; call inside a transaction."""
+def stage_settlements(*, file: IO[bytes], progress: JobProgress, side: str, province: str = "") -> tuple[Staging, dict[str, int]]:
+    """Load ``file`` into staging and validate it; returns the staging table and the rows per
+    province of the side (whose batches they become). ``province`` is the importer's ('' national:
+    any province). Raises BulkFileRejected with every bad row. PostgreSQL only; in a transaction."""
     stream = CheckedStream(file, on_progress=progress)
     header, body = stream.split_header()
     errors = header_errors(header)
@@ -61,7 +62,17 @@ def copy_settlements(*, file: IO[bytes], progress: JobProgress, batch_id: int, p
     if count:
         raise BulkFileRejected(f"{count} problem(s) in the file; nothing was imported", errors=errors, error_count=count)
     with connection.cursor() as cursor:
-        cursor.execute(sql.settlement_insert(st), [batch_id, period, side])
+        cursor.execute(sql.settlement_provinces(st, side=side))
+        return st, {code: int(n) for code, n in cursor.fetchall()}
+
+
+def insert_settlements(*, staging: Staging, batches: dict[str, int], period: str, side: str) -> int:
+    """Insert the staged records, each into the batch of its province (``batches``: code → id); returns rows."""
+    params: list[Any] = [period, side]
+    for code, batch_id in batches.items():
+        params += [code, batch_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.settlement_insert(staging, side=side, batches=len(batches)), params)
         rows = int(cursor.rowcount)
         cursor.execute(sql.ANALYZE_RECORDS_SQL)
         return rows

@@ -42,16 +42,25 @@ def expected_release_sql() -> tuple[str, list[Any]]:
 STREAMING_ABOVE_RECORDS = 4_000_000
 
 
+def active_batch_ids(period: str) -> list[int]:
+    """The batches of ``period`` a run reads: the active ones (not superseded, not withdrawn)."""
+    return list(
+        SettlementBatch.objects.filter(period=period, state=SettlementBatch.State.ACTIVE).order_by("pk").values_list("pk", flat=True)
+    )
+
+
 def streaming_plan(period: str) -> bool:
     """True when the period is large enough for the streaming plan (RECONCILIATION_STREAMING_ABOVE_RECORDS)."""
-    records = SettlementBatch.objects.filter(period=period).aggregate(n=Sum("rows"))["n"] or 0
+    records = SettlementBatch.objects.filter(period=period, state=SettlementBatch.State.ACTIVE).aggregate(n=Sum("rows"))["n"] or 0
     return bool(records > getattr(settings, "RECONCILIATION_STREAMING_ABOVE_RECORDS", STREAMING_ABOVE_RECORDS))
 
 
-def match_period(*, run_id: int, period: str, streaming: bool | None = None) -> dict[str, Any]:
+def match_period(*, run_id: int, period: str, streaming: bool | None = None, batch_ids: list[int] | None = None) -> dict[str, Any]:
     """Write the period's discrepancies for ``run_id``; return ``{"kinds": {kind: n},
     "matched": n, "pairs": [(home, destination, matched count, matched fund fen)]}``.
 
+    Only the records of ``batch_ids`` (default: the period's active batches) are read, so a
+    superseded batch's rows give way to its correction and a withdrawn batch's rows are gone.
     Matched = exactly one record per side with equal total, fund and patient amounts (a
     release_not_in_force flag does not unmatch it). Duplicated ids are reported and left out.
 
@@ -64,11 +73,12 @@ def match_period(*, run_id: int, period: str, streaming: bool | None = None) -> 
     """
     if streaming is None:
         streaming = streaming_plan(period)
+    batches = active_batch_ids(period) if batch_ids is None else batch_ids
     expected, eparams = expected_release_sql()
     lean = sql.lean_streaming_sql(expected) if streaming else sql.lean_hash_sql(expected)
     detail = sql.claim_detail_sql(expected)
-    lean_params = [*eparams, period, *eparams, period] if streaming else [*eparams, period]
-    params: list[Any] = [*lean_params, *(eparams * detail.count(expected)), period, run_id, period]
+    lean_params = [*eparams, period, batches, *eparams, period, batches] if streaming else [*eparams, period, batches]
+    params: list[Any] = [*lean_params, *(eparams * detail.count(expected)), period, batches, run_id, period]
     with connection.cursor() as cursor:
         for setting in sql.MATCH_SETTINGS + (sql.STREAMING_SETTINGS if streaming else ()):
             cursor.execute(setting)

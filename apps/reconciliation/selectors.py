@@ -7,7 +7,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Abs
 
 from apps.benefits.models import Province
 from apps.catalog.exports import neutralise_formula
@@ -16,7 +18,9 @@ from apps.core.models import Job
 from apps.core.permissions import bound_province, require_money_reader
 from apps.pooling.models import Transfer
 
-from .models import Discrepancy, ReconciliationRun
+from . import sql
+from .matching import active_batch_ids
+from .models import Discrepancy, ReconciliationRun, SettlementBatch
 
 CSV_COLUMNS = (
     "kind",
@@ -37,10 +41,16 @@ def runs() -> QuerySet[ReconciliationRun]:
     return ReconciliationRun.objects.all()
 
 
-def discrepancies(*, run: ReconciliationRun, home: str = "", destination: str = "", province: str = "") -> QuerySet[Discrepancy]:
-    """The run's discrepancies, optionally of one pair; ``province`` keeps only the pairs
-    involving that province (what a provincial user may see)."""
+def discrepancies(
+    *, run: ReconciliationRun, home: str = "", destination: str = "", province: str = "", kind: str = "", hospital: str = ""
+) -> QuerySet[Discrepancy]:
+    """The run's discrepancies, optionally of one pair, kind or hospital; ``province`` keeps only
+    the pairs involving that province (what a provincial user may see)."""
     rows = Discrepancy.objects.filter(run=run)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if hospital:
+        rows = rows.filter(hospital_code=hospital)
     if province:
         rows = rows.filter(Q(home_province=province) | Q(destination_province=province))
     if home:
@@ -145,6 +155,7 @@ def run_summary_for(*, run: ReconciliationRun, province: str = "") -> dict[str, 
                 {"home": p["home"], "destination": p["destination"], "matched": p["matched"], "fund_fen": p["fund_fen"]} for p in pairs
             ],
         },
+        "adjustments": [a for a in summary.get("adjustments", []) if province in (a.get("home"), a.get("destination"))],
         "net_positions": {code: amount for code, amount in summary.get("net_positions", {}).items() if code == province},
         "transfers": transfers,
         "transfer_ids": [t["id"] for t in transfers],
@@ -170,3 +181,130 @@ def reconciliation_job_reader(*, job: Job, user: Any) -> JobView:
     run = ReconciliationRun.objects.filter(pk=job.result.get("run")).first()
     summary = run_summary_for(run=run, province=province) if run is not None else {}
     return JobView(result={"run": job.result.get("run"), **summary}, errors=job.errors)
+
+
+# --- batches, discrepancies and hospitals (issue 18) -------------------------------------------
+
+
+def batches_visible_to(*, user: Any, period: str = "") -> QuerySet[SettlementBatch]:
+    """Settlement batches a money reader may see: a province-bound one her province's only."""
+    require_money_reader(user)
+    rows = SettlementBatch.objects.all()
+    province = bound_province(user)
+    if province:
+        rows = rows.filter(province=province)
+    if period:
+        rows = rows.filter(period=period)
+    return rows
+
+
+def discrepancies_visible_to(*, user: Any) -> QuerySet[Discrepancy]:
+    """Discrepancies a money reader may see: a province-bound one those of pairs involving her province."""
+    require_money_reader(user)
+    rows = Discrepancy.objects.all()
+    province = bound_province(user)
+    if province:
+        rows = rows.filter(Q(home_province=province) | Q(destination_province=province))
+    return rows
+
+
+def discrepancy_timeline(*, discrepancy: Discrepancy) -> list[dict[str, Any]]:
+    """Who did what to a discrepancy, when and why, oldest first: found by its run, then every
+    lifecycle step (its history rows, each written by the service that took the step)."""
+    steps: list[dict[str, Any]] = []
+    for row in discrepancy.history.order_by("history_date", "history_id").select_related("history_user"):
+        steps.append(
+            {
+                "at": row.history_date,
+                "user": row.history_user.get_username() if row.history_user else "",
+                "state": row.state,
+                "resolution": row.resolution,
+                "amount_fen": row.amount_fen,
+                "why": row.history_change_reason or "",
+            }
+        )
+    return steps
+
+
+def latest_run(*, period: str) -> ReconciliationRun | None:
+    """The period's run in force: the last that succeeded."""
+    return ReconciliationRun.objects.filter(period=period, state=ReconciliationRun.State.SUCCEEDED).order_by("-pk").first()
+
+
+COMPLIANCE_COLUMNS = (
+    "destination_province",
+    "hospital_code",
+    "release_not_in_force",
+    "lapsed_local_items",
+    "amount_mismatches",
+    "mismatch_fen",
+    "claims",
+    "period",
+)
+
+
+def compliance_report(*, period: str, province: str = "") -> list[dict[str, Any]]:
+    """Hospitals of destination provinces ranked by what they get wrong in ``period``'s run in
+    force: claims coded against a release not in force (on the destination side), claims billing
+    a local item after its sunset, and amount mismatches (with the sum of |Δ fund|), worst first
+    (then by hospital code). ``province`` keeps one destination province ('' = every one: the
+    national view). Empty when the period has no run yet."""
+    run = latest_run(period=period)
+    if run is None:
+        return []
+    rows = Discrepancy.objects.filter(run=run)
+    if province:
+        rows = rows.filter(destination_province=province)
+    ranked = (
+        rows.exclude(hospital_code="")
+        .values("destination_province", "hospital_code")
+        .annotate(
+            release_not_in_force=Count("settlement_id", filter=Q(kind="release_not_in_force", side="destination"), distinct=True),
+            amount_mismatches=Count("settlement_id", filter=Q(kind="amount_mismatch"), distinct=True),
+            mismatch_fen=Sum(Abs("delta_fen"), filter=Q(kind="amount_mismatch", field="fund_fen"), default=0),
+            claims=Count("settlement_id", distinct=True),
+        )
+        .order_by()
+    )
+    lapsed = lapsed_local_items_billed(period=period, batch_ids=active_batch_ids(period), province=province)
+    report: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in ranked:
+        report[row["destination_province"], row["hospital_code"]] = {**row, "lapsed_local_items": 0, "period": period}
+    for (dest, hospital), n in lapsed.items():
+        entry = report.setdefault(
+            (dest, hospital),
+            {
+                "destination_province": dest,
+                "hospital_code": hospital,
+                "release_not_in_force": 0,
+                "amount_mismatches": 0,
+                "mismatch_fen": 0,
+                "claims": 0,
+                "period": period,
+            },
+        )
+        entry["lapsed_local_items"] = n
+    return sorted(
+        report.values(),
+        key=lambda r: (
+            -(r["release_not_in_force"] + r["lapsed_local_items"] + r["amount_mismatches"]),
+            -r["mismatch_fen"],
+            r["hospital_code"],
+        ),
+    )
+
+
+def lapsed_local_items_billed(*, period: str, batch_ids: list[int], province: str = "") -> dict[tuple[str, str], int]:
+    """{(destination province, hospital): claims billing a local item after its sunset} of the period's active batches."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.LAPSED_LOCAL_ITEMS_SQL, [period, batch_ids, province, province])
+        return {(dest, hospital): int(n) for dest, hospital, n in cursor.fetchall()}
+
+
+def compliance_csv(rows: list[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COMPLIANCE_COLUMNS)
+    for row in rows:
+        writer.writerow([neutralise_formula(row[c]) if isinstance(row[c], str) else row[c] for c in COMPLIANCE_COLUMNS])
+    yield buffer.getvalue()

@@ -26,15 +26,18 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.audit import audit_record, history_save
-from apps.core.bulk import JobProgress
-from apps.core.errors import Forbidden, ValidationFailed
+from apps.core.bulk import BulkFileRejected, JobProgress, row_error
+from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.jobs import job_enqueue
 from apps.core.models import AuditAction, Job
-from apps.core.permissions import bound_province, require_role
+from apps.core.money import MoneyError, check_fen
+from apps.core.otp import require_otp
+from apps.core.permissions import bound_province, has_role, require_role, staff_province
 from apps.core.roles import Role
 from apps.pooling import selectors as pooling_selectors
 from apps.pooling import services as pooling
@@ -42,7 +45,7 @@ from apps.pooling.models import FundAccount, Transfer
 from apps.pooling.signals import clearing_recorded
 
 from . import matching
-from .importer import copy_settlements
+from .importer import insert_settlements, stage_settlements
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, Side
 from .netting import check_balanced, net_positions, settle
 
@@ -74,42 +77,139 @@ def _check_side(side: str) -> str:
 # --- imports -----------------------------------------------------------------------------------
 
 
-def settlement_import(*, period: str, side: str, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "") -> dict[str, Any]:
-    """Import one side's settlement CSV for ``period`` as a new batch; returns {batch, rows, period, side}.
+def _batch_for_replacement(*, replaces: int | None, period: str, side: str, user: Any) -> SettlementBatch | None:
+    """The active batch an import replaces, locked; a province-bound user's own province's only (404 otherwise)."""
+    if replaces is None:
+        return None
+    old = SettlementBatch.objects.select_for_update().filter(pk=replaces).first()
+    province = bound_province(user)
+    if old is None or (province and old.province != province):
+        raise NotFound(f"no settlement batch #{replaces}")
+    if (old.period, old.side) != (period, side):
+        raise ValidationFailed(
+            f"batch #{old.pk} is of {old.period} {old.side}, this import of {period} {side}",
+            errors=[{"field": "replaces", "code": "other_period_or_side", "message": "a replacement is of the same period and side"}],
+        )
+    if old.state != SettlementBatch.State.ACTIVE:
+        raise Conflict(f"batch #{old.pk} is {old.state}: only an active batch is replaced", code="batch_not_active")
+    if not old.province:
+        raise ValidationFailed(
+            f"batch #{old.pk} belongs to no province (imported before batches had one): withdraw it and import anew",
+            errors=[{"field": "replaces", "code": "batch_without_province", "message": "withdraw it instead"}],
+        )
+    return old
 
-    Raises ValidationFailed (period/side), Forbidden (role) and
-    BulkFileRejected (``import_rejected``) with every bad row; nothing is written then.
-    ``user`` None is an operator or the scheduler."""
+
+def settlement_import(
+    *, period: str, side: str, file: IO[bytes], user: Any, job: Job | None = None, filename: str = "", replaces: int | None = None
+) -> dict[str, Any]:
+    """Import one side's settlement CSV for ``period``; returns {batch, batches, rows, period, side, replaces}.
+
+    Every row belongs to the batch of its province (``side=home``: its home province,
+    ``destination``: its destination province): a province-bound maker's file is one batch of her
+    province (rows of another: ``wrong_province`` row errors); a national maker's file becomes
+    one batch per province it names. ``replaces`` names an active batch of the same period, side
+    and province (a province-bound maker's own): the file must hold that province's rows only,
+    and in this transaction the new batch becomes active and the old one superseded, so runs read
+    the corrected rows instead of both.
+
+    Raises ValidationFailed (period/side, a replacement of another period or side, a national
+    file without rows), Forbidden (role), NotFound (a batch to replace outside the user's
+    province), Conflict ``batch_not_active`` and BulkFileRejected (``import_rejected``) with every
+    bad row; nothing is written then. ``user`` None is an operator or the scheduler."""
     check_period(period)
     _check_side(side)
     if user is not None:
         require_role(user, Role.FINANCE_MAKER)
-    province = bound_province(user)
     progress = JobProgress(job.pk if job else None)
     try:
         with transaction.atomic():
-            batch = SettlementBatch(period=period, side=side, filename=PurePath(filename).name[:255], imported_by=user)
-            history_save(batch, user=user, reason="imported")
-            rows = copy_settlements(file=file, progress=progress, batch_id=batch.pk, period=period, side=side, province=province)
-            SettlementBatch.objects.filter(pk=batch.pk).update(rows=rows)
+            old = _batch_for_replacement(replaces=replaces, period=period, side=side, user=user)
+            province = old.province if old is not None else bound_province(user)
+            staging, counts = stage_settlements(file=file, progress=progress, side=side, province=province)
+            if province:
+                counts = {province: counts.get(province, 0)}
+            if not counts:
+                raise BulkFileRejected(
+                    "the file holds no rows, so it names no province",
+                    errors=[
+                        row_error(line=1, column="", code="no_rows", message="a national import needs rows (or a province-bound importer)")
+                    ],
+                )
+            name = PurePath(filename).name[:255]
+            batches: dict[str, SettlementBatch] = {}
+            for code, rows in counts.items():
+                batch = SettlementBatch(period=period, side=side, province=code, filename=name, imported_by=user, replaces=old, rows=rows)
+                history_save(batch, user=user, reason=f"imported, replacing batch #{old.pk}" if old else "imported")
+                batches[code] = batch
+            if old is not None:
+                old.state = SettlementBatch.State.SUPERSEDED
+                history_save(old, user=user, reason=f"superseded by batch #{batches[old.province].pk}", update_fields=["state"])
+            rows = insert_settlements(staging=staging, batches={c: b.pk for c, b in batches.items()}, period=period, side=side)
+            ids = [b.pk for b in batches.values()]
+            first = next(iter(batches.values()))
             audit_record(
                 action=AuditAction.SETTLEMENTS_IMPORTED,
                 actor=user,
-                obj=batch,
+                obj=first,
                 province=province,
-                detail={"period": period, "side": side, "rows": rows, "filename": batch.filename},
+                detail={
+                    "period": period,
+                    "side": side,
+                    "rows": rows,
+                    "filename": name,
+                    "batches": ids,
+                    "replaces": old.pk if old else None,
+                },
             )
-            return {"batch": batch.pk, "rows": rows, "period": period, "side": side}
+            return {"batch": first.pk, "batches": ids, "rows": rows, "period": period, "side": side, "replaces": old.pk if old else None}
     finally:
         progress.close()
 
 
-def settlement_import_enqueue(*, period: str, side: str, upload: Any, user: Any) -> Job:
-    """Store an upload and queue its import (API, admin); checks run at request time."""
+def settlement_import_enqueue(*, period: str, side: str, upload: Any, user: Any, replaces: int | None = None) -> Job:
+    """Store an upload and queue its import (API, admin); checks run at request time (the batch
+    to replace too: 404 outside the user's province, 409 ``batch_not_active``) and again in the job."""
     check_period(period)
     _check_side(side)
     require_role(user, Role.FINANCE_MAKER)
-    return job_enqueue(kind=IMPORT_JOB, user=user, params={"period": period, "side": side}, upload=upload, province=bound_province(user))
+    if replaces is not None:
+        with transaction.atomic():
+            _batch_for_replacement(replaces=replaces, period=period, side=side, user=user)
+    params: dict[str, Any] = {"period": period, "side": side}
+    if replaces is not None:
+        params["replaces"] = replaces
+    return job_enqueue(kind=IMPORT_JOB, user=user, params=params, upload=upload, province=bound_province(user))
+
+
+@transaction.atomic
+def settlement_batch_withdraw(*, batch: SettlementBatch, user: Any, reason: str) -> SettlementBatch:
+    """Withdraw an active batch, saying why: runs no longer read its rows (the next run of the
+    period shows what changes). A finance maker (or checker) of the batch's province, or a
+    national one. Order: not a finance user 403 ``permission_denied``; another province's batch
+    404; no reason 400; not active 409 ``batch_not_active``."""
+    require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    locked = SettlementBatch.objects.select_for_update().filter(pk=batch.pk).first()
+    province = bound_province(user)
+    if locked is None or (province and locked.province != province):
+        raise NotFound(f"no settlement batch #{batch.pk}")
+    require_reason(reason, detail="a withdrawal needs a reason")
+    if locked.state != SettlementBatch.State.ACTIVE:
+        raise Conflict(f"batch #{locked.pk} is {locked.state}, not active", code="batch_not_active")
+    locked.state = SettlementBatch.State.WITHDRAWN
+    locked.withdrawn_by = user if getattr(user, "pk", None) else None
+    locked.withdrawn_at = timezone.now()
+    locked.withdrawn_reason = reason
+    history_save(locked, user=user, reason=f"withdrawn: {reason}")
+    audit_record(
+        action=AuditAction.SETTLEMENT_BATCH_WITHDRAWN,
+        actor=user,
+        obj=locked,
+        province=locked.province,
+        reason=reason,
+        detail={"period": locked.period, "side": locked.side, "rows": locked.rows},
+    )
+    return locked
 
 
 def settlement_import_job_handler(job: Job) -> dict[str, Any]:
@@ -117,16 +217,75 @@ def settlement_import_job_handler(job: Job) -> dict[str, Any]:
     params = job.params
     with default_storage.open(params["path"], "rb") as file:
         return settlement_import(
-            period=params["period"], side=params["side"], file=file, user=job.created_by, job=job, filename=params["filename"]
+            period=params["period"],
+            side=params["side"],
+            file=file,
+            user=job.created_by,
+            job=job,
+            filename=params["filename"],
+            replaces=params.get("replaces"),
         )
 
 
 # --- runs --------------------------------------------------------------------------------------
 
 
-def _inputs(period: str) -> str:
-    ids = ",".join(str(i) for i in SettlementBatch.objects.filter(period=period).order_by("pk").values_list("pk", flat=True))
-    return hashlib.sha256(f"{period}|{ids}".encode()).hexdigest()
+def _inputs(period: str, adjustments: list[Discrepancy]) -> str:
+    """Fingerprint of what a run reads: the active batches and the resolved amounts it nets."""
+    ids = ",".join(str(i) for i in matching.active_batch_ids(period))
+    adjusted = ",".join(f"{a.pk}:{a.amount_fen}" for a in adjustments)
+    return hashlib.sha256(f"{period}|{ids}|{adjusted}".encode()).hexdigest()
+
+
+def _adjustments_for(*, period: str, earlier: list[int]) -> list[Discrepancy]:
+    """Resolved discrepancies whose amount has not netted yet (or netted in a run of this period
+    that the new run supersedes), locked: they net in the run being made, whatever their period.
+    A run of another period that races for one waits for the lock, then sees it taken."""
+    return list(
+        Discrepancy.objects.select_for_update(of=("self",))
+        .filter(state=Discrepancy.State.RESOLVED, amount_fen__gt=0)
+        .filter(Q(netted_in_run__isnull=True) | Q(netted_in_run_id__in=earlier))
+        .order_by("pk")
+    )
+
+
+def _carry_over(*, run: ReconciliationRun, earlier: list[int]) -> int:
+    """A rerun keeps what people did: each discrepancy of an earlier run of the period that left
+    ``open`` and is found again (same kind, claim, side and field) moves to the new run (same id,
+    state and history; a not yet final one takes the new values) in place of the new row; an
+    open one of an earlier run is deleted; a worked one not found again stays with its
+    superseded run, on record. Returns how many were carried."""
+    if not earlier:
+        return 0
+    carried_values = ", ".join(
+        f"{c} = CASE WHEN kept.state IN ('resolved', 'written_off') THEN kept.{c} ELSE found.{c} END"
+        for c in (
+            "home_value",
+            "destination_value",
+            "home_fund_fen",
+            "destination_fund_fen",
+            "delta_fen",
+            "expected",
+            "count",
+            "hospital_code",
+            "setting",
+            "drg_group",
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH pairs AS (SELECT kept.id AS kept_id, found.id AS found_id FROM reconciliation_discrepancy kept"
+            " JOIN reconciliation_discrepancy found ON found.run_id = %s AND (found.kind, found.settlement_id, found.side, found.field)"
+            " = (kept.kind, kept.settlement_id, kept.side, kept.field)"
+            " WHERE kept.run_id = ANY(%s) AND kept.state <> 'open'),"
+            " gone AS (DELETE FROM reconciliation_discrepancy found USING pairs WHERE found.id = pairs.found_id"
+            " RETURNING found.*, pairs.kept_id)"
+            f" UPDATE reconciliation_discrepancy kept SET run_id = %s, {carried_values} FROM gone found WHERE kept.id = found.kept_id",
+            [run.pk, earlier, run.pk],
+        )
+        carried = int(cursor.rowcount)
+        cursor.execute("DELETE FROM reconciliation_discrepancy WHERE run_id = ANY(%s) AND state = 'open'", [earlier])
+    return carried
 
 
 def _key(period: str, inputs: str, payer: str, payee: str, amount: int) -> str:
@@ -152,17 +311,21 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reconciliation:{period}"])
-            inputs = _inputs(period)
+            earlier = list(ReconciliationRun.objects.filter(period=period).values_list("pk", flat=True))
+            adjustments = _adjustments_for(period=period, earlier=earlier)
+            inputs = _inputs(period, adjustments)
             run = ReconciliationRun(period=period, inputs=inputs, job=job, started_by=user if getattr(user, "pk", None) else None)
             history_save(run, user=run.started_by, reason="started")
-            earlier = list(ReconciliationRun.objects.filter(period=period).exclude(pk=run.pk).values_list("pk", flat=True))
-            Discrepancy.objects.filter(run_id__in=earlier).delete()
             ReconciliationRun.objects.filter(pk__in=earlier, state=ReconciliationRun.State.SUCCEEDED).update(
                 state=ReconciliationRun.State.SUPERSEDED
             )
             result = matching.match_period(run_id=run.pk, period=period)
+            carried = _carry_over(run=run, earlier=earlier)
+            Discrepancy.objects.filter(pk__in=[a.pk for a in adjustments]).update(netted_in_run=run)
             progress(1, force=True)
-            proposals, positions, settled, settled_by = _net_and_propose(run=run, period=period, inputs=inputs, pairs=result["pairs"])
+            flows = [(home, destination, fund) for home, destination, _n, fund in result["pairs"]]
+            flows += [(a.home_province, a.destination_province, int(a.amount_fen or 0)) for a in adjustments]
+            proposals, positions, settled, settled_by = _net_and_propose(run=run, period=period, inputs=inputs, flows=flows)
             progress(2, force=True)
             run.summary = {
                 "period": period,
@@ -174,6 +337,20 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                     "already_transferred_by_province": settled_by,
                     "pairs": [{"home": h, "destination": d, "matched": n, "fund_fen": f} for h, d, n, f in result["pairs"]],
                 },
+                "adjustments": [
+                    {
+                        "discrepancy": a.pk,
+                        "period": a.period,
+                        "settlement_id": a.settlement_id,
+                        "kind": a.kind,
+                        "home": a.home_province,
+                        "destination": a.destination_province,
+                        "resolution": a.resolution,
+                        "amount_fen": a.amount_fen,
+                    }
+                    for a in adjustments
+                ],
+                "carried_over": carried,
                 "net_positions": positions,
                 "transfers": [{"id": t.pk, "from": p, "to": q, "amount_fen": t.amount_fen, "state": t.state} for p, q, t in proposals],
             }
@@ -186,7 +363,12 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                 actor=user,
                 obj=run,
                 province="",
-                detail={"period": period, "counts": run.summary["counts"], "transfers": run.transfer_ids},
+                detail={
+                    "period": period,
+                    "counts": run.summary["counts"],
+                    "transfers": run.transfer_ids,
+                    "adjustments": [a.pk for a in adjustments],
+                },
             )
             # Pooling keeps the month's settled amounts (budgets) and checks the advances after commit.
             clearing_recorded.send(sender=ReconciliationRun, period=period, pairs=result["pairs"], source=f"reconciliation run #{run.pk}")
@@ -197,10 +379,12 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
 
 
 def _net_and_propose(
-    *, run: ReconciliationRun, period: str, inputs: str, pairs: list[tuple[str, str, int, int]]
+    *, run: ReconciliationRun, period: str, inputs: str, flows: list[tuple[str, str, int]]
 ) -> tuple[Any, dict[str, int], int, dict[str, int]]:
+    """``flows``: (home, destination, fund fen) of matched claims per pair and of resolved
+    discrepancies; home pays destination."""
     proposer = pooling.system_proposer(name="reconciliation")
-    positions = net_positions((home, destination, fund) for home, destination, _n, fund in pairs)
+    positions = net_positions(flows)
     # What earlier runs of the period already moved counts as paid.
     settled = 0
     settled_by: dict[str, int] = {}
@@ -258,3 +442,211 @@ def reconciliation_job_handler(job: Job) -> dict[str, Any]:
     """Run a queued run job (see ``core.jobs.job_run``); the result names the run, its counts and net positions."""
     run = reconciliation_run(period=job.params["period"], user=job.created_by, job=job)
     return {"run": run.pk, **run.summary}
+
+
+# --- the discrepancy lifecycle -----------------------------------------------------------------
+
+D = Discrepancy.State
+MONEY_RESOLUTIONS = (Discrepancy.Resolution.ACCEPT_HOME, Discrepancy.Resolution.ACCEPT_DESTINATION, Discrepancy.Resolution.AGREED_AMOUNT)
+
+
+def _lock_discrepancy(discrepancy: Discrepancy, user: Any) -> Discrepancy:
+    """The discrepancy's row, locked; 404 when it does not exist or a province-bound user's
+    province is on neither side of it (the wall)."""
+    locked = Discrepancy.objects.select_for_update(of=("self",)).filter(pk=discrepancy.pk).first()
+    province = bound_province(user)
+    if locked is None or (province and province not in (locked.home_province, locked.destination_province)):
+        raise NotFound(f"no discrepancy #{discrepancy.pk}")
+    return locked
+
+
+def _require_party(user: Any, discrepancy: Discrepancy, *roles: str) -> str:
+    """A user of one of ``roles`` acting for the home or the destination province; returns that
+    province ('' for a superuser). National finance users are no party: 403 ``wrong_province``."""
+    require_role(user, *roles)
+    if getattr(user, "is_superuser", False):
+        return ""
+    own = staff_province(user)
+    if own not in (discrepancy.home_province, discrepancy.destination_province):
+        raise Forbidden(
+            "discrepancies are handled by finance users of the home or the destination province, not the national level",
+            code="wrong_province",
+        )
+    return own
+
+
+def _audit_discrepancy(discrepancy: Discrepancy, *, action: AuditAction, user: Any, province: str, reason: str) -> None:
+    audit_record(
+        action=action,
+        actor=user,
+        obj=discrepancy,
+        province=province,
+        reason=reason,
+        detail={
+            "run": discrepancy.run_id,
+            "kind": discrepancy.kind,
+            "settlement_id": discrepancy.settlement_id,
+            "home_province": discrepancy.home_province,
+            "destination_province": discrepancy.destination_province,
+            "state": discrepancy.state,
+            "resolution": discrepancy.resolution,
+            "amount_fen": discrepancy.amount_fen,
+        },
+    )
+
+
+@transaction.atomic
+def discrepancy_dispute(*, discrepancy: Discrepancy, user: Any, reason: str) -> Discrepancy:
+    """A finance user (maker or checker) of either province disputes an open discrepancy, or a
+    proposed resolution (which is then withdrawn), saying why.
+
+    Order: another province's discrepancy 404; not a finance user 403 ``permission_denied``; a
+    national user 403 ``wrong_province``; no reason 400; neither open nor proposed 409
+    ``discrepancy_not_open``."""
+    locked = _lock_discrepancy(discrepancy, user)
+    province = _require_party(user, locked, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
+    require_reason(reason, detail="a dispute needs a reason")
+    if locked.state not in (D.OPEN, D.RESOLUTION_PROPOSED):
+        raise Conflict(
+            f"discrepancy #{locked.pk} is {locked.state}: only an open one or a proposal is disputed", code="discrepancy_not_open"
+        )
+    was = locked.state
+    locked.state = D.DISPUTED
+    locked.resolution, locked.amount_fen, locked.proposed_by, locked.proposed_province = "", None, None, ""
+    locked.reason = reason
+    history_save(locked, user=user, reason=f"disputed{' (proposal withdrawn)' if was == D.RESOLUTION_PROPOSED else ''}: {reason}")
+    _audit_discrepancy(locked, action=AuditAction.DISCREPANCY_DISPUTED, user=user, province=province, reason=reason)
+    return locked
+
+
+def _resolution_amount(discrepancy: Discrepancy, resolution: str, amount_fen: Any) -> int | None:
+    """The fund share the home province pays once the resolution is approved (None: written off)."""
+    if resolution not in Discrepancy.Resolution.values:
+        raise ValidationFailed(
+            "resolution is accept_home, accept_destination, agreed_amount or write_off",
+            errors=[{"field": "resolution", "code": "invalid", "message": f"{resolution!r}"}],
+        )
+    if resolution != Discrepancy.Resolution.AGREED_AMOUNT and amount_fen is not None:
+        raise ValidationFailed(
+            "amount_fen goes with agreed_amount only",
+            errors=[{"field": "amount_fen", "code": "not_allowed", "message": "only an agreed amount names one"}],
+        )
+    if resolution == Discrepancy.Resolution.WRITE_OFF:
+        return None
+    if discrepancy.kind == Discrepancy.Kind.RELEASE_NOT_IN_FORCE:
+        # The claim matched and netted already; what is left to decide is the coding, not money.
+        raise ValidationFailed(
+            "a claim coded against a release not in force was paid as matched: it is written off (accepted as coded)",
+            errors=[{"field": "resolution", "code": "not_applicable", "message": "use write_off"}],
+        )
+    if resolution == Discrepancy.Resolution.ACCEPT_HOME:
+        return discrepancy.home_fund_fen or 0
+    if resolution == Discrepancy.Resolution.ACCEPT_DESTINATION:
+        return discrepancy.destination_fund_fen or 0
+    try:
+        amount = check_fen(amount_fen)
+    except MoneyError as exc:
+        raise ValidationFailed(
+            "an agreed amount is a whole number of fen", errors=[{"field": "amount_fen", "code": "required", "message": str(exc)}]
+        ) from exc
+    if amount < 0:
+        raise ValidationFailed(
+            "an agreed amount is not negative",
+            errors=[{"field": "amount_fen", "code": "negative", "message": "the home province pays ≥ 0"}],
+        )
+    return amount
+
+
+@transaction.atomic
+def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, resolution: str, reason: str, amount_fen: Any = None) -> Discrepancy:
+    """A finance maker of either province proposes how an open or disputed discrepancy ends:
+    accept the home value, the destination value (the claim's fund share on that side), an
+    agreed amount (``amount_fen``) or a write-off. A finance checker of the other province approves.
+
+    Order: another province's discrepancy 404; not a finance maker 403 ``permission_denied``; a
+    national maker 403 ``wrong_province``; bad resolution, amount or no reason 400; not open or
+    disputed 409 ``discrepancy_not_open``; another paying resolution of the same claim 409
+    ``claim_already_resolved`` (a unique index is the backstop)."""
+    locked = _lock_discrepancy(discrepancy, user)
+    province = _require_party(user, locked, Role.FINANCE_MAKER)
+    amount = _resolution_amount(locked, resolution, amount_fen)
+    require_reason(reason, detail="a proposed resolution needs a reason")
+    if locked.state not in (D.OPEN, D.DISPUTED):
+        raise Conflict(f"discrepancy #{locked.pk} is {locked.state}, not open or disputed", code="discrepancy_not_open")
+    if amount is not None:
+        other = (
+            Discrepancy.objects.filter(
+                period=locked.period, settlement_id=locked.settlement_id, state__in=[D.RESOLUTION_PROPOSED, D.RESOLVED]
+            )
+            .exclude(resolution=Discrepancy.Resolution.WRITE_OFF)
+            .exclude(pk=locked.pk)
+            .first()
+        )
+        if other is not None:
+            raise Conflict(
+                f"claim {locked.settlement_id} of {locked.period} is already settled by discrepancy #{other.pk} ({other.state})",
+                code="claim_already_resolved",
+            )
+    locked.state = D.RESOLUTION_PROPOSED
+    locked.resolution, locked.amount_fen, locked.reason = resolution, amount, reason
+    locked.proposed_by, locked.proposed_province, locked.approved_by = user, province, None
+    try:
+        with transaction.atomic():
+            history_save(locked, user=user, reason=f"resolution proposed ({resolution}): {reason}")
+    except IntegrityError as exc:  # the unique index, should two proposals for one claim race
+        raise Conflict(f"claim {locked.settlement_id} of {locked.period} is already being settled", code="claim_already_resolved") from exc
+    _audit_discrepancy(locked, action=AuditAction.DISCREPANCY_RESOLUTION_PROPOSED, user=user, province=province, reason=reason)
+    return locked
+
+
+@transaction.atomic
+def discrepancy_approve(*, discrepancy: Discrepancy, user: Any, reason: str = "") -> Discrepancy:
+    """A finance checker of the province that did not propose approves a proposed resolution:
+    the discrepancy is ``resolved`` (its amount nets in the next run) or ``written_off`` (never).
+
+    Order: another province's discrepancy 404; the proposer 409 ``same_user_cannot_approve``
+    (before any role check); not a finance checker 403 ``permission_denied``; a checker of the
+    proposer's province, or a national one, 403 ``wrong_province``; a checker with a TOTP device
+    without OTP 403 ``otp_required``; nothing proposed 409 ``discrepancy_not_proposed``."""
+    locked = _lock_discrepancy(discrepancy, user)
+    if locked.proposed_by_id is not None and locked.proposed_by_id == getattr(user, "pk", None):
+        raise Conflict("the proposer of a resolution cannot approve it", code="same_user_cannot_approve")
+    province = _require_party(user, locked, Role.FINANCE_CHECKER)
+    if province and province == locked.proposed_province:
+        raise Forbidden(
+            f"a resolution proposed for province {province} is approved by a finance checker of the other province", code="wrong_province"
+        )
+    require_otp(user)
+    if locked.state != D.RESOLUTION_PROPOSED:
+        raise Conflict(f"discrepancy #{locked.pk} is {locked.state}: no resolution to approve", code="discrepancy_not_proposed")
+    locked.state = D.WRITTEN_OFF if locked.resolution == Discrepancy.Resolution.WRITE_OFF else D.RESOLVED
+    locked.approved_by = user
+    if reason:
+        locked.reason = reason
+    history_save(locked, user=user, reason=f"approved: {locked.state}" + (f": {reason}" if reason else ""))
+    _audit_discrepancy(locked, action=AuditAction.DISCREPANCY_APPROVED, user=user, province=province, reason=reason)
+    return locked
+
+
+def discrepancy_allowed_actions(*, discrepancy: Discrepancy, user: Any) -> list[str]:
+    """Which of dispute / resolve / approve ``user`` may take now (Wagtail's check before execute):
+    what the admin page offers as buttons. The services decide again when asked."""
+    if not has_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER):
+        return []
+    superuser = getattr(user, "is_superuser", False)
+    own = "" if superuser else staff_province(user)
+    if not superuser and own not in (discrepancy.home_province, discrepancy.destination_province):
+        return []
+    actions = []
+    if discrepancy.state in (D.OPEN, D.RESOLUTION_PROPOSED):
+        actions.append("dispute")
+    if discrepancy.state in (D.OPEN, D.DISPUTED) and has_role(user, Role.FINANCE_MAKER):
+        actions.append("resolve")
+    if (
+        discrepancy.state == D.RESOLUTION_PROPOSED
+        and has_role(user, Role.FINANCE_CHECKER)
+        and discrepancy.proposed_by_id != user.pk
+        and (superuser or own != discrepancy.proposed_province)
+    ):
+        actions.append("approve")
+    return actions

@@ -7,7 +7,7 @@ they hold: ``home_count`` records on the home side, ``home_total_fen`` its total
 
 from __future__ import annotations
 
-from apps.benefits.sql import drg_hospital_payment_fen, province_exists
+from apps.benefits.sql import drg_hospital_payment_fen, local_item_lapsed, province_exists
 from apps.core.bulk import Staging
 
 # --- settlement files -----------------------------------------------------------------------
@@ -25,8 +25,9 @@ COLUMNS = (
     "fund_fen",
     "patient_fen",
 )
-OPTIONAL = ("drg_flag",)
-MAX_LENGTH = {"settlement_id": 64, "hospital_code": 32, "patient_id_hash": 64, "release_label": 32, "drg_group": 16}
+OPTIONAL = ("drg_flag", "setting", "local_codes")
+SETTINGS = ("inpatient", "outpatient", "chronic_outpatient")
+MAX_LENGTH = {"local_codes": 1000, "settlement_id": 64, "hospital_code": 32, "patient_id_hash": 64, "release_label": 32, "drg_group": 16}
 AMOUNTS = ("total_fen", "fund_fen", "patient_fen")
 FLAG_TRUE = ("1", "true", "t", "y", "yes")
 FLAG_VALUES = ("", "0", "false", "f", "n", "no", *FLAG_TRUE)
@@ -49,6 +50,8 @@ def settlement_checks(staging: Staging) -> list[str]:
                 f"SELECT {line}, {_lit(name)}, 'missing_field', 'line ' || {line} || ': {name} is empty' FROM {t} WHERE coalesce(btrim({c}), '') = ''"
             )
     for name, limit in MAX_LENGTH.items():
+        if col[name] is None:  # an optional column the file lacks
+            continue
         checks.append(
             f"SELECT {line}, {_lit(name)}, 'too_long', 'line ' || {line} || ': {name} is longer than {limit} characters' "
             f"FROM {t} WHERE length(btrim({col[name]})) > {limit}"
@@ -92,13 +95,30 @@ def settlement_checks(staging: Staging) -> list[str]:
             f"SELECT {line}, 'drg_flag', 'invalid', 'line ' || {line} || ': drg_flag ' || btrim({col['drg_flag']}) || ' is not 0/1' "
             f"FROM {t} WHERE lower(coalesce(btrim({col['drg_flag']}), '')) NOT IN ({values})"
         )
+    if col["setting"]:
+        values = ", ".join(_lit(v) for v in ("", *SETTINGS))
+        checks.append(
+            f"SELECT {line}, 'setting', 'invalid', 'line ' || {line} || ': setting ' || btrim({col['setting']}) || "
+            f"' is not inpatient, outpatient or chronic_outpatient' FROM {t} WHERE coalesce(btrim({col['setting']}), '') NOT IN ({values})"
+        )
     return checks
+
+
+def owner_column(side: str) -> str:
+    """The column naming the province a side's rows belong to (whose batch they are)."""
+    return "home_province" if side == "home" else "destination_province"
+
+
+def settlement_provinces(staging: Staging, *, side: str) -> str:
+    """(province, rows) of the staged records, by the side's owner column."""
+    c = staging.col(owner_column(side))
+    return f"SELECT btrim({c}), count(*) FROM {staging.table} GROUP BY 1 ORDER BY 1"
 
 
 def settlement_province_wall(staging: Staging, *, side: str, province: str) -> str:
     """A province-bound importer files her own side only: with ``side=home`` every row's
     home_province, with ``side=destination`` every row's destination_province is hers."""
-    column = "home_province" if side == "home" else "destination_province"
+    column = owner_column(side)
     c = staging.col(column)
     return (
         f"SELECT {staging.line_sql}, {_lit(column)}, 'wrong_province', 'line ' || {staging.line_sql} || ': {column} ' || btrim({c}) || "
@@ -107,8 +127,9 @@ def settlement_province_wall(staging: Staging, *, side: str, province: str) -> s
     )
 
 
-def settlement_insert(staging: Staging) -> str:
-    """INSERT the staged records as SettlementRecord rows (parameters: batch id, period, side).
+def settlement_insert(staging: Staging, *, side: str, batches: int) -> str:
+    """INSERT the staged records as SettlementRecord rows, each into its province's batch
+    (parameters: period, side, then ``batches`` pairs of province code and batch id).
 
     Rows go in settlement_id order: the matching of a large month reads each side through the
     (period, side, settlement_id) index, and then reads the table in order too.
@@ -119,13 +140,18 @@ def settlement_insert(staging: Staging) -> str:
         if c["drg_flag"]
         else f"coalesce(btrim({c['drg_group']}), '') <> ''"
     )
+    setting = f"coalesce(btrim({c['setting']}), '')" if c["setting"] else "''"
+    local_codes = f"coalesce(btrim({c['local_codes']}), '')" if c["local_codes"] else "''"
+    owners = ", ".join(["(%s, %s::bigint)"] * batches)
     return (
         "INSERT INTO reconciliation_settlementrecord (batch_id, period, side, settlement_id, home_province, destination_province,"
-        " hospital_code, patient_id_hash, date_of_service, release_label, drg_group, drg_flag, total_fen, fund_fen, patient_fen)"
-        f" SELECT %s, %s, %s, btrim({c['settlement_id']}), btrim({c['home_province']}), btrim({c['destination_province']}),"
+        " hospital_code, patient_id_hash, date_of_service, release_label, drg_group, drg_flag, setting, local_codes, total_fen, fund_fen,"
+        " patient_fen)"
+        f" SELECT owner.batch_id, %s, %s, btrim({c['settlement_id']}), btrim({c['home_province']}), btrim({c['destination_province']}),"
         f" btrim({c['hospital_code']}), btrim({c['patient_id_hash']}), btrim({c['date_of_service']})::date, btrim({c['release_label']}),"
-        f" coalesce(btrim({c['drg_group']}), ''), {flag}, btrim({c['total_fen']})::bigint, btrim({c['fund_fen']})::bigint,"
-        f" btrim({c['patient_fen']})::bigint FROM {staging.table} ORDER BY 4, _ord"
+        f" coalesce(btrim({c['drg_group']}), ''), {flag}, {setting}, {local_codes}, btrim({c['total_fen']})::bigint, btrim({c['fund_fen']})::bigint,"
+        f" btrim({c['patient_fen']})::bigint FROM {staging.table}"
+        f" JOIN (VALUES {owners}) AS owner(province, batch_id) ON owner.province = btrim({c[owner_column(side)]}) ORDER BY 4, _ord"
     )
 
 
@@ -150,7 +176,7 @@ def _side_value(column: str, side: str) -> str:
 def claim_detail_sql(expected: str) -> str:
     """Both sides' values of the non-clean claims (ids from the ``pairs`` CTE), one row per claim.
 
-    Parameters: ``expected``'s for each time it appears (six), then the period.
+    Parameters: ``expected``'s for each time it appears (six), then the period and the active batch ids.
     """
     off = f"record.release_label IS DISTINCT FROM {expected}"
     return (
@@ -159,6 +185,9 @@ def claim_detail_sql(expected: str) -> str:
         " count(*) FILTER (WHERE record.side = 'destination') AS destination_count,"
         f" coalesce({_side_value('home_province', 'destination')}, min(record.home_province)) AS home_province,"
         f" coalesce({_side_value('destination_province', 'destination')}, min(record.destination_province)) AS destination_province,"
+        f" coalesce({_side_value('hospital_code', 'destination')}, min(record.hospital_code)) AS hospital_code,"
+        f" coalesce({_side_value('setting', 'destination')}, min(record.setting)) AS setting,"
+        f" coalesce({_side_value('drg_group', 'destination')}, min(record.drg_group)) AS drg_group,"
         f" {_side_value('total_fen', 'home')} AS home_total_fen,"
         f" {_side_value('fund_fen', 'home')} AS home_fund_fen,"
         f" {_side_value('patient_fen', 'home')} AS home_patient_fen,"
@@ -170,7 +199,7 @@ def claim_detail_sql(expected: str) -> str:
         f" min(record.release_label) FILTER (WHERE record.side = 'destination' AND {off}) AS destination_label_off,"
         f" min(coalesce({expected}, '')) FILTER (WHERE record.side = 'destination' AND {off}) AS destination_label_expected"
         " FROM reconciliation_settlementrecord record"
-        " WHERE record.period = %s AND record.side IN ('home', 'destination')"
+        " WHERE record.period = %s AND record.batch_id = ANY(%s) AND record.side IN ('home', 'destination')"
         " AND record.settlement_id = ANY(ARRAY(SELECT unnest(pair.unclean_ids) FROM pairs pair WHERE pair.unclean_ids IS NOT NULL))"
         " GROUP BY record.settlement_id"
     )
@@ -219,7 +248,7 @@ LEAN_MATCHED = "home_count = 1 AND record_count = 2 AND home_total_fen = destina
 
 
 def lean_hash_sql(expected: str) -> str:
-    """Pass 1, one GROUP BY over both sides (hashed in memory). Parameters: ``expected``'s, the period."""
+    """Pass 1, one GROUP BY over both sides (hashed in memory). Parameters: ``expected``'s, the period, the active batch ids."""
     return (
         "SELECT record.settlement_id AS settlement_id, count(*) FILTER (WHERE record.side = 'home') AS home_count,"
         f" count(*) AS record_count, {_PACK} AS provinces_packed,"
@@ -227,7 +256,7 @@ def lean_hash_sql(expected: str) -> str:
         f" {_side_value('total_fen', 'destination')} AS destination_total_fen,"
         f" {_side_value('fund_fen', 'destination')} AS destination_fund_fen,"
         f" count(*) FILTER (WHERE record.release_label IS DISTINCT FROM {expected}) AS off_release_count"
-        " FROM reconciliation_settlementrecord record WHERE record.period = %s GROUP BY record.settlement_id"
+        " FROM reconciliation_settlementrecord record WHERE record.period = %s AND record.batch_id = ANY(%s) GROUP BY record.settlement_id"
     )
 
 
@@ -235,7 +264,7 @@ def lean_streaming_sql(expected: str) -> str:
     """``lean_hash_sql``'s columns from each side grouped on its own, in index order, and the
     two sides merged on settlement_id: memory stays flat however large the month (the one hash
     aggregation of both sides spills to disk once the month outgrows work_mem).
-    Parameters: ``expected``'s and the period, for the home side, then again for the destination."""
+    Parameters: ``expected``'s, the period and the active batch ids, for the home side, then again for the destination."""
 
     def one_side(side: str) -> str:
         return (
@@ -243,7 +272,7 @@ def lean_streaming_sql(expected: str) -> str:
             " min(record.fund_fen) AS fund_fen,"
             " min(record.home_province::int8 * 1000000 + record.destination_province::int8) AS provinces_packed,"
             f" count(*) FILTER (WHERE record.release_label IS DISTINCT FROM {expected}) AS off_release_count"
-            f" FROM reconciliation_settlementrecord record WHERE record.period = %s AND record.side = '{side}'"
+            f" FROM reconciliation_settlementrecord record WHERE record.period = %s AND record.batch_id = ANY(%s) AND record.side = '{side}'"
             " GROUP BY record.settlement_id"
         )
 
@@ -275,10 +304,12 @@ def match_period_sql(*, lean: str, detail: str) -> str:
         f" FROM ({lean}) claims GROUP BY provinces_packed),"
         f" unclean AS MATERIALIZED ({detail}),"
         " inserted AS (INSERT INTO reconciliation_discrepancy (run_id, period, kind, settlement_id, side, field, home_province,"
-        " destination_province, home_value, destination_value, delta_fen, expected, count)"
+        " destination_province, hospital_code, setting, drg_group, home_value, destination_value, home_fund_fen, destination_fund_fen,"
+        " delta_fen, expected, count, state, resolution, reason, proposed_province)"
         " SELECT %s, %s, finding.kind, claim.settlement_id, finding.side, finding.field, claim.home_province,"
-        " claim.destination_province, coalesce(finding.home_value, ''), coalesce(finding.destination_value, ''), finding.delta,"
-        " coalesce(finding.expected, ''), finding.count FROM unclean claim"
+        " claim.destination_province, claim.hospital_code, claim.setting, claim.drg_group, coalesce(finding.home_value, ''),"
+        " coalesce(finding.destination_value, ''), claim.home_fund_fen, claim.destination_fund_fen, finding.delta,"
+        " coalesce(finding.expected, ''), finding.count, 'open', '', '', '' FROM unclean claim"
         f" CROSS JOIN LATERAL (VALUES {_FINDINGS})"
         " AS finding(kind, side, field, home_value, destination_value, delta, expected, count, applies)"
         f" WHERE NOT ({CLEAN}) AND finding.applies RETURNING kind)"
@@ -311,7 +342,7 @@ BASELINE_GROUP_BY_SQL = (
 # A destination's DRG-settled claim (drg_flag) should have the fund pay what its pooling area
 # pays a hospital for the group (weight × base rate, benefits' fragment) less the patient's
 # item-level share; the area is the city of the hospital code's region (H + 2 + 4 digits).
-# Parameter: the period.
+# Parameters: the period, the active batch ids.
 _AREA_OF_HOSPITAL = "substr(record.hospital_code, 2, 4) || '00'"
 DRG_MISMATCH_SQL = (
     "SELECT record.settlement_id, record.home_province, record.destination_province, record.hospital_code, record.drg_group,"
@@ -320,7 +351,24 @@ DRG_MISMATCH_SQL = (
     " FROM reconciliation_settlementrecord record"
     f" CROSS JOIN LATERAL (SELECT {drg_hospital_payment_fen(on_date='record.date_of_service', area_code=_AREA_OF_HOSPITAL, group='record.drg_group')}"
     " AS hospital_payment_fen) drg"
-    " WHERE record.period = %s AND record.side = 'destination' AND record.drg_flag AND drg.hospital_payment_fen IS NOT NULL"
+    " WHERE record.period = %s AND record.batch_id = ANY(%s) AND record.side = 'destination' AND record.drg_flag AND drg.hospital_payment_fen IS NOT NULL"
     " AND record.fund_fen <> greatest(drg.hospital_payment_fen - record.patient_fen, 0)"
     " ORDER BY record.settlement_id"
+)
+
+
+# --- hospital accountability (issue 18) ---------------------------------------------------------
+#
+# Destination-side claims of the active batches that bill a transitional local item (the
+# optional ``local_codes`` column, codes separated by ``;``) on or after its sunset, counted per
+# destination province and hospital. Parameters: the period, the active batch ids, the province
+# ('' for every one).
+LAPSED_LOCAL_ITEMS_SQL = (
+    "SELECT record.destination_province, record.hospital_code, count(DISTINCT record.settlement_id)"
+    " FROM reconciliation_settlementrecord record"
+    " CROSS JOIN LATERAL unnest(string_to_array(record.local_codes, ';')) AS billed(code)"
+    " WHERE record.period = %s AND record.batch_id = ANY(%s) AND record.side = 'destination' AND record.local_codes <> ''"
+    " AND (%s = '' OR record.destination_province = %s)"
+    f" AND {local_item_lapsed(province_code='record.destination_province', code='btrim(billed.code)', on_date='record.date_of_service')}"
+    " GROUP BY 1, 2"
 )

@@ -4,6 +4,8 @@ answers 404), their own net position and the transfers they pay or receive."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,6 +19,8 @@ from . import selectors
 from .models import Discrepancy, ReconciliationRun
 
 PAIR_LIST_LIMIT = 500
+COMPLIANCE_LIMIT = 500
+_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 
 def _reader_province(request: HttpRequest) -> str:
@@ -45,6 +49,7 @@ def run_report(request: HttpRequest, pk: int) -> HttpResponse:
         "pairs": pairs,
         "positions": selectors.run_net_positions(run=run, province=province),
         "transfers": selectors.run_transfers(run=run, province=province),
+        "adjustments": selectors.run_summary_for(run=run, province=province).get("adjustments", []),
         "csv_url": _csv_url(run),
     }
     return render(request, "reconciliation/run_report.html", context)
@@ -78,3 +83,27 @@ def pair_report(request: HttpRequest, pk: int, home: str, destination: str) -> H
         "run_url": reverse("reconciliation:run-report", args=[run.pk]),
     }
     return render(request, "reconciliation/pair_report.html", context)
+
+
+@staff_member_required
+def compliance(request: HttpRequest) -> HttpResponse:
+    """Hospitals ranked by what they get wrong in a period's run in force: a province-bound
+    reader's own destination province; national readers pick one or see every province."""
+    province = _reader_province(request)
+    period = request.GET.get("period", "")
+    if not _PERIOD.match(period):
+        latest = selectors.runs().filter(state=ReconciliationRun.State.SUCCEEDED).order_by("-period", "-pk").first()
+        period = latest.period if latest else ""
+    shown = province or request.GET.get("province", "")
+    rows = selectors.compliance_report(period=period, province=shown) if period else []
+    query = {"period": period, **({"province": shown} if shown else {})}
+    context = {
+        "period": period,
+        "province": shown,
+        "bound": bool(province),
+        "rows": rows[:COMPLIANCE_LIMIT],
+        "total": len(rows),
+        "limit": COMPLIANCE_LIMIT,
+        "csv_url": f"{reverse('reconciliation-compliance-csv')}?{urlencode(query)}",
+    }
+    return render(request, "reconciliation/compliance.html", context)

@@ -435,3 +435,45 @@ def test_each_precheck_rule_action_writes_exactly_one_typed_event(world):
         events = _events_of(step)
         if action is not None:
             assert events == [action], action
+
+
+def test_each_settlement_batch_and_discrepancy_action_writes_exactly_one_typed_event(world):
+    """Issue 18: imports (one event for every batch a file makes), a withdrawal, and each step of
+    a discrepancy's lifecycle."""
+    import io
+
+    from apps.benefits.models import Province
+    from apps.reconciliation import services as reconciliation
+    from apps.reconciliation.models import Discrepancy, SettlementBatch
+
+    for code, name in (("510000", "四川省"), ("440000", "广东省")):
+        Province.objects.get_or_create(code=code, defaults={"name": name})
+    national = staff(Role.FINANCE_MAKER, username="audit-national-maker")
+    header = "settlement_id,home_province,destination_province,hospital_code,patient_id_hash,date_of_service,release_label,drg_group,total_fen,fund_fen,patient_fen\n"
+
+    def load(side: str, body: str, replaces: int | None = None) -> Any:
+        return reconciliation.settlement_import(
+            period="2026-05", side=side, file=io.BytesIO((header + body).encode()), user=national, replaces=replaces
+        )
+
+    imported: dict[str, Any] = {}
+    rows = "S1,510000,310000,H31010100001,p1,2026-05-02,X,,100,60,40\nS2,440000,310000,H31010100001,p2,2026-05-02,X,,100,60,40\n"
+    assert _events_of(lambda: imported.update(home=load("home", rows))) == [AuditAction.SETTLEMENTS_IMPORTED]
+    assert len(imported["home"]["batches"]) == 2
+    sc_batch = SettlementBatch.objects.get(pk__in=imported["home"]["batches"], province="510000")
+    assert _events_of(lambda: load("home", rows.splitlines()[0] + "\n", replaces=sc_batch.pk)) == [AuditAction.SETTLEMENTS_IMPORTED]
+    gd_batch = SettlementBatch.objects.get(pk__in=imported["home"]["batches"], province="440000")
+    assert _events_of(lambda: reconciliation.settlement_batch_withdraw(batch=gd_batch, user=national, reason="撤回")) == [
+        AuditAction.SETTLEMENT_BATCH_WITHDRAWN
+    ]
+    run = reconciliation.reconciliation_run(period="2026-05", user=national)
+    d = Discrepancy.objects.get(run=run, settlement_id="S1", kind="missing_destination")
+    sc_maker = staff(Role.FINANCE_MAKER, "510000", username="audit-sc-maker")
+    sh_checker = staff(Role.FINANCE_CHECKER, SH, username="audit-sh-checker")
+    assert _events_of(lambda: reconciliation.discrepancy_dispute(discrepancy=d, user=sh_checker, reason="请核对")) == [
+        AuditAction.DISCREPANCY_DISPUTED
+    ]
+    assert _events_of(
+        lambda: reconciliation.discrepancy_resolve(discrepancy=d, user=sc_maker, resolution="accept_home", reason="补报")
+    ) == [AuditAction.DISCREPANCY_RESOLUTION_PROPOSED]
+    assert _events_of(lambda: reconciliation.discrepancy_approve(discrepancy=d, user=sh_checker)) == [AuditAction.DISCREPANCY_APPROVED]

@@ -43,3 +43,10 @@ def test_the_printed_report_link_opens_for_the_shanghai_finance_maker(client: An
     page = client.get(path).content.decode()
     run = ReconciliationRun.objects.get(period=RECONCILIATION_PERIOD)
     assert (f"run #{run.pk}" in page, "440000" in page, "proposed" in page) == (True, True, True)
+
+
+def test_the_demo_month_has_a_discrepancy_in_each_state():
+    _seed()
+    run = ReconciliationRun.objects.get(period=RECONCILIATION_PERIOD)
+    states = set(Discrepancy.objects.filter(run=run).values_list("state", flat=True))
+    assert states == set(Discrepancy.State.values)

@@ -95,6 +95,12 @@ def _run(w: World) -> dict[str, Any]:
     return {"pk": w.run}
 
 
+def _batch_a(w: World) -> dict[str, Any]:
+    from apps.core.models import Job
+
+    return {"pk": Job.objects.get(pk=w.job_a).result["batch"]}
+
+
 def _item_body(w: World) -> dict[str, Any]:
     from apps.catalog.selectors import item_as_dict
 
@@ -212,6 +218,16 @@ API: dict[tuple[str, str], Call] = {
     ("reconciliation-run-detail", "get"): Call(_run),
     ("reconciliation-run-discrepancies", "get"): Call(_run),
     ("settlement-import", "post"): Call(_none, _settlements, multipart=True),
+    ("settlement-batch-list", "get"): Call(_none, lambda w: {"period": PERIOD}),
+    ("settlement-batch-withdraw", "post"): Call(_batch_a, lambda w: {"reason": "重复上传"}),
+    ("reconciliation-run-discrepancy-list", "get"): Call(_run, lambda w: {"page_size": 1000}),
+    ("discrepancy-dispute", "post"): Call(lambda w: {"pk": w.discrepancies["open"]}, lambda w: {"reason": "请核对"}),
+    ("discrepancy-resolve", "post"): Call(
+        lambda w: {"pk": w.discrepancies["open"]}, lambda w: {"resolution": "write_off", "reason": "核销"}
+    ),
+    ("discrepancy-approve", "post"): Call(lambda w: {"pk": w.discrepancies["proposed"]}, lambda w: {}),
+    ("reconciliation-compliance", "get"): Call(_none, lambda w: {"period": PERIOD, "province": "310000"}),
+    ("reconciliation-compliance-csv", "get"): Call(_none, lambda w: {"period": PERIOD, "province": "310000"}),
     ("pooling-figures-list", "get"): Call(_none),
     ("pooling-figures-import", "post"): Call(_none, _figures, multipart=True),
     ("pooling-adjustment-run-list", "get"): Call(_none),
@@ -250,6 +266,7 @@ PAGES: dict[tuple[str, str], Call] = {
     ("notices:adoption", "get"): Call(_none),
     ("reconciliation:run-report", "get"): Call(_run),
     ("reconciliation:pair-report", "get"): Call(lambda w: {"pk": w.run, "home": "310000", "destination": A_PARTNER}),
+    ("reconciliation:compliance", "get"): Call(_none, lambda w: {"period": PERIOD}),
     ("staff:home", "get"): Call(_none),
     ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
 }

@@ -109,6 +109,17 @@ API_EXPECTED: dict[tuple[str, str], str] = {
     ("reconciliation-run-detail", "get"): MONEY_LIST,
     ("reconciliation-run-discrepancies", "get"): MONEY_LIST,
     ("reconciliation-run-list", "post"): GUESTS + " 403 403 403 403 403 403 202 202 403 403 403",
+    ("reconciliation-run-discrepancy-list", "get"): MONEY_LIST,
+    ("reconciliation-compliance", "get"): GUESTS + " 200 403w 200 200 403w 403w 200 200 200 403 403",
+    ("reconciliation-compliance-csv", "get"): GUESTS + " 200 403w 200 200 403w 403w 200 200 200 403 403",
+    ("settlement-batch-list", "get"): MONEY_LIST,
+    # A's own batch: its finance users and national ones withdraw it; B's get 404 (the wall), others 403.
+    ("settlement-batch-withdraw", "post"): GUESTS + " 403 403 200 200 404 404 200 200 403 403 403",
+    # Discrepancies of A's pair: finance users of A act; B's get 404; national finance users are no party (403w).
+    ("discrepancy-dispute", "post"): GUESTS + " 403 404 200 200 404 404 403w 403w 403 403 403",
+    ("discrepancy-resolve", "post"): GUESTS + " 403 404 200 403 404 404 403w 403 403 403 403",
+    # Proposed by A's maker: she is 409, A's checker 403w (the other province approves), B's 404.
+    ("discrepancy-approve", "post"): GUESTS + " 403 404 409 403w 404 404 403 403w 403 403 403",
     ("release-ack", "post"): "401 201 201 401r" + " 403" * 11,
     ("release-approve", "post"): GUESTS + " 403" * 9 + " 409 409",
     ("release-detail", "get"): STAFF_READ,
@@ -162,6 +173,7 @@ PAGE_EXPECTED: dict[tuple[str, str], str] = {
     ("notices:adoption", "get"): NO_SESSION + " 200" * 11,
     ("reconciliation:pair-report", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
     ("reconciliation:run-report", "get"): NO_SESSION + " 200 200 200 200 200 200 200 200 200 403 403",
+    ("reconciliation:compliance", "get"): NO_SESSION + " 200 200 200 200 200 200 200 200 200 403 403",
     ("set_language", "post"): "302" + " 302" * 14,
     ("staff:home", "get"): NO_SESSION + " 200" * 11,
     ("staff:job", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
@@ -247,7 +259,7 @@ def _planted(world: World, province: str) -> list[Any]:
     from apps.core.models import Job
     from apps.hospitals.models import Hospital
     from apps.notices.models import WebhookEndpoint
-    from apps.reconciliation.models import ReconciliationRun, SettlementBatch
+    from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch
 
     side = world.objects[province]
     job = Job.objects.get(pk=side["job"])
@@ -263,6 +275,7 @@ def _planted(world: World, province: str) -> list[Any]:
         hospital,
         WebhookEndpoint.objects.filter(hospital=hospital).first(),
         ReconciliationRun.objects.get(pk=world.run),
+        *Discrepancy.objects.filter(run_id=world.run, home_province=province),
     ]
 
 

@@ -173,6 +173,7 @@ class World:
     markers: dict[str, list[str]] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     pooling: dict[str, int] = field(default_factory=dict)
+    discrepancies: dict[str, int] = field(default_factory=dict)
 
 
 def _browser() -> APIClient:
@@ -276,6 +277,7 @@ def _province_side(province: str, *, maker: Any, checker: Any, staff_user: Any) 
     rows = [
         (f"SID-{tag}-1", province, partner, hospital_code, plant["claim_fund_fen"]),
         (f"SID-{tag}-MISSING", province, partner, hospital_code, 999),  # home only: a discrepancy of this pair
+        (f"SID-{tag}-GAP", province, partner, hospital_code, 999),  # another, whose write-off A's maker proposes
     ]
     job = _import_job(user=maker, side="home", rows=rows, filename=f"settle-{tag}.csv")
     return {
@@ -296,6 +298,7 @@ def _province_side(province: str, *, maker: Any, checker: Any, staff_user: Any) 
             f"POLICY-SUBMITTED-{tag}",
             f"SID-{tag}-1",
             f"SID-{tag}-MISSING",
+            f"SID-{tag}-GAP",
             f"settle-{tag}.csv",
             f"hook-{tag}",
             *_money_markers(plant["income_fen"]),
@@ -381,12 +384,21 @@ def build_world() -> World:
     }
     # The destination side of both pairs, filed nationally, then a national run of the month.
     _ids_from(900_000_000)  # national rows (and whatever the matrix creates) outside both ranges
-    destination_rows = [row for side in sides.values() for row in side["rows"] if not row[0].endswith("MISSING")]
+    destination_rows = [row for side in sides.values() for row in side["rows"] if not row[0].endswith(("MISSING", "GAP"))]
     _import_job(user=users[NATIONAL_MAKER], side="destination", rows=destination_rows, filename="destinations.csv")
     run_job = reconciliation.reconciliation_request(period=PERIOD, user=users[NATIONAL_MAKER])
     job_run(run_job.pk)
     run_job.refresh_from_db()
     assert run_job.state == "succeeded", run_job.errors
+    # Province A's discrepancies: one open, one whose write-off A's maker proposed (issue 18).
+    from apps.reconciliation import services as reconciliation_services
+    from apps.reconciliation.models import Discrepancy
+
+    of_a = Discrepancy.objects.filter(run_id=run_job.result["run"], home_province=A)
+    discrepancies = {"open": of_a.get(settlement_id=f"SID-{PLANT[A]['tag']}-MISSING").pk}
+    proposed = of_a.get(settlement_id=f"SID-{PLANT[A]['tag']}-GAP")
+    reconciliation_services.discrepancy_resolve(discrepancy=proposed, user=users[MAKER_A], resolution="write_off", reason="核销")
+    discrepancies["proposed"] = proposed.pk
 
     callers: dict[str, Caller] = {ANONYMOUS: Caller(ANONYMOUS, api=APIClient(enforce_csrf_checks=True), browser=_browser())}
     for name in (HOSPITAL_A, HOSPITAL_B, REVOKED_A):
@@ -426,4 +438,5 @@ def build_world() -> World:
         markers={province: [*sides[province]["markers"], prefixes[province], mappings[province]] for province in (A, B)},
         objects=sides,
         pooling=_provincial_pooling(users),
+        discrepancies=discrepancies,
     )

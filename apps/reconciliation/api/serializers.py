@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.reconciliation.models import ReconciliationRun, Side
+from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch, Side
 
 
 class RunRequestSerializer(serializers.Serializer[Any]):
@@ -15,6 +15,89 @@ class SettlementImportSerializer(serializers.Serializer[Any]):
     file = serializers.FileField()
     side = serializers.ChoiceField(choices=Side.values)
     period = serializers.RegexField(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    replaces = serializers.IntegerField(
+        required=False, min_value=1, help_text="An active batch of the same period, side and province that this file corrects."
+    )
+
+
+class BatchSerializer(serializers.ModelSerializer[SettlementBatch]):
+    class Meta:
+        model = SettlementBatch
+        fields = [
+            "id",
+            "period",
+            "side",
+            "province",
+            "rows",
+            "state",
+            "replaces",
+            "filename",
+            "imported_at",
+            "withdrawn_at",
+            "withdrawn_reason",
+        ]
+        read_only_fields = fields
+
+
+class StepReasonSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000)
+
+
+class OptionalReasonSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ResolveSerializer(serializers.Serializer[Any]):
+    resolution = serializers.ChoiceField(choices=Discrepancy.Resolution.values)
+    amount_fen = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="agreed_amount only: the fund share the home province pays."
+    )
+    reason = serializers.CharField(max_length=2000)
+
+
+class DiscrepancySerializer(serializers.ModelSerializer[Discrepancy]):
+    home_fen = serializers.IntegerField(source="home_fund_fen", allow_null=True, help_text="The claim's fund share on the home side.")
+    destination_fen = serializers.IntegerField(source="destination_fund_fen", allow_null=True, help_text="… on the destination side.")
+
+    class Meta:
+        model = Discrepancy
+        fields = [
+            "id",
+            "kind",
+            "settlement_id",
+            "home_province",
+            "destination_province",
+            "hospital_code",
+            "setting",
+            "drg_group",
+            "home_fen",
+            "destination_fen",
+            "state",
+            "side",
+            "field",
+            "home_value",
+            "destination_value",
+            "delta_fen",
+            "expected",
+            "resolution",
+            "amount_fen",
+            "reason",
+            "period",
+            "run",
+            "netted_in_run",
+        ]
+        read_only_fields = fields
+
+
+class ComplianceRowSerializer(serializers.Serializer[Any]):
+    destination_province = serializers.CharField()
+    hospital_code = serializers.CharField()
+    release_not_in_force = serializers.IntegerField(help_text="Destination-side claims coded against a release not in force.")
+    lapsed_local_items = serializers.IntegerField(help_text="Claims billing a transitional local item on or after its sunset.")
+    amount_mismatches = serializers.IntegerField(help_text="Claims whose amounts differ between the two sides.")
+    mismatch_fen = serializers.IntegerField(help_text="Sum of |destination − home| fund share over those claims.")
+    claims = serializers.IntegerField(help_text="Claims with any discrepancy.")
+    period = serializers.CharField()
 
 
 class RunSerializer(serializers.ModelSerializer[ReconciliationRun]):

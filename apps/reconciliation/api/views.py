@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -14,12 +15,44 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.jobs import JOB_QUEUED, job_queued
+from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import IsStaffMember, ReadsMoney
-from apps.core.permissions import bound_province
+from apps.core.errors import ValidationFailed
+from apps.core.permissions import bound_province, require_province
 from apps.reconciliation import selectors, services
-from apps.reconciliation.models import ReconciliationRun
+from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch
 
-from .serializers import RunRequestSerializer, RunSerializer, SettlementImportSerializer
+from .serializers import (
+    BatchSerializer,
+    ComplianceRowSerializer,
+    DiscrepancySerializer,
+    OptionalReasonSerializer,
+    ResolveSerializer,
+    RunRequestSerializer,
+    RunSerializer,
+    SettlementImportSerializer,
+    StepReasonSerializer,
+)
+
+
+class DiscrepancyPagination(IdCursorPagination):
+    ordering = "id"
+
+
+def paginate_list(request: Request, rows: list[Any]) -> dict[str, Any]:
+    """The list envelope over a computed list: ``cursor`` is the offset, ``page_size`` ≤ 1000."""
+    try:
+        offset = max(int(request.query_params.get("cursor", "0")), 0)
+        size = min(max(int(request.query_params.get("page_size", "100")), 1), 1000)
+    except ValueError as exc:
+        raise ValidationFailed("cursor and page_size are whole numbers") from exc
+    page = rows[offset : offset + size]
+    following = None
+    if offset + size < len(rows):
+        query = request.query_params.copy()
+        query["cursor"] = str(offset + size)
+        following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {"next": following, "results": page}
 
 
 class RunCreateView(APIView):
@@ -82,5 +115,178 @@ class SettlementImportView(APIView):
         payload = SettlementImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        job = services.settlement_import_enqueue(period=data["period"], side=data["side"], upload=data["file"], user=request.user)
+        job = services.settlement_import_enqueue(
+            period=data["period"], side=data["side"], upload=data["file"], user=request.user, replaces=data.get("replaces")
+        )
         return job_queued(request, job.pk)
+
+
+class BatchListView(generics.ListAPIView[SettlementBatch]):
+    """Settlement batches of a period (``?period=YYYY-MM``): a province-bound reader's own province's."""
+
+    permission_classes = [ReadsMoney]
+    serializer_class = BatchSerializer
+    pagination_class = IdCursorPagination
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, description="YYYY-MM")], summary="Settlement batches")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return SettlementBatch.objects.none()
+        period = self.request.query_params.get("period", "")
+        if period:
+            services.check_period(period)
+        return selectors.batches_visible_to(user=self.request.user, period=period)
+
+
+class BatchWithdrawView(APIView):
+    """Withdraw an active batch with a reason; runs stop reading its rows."""
+
+    permission_classes = [ReadsMoney]
+
+    @extend_schema(request=StepReasonSerializer, responses={200: BatchSerializer}, summary="Withdraw a settlement batch")
+    def post(self, request: Request, pk: int) -> Response:
+        payload = StepReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        batch = get_object_or_404(SettlementBatch, pk=pk)  # the service answers 404 outside the user's province
+        batch = services.settlement_batch_withdraw(batch=batch, user=request.user, reason=payload.validated_data["reason"])
+        return Response(BatchSerializer(batch).data)
+
+
+class RunDiscrepancyListView(generics.ListAPIView[Discrepancy]):
+    """A run's discrepancies (``?kind=&province=&hospital=``): a province-bound reader's pairs only."""
+
+    permission_classes = [ReadsMoney]
+    serializer_class = DiscrepancySerializer
+    pagination_class = DiscrepancyPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", str, description="amount_mismatch | missing_home | missing_destination | duplicate | release_not_in_force"
+            ),
+            OpenApiParameter("province", str, description="home or destination province"),
+            OpenApiParameter("hospital", str, description="hospital code"),
+            OpenApiParameter("state", str, description="open | disputed | resolution_proposed | resolved | written_off"),
+        ],
+        summary="Discrepancies of a run",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Discrepancy.objects.none()
+        run = get_object_or_404(selectors.runs(), pk=self.kwargs["pk"])
+        params = self.request.query_params
+        rows = selectors.discrepancies_visible_to(user=self.request.user).filter(run=run)
+        if params.get("kind"):
+            rows = rows.filter(kind=params["kind"])
+        if params.get("hospital"):
+            rows = rows.filter(hospital_code=params["hospital"])
+        if params.get("state"):
+            rows = rows.filter(state=params["state"])
+        if params.get("province"):
+            rows = rows.filter(Q(home_province=params["province"]) | Q(destination_province=params["province"]))
+        return rows
+
+
+def _discrepancy(pk: int) -> Discrepancy:
+    # Not scoped here: the services answer 404 outside the user's province pair.
+    return get_object_or_404(Discrepancy, pk=pk)
+
+
+class DiscrepancyDisputeView(APIView):
+    permission_classes = [ReadsMoney]
+
+    @extend_schema(request=StepReasonSerializer, responses={200: DiscrepancySerializer}, summary="Dispute a discrepancy (either province)")
+    def post(self, request: Request, pk: int) -> Response:
+        payload = StepReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = services.discrepancy_dispute(discrepancy=_discrepancy(pk), user=request.user, reason=payload.validated_data["reason"])
+        return Response(DiscrepancySerializer(row).data)
+
+
+class DiscrepancyResolveView(APIView):
+    permission_classes = [ReadsMoney]
+
+    @extend_schema(
+        request=ResolveSerializer, responses={200: DiscrepancySerializer}, summary="Propose a resolution (finance maker of either province)"
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = ResolveSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        row = services.discrepancy_resolve(
+            discrepancy=_discrepancy(pk),
+            user=request.user,
+            resolution=data["resolution"],
+            amount_fen=data["amount_fen"],
+            reason=data["reason"],
+        )
+        return Response(DiscrepancySerializer(row).data)
+
+
+class DiscrepancyApproveView(APIView):
+    permission_classes = [ReadsMoney]
+
+    @extend_schema(
+        request=OptionalReasonSerializer,
+        responses={200: DiscrepancySerializer},
+        summary="Approve a resolution (checker of the other province)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = OptionalReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = services.discrepancy_approve(discrepancy=_discrepancy(pk), user=request.user, reason=payload.validated_data["reason"])
+        return Response(DiscrepancySerializer(row).data)
+
+
+def _compliance_rows(request: Request) -> tuple[str, str, list[dict[str, Any]]]:
+    """(period, province, ranked rows) for the compliance report: a province-bound reader's own
+    destination province (another: 403 wrong_province); without one, every province."""
+    period = services.check_period(request.query_params.get("period", ""))
+    asked = request.query_params.get("province", "")
+    own = bound_province(request.user)
+    if own and asked and asked != own:
+        require_province(request.user, asked)
+    province = own or asked
+    return period, province, selectors.compliance_report(period=period, province=province)
+
+
+class ComplianceView(APIView):
+    """Hospitals of a destination province ranked by codings against a release not in force,
+    lapsed local items billed and amount mismatches in the period's run in force."""
+
+    permission_classes = [ReadsMoney]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("period", str, required=True, description="YYYY-MM"),
+            OpenApiParameter("province", str, description="destination province (national readers; '' = every one)"),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: ComplianceRowSerializer(many=True)},
+        summary="Hospital compliance report",
+    )
+    def get(self, request: Request) -> Response:
+        _period, _province, rows = _compliance_rows(request)
+        return Response(paginate_list(request, [ComplianceRowSerializer(r).data for r in rows]))
+
+
+class ComplianceCsvView(APIView):
+    permission_classes = [ReadsMoney]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("period", str, required=True), OpenApiParameter("province", str)],
+        responses={(200, "text/csv"): bytes},
+        summary="Hospital compliance report as CSV",
+    )
+    def get(self, request: Request) -> Any:
+        period, province, rows = _compliance_rows(request)
+        response = StreamingHttpResponse(selectors.compliance_csv(rows), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="compliance-{period}-{province or "all"}.csv"'
+        return response

@@ -1,0 +1,68 @@
+"""The discrepancy admin pages: a list with filters, a detail page with the timeline and the
+actions this user may take, each behind a confirmation step with a required reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from apps.core.roles import Role
+from apps.reconciliation import services
+from apps.reconciliation.models import Discrepancy
+from tests.factories import staff
+
+from .conftest import SC, SH, row
+
+
+@pytest.fixture
+def missing(recon_default_plan: Any) -> Discrepancy:
+    recon = recon_default_plan
+    recon.load("destination", row("S9", fund=2000))
+    recon.run()
+    return Discrepancy.objects.get(settlement_id="S9", kind="missing_home")
+
+
+def _page(client: Any, user: Any, d: Discrepancy) -> str:
+    client.force_login(user)
+    return client.get(reverse("admin:reconciliation_discrepancy_change", args=[d.pk])).content.decode()
+
+
+def test_the_detail_page_offers_each_user_the_steps_she_may_take(missing: Discrepancy, client: Any) -> None:
+    sh_maker, sc_checker = staff(Role.FINANCE_MAKER, SH, username="pg-sh-maker"), staff(Role.FINANCE_CHECKER, SC, username="pg-sc-checker")
+    page = _page(client, sh_maker, missing)
+    assert 'data-action="dispute"' in page and 'data-action="resolve"' in page and 'data-action="approve"' not in page
+    services.discrepancy_resolve(discrepancy=missing, user=sh_maker, resolution="accept_destination", reason="补报")
+    assert 'data-action="approve"' not in _page(client, sh_maker, missing)
+    page = _page(client, sc_checker, missing)
+    assert 'data-action="approve"' in page and "resolution proposed (accept_destination): 补报" in page
+
+
+def test_an_action_needs_its_confirmation_and_a_reason_then_shows_in_the_timeline(missing: Discrepancy, client: Any) -> None:
+    sh_maker = staff(Role.FINANCE_MAKER, SH, username="pg-sh-maker-2")
+    client.force_login(sh_maker)
+    url = reverse("admin:reconciliation_discrepancy_act", args=[missing.pk, "resolve"])
+    assert (
+        client.post(url, {"resolution": "agreed_amount", "amount_yuan": "¥15.50", "reason": "协商"}).status_code == 200
+    )  # no confirmation
+    assert client.post(url, {"resolution": "agreed_amount", "amount_yuan": "15.50", "reason": "", "confirm": "on"}).status_code == 200
+    missing.refresh_from_db()
+    assert missing.state == "open"
+    done = client.post(url, {"resolution": "agreed_amount", "amount_yuan": "¥15.50", "reason": "协商", "confirm": "on"})
+    assert done.status_code == 302
+    missing.refresh_from_db()
+    assert (missing.state, missing.amount_fen) == ("resolution_proposed", 1550)
+
+
+def test_another_provinces_discrepancy_does_not_open(missing: Discrepancy, client: Any) -> None:
+    client.force_login(staff(Role.FINANCE_MAKER, "440000", username="pg-gd-maker"))
+    assert client.get(reverse("admin:reconciliation_discrepancy_change", args=[missing.pk])).status_code == 404
+    assert client.get(reverse("admin:reconciliation_discrepancy_act", args=[missing.pk, "dispute"])).status_code == 404
+
+
+def test_the_list_filters_by_state_and_kind(missing: Discrepancy, client: Any) -> None:
+    client.force_login(staff(Role.AUDITOR, username="pg-auditor"))
+    page = client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "open", "kind": "missing_home"}).content.decode()
+    assert "S9" in page
+    assert "S9" not in client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "resolved"}).content.decode()
