@@ -59,6 +59,19 @@ def row(figure: str, ours: float, baseline: float, goal: str, unit: str = "s") -
     }
 
 
+def judged(figure: str, ours: float, bare: float, *, limit: float, goal: str, unit: str = "s", label: str = "bare limit") -> dict[str, Any]:
+    """A figure against the bare limit of the same work, with the goal an issue set for it
+    (``limit``: the highest ratio ours / bare that meets it) and whether it is met."""
+    ratio = ours / bare if bare else float("inf")
+    return {
+        "figure": figure,
+        "ours": f"{ours:.3f} {unit}",
+        "baseline": f"{bare:.3f} {unit} ({label})",
+        "ratio": f"{ratio:.2f}x ({'met' if ratio <= limit else 'not met'})",
+        "goal": goal,
+    }
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ["figure", "ours", "baseline", "ratio", "goal"]
     widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in headers]

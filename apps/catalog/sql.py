@@ -85,7 +85,7 @@ _COPIED_COLUMNS = ", ".join(("code", *ITEM_CONTENT_FIELDS))
 # A new draft based on a published release: its items copied in one statement (parameters: new, old).
 COPY_ITEMS_SQL = (
     f"INSERT INTO catalog_catalogitem (release_id, {_COPIED_COLUMNS}) "
-    f"SELECT %s, {_COPIED_COLUMNS} FROM catalog_catalogitem WHERE release_id = %s"
+    f"SELECT %s, {_COPIED_COLUMNS} FROM catalog_catalogitem WHERE release_id = %s ORDER BY code"
 )
 
 

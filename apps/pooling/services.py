@@ -48,11 +48,11 @@ from apps.core.jobs import job_enqueue
 from apps.core.mail import awaiting_approval_notify, email_notify, mail_language, portal_url, staff_who_can
 from apps.core.models import AuditAction, Job
 from apps.core.money import MoneyError, check_fen, format_yuan
-from apps.core.otp import require_otp
+from apps.core.otp import otp_verified, require_otp
 from apps.core.permissions import has_role, require_province, require_role, staff_province
 from apps.core.roles import Role
 
-from . import adjustment, selectors
+from . import adjustment, selectors, sql
 from .models import (
     PERIOD_PATTERN,
     AdjustmentRule,
@@ -61,7 +61,6 @@ from .models import (
     ClearingResult,
     FundAccount,
     LedgerArchive,
-    LedgerEntry,
     PoolingBudget,
     PoolingModelChange,
     RegionPeriodFigures,
@@ -430,46 +429,6 @@ def _ensure_proposed(transfer: Transfer) -> None:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
 
 
-def ledger_partition_ensure(*, at: dt.datetime) -> None:
-    """Make sure the month of ``at`` has its ledger partition (migration 0007: entries are
-    partitioned by month). Usually it exists (a lookup in pg_class); the first posting of a
-    month creates it through a SECURITY DEFINER function, which holds a lock on the entries
-    table until the posting commits."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pooling_ledger_partition_ensure(%s)", [at])
-
-
-def _post(transfer: Transfer, *, user: Any, reason: str = "") -> None:
-    """Write the two entries under both account row locks (taken in primary-key order, the
-    overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
-    the only way ``balance_fen`` changes, see migration 0005)."""
-    accounts = {
-        a.pk: a
-        for a in FundAccount.objects.select_for_update().filter(pk__in=[transfer.from_account_id, transfer.to_account_id]).order_by("pk")
-    }
-    debit = accounts[transfer.from_account_id]
-    amount = transfer.amount_fen
-    if debit.kind != Kind.EXTERNAL and debit.balance_fen - amount < -debit.overdraft_limit_fen:
-        raise Conflict(
-            f"transfer #{transfer.pk}: {debit} holds {format_yuan(debit.balance_fen)} "
-            f"(overdraft limit {format_yuan(debit.overdraft_limit_fen)}), cannot pay {format_yuan(amount)}",
-            code="insufficient_funds",
-        )
-    now = timezone.now()
-    ledger_partition_ensure(at=now)
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(account_id=transfer.from_account_id, transfer=transfer, amount_fen=-amount, posted_at=now),
-            LedgerEntry(account_id=transfer.to_account_id, transfer=transfer, amount_fen=amount, posted_at=now),
-        ]
-    )
-    transfer.state = State.POSTED
-    transfer.posted_at = now
-    history_save(transfer, user=user, reason=f"posted: {reason}" if reason else "posted")
-    _audit_transfer(transfer, action=AuditAction.TRANSFER_POSTED, user=user, reason=reason)
-
-
-@transaction.atomic
 def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> Transfer:
     """Approve a proposed transfer and post it in the same transaction.
 
@@ -478,21 +437,76 @@ def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> 
     wrong_province; a checker with a TOTP device whose request is not OTP-verified → 403
     otp_required; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
     ``reason`` (optional) is the approver's why, kept whole on the audit event.
+
+    One database call does it all (``pooling_approve_and_post``, migration 0009; it also creates the month's ledger partition on first use): under the
+    transfer's row lock it makes the refusals in this order (the facts about the user, which
+    need no row, are passed in), locks both accounts in primary-key order, checks the overdraft
+    under those locks, then writes the approved and posted steps, the two entries (a statement
+    trigger moves the balances, the only way ``balance_fen`` changes; deferred constraint
+    triggers prove the transfer balanced at commit), a history row per step and the one audit
+    event: one round trip instead of about fourteen statements. That one statement is the
+    transaction (or joins the caller's): outside an atomic block it commits by itself, so no
+    BEGIN and COMMIT round trips are paid around it, and a refusal has written nothing.
     """
-    transfer = _lock(transfer)
-    if transfer.proposed_by_id == getattr(approver, "pk", None):
+    profile = getattr(approver, "staff_profile", None)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.APPROVE_AND_POST_SQL,
+            [
+                transfer.pk,
+                getattr(approver, "pk", None),
+                str(approver.get_username())[:150] if getattr(approver, "pk", None) else "system",
+                has_role(approver, Role.FINANCE_CHECKER),
+                bool(getattr(approver, "is_superuser", False)),
+                staff_province(approver),
+                str(getattr(settings, "POOLING_NATIONAL_FUND_PROVINCE", "")),
+                # Only checkers enrol for OTP (apps.core.otp.otp_required); the function asks
+                # whether this one has a confirmed device.
+                profile is None or profile.role != Role.FINANCE_CHECKER or otp_verified(approver),
+                str(AuditAction.TRANSFER_POSTED),
+                now,
+                reason,
+            ],
+        )
+        outcome, state, balance_fen, limit_fen, account_name, wanted = cursor.fetchone()
+    if outcome == "not_found":
+        raise NotFound(f"no transfer #{transfer.pk}")
+    if outcome == "same_user_cannot_approve":
         raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve")
-    _require_checker_for(approver, transfer.from_account)
-    _ensure_proposed(transfer)
-    transfer.state = State.APPROVED
-    transfer.approved_by = approver
-    transfer.approved_at = timezone.now()
-    try:
-        with transaction.atomic():
-            history_save(transfer, user=approver, reason="approved")
-    except IntegrityError as exc:  # the CHECK, should the comparison above ever be bypassed
-        raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve") from exc
-    _post(transfer, user=approver, reason=reason)
+    if outcome == "permission_denied":
+        raise Forbidden("approving transfers needs the finance_checker role")
+    if outcome == "wrong_province":
+        own = staff_province(approver)
+        raise Forbidden(
+            f"debits of {account_name} are approved by {'finance checkers of province ' + wanted if wanted else 'national finance checkers'}, "
+            f"you act for {'province ' + own if own else 'the national level'}",
+            code="wrong_province",
+        )
+    if outcome == "otp_required":
+        require_otp(approver)  # 403 otp_required with the one message
+        raise Forbidden("approve from an OTP-verified session", code="otp_required")  # the device went meanwhile
+    if outcome == "transfer_not_proposed":
+        hint = "; undo a posted transfer with a reversing transfer" if state == State.POSTED else ""
+        raise Conflict(f"transfer #{transfer.pk} is {state}, not proposed{hint}", code="transfer_not_proposed")
+    if outcome == "insufficient_funds":
+        if transfer.amount_fen is None:
+            transfer.refresh_from_db()
+        raise Conflict(
+            f"transfer #{transfer.pk}: {account_name} holds {format_yuan(balance_fen)} "
+            f"(overdraft limit {format_yuan(limit_fen)}), cannot pay {format_yuan(transfer.amount_fen)}",
+            code="insufficient_funds",
+        )
+    if outcome != "posted":
+        raise RuntimeError(f"pooling_approve_and_post returned {outcome!r}")
+    # The body of a transfer never changes (pooling_transfer_guard): a caller's loaded instance
+    # needs only the fields the call set; a bare reference is read whole.
+    if transfer.from_account_id is None or transfer.amount_fen is None:
+        transfer.refresh_from_db()
+    else:
+        transfer.state = State.POSTED
+        transfer.approved_by = approver
+        transfer.approved_at = transfer.posted_at = now
     return transfer
 
 

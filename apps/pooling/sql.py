@@ -30,3 +30,9 @@ STATEMENT_OPENING_SQL = (
     "SELECT account.balance_fen - COALESCE((SELECT SUM(entry.amount_fen) FROM pooling_ledgerentry entry "
     "WHERE entry.account_id = account.id AND entry.posted_at >= %s), 0) FROM pooling_fundaccount account WHERE account.id = %s"
 )
+
+# Approve and post one transfer in one call (migration 0007): the refusals, the locks, the two
+# entries, the history rows and the audit event. Returns (outcome, state seen, balance seen,
+# overdraft limit seen, debited account's name, province whose checkers approve it); outcome is
+# 'posted' or the refusal's error code.
+APPROVE_AND_POST_SQL = "SELECT * FROM pooling_approve_and_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"

@@ -317,3 +317,44 @@ def test_national_fund_debits_need_a_superuser_when_no_province_is_configured(pe
     with pytest.raises(Forbidden) as err:
         services.transfer_approve(transfer=payout, approver=people.sh_checker)
     assert err.value.code == "wrong_province"
+
+
+def test_approval_records_the_approved_and_posted_steps_and_one_audit_event(people, sh_fund):
+    from apps.core.models import AuditEvent
+
+    fund(account("provincial", SH), 2_000_000_00, people)
+    transfer = propose(people, amount=1_234_567_89)
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    services.transfer_approve(transfer=transfer, approver=people.sh_checker)
+    steps = list(transfer.history.order_by("history_id").values_list("state", "history_change_reason", "history_user_id"))
+    event = AuditEvent.objects.get(pk__gt=last)
+    assert steps[-2:] == [("approved", "approved", people.sh_checker.pk), ("posted", "posted", people.sh_checker.pk)]
+    assert (event.action, event.actor_id, event.actor_label, event.province_code, event.object_id) == (
+        "transfer.posted",
+        people.sh_checker.pk,
+        people.sh_checker.username,
+        SH,
+        str(transfer.pk),
+    )
+    assert event.object_repr == str(Transfer.objects.get(pk=transfer.pk))
+    assert event.detail == {
+        "amount_fen": 1_234_567_89,
+        "from_account": transfer.from_account_id,
+        "to_account": transfer.to_account_id,
+        "from_province": SH,
+        "to_province": "",
+        "reverses": None,
+    }
+
+
+def test_approving_a_bare_reference_returns_the_whole_posted_transfer(people, sh_fund):
+    proposed = propose(people)
+    posted = services.transfer_approve(transfer=Transfer(pk=proposed.pk), approver=people.sh_checker)
+    assert (posted.state, posted.amount_fen, posted.approved_by_id) == ("posted", 10_00, people.sh_checker.pk)
+
+
+def test_an_unknown_transfer_is_not_found(people):
+    from apps.core.errors import NotFound
+
+    with pytest.raises(NotFound):
+        services.transfer_approve(transfer=Transfer(pk=987654321), approver=people.sh_checker)
