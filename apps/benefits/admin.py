@@ -131,15 +131,15 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
         for policy in queryset:
             self.run_service(request, f"policy {policy.pk}", lambda p=policy: action(p), verb)
 
-    @admin.action(description="Submit selected drafts for approval")
+    @admin.action(description=_("Submit selected drafts for approval"))
     def submit(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
         self._each(request, queryset, "submitted", lambda p: services.policy_submit(policy=p, user=request.user))
 
-    @admin.action(description="Approve selected submitted policies (a person of the province who took no part)")
+    @admin.action(description=_("Approve selected submitted policies (a person of the province who took no part)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
         self._each(request, queryset, "approved", lambda p: services.policy_approve(policy=p, user=request.user))
 
-    @admin.action(description="Send selected submitted policies back to draft")
+    @admin.action(description=_("Send selected submitted policies back to draft"))
     def send_back(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
         self._each(
             request,
@@ -270,7 +270,7 @@ class LocalItemAdmin(ProvinceScopedAdmin):
             by_province.setdefault(str(item.province), []).append({"item": item, "days_left": (item.sunset_date - today).days})
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Local items lapsing in the next {days} days",
+            "title": _("Local items lapsing in the next %(days)s days") % {"days": days},
             "days": days,
             "today": today,
             "by_province": by_province,

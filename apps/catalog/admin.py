@@ -10,9 +10,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
+from apps.core.reasons import error_message
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
@@ -24,7 +26,7 @@ def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], 
             action(release=release, user=request.user)
             messages.success(request, f"{release.label}: {verb}")
         except DomainError as exc:
-            messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
+            messages.error(request, error_message(exc, subject=release.label))
 
 
 @admin.register(CatalogRelease)
@@ -54,7 +56,7 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
         "import_link",
     ]
 
-    @admin.display(description="bulk import")
+    @admin.display(description=_("bulk import"))
     def import_link(self, obj: CatalogRelease) -> str:
         if obj.pk is None:
             return "—"
@@ -88,9 +90,9 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
                     mode=request.POST.get("mode", "merge"),
                     user=request.user,
                 )
-                messages.success(request, f"{release.label}: import queued as job #{job.pk}")
+                messages.success(request, _("%(release)s: import queued as job #%(job)s") % {"release": release.label, "job": job.pk})
             except DomainError as exc:
-                messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
+                messages.error(request, error_message(exc, subject=release.label))
             return redirect(request.path)
         context = {
             **self.admin_site.each_context(request),
@@ -99,15 +101,15 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
             "formats": FORMATS,
             "modes": MODES,
             "jobs": Job.objects.filter(kind=JOB_KIND, params__release=release.label).order_by("-created_at")[:20],
-            "title": f"Import into {release.label}",
+            "title": _("Import into %(release)s") % {"release": release.label},
         }
         return render(request, "admin/catalog/catalogrelease/import.html", context)
 
-    @admin.display(description="items")
+    @admin.display(description=_("items"))
     def item_total(self, obj: CatalogRelease) -> Any:
         return obj.counts.get("total", "—") if obj.counts else obj.items.count()
 
-    @admin.display(description="review")
+    @admin.display(description=_("review"))
     def review_link(self, obj: CatalogRelease) -> str:
         return format_html('<a href="{}">review</a>', reverse("catalog:release-review", args=[obj.label]))
 
@@ -133,17 +135,17 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
             created = services.release_create_draft(label=obj.label, effective_from=obj.effective_from, user=request.user)
             obj.pk = created.pk
 
-    @admin.action(description="Submit for review")
+    @admin.action(description=_("Submit for review"))
     def submit(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_submit, queryset, "submitted")
+        _run(request, services.release_submit, queryset, _("submitted"))
 
-    @admin.action(description="Approve (second person)")
+    @admin.action(description=_("Approve (second person)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_approve, queryset, "approved")
+        _run(request, services.release_approve, queryset, _("approved"))
 
-    @admin.action(description="Publish")
+    @admin.action(description=_("Publish"))
     def publish(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_publish, queryset, "published")
+        _run(request, services.release_publish, queryset, _("published"))
 
 
 @admin.register(CatalogItem)

@@ -6,12 +6,21 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
+from apps.core.reasons import error_message
 
 from . import selectors, services
 from .models import CatalogRelease
+
+ACTION_LABELS = {
+    "submit": _("submitted for review"),
+    "approve": _("approved"),
+    "reject": _("sent back to draft"),
+    "publish": _("published"),
+}
 
 REVIEW_LIST_LIMIT = 500
 
@@ -51,7 +60,7 @@ def release_action(request: HttpRequest, label: str, action: str) -> HttpRespons
             services.release_publish(release=release, user=request.user)
         else:
             return HttpResponseBadRequest("unknown action")
-        messages.success(request, f"{label}: {action} done")
+        messages.success(request, _("%(release)s: done (%(action)s)") % {"release": label, "action": ACTION_LABELS[action]})
     except DomainError as exc:
-        messages.error(request, f"{label}: {exc.detail} ({exc.code})")
+        messages.error(request, error_message(exc, subject=label))
     return redirect("catalog:release-review", label=label)

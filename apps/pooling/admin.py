@@ -32,6 +32,7 @@ from apps.core.admin import AddThroughServiceMixin, MoneyReadersAdmin, PortalAdm
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan
 from apps.core.permissions import reads_money
+from apps.core.reasons import error_message
 
 from . import selectors, services
 from .models import (
@@ -62,15 +63,15 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     province_fields = ("province__code",)
     national_rows_field = "province"
 
-    @admin.display(description="balance", ordering="balance_fen")
+    @admin.display(description=_("balance"), ordering="balance_fen")
     def balance(self, obj: FundAccount) -> str:
         return format_yuan(obj.balance_fen)
 
-    @admin.display(description="overdraft limit", ordering="overdraft_limit_fen")
+    @admin.display(description=_("overdraft limit"), ordering="overdraft_limit_fen")
     def overdraft_limit(self, obj: FundAccount) -> str:
         return format_yuan(obj.overdraft_limit_fen)
 
-    @admin.display(description="entries")
+    @admin.display(description=_("entries"))
     def entries_link(self, obj: FundAccount) -> str:
         return format_html('<a href="{}?account__id__exact={}">entries</a>', reverse("admin:pooling_ledgerentry_changelist"), obj.pk)
 
@@ -167,9 +168,9 @@ def _act(request: HttpRequest, queryset: QuerySet[Transfer], verb: str, action: 
     for transfer in queryset:
         try:
             action(transfer)
-            messages.success(request, f"transfer #{transfer.pk}: {verb}")
+            messages.success(request, _("transfer #%(id)s: %(verb)s") % {"id": transfer.pk, "verb": verb})
         except DomainError as exc:
-            messages.error(request, f"transfer #{transfer.pk}: {exc.detail} ({exc.code})")
+            messages.error(request, error_message(exc, subject=_("transfer #%(id)s") % {"id": transfer.pk}))
 
 
 @admin.register(Transfer)
@@ -182,7 +183,7 @@ class TransferAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     # as selectors.transfers_visible_to: transfers debiting or crediting the province
     province_fields = ("from_account__province__code", "to_account__province__code")
 
-    @admin.display(description="amount", ordering="amount_fen")
+    @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Transfer) -> str:
         return format_yuan(obj.amount_fen)
 
@@ -216,20 +217,22 @@ class TransferAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         try:
             return super().add_view(request, form_url, extra_context)
         except DomainError as exc:
-            messages.error(request, f"{exc.detail} ({exc.code})")
+            messages.error(request, error_message(exc))
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description="Approve and post (finance checker of the debited province)")
+    @admin.action(description=_("Approve and post (finance checker of the debited province)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
-        _act(request, queryset, "posted", lambda t: services.transfer_approve(transfer=t, approver=request.user))
+        _act(request, queryset, _("posted"), lambda t: services.transfer_approve(transfer=t, approver=request.user))
 
-    @admin.action(description="Reject")
+    @admin.action(description=_("Reject"))
     def reject(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
-        _act(request, queryset, "rejected", lambda t: services.transfer_reject(transfer=t, user=request.user, reason="rejected in admin"))
+        _act(
+            request, queryset, _("rejected"), lambda t: services.transfer_reject(transfer=t, user=request.user, reason="rejected in admin")
+        )
 
-    @admin.action(description="Void (before posting)")
+    @admin.action(description=_("Void (before posting)"))
     def void(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
-        _act(request, queryset, "voided", lambda t: services.transfer_void(transfer=t, user=request.user, reason="voided in admin"))
+        _act(request, queryset, _("voided"), lambda t: services.transfer_void(transfer=t, user=request.user, reason="voided in admin"))
 
 
 @admin.register(LedgerEntry)
@@ -245,7 +248,7 @@ class LedgerEntryAdmin(MoneyReadersAdmin, PortalAdmin):
         # As the API: the national fund's entries of other provinces' transfers are not hers.
         return queryset & selectors.entries_visible_to(user=request.user)
 
-    @admin.display(description="amount", ordering="amount_fen")
+    @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: LedgerEntry) -> str:
         return format_yuan(obj.amount_fen)
 
@@ -327,7 +330,7 @@ class RegionPeriodFiguresAdmin(AddThroughServiceMixin, MoneyReadersAdmin, Portal
                     raise DomainError(gettext("choose a file to upload"))
                 job = services.figures_import_enqueue(upload=upload, user=request.user)
             except DomainError as exc:
-                messages.error(request, f"{exc.detail} ({exc.code})")
+                messages.error(request, error_message(exc))
                 return redirect(request.path)
             return redirect("staff:job", pk=job.pk)
         context = {
@@ -376,7 +379,7 @@ class AdjustmentRuleAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHisto
         try:
             return super().change_view(request, object_id, form_url, extra_context)
         except DomainError as exc:  # e.g. rule_in_use: said on the page, nothing saved
-            messages.error(request, f"{exc.detail} ({exc.code})")
+            messages.error(request, error_message(exc))
             return HttpResponseRedirect(request.get_full_path())
 
     def has_delete_permission(self, request: HttpRequest, obj: AdjustmentRule | None = None) -> bool:
@@ -459,7 +462,7 @@ class AdjustmentRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
                     period=request.POST.get("period", ""), province_code=request.POST.get("province", ""), user=request.user
                 )
             except DomainError as exc:
-                messages.error(request, f"{exc.detail} ({exc.code})")
+                messages.error(request, error_message(exc))
                 return redirect(request.path)
             return redirect("staff:job", pk=job.pk)
         provinces = Province.objects.filter(pooling_model=Province.PoolingModel.ADJUSTMENT_FUND).order_by("code")

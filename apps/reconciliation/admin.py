@@ -14,9 +14,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, scoped_province
 from apps.core.errors import DomainError
+from apps.core.reasons import error_message
 
 from . import selectors, services
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
@@ -60,7 +62,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             run.shown = selectors.run_summary_for(run=run, province=scoped_province(request))  # type: ignore[attr-defined]
         return run
 
-    @admin.display(description="summary")
+    @admin.display(description=_("summary"))
     def summary_shown(self, obj: ReconciliationRun) -> Any:
         return getattr(obj, "shown", "—")
 
@@ -70,19 +72,19 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             raise PermissionDenied("a run's history holds every province's figures")
         return super().history_view(request, object_id, extra_context)
 
-    @admin.display(description="report")
+    @admin.display(description=_("report"))
     def report(self, obj: ReconciliationRun) -> str:
         return format_html('<a href="{}">report</a>', reverse("reconciliation:run-report", args=[obj.pk]))
 
-    @admin.action(description="Run these periods again (queued job)")
+    @admin.action(description=_("Run these periods again (queued job)"))
     def run_again(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:
         for period in sorted(set(queryset.values_list("period", flat=True))):
             try:
                 job = services.reconciliation_request(period=period, user=request.user)
             except DomainError as exc:
-                self.message_user(request, f"{period}: {exc.detail}", messages.ERROR)
+                self.message_user(request, error_message(exc, subject=period), messages.ERROR)
             else:
-                self.message_user(request, f"{period}: queued as job #{job.pk}")
+                self.message_user(request, _("%(period)s: queued as job #%(job)s") % {"period": period, "job": job.pk})
 
 
 @admin.register(Discrepancy)
