@@ -127,6 +127,13 @@ CODE_LABELS: dict[str, Any] = {
     "max_length": _("too long"),
     "not_a_list": _("not a list"),
     "unique": _("already exists"),
+    # Kinds of background jobs (apps/core/jobs.py).
+    "catalog.import": _("catalog file import"),
+    "hospitals.mappings": _("hospital code mapping upload"),
+    "pooling.adjustment_run": _("risk adjustment run"),
+    "pooling.figures_import": _("region figures import"),
+    "reconciliation.import": _("settlement file import"),
+    "reconciliation.run": _("reconciliation run"),
     # Coarse webhook delivery errors hospitals and staff read.
     "timeout": _("the receiver did not answer in time"),
     "connection_failed": _("could not connect to the receiver"),

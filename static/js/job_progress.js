@@ -6,6 +6,14 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // What people read, in the page's language (the view embeds it with json_script): state
+  // labels, code labels (apps/core/reasons.py) and the page's phrases; codes stay as they are.
+  var LABELS = (function () {
+    var el = document.getElementById("job-labels");
+    return el ? JSON.parse(el.textContent) : { states: {}, codes: {}, text: {} };
+  })();
+  function text(key, fallback) { return LABELS.text[key] || fallback; }
+
   // A finished reconciliation run job names its run: link its report (URL pattern from the page).
   function linkRun(result) {
     var next = $("job-next");
@@ -14,7 +22,7 @@
     var a = document.createElement("a");
     a.id = "job-run-link";
     a.href = pattern.replace(/\/0\/$/, "/" + encodeURIComponent(result.run) + "/");
-    a.textContent = "Open the reconciliation run report";
+    a.textContent = text("open_run", "Open the reconciliation run report");
     next.appendChild(a);
   }
 
@@ -23,7 +31,7 @@
     root.setAttribute("data-state", job.state);
     root.setAttribute("data-polls", String(parseInt(root.getAttribute("data-polls") || "0", 10) + 1));
     var state = $("job-state");
-    state.textContent = job.state;
+    state.textContent = LABELS.states[job.state] || job.state;
     state.className = "job-" + job.state;
     $("job-counts").textContent = job.total ? job.done + " / " + job.total : String(job.done);
     var bar = $("job-progress");
@@ -48,7 +56,7 @@
       rows.textContent = "";
       (job.errors || []).slice(0, 200).forEach(function (e) {
         var tr = document.createElement("tr");
-        [e.line, e.column, e.code, e.message].forEach(function (v) {
+        [e.line, e.column, LABELS.codes[e.code] || e.code, e.message].forEach(function (v) {
           var td = document.createElement("td");
           td.textContent = v === undefined || v === null ? "" : String(v);
           tr.appendChild(td);
@@ -56,7 +64,7 @@
         rows.appendChild(tr);
       });
     }
-    $("job-live").textContent = FINISHED[job.state] ? "finished" : "updating every second";
+    $("job-live").textContent = FINISHED[job.state] ? text("finished", "finished") : text("updating", "updating every second");
   }
 
   function start() {
@@ -76,7 +84,7 @@
           if (!FINISHED[job.state]) window.setTimeout(poll, every);
         })
         .catch(function (err) {
-          $("job-live").textContent = "could not refresh (" + err.message + "); retrying";
+          $("job-live").textContent = text("retrying", "could not refresh; retrying") + " (" + err.message + ")";
           window.setTimeout(poll, every * 3);
         });
     }

@@ -238,6 +238,7 @@ API: dict[tuple[str, str], Call] = {
     ("fhir-conceptmap-translate", "get"): Call(_none, lambda w: {"system": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
     ("schema", "get"): Call(_none),
     ("swagger-ui", "get"): Call(_none),
+    ("redoc", "get"): Call(_none),
 }
 
 PAGES: dict[tuple[str, str], Call] = {
@@ -251,5 +252,6 @@ PAGES: dict[tuple[str, str], Call] = {
     ("reconciliation:run-report", "get"): Call(_run),
     ("reconciliation:pair-report", "get"): Call(lambda w: {"pk": w.run, "home": "310000", "destination": A_PARTNER}),
     ("staff:home", "get"): Call(_none),
+    ("root", "get"): Call(_none),
     ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
 }
