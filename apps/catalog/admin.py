@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
-from apps.core.reasons import error_message
+from apps.core.reasons import error_message, error_tags
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
@@ -26,7 +26,7 @@ def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], 
             action(release=release, user=request.user)
             messages.success(request, f"{release.label}: {verb}")
         except DomainError as exc:
-            messages.error(request, error_message(exc, subject=release.label))
+            messages.error(request, error_message(exc, subject=release.label), extra_tags=error_tags(exc))
 
 
 @admin.register(CatalogRelease)
@@ -92,7 +92,7 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
                 )
                 messages.success(request, _("%(release)s: import queued as job #%(job)s") % {"release": release.label, "job": job.pk})
             except DomainError as exc:
-                messages.error(request, error_message(exc, subject=release.label))
+                messages.error(request, error_message(exc, subject=release.label), extra_tags=error_tags(exc))
             return redirect(request.path)
         context = {
             **self.admin_site.each_context(request),

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
-from apps.core.reasons import error_message
+from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
 from .models import CatalogRelease
@@ -62,5 +62,5 @@ def release_action(request: HttpRequest, label: str, action: str) -> HttpRespons
             return HttpResponseBadRequest("unknown action")
         messages.success(request, _("%(release)s: done (%(action)s)") % {"release": label, "action": ACTION_LABELS[action]})
     except DomainError as exc:
-        messages.error(request, error_message(exc, subject=label))
+        messages.error(request, error_message(exc, subject=label), extra_tags=error_tags(exc))
     return redirect("catalog:release-review", label=label)

@@ -147,6 +147,12 @@ def code_label(code: str) -> str:
     return str(label) if label is not None else code
 
 
+def error_tags(exc: DomainError) -> str:
+    """The message's extra CSS class, ``code-<code>``: the stable code stays in the page for
+    scripts and tests while people read the label."""
+    return f"code-{exc.code}"
+
+
 def error_message(exc: DomainError, *, subject: str = "") -> str:
     """An admin message for a refusal: what it is about, the code's label, then the service's detail."""
     text = f"{code_label(exc.code)}: {exc.detail}"

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import AddThroughServiceMixin, PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.permissions import require_province
-from apps.core.reasons import error_message
+from apps.core.reasons import error_message, error_tags
 
 from . import services
 from .models import ChangeNotice, DeliveryAttempt, ItemUsage, NoticeCounter, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
@@ -114,7 +114,7 @@ def _replay(model_admin: PortalAdmin | PortalHistoryAdmin, request: HttpRequest,
         try:
             count += services.deliveries_replay(delivery_ids=delivery_ids[start : start + step], user=request.user)
         except DomainError as exc:
-            model_admin.message_user(request, error_message(exc), messages.ERROR)
+            model_admin.message_user(request, error_message(exc), messages.ERROR, extra_tags=error_tags(exc))
             return
     model_admin.message_user(request, _("%(count)d deliveries queued again (pending ones are left alone)") % {"count": count})
 

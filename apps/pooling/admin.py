@@ -32,7 +32,7 @@ from apps.core.admin import AddThroughServiceMixin, MoneyReadersAdmin, PortalAdm
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan
 from apps.core.permissions import reads_money
-from apps.core.reasons import error_message
+from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
 from .models import (
@@ -170,7 +170,7 @@ def _act(request: HttpRequest, queryset: QuerySet[Transfer], verb: str, action: 
             action(transfer)
             messages.success(request, _("transfer #%(id)s: %(verb)s") % {"id": transfer.pk, "verb": verb})
         except DomainError as exc:
-            messages.error(request, error_message(exc, subject=_("transfer #%(id)s") % {"id": transfer.pk}))
+            messages.error(request, error_message(exc, subject=_("transfer #%(id)s") % {"id": transfer.pk}), extra_tags=error_tags(exc))
 
 
 @admin.register(Transfer)
@@ -217,7 +217,7 @@ class TransferAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         try:
             return super().add_view(request, form_url, extra_context)
         except DomainError as exc:
-            messages.error(request, error_message(exc))
+            messages.error(request, error_message(exc), extra_tags=error_tags(exc))
             return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description=_("Approve and post (finance checker of the debited province)"))
@@ -330,7 +330,7 @@ class RegionPeriodFiguresAdmin(AddThroughServiceMixin, MoneyReadersAdmin, Portal
                     raise DomainError(gettext("choose a file to upload"))
                 job = services.figures_import_enqueue(upload=upload, user=request.user)
             except DomainError as exc:
-                messages.error(request, error_message(exc))
+                messages.error(request, error_message(exc), extra_tags=error_tags(exc))
                 return redirect(request.path)
             return redirect("staff:job", pk=job.pk)
         context = {
@@ -379,7 +379,7 @@ class AdjustmentRuleAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHisto
         try:
             return super().change_view(request, object_id, form_url, extra_context)
         except DomainError as exc:  # e.g. rule_in_use: said on the page, nothing saved
-            messages.error(request, error_message(exc))
+            messages.error(request, error_message(exc), extra_tags=error_tags(exc))
             return HttpResponseRedirect(request.get_full_path())
 
     def has_delete_permission(self, request: HttpRequest, obj: AdjustmentRule | None = None) -> bool:
@@ -462,7 +462,7 @@ class AdjustmentRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
                     period=request.POST.get("period", ""), province_code=request.POST.get("province", ""), user=request.user
                 )
             except DomainError as exc:
-                messages.error(request, error_message(exc))
+                messages.error(request, error_message(exc), extra_tags=error_tags(exc))
                 return redirect(request.path)
             return redirect("staff:job", pk=job.pk)
         provinces = Province.objects.filter(pooling_model=Province.PoolingModel.ADJUSTMENT_FUND).order_by("code")

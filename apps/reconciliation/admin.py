@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, scoped_province
 from apps.core.errors import DomainError
-from apps.core.reasons import error_message
+from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
@@ -82,7 +82,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             try:
                 job = services.reconciliation_request(period=period, user=request.user)
             except DomainError as exc:
-                self.message_user(request, error_message(exc, subject=period), messages.ERROR)
+                self.message_user(request, error_message(exc, subject=period), messages.ERROR, extra_tags=error_tags(exc))
             else:
                 self.message_user(request, _("%(period)s: queued as job #%(job)s") % {"period": period, "job": job.pk})
 
