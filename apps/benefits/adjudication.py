@@ -61,7 +61,6 @@ from typing import Any, NamedTuple
 import psycopg
 from django.conf import settings
 from django.db import connection
-from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.selectors import published_releases
 from apps.core.codes import (
@@ -75,6 +74,7 @@ from apps.core.codes import (
 )
 from apps.core.errors import ValidationFailed
 from apps.core.money import apply_ratio
+from apps.core.reasons import CODE_LABELS
 
 from . import sql
 from .models import BenefitPolicy, CareSetting, Province
@@ -119,22 +119,9 @@ REASON_CODES = (
     CODE_FORMAT,
     DUPLICATE_LINE,
 )
-# For people (pages, admin): the codes above stay the contract.
-REASON_LABELS = {
-    COVERED: _("covered"),
-    CAP_REACHED: _("annual cap reached"),
-    NOT_IN_CATALOG: _("not in the catalog in force"),
-    CATEGORY_C: _("category C (丙): not covered"),
-    LOCAL_EXPIRED: _("local item lapsed"),
-    LOCAL_NOT_YET: _("local item not yet in force"),
-    RESTRICTED_LEVEL: _("restricted to higher-level hospitals"),
-    RESTRICTED_INDICATION: _("indication restriction not met"),
-    RESTRICTED_MAX_DAYS: _("beyond the maximum days paid"),
-    OVER_STANDARD: _("above the payment standard"),
-    DISEASE_NOT_LISTED: _("no listed chronic or special disease"),
-    CODE_FORMAT: _("malformed code"),
-    DUPLICATE_LINE: _("duplicate line number"),
-}
+# For people (pages, admin): the codes above stay the contract; their labels live in the one
+# mapping of codes to labels (apps/core/reasons.py).
+REASON_LABELS = {code: CODE_LABELS[code] for code in REASON_CODES}
 
 
 @dataclass(frozen=True)

@@ -289,7 +289,7 @@ class LocalItemAdmin(ProvinceScopedAdmin):
             by_province.setdefault(str(item.province), []).append({"item": item, "days_left": (item.sunset_date - today).days})
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Local items lapsing in the next {days} days",
+            "title": _("Local items lapsing in the next %(days)s days") % {"days": days},
             "days": days,
             "today": today,
             "by_province": by_province,

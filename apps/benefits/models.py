@@ -13,17 +13,21 @@ from simple_history.models import HistoricalRecords
 
 class Province(models.Model):
     class PoolingModel(models.TextChoices):
-        ADJUSTMENT_FUND = "adjustment_fund", "调剂金 (provincial adjustment fund)"
-        UNIFIED = "unified", "统收统支 (unified collection and expenditure)"
+        ADJUSTMENT_FUND = "adjustment_fund", _("调剂金 (provincial adjustment fund)")
+        UNIFIED = "unified", _("统收统支 (unified collection and expenditure)")
 
-    code = models.CharField(max_length=6, unique=True)
-    name = models.CharField(max_length=64)
-    name_en = models.CharField(max_length=64, blank=True, default="")
-    pooling_model = models.CharField(max_length=32, choices=PoolingModel.choices, default=PoolingModel.ADJUSTMENT_FUND)
+    code = models.CharField(max_length=6, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    name_en = models.CharField(max_length=64, blank=True, default="", verbose_name=_("name en"))
+    pooling_model = models.CharField(
+        max_length=32, choices=PoolingModel.choices, default=PoolingModel.ADJUSTMENT_FUND, verbose_name=_("pooling model")
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("province")
+        verbose_name_plural = _("provinces")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -32,27 +36,29 @@ class Province(models.Model):
 class PoolingRegion(models.Model):
     """A city-level pooling area (统筹区) of a province."""
 
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="regions")
-    code = models.CharField(max_length=6, unique=True)
-    name = models.CharField(max_length=64)
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="regions", verbose_name=_("province"))
+    code = models.CharField(max_length=6, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=64, verbose_name=_("name"))
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("pooling region")
+        verbose_name_plural = _("pooling regions")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
 
 class Scheme(models.TextChoices):
-    EMPLOYEE = "employee", "职工医保 (employee)"
-    RESIDENT = "resident", "居民医保 (resident)"
+    EMPLOYEE = "employee", _("职工医保 (employee)")
+    RESIDENT = "resident", _("居民医保 (resident)")
 
 
 class CareSetting(models.TextChoices):
-    INPATIENT = "inpatient", "住院 (inpatient)"
-    OUTPATIENT = "outpatient", "门诊 (outpatient)"
-    CHRONIC_OUTPATIENT = "chronic_outpatient", "门诊慢特病 (chronic-disease outpatient)"
+    INPATIENT = "inpatient", _("住院 (inpatient)")
+    OUTPATIENT = "outpatient", _("门诊 (outpatient)")
+    CHRONIC_OUTPATIENT = "chronic_outpatient", _("门诊慢特病 (chronic-disease outpatient)")
 
 
 def _ratio_in_range(field: str) -> models.Q:
@@ -74,39 +80,62 @@ class BenefitPolicy(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        SUBMITTED = "submitted"
-        APPROVED = "approved"
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        APPROVED = "approved", _("Approved")
 
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="policies")
-    scheme = models.CharField(max_length=16, choices=Scheme.choices)
-    setting = models.CharField(max_length=24, choices=CareSetting.choices)
-    hospital_level = models.CharField(max_length=8, blank=True, default="", help_text="Blank: any level without its own policy.")
-    effective_from = models.DateField()
-    effective_to = models.DateField(null=True, blank=True, help_text="Exclusive; empty = open-ended.")
-    deductible_fen = models.BigIntegerField(default=0)
-    ratio_category_a = models.DecimalField(max_digits=5, decimal_places=4, help_text="Fund share for 甲 (01) items.")
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="policies", verbose_name=_("province"))
+    scheme = models.CharField(max_length=16, choices=Scheme.choices, verbose_name=_("scheme"))
+    setting = models.CharField(max_length=24, choices=CareSetting.choices, verbose_name=_("setting"))
+    hospital_level = models.CharField(
+        max_length=8, blank=True, default="", help_text=_("Blank: any level without its own policy."), verbose_name=_("hospital level")
+    )
+    effective_from = models.DateField(verbose_name=_("effective from"))
+    effective_to = models.DateField(null=True, blank=True, help_text=_("Exclusive; empty = open-ended."), verbose_name=_("effective to"))
+    deductible_fen = models.BigIntegerField(default=0, verbose_name=_("deductible fen"))
+    ratio_category_a = models.DecimalField(
+        max_digits=5, decimal_places=4, help_text=_("Fund share for 甲 (01) items."), verbose_name=_("ratio category a")
+    )
     ratio_category_b = models.DecimalField(
-        max_digits=5, decimal_places=4, help_text="Fund share for 乙 (02) items after the self-pay share."
+        max_digits=5,
+        decimal_places=4,
+        help_text=_("Fund share for 乙 (02) items after the self-pay share."),
+        verbose_name=_("ratio category b"),
     )
     default_self_pay_ratio = models.DecimalField(
-        max_digits=5, decimal_places=4, default=0, help_text="乙 self-pay share when the item names none."
+        max_digits=5,
+        decimal_places=4,
+        default=0,
+        help_text=_("乙 self-pay share when the item names none."),
+        verbose_name=_("default self pay ratio"),
     )
-    annual_cap_fen = models.BigIntegerField(help_text="Most the fund pays per insured person and year.")
-    cross_province_ratio_registered = models.DecimalField(max_digits=5, decimal_places=4, default=1)
-    cross_province_ratio_unregistered = models.DecimalField(max_digits=5, decimal_places=4, default=1)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    note = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    approved_at = models.DateTimeField(null=True, blank=True)
+    annual_cap_fen = models.BigIntegerField(
+        help_text=_("Most the fund pays per insured person and year."), verbose_name=_("annual cap fen")
+    )
+    cross_province_ratio_registered = models.DecimalField(
+        max_digits=5, decimal_places=4, default=1, verbose_name=_("cross province ratio registered")
+    )
+    cross_province_ratio_unregistered = models.DecimalField(
+        max_digits=5, decimal_places=4, default=1, verbose_name=_("cross province ratio unregistered")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    note = models.TextField(blank=True, default="", verbose_name=_("note"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name_plural = "benefit policies"
+        verbose_name_plural = _("benefit policies")
         ordering = ["province__code", "scheme", "setting", "hospital_level", "-effective_from"]
         constraints = [
             models.CheckConstraint(
@@ -137,6 +166,7 @@ class BenefitPolicy(models.Model):
             models.CheckConstraint(name="policy_setting_valid", condition=models.Q(setting__in=CareSetting.values)),
         ]
         indexes = [models.Index(fields=["province", "scheme", "setting", "status", "effective_from"], name="policy_lookup_idx")]
+        verbose_name = _("benefit policy")
 
     def __str__(self) -> str:
         level = self.hospital_level or "all levels"
@@ -148,15 +178,17 @@ class PolicyParticipant(models.Model):
     approves it. Append-only in PostgreSQL, gone only with its policy (migration 0006)."""
 
     class Part(models.TextChoices):
-        DRAFTED = "drafted"
-        EDITED = "edited"
-        SUBMITTED = "submitted"
+        DRAFTED = "drafted", _("Drafted")
+        EDITED = "edited", _("Edited")
+        SUBMITTED = "submitted", _("Submitted")
 
     # The foreign key is declared by migration 0006 with ON DELETE CASCADE.
-    policy = models.ForeignKey(BenefitPolicy, on_delete=models.DO_NOTHING, db_constraint=False, related_name="participants")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    role = models.CharField(max_length=16, choices=Part.choices)
-    at = models.DateTimeField(default=timezone.now, help_text="The first time this user took this part.")
+    policy = models.ForeignKey(
+        BenefitPolicy, on_delete=models.DO_NOTHING, db_constraint=False, related_name="participants", verbose_name=_("policy")
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user"))
+    role = models.CharField(max_length=16, choices=Part.choices, verbose_name=_("role"))
+    at = models.DateTimeField(default=timezone.now, help_text=_("The first time this user took this part."), verbose_name=_("at"))
 
     class Meta:
         ordering = ["policy", "at", "id"]
@@ -164,6 +196,8 @@ class PolicyParticipant(models.Model):
             models.UniqueConstraint(fields=["policy", "user", "role"], name="policy_participant_once_per_part"),
             models.CheckConstraint(name="policy_participant_part_valid", condition=models.Q(role__in=["drafted", "edited", "submitted"])),
         ]
+        verbose_name = _("policy participant")
+        verbose_name_plural = _("policy participants")
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} policy {self.policy_id}"
@@ -176,16 +210,18 @@ class LocalItem(models.Model):
     ``national_code`` names the national item that replaces it, when there is one.
     """
 
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="local_items")
-    code = models.CharField(max_length=32)
-    name = models.CharField(max_length=255)
-    category = models.CharField(max_length=2, choices=[("01", "甲"), ("02", "乙")], default="02")
-    self_pay_ratio = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
-    restriction_hospital_level = models.CharField(max_length=8, blank=True, default="")
-    effective_from = models.DateField()
-    sunset_date = models.DateField(help_text="Exclusive: not covered from this day on.")
-    national_code = models.CharField(max_length=32, blank=True, default="", help_text="National code that replaces it, if any.")
-    note = models.TextField(blank=True, default="")
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="local_items", verbose_name=_("province"))
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    category = models.CharField(max_length=2, choices=[("01", _("甲")), ("02", _("乙"))], default="02", verbose_name=_("category"))
+    self_pay_ratio = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True, verbose_name=_("self pay ratio"))
+    restriction_hospital_level = models.CharField(max_length=8, blank=True, default="", verbose_name=_("restriction hospital level"))
+    effective_from = models.DateField(verbose_name=_("effective from"))
+    sunset_date = models.DateField(help_text=_("Exclusive: not covered from this day on."), verbose_name=_("sunset date"))
+    national_code = models.CharField(
+        max_length=32, blank=True, default="", help_text=_("National code that replaces it, if any."), verbose_name=_("national code")
+    )
+    note = models.TextField(blank=True, default="", verbose_name=_("note"))
     history = HistoricalRecords()
 
     class Meta:
@@ -200,6 +236,8 @@ class LocalItem(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["sunset_date"], name="local_item_sunset_idx")]
+        verbose_name = _("local item")
+        verbose_name_plural = _("local items")
 
     def __str__(self) -> str:
         return f"{self.province.code} {self.code} {self.name} (until {self.sunset_date})"
@@ -208,20 +246,22 @@ class LocalItem(models.Model):
 class DiagnosisCode(models.Model):
     """ICD-10 NHSA national edition (医保版 2.0) diagnosis codes, reference data for claim checks."""
 
-    code = models.CharField(max_length=32, unique=True)
-    name = models.CharField(max_length=255)
-    edition = models.CharField(max_length=32, blank=True, default="")
-    chapter_range = models.CharField(max_length=16, blank=True, default="")
-    chapter = models.CharField(max_length=255, blank=True, default="")
-    section_range = models.CharField(max_length=16, blank=True, default="")
-    section = models.CharField(max_length=255, blank=True, default="")
-    category_code = models.CharField(max_length=16, blank=True, default="")
-    category_name = models.CharField(max_length=255, blank=True, default="")
-    subcategory_code = models.CharField(max_length=16, blank=True, default="")
-    subcategory_name = models.CharField(max_length=255, blank=True, default="")
+    code = models.CharField(max_length=32, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    edition = models.CharField(max_length=32, blank=True, default="", verbose_name=_("edition"))
+    chapter_range = models.CharField(max_length=16, blank=True, default="", verbose_name=_("chapter range"))
+    chapter = models.CharField(max_length=255, blank=True, default="", verbose_name=_("chapter"))
+    section_range = models.CharField(max_length=16, blank=True, default="", verbose_name=_("section range"))
+    section = models.CharField(max_length=255, blank=True, default="", verbose_name=_("section"))
+    category_code = models.CharField(max_length=16, blank=True, default="", verbose_name=_("category code"))
+    category_name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("category name"))
+    subcategory_code = models.CharField(max_length=16, blank=True, default="", verbose_name=_("subcategory code"))
+    subcategory_name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("subcategory name"))
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("diagnosis code")
+        verbose_name_plural = _("diagnosis codes")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -230,17 +270,17 @@ class DiagnosisCode(models.Model):
 class ProcedureCode(models.Model):
     """ICD-9-CM-3 NHSA edition (医保版手术操作分类与代码) procedure codes, reference data for claim checks."""
 
-    code = models.CharField(max_length=32, unique=True)
-    name = models.CharField(max_length=255)
-    edition = models.CharField(max_length=32, blank=True, default="")
-    chapter_range = models.CharField(max_length=16, blank=True, default="")
-    chapter = models.CharField(max_length=255, blank=True, default="")
-    category_code = models.CharField(max_length=16, blank=True, default="")
-    category_name = models.CharField(max_length=255, blank=True, default="")
-    subcategory_code = models.CharField(max_length=16, blank=True, default="")
-    subcategory_name = models.CharField(max_length=255, blank=True, default="")
-    detail_code = models.CharField(max_length=16, blank=True, default="")
-    detail_name = models.CharField(max_length=255, blank=True, default="")
+    code = models.CharField(max_length=32, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    edition = models.CharField(max_length=32, blank=True, default="", verbose_name=_("edition"))
+    chapter_range = models.CharField(max_length=16, blank=True, default="", verbose_name=_("chapter range"))
+    chapter = models.CharField(max_length=255, blank=True, default="", verbose_name=_("chapter"))
+    category_code = models.CharField(max_length=16, blank=True, default="", verbose_name=_("category code"))
+    category_name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("category name"))
+    subcategory_code = models.CharField(max_length=16, blank=True, default="", verbose_name=_("subcategory code"))
+    subcategory_name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("subcategory name"))
+    detail_code = models.CharField(max_length=16, blank=True, default="", verbose_name=_("detail code"))
+    detail_name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("detail name"))
 
     class Meta:
         ordering = ["code"]
@@ -265,13 +305,17 @@ class Disease(models.Model):
         CHRONIC_SPECIAL = "chronic_special", _("chronic or special outpatient disease (门诊慢特病)")
         CRITICAL = "critical", _("critical condition (differentiated payment)")
 
-    province = models.ForeignKey(Province, null=True, blank=True, on_delete=models.PROTECT, related_name="diseases")
-    code = models.CharField(max_length=32)
-    name = models.CharField(max_length=255)
-    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.CHRONIC_SPECIAL)
-    icd10_prefixes = ArrayField(models.CharField(max_length=16), help_text="ICD-10 code prefixes, e.g. I10, E11, C34.1.")
-    cross_province = models.BooleanField(default=False, help_text="Settled across provinces nationally (the national five).")
-    source = models.TextField(blank=True, default="")
+    province = models.ForeignKey(
+        Province, null=True, blank=True, on_delete=models.PROTECT, related_name="diseases", verbose_name=_("province")
+    )
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.CHRONIC_SPECIAL, verbose_name=_("kind"))
+    icd10_prefixes = ArrayField(models.CharField(max_length=16), help_text=_("ICD-10 code prefixes, e.g. I10, E11, C34.1."))
+    cross_province = models.BooleanField(
+        default=False, help_text=_("Settled across provinces nationally (the national five)."), verbose_name=_("cross province")
+    )
+    source = models.TextField(blank=True, default="", verbose_name=_("source"))
     history = HistoricalRecords()
 
     class Meta:
@@ -296,13 +340,18 @@ class PolicyDiseaseTerm(models.Model):
     fields keep the policy's own value. Terms change only while their policy is a draft (a
     PostgreSQL trigger as well as the service)."""
 
-    policy = models.ForeignKey(BenefitPolicy, on_delete=models.CASCADE, related_name="disease_terms")
-    disease = models.ForeignKey(Disease, on_delete=models.PROTECT, related_name="+")
-    deductible_fen = models.BigIntegerField(null=True, blank=True)
+    policy = models.ForeignKey(BenefitPolicy, on_delete=models.CASCADE, related_name="disease_terms", verbose_name=_("policy"))
+    disease = models.ForeignKey(Disease, on_delete=models.PROTECT, related_name="+", verbose_name=_("disease"))
+    deductible_fen = models.BigIntegerField(null=True, blank=True, verbose_name=_("deductible fen"))
     ratio = models.DecimalField(
-        max_digits=5, decimal_places=4, null=True, blank=True, help_text="Fund share for 甲 and 乙 items (after the 乙 self-pay share)."
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("Fund share for 甲 and 乙 items (after the 乙 self-pay share)."),
+        verbose_name=_("ratio"),
     )
-    annual_cap_fen = models.BigIntegerField(null=True, blank=True)
+    annual_cap_fen = models.BigIntegerField(null=True, blank=True, verbose_name=_("annual cap fen"))
     history = HistoricalRecords()
 
     class Meta:
@@ -335,18 +384,20 @@ class DailyDose(models.Model):
     approved dose never changes and is superseded by the next approved one (triggers)."""
 
     class Status(models.TextChoices):
-        PROPOSED = "proposed"
-        APPROVED = "approved"
-        SUPERSEDED = "superseded"
+        PROPOSED = "proposed", _("Proposed")
+        APPROVED = "approved", _("Approved")
+        SUPERSEDED = "superseded", _("Superseded")
 
-    code = models.CharField(max_length=32)
-    units_per_day = models.DecimalField(max_digits=12, decimal_places=4)
-    note = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    proposed_at = models.DateTimeField(auto_now_add=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    approved_at = models.DateTimeField(null=True, blank=True)
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    units_per_day = models.DecimalField(max_digits=12, decimal_places=4, verbose_name=_("units per day"))
+    note = models.TextField(blank=True, default="", verbose_name=_("note"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED, verbose_name=_("status"))
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by"))
+    proposed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("proposed at"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -380,11 +431,11 @@ class ServicePrice(models.Model):
     (a PostgreSQL exclusion constraint). The simulation prices a claim with them at home and at
     the destination; the pre-check decides on the amounts a hospital bills."""
 
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="service_prices")
-    code = models.CharField(max_length=32)
-    price_fen = models.BigIntegerField()
-    effective_from = models.DateField()
-    effective_to = models.DateField(null=True, blank=True)
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="service_prices", verbose_name=_("province"))
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    price_fen = models.BigIntegerField(verbose_name=_("price fen"))
+    effective_from = models.DateField(verbose_name=_("effective from"))
+    effective_to = models.DateField(null=True, blank=True, verbose_name=_("effective to"))
     history = HistoricalRecords()
 
     class Meta:
@@ -417,26 +468,34 @@ class DrgVersion(models.Model):
     ``effective_from`` on or before it."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        IN_REVIEW = "in_review"
-        APPROVED = "approved"
-        PUBLISHED = "published"
+        DRAFT = "draft", _("Draft")
+        IN_REVIEW = "in_review", _("In Review")
+        APPROVED = "approved", _("Approved")
+        PUBLISHED = "published", _("Published")
 
-    label = models.CharField(max_length=32, unique=True)
-    effective_from = models.DateField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    note = models.TextField(blank=True, default="")
-    editor_ids = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Everyone who created, edited or submitted it.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    approved_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    published_at = models.DateTimeField(null=True, blank=True)
-    rejection_reason = models.TextField(blank=True, default="")
+    label = models.CharField(max_length=32, unique=True, verbose_name=_("label"))
+    effective_from = models.DateField(verbose_name=_("effective from"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("based on"))
+    note = models.TextField(blank=True, default="", verbose_name=_("note"))
+    editor_ids = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, help_text=_("Everyone who created, edited or submitted it.")
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("published by")
+    )
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
+    rejection_reason = models.TextField(blank=True, default="", verbose_name=_("rejection reason"))
     history = HistoricalRecords()
 
     class Meta:
@@ -469,10 +528,10 @@ class DrgVersion(models.Model):
 class DrgGroup(models.Model):
     """One DRG of a table: CHS-DRG code (e.g. GB21), name, relative weight."""
 
-    version = models.ForeignKey(DrgVersion, on_delete=models.CASCADE, related_name="groups")
-    code = models.CharField(max_length=16)
-    name = models.CharField(max_length=255)
-    weight = models.DecimalField(max_digits=8, decimal_places=4)
+    version = models.ForeignKey(DrgVersion, on_delete=models.CASCADE, related_name="groups", verbose_name=_("version"))
+    code = models.CharField(max_length=16, verbose_name=_("code"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    weight = models.DecimalField(max_digits=8, decimal_places=4, verbose_name=_("weight"))
     history = HistoricalRecords()
 
     class Meta:
@@ -492,10 +551,14 @@ class DrgAreaRate(models.Model):
     """A pooling area's DRG base rate (fen per weight 1.0) in one table, and the day from which
     the area pays out-of-town (cross-province) inpatient claims by DRG."""
 
-    version = models.ForeignKey(DrgVersion, on_delete=models.CASCADE, related_name="area_rates")
-    area_code = models.CharField(max_length=6, help_text="GB/T 2260 city-level code of the pooling area (ends 00).")
-    base_rate_fen = models.BigIntegerField()
-    out_of_town_from = models.DateField(help_text="Out-of-town inpatient claims are paid by DRG from this day on.")
+    version = models.ForeignKey(DrgVersion, on_delete=models.CASCADE, related_name="area_rates", verbose_name=_("version"))
+    area_code = models.CharField(
+        max_length=6, help_text=_("GB/T 2260 city-level code of the pooling area (ends 00)."), verbose_name=_("area code")
+    )
+    base_rate_fen = models.BigIntegerField(verbose_name=_("base rate fen"))
+    out_of_town_from = models.DateField(
+        help_text=_("Out-of-town inpatient claims are paid by DRG from this day on."), verbose_name=_("out of town from")
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.detail import REQUIRED, Action, DetailActionsMixin
 from apps.core.errors import DomainError
+from apps.core.reasons import error_message, error_tags
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
@@ -90,7 +91,7 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
         "import_link",
     ]
 
-    @admin.display(description="bulk import")
+    @admin.display(description=_("bulk import"))
     def import_link(self, obj: CatalogRelease) -> str:
         if obj.pk is None:
             return "—"
@@ -125,7 +126,7 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
                     user=request.user,
                 )
             except DomainError as exc:
-                messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
+                messages.error(request, error_message(exc, subject=release.label), extra_tags=error_tags(exc))
                 return redirect(request.path)
             # No "queued" banner: the job page says what happened (it may already have failed).
             return redirect("staff:job", pk=job.pk)
@@ -136,15 +137,15 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
             "formats": FORMATS,
             "modes": MODES,
             "jobs": Job.objects.filter(kind=JOB_KIND, params__release=release.label).order_by("-created_at")[:20],
-            "title": f"Import into {release.label}",
+            "title": _("Import into %(release)s") % {"release": release.label},
         }
         return render(request, "admin/catalog/catalogrelease/import.html", context)
 
-    @admin.display(description="items")
+    @admin.display(description=_("items"))
     def item_total(self, obj: CatalogRelease) -> Any:
         return obj.counts.get("total", "—") if obj.counts else obj.items.count()
 
-    @admin.display(description="review")
+    @admin.display(description=_("review"))
     def review_link(self, obj: CatalogRelease) -> str:
         return format_html('<a href="{}">review</a>', reverse("catalog:release-review", args=[obj.label]))
 

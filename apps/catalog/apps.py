@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CatalogConfig(AppConfig):
     name = "apps.catalog"
     label = "catalog"
-    verbose_name = "National catalog"
+    verbose_name = _("National catalog")
 
     def ready(self) -> None:
         from apps.core.jobs import register_job_kind

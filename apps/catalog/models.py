@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from apps.core.codes import KIND_CONSUMABLE, KIND_DRUG, KIND_SERVICE, KIND_TCM_PIECE
@@ -19,61 +20,70 @@ LABEL_VALIDATOR = RegexValidator(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$", "labels a
 
 
 class ItemKind(models.TextChoices):
-    DRUG = KIND_DRUG, "Western / patent drug"
-    TCM_PIECE = KIND_TCM_PIECE, "TCM decoction piece"
-    SERVICE = KIND_SERVICE, "Medical service item"
-    CONSUMABLE = KIND_CONSUMABLE, "Medical consumable"
+    DRUG = KIND_DRUG, _("Western / patent drug")
+    TCM_PIECE = KIND_TCM_PIECE, _("TCM decoction piece")
+    SERVICE = KIND_SERVICE, _("Medical service item")
+    CONSUMABLE = KIND_CONSUMABLE, _("Medical consumable")
 
 
 class PaymentCategory(models.TextChoices):
-    A = "01", "甲 (fully in scope)"
-    B = "02", "乙 (self-pay share first)"
-    C = "03", "丙 (not covered)"
+    A = "01", _("甲 (fully in scope)")
+    B = "02", _("乙 (self-pay share first)")
+    C = "03", _("丙 (not covered)")
 
 
 class HospitalLevel(models.TextChoices):
-    L3A = "3A", "三级甲等"
-    L3B = "3B", "三级乙等"
-    L3C = "3C", "三级丙等"
-    L2A = "2A", "二级甲等"
-    L2B = "2B", "二级乙等"
-    L2C = "2C", "二级丙等"
-    L1 = "1", "一级"
-    UNRATED = "unrated", "未定级"
+    L3A = "3A", _("三级甲等")
+    L3B = "3B", _("三级乙等")
+    L3C = "3C", _("三级丙等")
+    L2A = "2A", _("二级甲等")
+    L2B = "2B", _("二级乙等")
+    L2C = "2C", _("二级丙等")
+    L1 = "1", _("一级")
+    UNRATED = "unrated", _("未定级")
 
 
 class CatalogRelease(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        IN_REVIEW = "in_review"
-        APPROVED = "approved"
-        PUBLISHED = "published"
+        DRAFT = "draft", _("Draft")
+        IN_REVIEW = "in_review", _("In Review")
+        APPROVED = "approved", _("Approved")
+        PUBLISHED = "published", _("Published")
 
-    label = models.CharField(max_length=32, unique=True, validators=[LABEL_VALIDATOR])
-    effective_from = models.DateField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=32, unique=True, validators=[LABEL_VALIDATOR], verbose_name=_("label"))
+    effective_from = models.DateField(verbose_name=_("effective from"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("based on"))
     previous = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="The published release this one's stored diff is against (set at publish).",
+        help_text=_("The published release this one's stored diff is against (set at publish)."),
+        verbose_name=_("previous"),
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    approved_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    published_at = models.DateTimeField(null=True, blank=True)
-    rejection_reason = models.TextField(blank=True, default="")
-    counts = models.JSONField(default=dict, blank=True)
-    diff_counts = models.JSONField(default=dict, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True, default="")
-    exports = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("published by")
+    )
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
+    rejection_reason = models.TextField(blank=True, default="", verbose_name=_("rejection reason"))
+    counts = models.JSONField(default=dict, blank=True, verbose_name=_("counts"))
+    diff_counts = models.JSONField(default=dict, blank=True, verbose_name=_("diff counts"))
+    sha256 = models.CharField(max_length=64, blank=True, default="", verbose_name=_("sha256"))
+    exports = models.JSONField(default=dict, blank=True, verbose_name=_("exports"))
     history = HistoricalRecords(excluded_fields=["counts", "diff_counts", "exports"])
 
     class Meta:
@@ -95,6 +105,8 @@ class CatalogRelease(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "effective_from"])]
+        verbose_name = _("catalog release")
+        verbose_name_plural = _("catalog releases")
 
     def __str__(self) -> str:
         return f"{self.label} ({self.status})"
@@ -114,16 +126,18 @@ class ReleaseParticipant(models.Model):
     ``approved_by`` looks the approver up here, and another refuses to add the approver later."""
 
     class Part(models.TextChoices):
-        CREATED = "created"
-        EDITED = "edited"
-        IMPORTED = "imported"
-        SUBMITTED = "submitted"
+        CREATED = "created", _("Created")
+        EDITED = "edited", _("Edited")
+        IMPORTED = "imported", _("Imported")
+        SUBMITTED = "submitted", _("Submitted")
 
     # The foreign key is declared by migration 0005 with ON DELETE CASCADE (Django's would not cascade in the database).
-    release = models.ForeignKey(CatalogRelease, on_delete=models.DO_NOTHING, db_constraint=False, related_name="participants")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    role = models.CharField(max_length=16, choices=Part.choices)
-    at = models.DateTimeField(default=timezone.now, help_text="The first time this user took this part.")
+    release = models.ForeignKey(
+        CatalogRelease, on_delete=models.DO_NOTHING, db_constraint=False, related_name="participants", verbose_name=_("release")
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user"))
+    role = models.CharField(max_length=16, choices=Part.choices, verbose_name=_("role"))
+    at = models.DateTimeField(default=timezone.now, help_text=_("The first time this user took this part."), verbose_name=_("at"))
 
     class Meta:
         ordering = ["release", "at", "id"]
@@ -133,6 +147,8 @@ class ReleaseParticipant(models.Model):
                 name="release_participant_part_valid", condition=models.Q(role__in=["created", "edited", "imported", "submitted"])
             ),
         ]
+        verbose_name = _("release participant")
+        verbose_name_plural = _("release participants")
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} release {self.release_id}"
@@ -144,29 +160,48 @@ class CatalogItem(models.Model):
 
     # No index of its own: UNIQUE (release, code) leads with the release and serves every
     # look-up by release; one index fewer to maintain on each bulk load (issue 22).
-    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="items", db_index=False)
-    code = models.CharField(max_length=32)
-    kind = models.CharField(max_length=16, choices=ItemKind.choices)
-    name = models.CharField(max_length=255)
-    generic_name = models.CharField(max_length=255, blank=True, default="")
-    dosage_form = models.CharField(max_length=64, blank=True, default="")
-    specification = models.CharField(max_length=255, blank=True, default="")
-    manufacturer = models.CharField(max_length=255, blank=True, default="", help_text="Manufacturer (drugs) or enterprise (consumables).")
-    unit = models.CharField(max_length=32, blank=True, default="")
-    pricing_unit = models.CharField(max_length=32, blank=True, default="")
-    category = models.CharField(max_length=2, choices=PaymentCategory.choices)
-    restriction_text = models.TextField(blank=True, default="")
-    restriction_indication = models.CharField(max_length=255, blank=True, default="")
-    restriction_max_days = models.PositiveIntegerField(null=True, blank=True)
-    restriction_hospital_level = models.CharField(max_length=8, choices=HospitalLevel.choices, blank=True, default="")
+    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="items", db_index=False, verbose_name=_("release"))
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    kind = models.CharField(max_length=16, choices=ItemKind.choices, verbose_name=_("kind"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    generic_name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("generic name"))
+    dosage_form = models.CharField(max_length=64, blank=True, default="", verbose_name=_("dosage form"))
+    specification = models.CharField(max_length=255, blank=True, default="", verbose_name=_("specification"))
+    manufacturer = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("Manufacturer (drugs) or enterprise (consumables)."),
+        verbose_name=_("manufacturer"),
+    )
+    unit = models.CharField(max_length=32, blank=True, default="", verbose_name=_("unit"))
+    pricing_unit = models.CharField(max_length=32, blank=True, default="", verbose_name=_("pricing unit"))
+    category = models.CharField(max_length=2, choices=PaymentCategory.choices, verbose_name=_("category"))
+    restriction_text = models.TextField(blank=True, default="", verbose_name=_("restriction text"))
+    restriction_indication = models.CharField(max_length=255, blank=True, default="", verbose_name=_("restriction indication"))
+    restriction_max_days = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("restriction max days"))
+    restriction_hospital_level = models.CharField(
+        max_length=8, choices=HospitalLevel.choices, blank=True, default="", verbose_name=_("restriction hospital level")
+    )
     self_pay_ratio = models.DecimalField(
-        max_digits=5, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)]
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        verbose_name=_("self pay ratio"),
     )
-    payment_standard_fen = models.BigIntegerField(null=True, blank=True, help_text="Negotiated payment standard (price cap), fen.")
+    payment_standard_fen = models.BigIntegerField(
+        null=True, blank=True, help_text=_("Negotiated payment standard (price cap), fen."), verbose_name=_("payment standard fen")
+    )
     category_path = models.CharField(
-        max_length=32, blank=True, default="", help_text="Consumables: 15-char category path; drugs: classification prefix."
+        max_length=32,
+        blank=True,
+        default="",
+        help_text=_("Consumables: 15-char category path; drugs: classification prefix."),
+        verbose_name=_("category path"),
     )
-    replaces = models.JSONField(default=list, blank=True)
+    replaces = models.JSONField(default=list, blank=True, verbose_name=_("replaces"))
     history = HistoricalRecords()
 
     class Meta:
@@ -189,6 +224,8 @@ class CatalogItem(models.Model):
             models.Index(fields=["release", "kind", "code"], name="catalog_item_release_kind_idx"),
             models.Index(fields=["release", "category_path"], name="catalog_item_release_path_idx"),
         ]
+        verbose_name = _("catalog item")
+        verbose_name_plural = _("catalog items")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -234,21 +271,23 @@ class ReleaseChange(models.Model):
     """One line of a published release's stored diff against ``release.previous``."""
 
     class Change(models.TextChoices):
-        ADDED = "added"
-        REMOVED = "removed"
-        CHANGED = "changed"
-        RETIRED = "retired"
+        ADDED = "added", _("Added")
+        REMOVED = "removed", _("Removed")
+        CHANGED = "changed", _("Changed")
+        RETIRED = "retired", _("Retired")
 
-    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="changes")
-    code = models.CharField(max_length=32)
-    change = models.CharField(max_length=8, choices=Change.choices)
-    fields = models.JSONField(default=dict, blank=True, help_text="changed: {field: [old, new]}")
-    successors = models.JSONField(default=list, blank=True)
+    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="changes", verbose_name=_("release"))
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    change = models.CharField(max_length=8, choices=Change.choices, verbose_name=_("change"))
+    fields = models.JSONField(default=dict, blank=True, help_text=_("changed: {field: [old, new]}"), verbose_name=_("fields"))
+    successors = models.JSONField(default=list, blank=True, verbose_name=_("successors"))
 
     class Meta:
         ordering = ["code"]
         constraints = [models.UniqueConstraint(fields=["release", "code"], name="release_change_code_unique")]
         indexes = [models.Index(fields=["release", "change", "code"], name="release_change_kind_idx")]
+        verbose_name = _("release change")
+        verbose_name_plural = _("release changes")
 
     def __str__(self) -> str:
         return f"{self.release_id} {self.change} {self.code}"

@@ -15,20 +15,25 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .models import CatalogRelease
 
 
 class SearchTerm(models.Model):
-    text = models.TextField(unique=True, help_text="The text exactly as items carry it (NFC).")
-    folded = models.TextField(help_text="lower(normalize(text, NFKC)): what a query is matched against.")
-    initials = models.TextField(blank=True, default="", help_text="Pinyin initials, lower case (阿莫西林 → amxl).")
+    text = models.TextField(unique=True, help_text=_("The text exactly as items carry it (NFC)."), verbose_name=_("text"))
+    folded = models.TextField(help_text=_("lower(normalize(text, NFKC)): what a query is matched against."), verbose_name=_("folded"))
+    initials = models.TextField(
+        blank=True, default="", help_text=_("Pinyin initials, lower case (阿莫西林 → amxl)."), verbose_name=_("initials")
+    )
 
     class Meta:
         indexes = [
             GinIndex(fields=["folded"], opclasses=["gin_trgm_ops"], name="catalog_term_folded_trgm"),
             GinIndex(fields=["initials"], opclasses=["gin_trgm_ops"], name="catalog_term_initials_trgm"),
         ]
+        verbose_name = _("search term")
+        verbose_name_plural = _("search terms")
 
     def __str__(self) -> str:
         return self.text
@@ -41,17 +46,19 @@ class ItemSearch(models.Model):
     pk = models.CompositePrimaryKey("release", "code")
     # No per-row foreign-key check (500,000 of them cost a publish seconds): a statement trigger
     # checks once per INSERT that every row belongs to a published release (migration 0005).
-    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
-    code = models.CharField(max_length=32, db_collation="C")
-    kind = models.CharField(max_length=16)
-    category = models.CharField(max_length=2)
+    release = models.ForeignKey(
+        CatalogRelease, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False, verbose_name=_("release")
+    )
+    code = models.CharField(max_length=32, db_collation="C", verbose_name=_("code"))
+    kind = models.CharField(max_length=16, verbose_name=_("kind"))
+    category = models.CharField(max_length=2, verbose_name=_("category"))
     # No foreign-key constraints to the dictionary: terms are never deleted, and checking three
     # keys per row would cost a 500,000-item publish about a second for nothing.
-    name_term = models.BigIntegerField(null=True)
+    name_term = models.BigIntegerField(null=True, verbose_name=_("name term"))
     # NULL when the generic name adds nothing to the name (its folded text and initials are
     # inside the name's): a query matching it matches the name, so it is never looked at.
-    generic_term = models.BigIntegerField(null=True)
-    maker_term = models.BigIntegerField(null=True)
+    generic_term = models.BigIntegerField(null=True, verbose_name=_("generic term"))
+    maker_term = models.BigIntegerField(null=True, verbose_name=_("maker term"))
 
     class Meta:
         indexes = [
@@ -65,6 +72,8 @@ class ItemSearch(models.Model):
             ),
             models.Index(fields=["release", "maker_term", "code"], name="catalog_itemsearch_maker_idx"),
         ]
+        verbose_name = _("item search")
+        verbose_name_plural = _("item searches")
 
     def __str__(self) -> str:
         return f"{self.release_id} {self.code}"
@@ -77,11 +86,17 @@ class SearchTermUse(models.Model):
     release in code order until the page is full)."""
 
     pk = models.CompositePrimaryKey("release", "term_id")
-    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
-    term_id = models.BigIntegerField()
-    names = models.PositiveIntegerField(default=0)
-    generics = models.PositiveIntegerField(default=0)
-    makers = models.PositiveIntegerField(default=0)
+    release = models.ForeignKey(
+        CatalogRelease, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False, verbose_name=_("release")
+    )
+    term_id = models.BigIntegerField(verbose_name=_("term id"))
+    names = models.PositiveIntegerField(default=0, verbose_name=_("names"))
+    generics = models.PositiveIntegerField(default=0, verbose_name=_("generics"))
+    makers = models.PositiveIntegerField(default=0, verbose_name=_("makers"))
+
+    class Meta:
+        verbose_name = _("search term use")
+        verbose_name_plural = _("search term uses")
 
     def __str__(self) -> str:
         return f"{self.release_id} term {self.term_id}: {self.names}/{self.generics}/{self.makers}"

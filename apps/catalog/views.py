@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
+from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
 from .models import CatalogItem, CatalogRelease
@@ -19,6 +20,12 @@ from .models import CatalogItem, CatalogRelease
 DIFF_PAGE_SIZE = 100
 CHANGES = ("added", "changed", "removed", "retired")
 CHANGE_LABELS = {"added": _lazy("added"), "changed": _lazy("changed"), "removed": _lazy("removed"), "retired": _lazy("retired")}
+ACTION_LABELS = {
+    "submit": _lazy("submitted for review"),
+    "approve": _lazy("approved"),
+    "reject": _lazy("sent back to draft"),
+    "publish": _lazy("published"),
+}
 
 
 @staff_member_required
@@ -89,7 +96,7 @@ def release_action(request: HttpRequest, label: str, action: str) -> HttpRespons
             services.release_publish(release=release, user=request.user)
         else:
             return HttpResponseBadRequest("unknown action")
-        messages.success(request, f"{label}: {action} done")
+        messages.success(request, _("%(release)s: done (%(action)s)") % {"release": label, "action": ACTION_LABELS[action]})
     except DomainError as exc:
-        messages.error(request, f"{label}: {exc.detail} ({exc.code})")
+        messages.error(request, error_message(exc, subject=label), extra_tags=error_tags(exc))
     return redirect("catalog:release-review", label=label)

@@ -25,6 +25,7 @@ from .forms import yuan_formfield
 from .jobs import job_view, jobs_visible_to
 from .models import AuditAction, AuditEvent, Job, OutgoingEmail, StaffProfile
 from .permissions import reads_money, staff_province, staff_role
+from .reasons import error_message, error_tags
 from .roles import Role
 from .selectors import audit_csv_rows, audit_readable_by
 from .services import staff_set_role
@@ -169,7 +170,7 @@ class ProvinceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             result = call()
         except DomainError as exc:
-            self.message_user(request, f"{label}: {exc.detail} ({exc.code})", messages.ERROR)
+            self.message_user(request, error_message(exc, subject=label), messages.ERROR, extra_tags=error_tags(exc))
             return None
         self.message_user(request, f"{label}: {done}", messages.SUCCESS)
         return result
@@ -205,7 +206,7 @@ class AddThroughServiceMixin:
         try:
             return super().add_view(request, form_url, extra_context)  # type: ignore[misc]
         except DomainError as exc:
-            self.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)  # type: ignore[attr-defined]
+            self.message_user(request, error_message(exc), messages.ERROR, extra_tags=error_tags(exc))  # type: ignore[attr-defined]
             return HttpResponseRedirect(request.get_full_path())
 
 

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def sync_role_groups(**kwargs: Any) -> None:
@@ -11,7 +12,7 @@ def sync_role_groups(**kwargs: Any) -> None:
     from .roles import ROLE_PERMISSIONS
 
     for role, apps in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
+        group, _created = Group.objects.get_or_create(name=role)
         wanted = Permission.objects.none()
         for target, actions in apps.items():
             # "app" grants the actions on every model of the app, "app.model" on that model only.
@@ -34,9 +35,12 @@ def pin_function_search_paths(using: str = "default", **kwargs: Any) -> None:
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
-    verbose_name = "Core"
+    verbose_name = _("Portal settings and audit")
 
     def ready(self) -> None:
         post_migrate.connect(sync_role_groups, dispatch_uid="core.sync_role_groups")
         post_migrate.connect(pin_function_search_paths, sender=self, dispatch_uid="core.pin_function_search_paths")
+        from .third_party_labels import label_totp_devices
+
+        label_totp_devices()
         from . import tasks  # noqa: F401  (registers core.run_job, which job_enqueue looks up by name)

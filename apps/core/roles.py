@@ -4,15 +4,16 @@ with ``StaffProfile.role`` by ``staff_set_role`` so admin permissions follow the
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    CATALOG_ADMIN = "catalog_admin", "Catalog administrator"
-    CATALOG_REVIEWER = "catalog_reviewer", "Catalog reviewer"
-    PROVINCE_STAFF = "province_staff", "Provincial bureau staff"
-    FINANCE_MAKER = "finance_maker", "Finance maker"
-    FINANCE_CHECKER = "finance_checker", "Finance checker"
-    AUDITOR = "auditor", "Auditor (read-only)"
+    CATALOG_ADMIN = "catalog_admin", _("Catalog administrator")
+    CATALOG_REVIEWER = "catalog_reviewer", _("Catalog reviewer")
+    PROVINCE_STAFF = "province_staff", _("Provincial bureau staff")
+    FINANCE_MAKER = "finance_maker", _("Finance maker")
+    FINANCE_CHECKER = "finance_checker", _("Finance checker")
+    AUDITOR = "auditor", _("Auditor (read-only)")
 
 
 # Roles whose work may be bound to one province (the user's ``province_code`` says whether it is).

@@ -14,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from .errors import DomainError
 from .jobs import job_view, jobs_visible_to
+from .models import Job
 from .navigation import links
 from .permissions import has_role, staff_province, staff_role
+from .reasons import CODE_LABELS
 from .roles import Role
 
 RECENT_JOBS = 10
@@ -161,6 +163,16 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
         "title": _("Job"),
         "state_labels": {state: str(label) for state, label in JOB_STATE_LABELS.items()},
         "poll_ms": 1000,
+        "labels": {
+            "states": {value: str(label) for value, label in Job.State.choices},
+            "codes": {code: str(label) for code, label in CODE_LABELS.items()},
+            "text": {
+                "finished": _("finished"),
+                "updating": _("updating every second"),
+                "retrying": _("could not refresh; retrying"),
+                "open_run": _("Open the reconciliation run report"),
+            },
+        },
     }
     return render(request, "core/job_progress.html", context)
 

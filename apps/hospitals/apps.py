@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class HospitalsConfig(AppConfig):
     name = "apps.hospitals"
     label = "hospitals"
-    verbose_name = "Hospitals and API keys"
+    verbose_name = _("Hospitals and API keys")
 
     def ready(self) -> None:
         from apps.catalog.signals import release_published, release_publishing

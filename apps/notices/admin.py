@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import AddThroughServiceMixin, PortalAdmin, PortalHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.permissions import require_province
+from apps.core.reasons import error_message, error_tags
 
 from . import services
 from .models import ChangeNotice, DeliveryAttempt, ItemUsage, NoticeCounter, NoticeDelivery, ReleaseAcknowledgement, WebhookEndpoint
@@ -68,7 +69,7 @@ class WebhookEndpointAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
         for endpoint in queryset:
             secret = self.run_service(
                 request,
-                f"endpoint {endpoint.pk}",
+                _("endpoint %(id)s") % {"id": endpoint.pk},
                 lambda e=endpoint: services.endpoint_rotate_secret(endpoint=e, user=request.user, retire_old_now=retire_old_now),
                 _("rotated"),
             )
@@ -89,14 +90,20 @@ class WebhookEndpointAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
     def delete_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.filter(deleted_at__isnull=True):
             self.run_service(
-                request, f"endpoint {endpoint.pk}", lambda e=endpoint: services.endpoint_delete(endpoint=e, user=request.user), _("deleted")
+                request,
+                _("endpoint %(id)s") % {"id": endpoint.pk},
+                lambda e=endpoint: services.endpoint_delete(endpoint=e, user=request.user),
+                _("deleted"),
             )
 
     @admin.action(description=_("Re-enable"))
     def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             self.run_service(
-                request, f"endpoint {endpoint.pk}", lambda e=endpoint: services.endpoint_enable(endpoint=e, user=request.user), _("enabled")
+                request,
+                _("endpoint %(id)s") % {"id": endpoint.pk},
+                lambda e=endpoint: services.endpoint_enable(endpoint=e, user=request.user),
+                _("enabled"),
             )
 
 
@@ -107,7 +114,7 @@ def _replay(model_admin: PortalAdmin | PortalHistoryAdmin, request: HttpRequest,
         try:
             count += services.deliveries_replay(delivery_ids=delivery_ids[start : start + step], user=request.user)
         except DomainError as exc:
-            model_admin.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
+            model_admin.message_user(request, error_message(exc), messages.ERROR, extra_tags=error_tags(exc))
             return
     model_admin.message_user(request, _("%(count)d deliveries queued again (pending ones are left alone)") % {"count": count})
 

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NoticesConfig(AppConfig):
     name = "apps.notices"
     label = "notices"
-    verbose_name = "Change notices and webhooks"
+    verbose_name = _("Change notices and webhooks")
 
     def ready(self) -> None:
         from apps.catalog.signals import release_publishing

@@ -8,6 +8,7 @@ it points at ``Hospital`` and ``CatalogRelease``; neither of those apps imports 
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from apps.hospitals.models import Hospital
@@ -18,9 +19,9 @@ class DeliveryError(models.TextChoices):
     (``curl error 7 … Connection refused``) would make the sender a port scanner of whatever
     network the URL reaches; staff read the full text in ``error`` / ``last_error``."""
 
-    TIMEOUT = "timeout"
-    CONNECTION_FAILED = "connection_failed"
-    ENDPOINT_DISABLED = "endpoint_disabled"
+    TIMEOUT = "timeout", _("Timeout")
+    CONNECTION_FAILED = "connection_failed", _("Connection Failed")
+    ENDPOINT_DISABLED = "endpoint_disabled", _("Endpoint Disabled")
     # plus ``http_<status>`` for any answer outside 2xx (not an enum member: open-ended)
 
 
@@ -30,18 +31,22 @@ class WebhookEndpoint(models.Model):
     the receiver can switch without missing a message. A deleted endpoint is kept (inactive,
     ``deleted_at`` set) so its deliveries and attempts stay on record."""
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=128, editable=False)
-    previous_secret = models.CharField(max_length=128, blank=True, default="", editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
-    event_types = models.JSONField(default=list, blank=True, help_text="Empty = every event type.")
-    active = models.BooleanField(default=True)
-    disabled_reason = models.CharField(max_length=255, blank=True, default="")
-    disabled_at = models.DateTimeField(null=True, blank=True)
-    failing_since = models.DateTimeField(null=True, blank=True, help_text="Start of the current run of failed attempts.")
-    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted by the hospital or staff; kept for the record.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("hospital"))
+    url = models.URLField(max_length=500, verbose_name=_("url"))
+    secret = models.CharField(max_length=128, editable=False, verbose_name=_("secret"))
+    previous_secret = models.CharField(max_length=128, blank=True, default="", editable=False, verbose_name=_("previous secret"))
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("previous secret expires at"))
+    event_types = models.JSONField(default=list, blank=True, help_text=_("Empty = every event type."), verbose_name=_("event types"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    disabled_reason = models.CharField(max_length=255, blank=True, default="", verbose_name=_("disabled reason"))
+    disabled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("disabled at"))
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text=_("Start of the current run of failed attempts."), verbose_name=_("failing since")
+    )
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Deleted by the hospital or staff; kept for the record."), verbose_name=_("deleted at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords(excluded_fields=["secret", "previous_secret"])
 
     class Meta:
@@ -58,6 +63,8 @@ class WebhookEndpoint(models.Model):
                 condition=models.Q(deleted_at__isnull=True) | models.Q(active=False),
             ),
         ]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
 
     def __str__(self) -> str:
         return f"{self.hospital_id} → {self.url}"
@@ -67,12 +74,18 @@ class NoticeCounter(models.Model):
     """Per-hospital sequence counter: the row lock taken by the set-based increment serialises
     concurrent publishes per hospital, so ``ChangeNotice.seq`` has no gaps and never repeats."""
 
-    hospital = models.OneToOneField(Hospital, on_delete=models.CASCADE, primary_key=True, related_name="notice_counter")
-    last_seq = models.BigIntegerField(default=0)
-    last_release = models.ForeignKey("catalog.CatalogRelease", null=True, on_delete=models.PROTECT, related_name="+")
+    hospital = models.OneToOneField(
+        Hospital, on_delete=models.CASCADE, primary_key=True, related_name="notice_counter", verbose_name=_("hospital")
+    )
+    last_seq = models.BigIntegerField(default=0, verbose_name=_("last seq"))
+    last_release = models.ForeignKey(
+        "catalog.CatalogRelease", null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("last release")
+    )
 
     class Meta:
         constraints = [models.CheckConstraint(name="notice_counter_nonnegative", condition=models.Q(last_seq__gte=0))]
+        verbose_name = _("notice counter")
+        verbose_name_plural = _("notice counters")
 
     def __str__(self) -> str:
         return f"{self.hospital_id}: seq {self.last_seq}"
@@ -83,15 +96,22 @@ class ChangeNotice(models.Model):
     transaction. ``webhook_id`` is the Standard Webhooks message id receivers dedupe by."""
 
     class EventType(models.TextChoices):
-        RELEASE_PUBLISHED = "catalog.release.published"
+        RELEASE_PUBLISHED = "catalog.release.published", _("Release Published")
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notices")
-    seq = models.BigIntegerField()
-    event_type = models.CharField(max_length=64, choices=EventType.choices, default=EventType.RELEASE_PUBLISHED)
-    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="notices")
-    webhook_id = models.CharField(max_length=64, unique=True)
-    affected_items = models.JSONField(null=True, blank=True, help_text="Changed/retired items among the codes the hospital reported using.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notices", verbose_name=_("hospital"))
+    seq = models.BigIntegerField(verbose_name=_("seq"))
+    event_type = models.CharField(
+        max_length=64, choices=EventType.choices, default=EventType.RELEASE_PUBLISHED, verbose_name=_("event type")
+    )
+    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="notices", verbose_name=_("release"))
+    webhook_id = models.CharField(max_length=64, unique=True, verbose_name=_("webhook id"))
+    affected_items = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=_("Changed/retired items among the codes the hospital reported using."),
+        verbose_name=_("affected items"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["hospital_id", "seq"]
@@ -100,6 +120,8 @@ class ChangeNotice(models.Model):
             models.UniqueConstraint(fields=["hospital", "release", "event_type"], name="change_notice_once_per_release"),
             models.CheckConstraint(name="change_notice_seq_positive", condition=models.Q(seq__gt=0)),
         ]
+        verbose_name = _("change notice")
+        verbose_name_plural = _("change notices")
 
     def __str__(self) -> str:
         return f"{self.hospital_id}#{self.seq} {self.event_type}"
@@ -112,29 +134,33 @@ class NoticeDelivery(models.Model):
     hospital sees (``DeliveryError`` or ``http_<status>``)."""
 
     class State(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     # Each row is written ~3 times per delivery (insert, lease, outcome), so it carries no index
     # another one already covers: notice_id leads the unique pair, endpoint_id the endpoint index.
-    notice = models.ForeignKey(ChangeNotice, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0, help_text="Attempts in the current round (reset by a replay).")
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_status = models.IntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=255, blank=True, default="")
-    last_error_code = models.CharField(max_length=32, blank=True, default="")
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    notice = models.ForeignKey(ChangeNotice, on_delete=models.CASCADE, related_name="deliveries", db_index=False, verbose_name=_("notice"))
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False, verbose_name=_("endpoint")
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, verbose_name=_("state"))
+    attempts = models.PositiveIntegerField(
+        default=0, help_text=_("Attempts in the current round (reset by a replay)."), verbose_name=_("attempts")
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    lease_until = models.DateTimeField(null=True, blank=True, verbose_name=_("lease until"))
+    last_status = models.IntegerField(null=True, blank=True, verbose_name=_("last status"))
+    last_error = models.CharField(max_length=255, blank=True, default="", verbose_name=_("last error"))
+    last_error_code = models.CharField(max_length=32, blank=True, default="", verbose_name=_("last error code"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failed at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-id"]
-        verbose_name_plural = "notice deliveries"
+        verbose_name_plural = _("notice deliveries")
         constraints = [
             models.UniqueConstraint(fields=["notice", "endpoint"], name="notice_delivery_once_per_endpoint"),
             models.CheckConstraint(
@@ -151,6 +177,7 @@ class NoticeDelivery(models.Model):
             models.Index(fields=["next_attempt_at"], condition=models.Q(state="pending"), name="notice_delivery_due_idx"),
             models.Index(fields=["endpoint", "state"], name="notice_delivery_endpoint_idx"),
         ]
+        verbose_name = _("notice delivery")
 
     def __str__(self) -> str:
         return f"delivery {self.pk} of notice {self.notice_id} ({self.state})"
@@ -160,17 +187,21 @@ class DeliveryAttempt(models.Model):
     """One HTTP attempt: when, the status (None = no response), latency, the coarse error a
     hospital may see, the full error and a response excerpt for staff."""
 
-    delivery = models.ForeignKey(NoticeDelivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False)  # see Meta
-    attempted_at = models.DateTimeField()
-    status_code = models.IntegerField(null=True, blank=True)
-    latency_ms = models.IntegerField()
-    error = models.CharField(max_length=255, blank=True, default="")
-    error_code = models.CharField(max_length=32, blank=True, default="")
-    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+    delivery = models.ForeignKey(
+        NoticeDelivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False, verbose_name=_("delivery")
+    )  # see Meta
+    attempted_at = models.DateTimeField(verbose_name=_("attempted at"))
+    status_code = models.IntegerField(null=True, blank=True, verbose_name=_("status code"))
+    latency_ms = models.IntegerField(verbose_name=_("latency ms"))
+    error = models.CharField(max_length=255, blank=True, default="", verbose_name=_("error"))
+    error_code = models.CharField(max_length=32, blank=True, default="", verbose_name=_("error code"))
+    response_excerpt = models.CharField(max_length=500, blank=True, default="", verbose_name=_("response excerpt"))
 
     class Meta:
         ordering = ["delivery_id", "attempted_at", "id"]
         indexes = [models.Index(fields=["delivery", "attempted_at"], name="delivery_attempt_idx")]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
         return f"attempt {self.pk} → {self.status_code or self.error_code}"
@@ -179,16 +210,20 @@ class DeliveryAttempt(models.Model):
 class ReleaseAcknowledgement(models.Model):
     """A hospital says it loaded a release ("we loaded 2026.01"); one row per hospital and release."""
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="acknowledgements")
-    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="acknowledgements")
-    loaded_at = models.DateTimeField()
-    items_count = models.PositiveIntegerField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(auto_now_add=True)
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="acknowledgements", verbose_name=_("hospital"))
+    release = models.ForeignKey(
+        "catalog.CatalogRelease", on_delete=models.PROTECT, related_name="acknowledgements", verbose_name=_("release")
+    )
+    loaded_at = models.DateTimeField(verbose_name=_("loaded at"))
+    items_count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("items count"))
+    acknowledged_at = models.DateTimeField(auto_now_add=True, verbose_name=_("acknowledged at"))
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-acknowledged_at"]
         constraints = [models.UniqueConstraint(fields=["hospital", "release"], name="release_ack_once_per_hospital")]
+        verbose_name = _("release acknowledgement")
+        verbose_name_plural = _("release acknowledgements")
 
     def __str__(self) -> str:
         return f"{self.hospital_id} loaded {self.release_id}"
@@ -198,13 +233,15 @@ class ItemUsage(models.Model):
     """A code the hospital billed recently (its upload, or settlement data later): used to list
     the items a notice affects for that hospital."""
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="item_usage")
-    code = models.CharField(max_length=32)
-    reported_at = models.DateTimeField()
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="item_usage", verbose_name=_("hospital"))
+    code = models.CharField(max_length=32, verbose_name=_("code"))
+    reported_at = models.DateTimeField(verbose_name=_("reported at"))
 
     class Meta:
         ordering = ["hospital_id", "code"]
         constraints = [models.UniqueConstraint(fields=["hospital", "code"], name="item_usage_code_unique_per_hospital")]
+        verbose_name = _("item usage")
+        verbose_name_plural = _("item usages")
 
     def __str__(self) -> str:
         return f"{self.hospital_id} uses {self.code}"

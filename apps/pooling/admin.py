@@ -34,6 +34,7 @@ from apps.core.errors import DomainError
 from apps.core.forms import LARGE_AMOUNT_FEN, YuanField
 from apps.core.money import format_yuan
 from apps.core.permissions import reads_money
+from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
 from .models import (
@@ -64,15 +65,15 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     province_fields = ("province__code",)
     national_rows_field = "province"
 
-    @admin.display(description="balance", ordering="balance_fen")
+    @admin.display(description=_("balance"), ordering="balance_fen")
     def balance(self, obj: FundAccount) -> str:
         return format_yuan(obj.balance_fen)
 
-    @admin.display(description="overdraft limit", ordering="overdraft_limit_fen")
+    @admin.display(description=_("overdraft limit"), ordering="overdraft_limit_fen")
     def overdraft_limit(self, obj: FundAccount) -> str:
         return format_yuan(obj.overdraft_limit_fen)
 
-    @admin.display(description="entries")
+    @admin.display(description=_("entries"))
     def entries_link(self, obj: FundAccount) -> str:
         return format_html('<a href="{}?account__id__exact={}">entries</a>', reverse("admin:pooling_ledgerentry_changelist"), obj.pk)
 
@@ -330,7 +331,7 @@ class TransferAdmin(DetailActionsMixin, MoneyReadersAdmin, PortalHistoryAdmin):
         try:
             return super().add_view(request, form_url, extra_context)
         except DomainError as exc:
-            messages.error(request, f"{exc.detail} ({exc.code})")
+            messages.error(request, error_message(exc), extra_tags=error_tags(exc))
             return HttpResponseRedirect(request.get_full_path())
 
     def response_add(self, request: HttpRequest, obj: Transfer, post_url_continue: str | None = None) -> HttpResponse:
@@ -406,7 +407,7 @@ class LedgerEntryAdmin(MoneyReadersAdmin, PortalAdmin):
         # As the API: the national fund's entries of other provinces' transfers are not hers.
         return queryset & selectors.entries_visible_to(user=request.user)
 
-    @admin.display(description="amount", ordering="amount_fen")
+    @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: LedgerEntry) -> str:
         return format_yuan(obj.amount_fen)
 
@@ -488,7 +489,7 @@ class RegionPeriodFiguresAdmin(AddThroughServiceMixin, MoneyReadersAdmin, Portal
                     raise DomainError(gettext("choose a file to upload"))
                 job = services.figures_import_enqueue(upload=upload, user=request.user)
             except DomainError as exc:
-                messages.error(request, f"{exc.detail} ({exc.code})")
+                messages.error(request, error_message(exc), extra_tags=error_tags(exc))
                 return redirect(request.path)
             return redirect("staff:job", pk=job.pk)
         context = {
@@ -537,7 +538,7 @@ class AdjustmentRuleAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHisto
         try:
             return super().change_view(request, object_id, form_url, extra_context)
         except DomainError as exc:  # e.g. rule_in_use: said on the page, nothing saved
-            messages.error(request, f"{exc.detail} ({exc.code})")
+            messages.error(request, error_message(exc), extra_tags=error_tags(exc))
             return HttpResponseRedirect(request.get_full_path())
 
     def has_delete_permission(self, request: HttpRequest, obj: AdjustmentRule | None = None) -> bool:
@@ -620,7 +621,7 @@ class AdjustmentRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
                     period=request.POST.get("period", ""), province_code=request.POST.get("province", ""), user=request.user
                 )
             except DomainError as exc:
-                messages.error(request, f"{exc.detail} ({exc.code})")
+                messages.error(request, error_message(exc), extra_tags=error_tags(exc))
                 return redirect(request.path)
             return redirect("staff:job", pk=job.pk)
         provinces = Province.objects.filter(pooling_model=Province.PoolingModel.ADJUSTMENT_FUND).order_by("code")

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, post_save
+from django.utils.translation import gettext_lazy as _
 
 
 def _ensure_accounts_after_migrate(**kwargs: Any) -> None:
@@ -38,7 +39,7 @@ def _clearing_recorded(sender: Any, *, period: str, pairs: list[tuple[str, str, 
 class PoolingConfig(AppConfig):
     name = "apps.pooling"
     label = "pooling"
-    verbose_name = "Pooling adjustment funds"
+    verbose_name = _("Pooling adjustment funds")
 
     def ready(self) -> None:
         from apps.benefits.models import PoolingRegion, Province

@@ -32,24 +32,32 @@ from apps.core.money import format_yuan
 
 class FundAccount(models.Model):
     class Kind(models.TextChoices):
-        NATIONAL = "national", "National adjustment fund"
-        PROVINCIAL = "provincial", "Provincial fund"
-        REGIONAL = "regional", "Pooling-region fund"
-        EXTERNAL = "external", "External (fund income and payouts)"
+        NATIONAL = "national", _("National adjustment fund")
+        PROVINCIAL = "provincial", _("Provincial fund")
+        REGIONAL = "regional", _("Pooling-region fund")
+        EXTERNAL = "external", _("External (fund income and payouts)")
         ADVANCE = "advance", _("Advance for cross-province clearing (预付金)")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    province = models.ForeignKey(Province, null=True, blank=True, on_delete=models.PROTECT, related_name="fund_accounts")
-    region = models.ForeignKey(PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="fund_accounts")
-    name = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    province = models.ForeignKey(
+        Province, null=True, blank=True, on_delete=models.PROTECT, related_name="fund_accounts", verbose_name=_("province")
+    )
+    region = models.ForeignKey(
+        PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="fund_accounts", verbose_name=_("region")
+    )
+    name = models.CharField(max_length=128, verbose_name=_("name"))
     # Moved only by the trigger on entry inserts (migration 0005 refuses any other change; a
     # check selector proves it agrees with their sum); not in history: the entries are its history.
-    balance_fen = models.BigIntegerField(default=0, editable=False)
-    overdraft_limit_fen = models.BigIntegerField(default=0, help_text="How far below zero the balance may go (fen, ≥ 0).")
-    created_at = models.DateTimeField(auto_now_add=True)
+    balance_fen = models.BigIntegerField(default=0, editable=False, verbose_name=_("balance fen"))
+    overdraft_limit_fen = models.BigIntegerField(
+        default=0, help_text=_("How far below zero the balance may go (fen, ≥ 0)."), verbose_name=_("overdraft limit fen")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     # Set when a province moves to unified collection and expenditure and its regional accounts
     # were consolidated (PoolingModelChange); a trigger refuses entries on a closed account.
-    closed_at = models.DateTimeField(null=True, blank=True, help_text=_("Closed accounts take no more entries."))
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Closed accounts take no more entries."), verbose_name=_("closed at")
+    )
     history = HistoricalRecords(excluded_fields=["balance_fen"])
 
     class Meta:
@@ -82,6 +90,8 @@ class FundAccount(models.Model):
             ),
             models.UniqueConstraint(fields=["region"], condition=models.Q(kind="regional"), name="one_fund_per_region"),
         ]
+        verbose_name = _("fund account")
+        verbose_name_plural = _("fund accounts")
 
     def __str__(self) -> str:
         return self.name
@@ -99,30 +109,44 @@ class Transfer(models.Model):
     """A movement between two accounts: proposed → approved → posted, or rejected / voided."""
 
     class State(models.TextChoices):
-        PROPOSED = "proposed"
-        APPROVED = "approved"
-        POSTED = "posted"
-        REJECTED = "rejected"
-        VOIDED = "voided"
+        PROPOSED = "proposed", _("Proposed")
+        APPROVED = "approved", _("Approved")
+        POSTED = "posted", _("Posted")
+        REJECTED = "rejected", _("Rejected")
+        VOIDED = "voided", _("Voided")
 
-    from_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="transfers_out")
-    to_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="transfers_in")
-    amount_fen = models.BigIntegerField()
-    memo = models.CharField(max_length=255, blank=True, default="")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PROPOSED)
-    idempotency_key = models.CharField(max_length=128)
-    request_fingerprint = models.CharField(max_length=64, editable=False, help_text="SHA-256 of the proposal body.")
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_proposed")
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Who rejected or voided it."
+    from_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="transfers_out", verbose_name=_("from account"))
+    to_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="transfers_in", verbose_name=_("to account"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount fen"))
+    memo = models.CharField(max_length=255, blank=True, default="", verbose_name=_("memo"))
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PROPOSED, verbose_name=_("state"))
+    idempotency_key = models.CharField(max_length=128, verbose_name=_("idempotency key"))
+    request_fingerprint = models.CharField(
+        max_length=64, editable=False, help_text=_("SHA-256 of the proposal body."), verbose_name=_("request fingerprint")
     )
-    reason = models.TextField(blank=True, default="", help_text="Why it was rejected or voided.")
-    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
-    created_at = models.DateTimeField(auto_now_add=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    posted_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_proposed", verbose_name=_("proposed by")
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Who rejected or voided it."),
+        verbose_name=_("closed by"),
+    )
+    reason = models.TextField(blank=True, default="", help_text=_("Why it was rejected or voided."), verbose_name=_("reason"))
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", verbose_name=_("reverses")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
+    posted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("posted at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -154,6 +178,8 @@ class Transfer(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["state", "from_account"])]
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
 
     def __str__(self) -> str:
         # Accounts by name (people read this in lists, breadcrumbs and messages), not by id.
@@ -169,14 +195,16 @@ class LedgerEntry(models.Model):
     row itself is the history record: who approved it and when are on its transfer."""
 
     # No single-column indexes: (account, id, amount) and UNIQUE (transfer, account) cover them.
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    amount_fen = models.BigIntegerField(help_text="Signed: negative debits the account, positive credits it.")
-    posted_at = models.DateTimeField()
+    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="entries", db_index=False, verbose_name=_("account"))
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False, verbose_name=_("transfer"))
+    amount_fen = models.BigIntegerField(
+        help_text=_("Signed: negative debits the account, positive credits it."), verbose_name=_("amount fen")
+    )
+    posted_at = models.DateTimeField(verbose_name=_("posted at"))
 
     class Meta:
         ordering = ["-id"]
-        verbose_name_plural = "ledger entries"
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.CheckConstraint(name="ledger_entry_amount_not_zero", condition=~models.Q(amount_fen=0)),
             # partitioned by month of posted_at (migration 0007): PostgreSQL wants the key in it
@@ -184,6 +212,7 @@ class LedgerEntry(models.Model):
         ]
         # (account, id, amount) serves both the entries listing and the balance sum (index-only scan).
         indexes = [models.Index(fields=["account", "id", "amount_fen"], name="ledger_entry_account_id_amount")]
+        verbose_name = _("ledger entry")
 
     def __str__(self) -> str:
         return f"{self.account}: {format_yuan(self.amount_fen)} (#{self.transfer_id})"
@@ -198,22 +227,28 @@ class RegionPeriodFigures(models.Model):
     province's own fund (a municipality or a unified province, which has no regional funds);
     the national level adds a province's region rows and its own row."""
 
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="period_figures")
-    region = models.ForeignKey(PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="period_figures")
-    period = models.CharField(max_length=7, help_text="YYYY-MM")
-    fund_income_fen = models.BigIntegerField()
-    fund_expenditure_fen = models.BigIntegerField()
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="period_figures", verbose_name=_("province"))
+    region = models.ForeignKey(
+        PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="period_figures", verbose_name=_("region")
+    )
+    period = models.CharField(max_length=7, help_text=_("YYYY-MM"), verbose_name=_("period"))
+    fund_income_fen = models.BigIntegerField(verbose_name=_("fund income fen"))
+    fund_expenditure_fen = models.BigIntegerField(verbose_name=_("fund expenditure fen"))
     # The part of the expenditure paid for the region's insured treated outside it (异地就医):
     # what a region's budget of cross-regional expenditure is compared with.
-    cross_regional_fen = models.BigIntegerField(default=0, help_text=_("Part of the expenditure spent outside the region (fen)."))
-    active_insured = models.PositiveIntegerField()
-    retirees = models.PositiveIntegerField()
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cross_regional_fen = models.BigIntegerField(
+        default=0, help_text=_("Part of the expenditure spent outside the region (fen)."), verbose_name=_("cross regional fen")
+    )
+    active_insured = models.PositiveIntegerField(verbose_name=_("active insured"))
+    retirees = models.PositiveIntegerField(verbose_name=_("retirees"))
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("entered by")
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["period", "region"]
-        verbose_name_plural = "region period figures"
+        verbose_name_plural = _("region period figures")
         constraints = [
             models.UniqueConstraint(fields=["region", "period"], name="region_period_figures_unique"),
             models.UniqueConstraint(
@@ -227,6 +262,7 @@ class RegionPeriodFigures(models.Model):
             ),
             models.CheckConstraint(name="region_period_figures_period_format", condition=models.Q(period__regex=PERIOD_PATTERN)),
         ]
+        verbose_name = _("region period figures")
 
     def __str__(self) -> str:
         return f"{self.region_id or self.province_id} {self.period}"
@@ -252,16 +288,36 @@ class AdjustmentRule(models.Model):
     """
 
     province = models.ForeignKey(
-        Province, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment_rules", help_text=_("Empty: the national rule.")
+        Province,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adjustment_rules",
+        help_text=_("Empty: the national rule."),
+        verbose_name=_("province"),
     )
-    contribution_share = models.DecimalField(max_digits=5, decimal_places=4, help_text="e.g. 0.0500 = 5 % of fund income")
+    contribution_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        # xgettext:no-python-format
+        help_text=_("e.g. 0.0500 = 5 % of fund income"),
+        verbose_name=_("contribution share"),
+    )
     allocation_share = models.DecimalField(
-        max_digits=5, decimal_places=4, default=1, help_text="Share of the period's contributions allocated back out."
+        max_digits=5,
+        decimal_places=4,
+        default=1,
+        help_text=_("Share of the period's contributions allocated back out."),
+        verbose_name=_("allocation share"),
     )
-    weight_dependency = models.DecimalField(max_digits=5, decimal_places=4, default="0.5", help_text="Weight of retirees/active.")
-    weight_deficit = models.DecimalField(max_digits=5, decimal_places=4, default="0.5", help_text="Weight of the deficit share.")
-    effective_from = models.DateField()
-    effective_to = models.DateField(null=True, blank=True)
+    weight_dependency = models.DecimalField(
+        max_digits=5, decimal_places=4, default="0.5", help_text=_("Weight of retirees/active."), verbose_name=_("weight dependency")
+    )
+    weight_deficit = models.DecimalField(
+        max_digits=5, decimal_places=4, default="0.5", help_text=_("Weight of the deficit share."), verbose_name=_("weight deficit")
+    )
+    effective_from = models.DateField(verbose_name=_("effective from"))
+    effective_to = models.DateField(null=True, blank=True, verbose_name=_("effective to"))
     history = HistoricalRecords()
 
     class Meta:
@@ -279,6 +335,8 @@ class AdjustmentRule(models.Model):
                 fields=["effective_from"], condition=models.Q(province__isnull=True), name="adjustment_rule_one_national_per_date"
             ),
         ]
+        verbose_name = _("adjustment rule")
+        verbose_name_plural = _("adjustment rules")
 
     def __str__(self) -> str:
         return f"rule {self.province_id or 'national'} from {self.effective_from}"
@@ -298,22 +356,30 @@ class AdjustmentRun(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         SUPERSEDED = "superseded", _("superseded")
 
-    level = models.CharField(max_length=16, choices=Level.choices)
-    province = models.ForeignKey(Province, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment_runs")
-    period = models.CharField(max_length=7)
-    rule = models.ForeignKey(AdjustmentRule, on_delete=models.PROTECT, related_name="runs")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.SUCCEEDED)
-    inputs_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the rule's parameters and every unit's figures.")
-    formula = models.TextField()
-    parameters = models.JSONField(default=dict)
-    rows = models.JSONField(default=list, help_text="Per unit: inputs, dependency ratio, deficit, weight, contribution, allocation.")
-    contributions_fen = models.BigIntegerField(default=0)
-    pot_fen = models.BigIntegerField(default=0)
-    allocations_fen = models.BigIntegerField(default=0)
-    transfer_ids = models.JSONField(default=list, blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=16, choices=Level.choices, verbose_name=_("level"))
+    province = models.ForeignKey(
+        Province, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment_runs", verbose_name=_("province")
+    )
+    period = models.CharField(max_length=7, verbose_name=_("period"))
+    rule = models.ForeignKey(AdjustmentRule, on_delete=models.PROTECT, related_name="runs", verbose_name=_("rule"))
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SUCCEEDED, verbose_name=_("state"))
+    inputs_fingerprint = models.CharField(
+        max_length=64, help_text=_("SHA-256 of the rule's parameters and every unit's figures."), verbose_name=_("inputs fingerprint")
+    )
+    formula = models.TextField(verbose_name=_("formula"))
+    parameters = models.JSONField(default=dict, verbose_name=_("parameters"))
+    rows = models.JSONField(
+        default=list, help_text=_("Per unit: inputs, dependency ratio, deficit, weight, contribution, allocation."), verbose_name=_("rows")
+    )
+    contributions_fen = models.BigIntegerField(default=0, verbose_name=_("contributions fen"))
+    pot_fen = models.BigIntegerField(default=0, verbose_name=_("pot fen"))
+    allocations_fen = models.BigIntegerField(default=0, verbose_name=_("allocations fen"))
+    transfer_ids = models.JSONField(default=list, blank=True, verbose_name=_("transfer ids"))
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("started by")
+    )
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("job"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -343,6 +409,8 @@ class AdjustmentRun(models.Model):
                 fields=["period"], condition=models.Q(state="succeeded", level="national"), name="adjustment_run_one_live_national_period"
             ),
         ]
+        verbose_name = _("adjustment run")
+        verbose_name_plural = _("adjustment runs")
 
     def __str__(self) -> str:
         return f"adjustment {self.period} {self.province_id or 'national'} #{self.pk}"
@@ -357,21 +425,24 @@ class AdvanceFundPolicy(models.Model):
     monthly clearing, a projected balance below ``threshold_fen`` gets a top-up proposal that
     brings it back to ``target_fen``. The rules are not published (DOMAIN.md: configurable)."""
 
-    province = models.OneToOneField(Province, on_delete=models.PROTECT, related_name="advance_policy")
-    threshold_fen = models.BigIntegerField(help_text=_("Top up when the advance falls below this (fen)."))
-    target_fen = models.BigIntegerField(help_text=_("A top-up brings the advance back to this (fen)."))
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    province = models.OneToOneField(Province, on_delete=models.PROTECT, related_name="advance_policy", verbose_name=_("province"))
+    threshold_fen = models.BigIntegerField(help_text=_("Top up when the advance falls below this (fen)."), verbose_name=_("threshold fen"))
+    target_fen = models.BigIntegerField(help_text=_("A top-up brings the advance back to this (fen)."), verbose_name=_("target fen"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("updated by")
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["province"]
-        verbose_name_plural = "advance fund policies"
+        verbose_name_plural = _("advance fund policies")
         constraints = [
             models.CheckConstraint(
                 name="advance_policy_target_at_least_threshold",
                 condition=models.Q(threshold_fen__gte=0, target_fen__gte=models.F("threshold_fen")) & models.Q(target_fen__gt=0),
             ),
         ]
+        verbose_name = _("advance fund policy")
 
     def __str__(self) -> str:
         return f"advance policy {self.province_id}"
@@ -383,13 +454,15 @@ class ClearingResult(models.Model):
     (``payable_fen``, fund share of matched claims, it as home) and what it treated for others
     (``receivable_fen``). Pooling's own record: budgets read it without reading reconciliation."""
 
-    period = models.CharField(max_length=7)
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="clearing_results")
-    payable_fen = models.BigIntegerField(default=0)
-    receivable_fen = models.BigIntegerField(default=0)
-    claims = models.BigIntegerField(default=0, help_text=_("Matched claims with the province as home."))
-    source = models.CharField(max_length=100, help_text=_("Which clearing reported it, e.g. reconciliation run #12."))
-    recorded_at = models.DateTimeField(auto_now=True)
+    period = models.CharField(max_length=7, verbose_name=_("period"))
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="clearing_results", verbose_name=_("province"))
+    payable_fen = models.BigIntegerField(default=0, verbose_name=_("payable fen"))
+    receivable_fen = models.BigIntegerField(default=0, verbose_name=_("receivable fen"))
+    claims = models.BigIntegerField(default=0, help_text=_("Matched claims with the province as home."), verbose_name=_("claims"))
+    source = models.CharField(
+        max_length=100, help_text=_("Which clearing reported it, e.g. reconciliation run #12."), verbose_name=_("source")
+    )
+    recorded_at = models.DateTimeField(auto_now=True, verbose_name=_("recorded at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -401,6 +474,8 @@ class ClearingResult(models.Model):
             ),
             models.CheckConstraint(name="clearing_result_period_format", condition=models.Q(period__regex=PERIOD_PATTERN)),
         ]
+        verbose_name = _("clearing result")
+        verbose_name_plural = _("clearing results")
 
     def __str__(self) -> str:
         return f"clearing {self.period} {self.province_id}"
@@ -414,14 +489,24 @@ class PoolingBudget(models.Model):
     ``alert_ratio`` of the cross-regional budget, one alert email goes to the province's
     finance staff (``alerted_at``); changing the budget or the ratio arms it again."""
 
-    year = models.PositiveSmallIntegerField()
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="budgets")
-    region = models.ForeignKey(PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="budgets")
-    expenditure_fen = models.BigIntegerField(help_text=_("Budgeted fund expenditure of the year, cross-regional included (fen)."))
-    cross_regional_fen = models.BigIntegerField(help_text=_("Of which expected cross-regional expenditure (fen)."))
-    alert_ratio = models.DecimalField(max_digits=5, decimal_places=4, help_text=_("Alert when the actual reaches this share, e.g. 0.9000."))
-    alerted_at = models.DateTimeField(null=True, blank=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    year = models.PositiveSmallIntegerField(verbose_name=_("year"))
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="budgets", verbose_name=_("province"))
+    region = models.ForeignKey(
+        PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="budgets", verbose_name=_("region")
+    )
+    expenditure_fen = models.BigIntegerField(
+        help_text=_("Budgeted fund expenditure of the year, cross-regional included (fen)."), verbose_name=_("expenditure fen")
+    )
+    cross_regional_fen = models.BigIntegerField(
+        help_text=_("Of which expected cross-regional expenditure (fen)."), verbose_name=_("cross regional fen")
+    )
+    alert_ratio = models.DecimalField(
+        max_digits=5, decimal_places=4, help_text=_("Alert when the actual reaches this share, e.g. 0.9000."), verbose_name=_("alert ratio")
+    )
+    alerted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("alerted at"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("updated by")
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -440,6 +525,8 @@ class PoolingBudget(models.Model):
             models.CheckConstraint(name="pooling_budget_alert_ratio_in_range", condition=models.Q(alert_ratio__gt=0, alert_ratio__lte=5)),
             models.CheckConstraint(name="pooling_budget_year_in_range", condition=models.Q(year__gte=2000, year__lte=2100)),
         ]
+        verbose_name = _("pooling budget")
+        verbose_name_plural = _("pooling budgets")
 
     def __str__(self) -> str:
         return f"budget {self.year} {self.region_id or self.province_id}"
@@ -459,15 +546,19 @@ class PoolingModelChange(models.Model):
         PENDING = "pending", _("consolidating")
         COMPLETED = "completed", _("completed")
 
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="pooling_model_changes")
-    to_model = models.CharField(max_length=32, choices=Province.PoolingModel.choices, default=Province.PoolingModel.UNIFIED)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    reason = models.TextField()
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    transfer_ids = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="pooling_model_changes", verbose_name=_("province"))
+    to_model = models.CharField(
+        max_length=32, choices=Province.PoolingModel.choices, default=Province.PoolingModel.UNIFIED, verbose_name=_("to model")
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, verbose_name=_("state"))
+    reason = models.TextField(verbose_name=_("reason"))
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by"))
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("completed by")
+    )
+    transfer_ids = models.JSONField(default=list, blank=True, verbose_name=_("transfer ids"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -483,6 +574,8 @@ class PoolingModelChange(models.Model):
                 condition=~models.Q(state="completed") | models.Q(completed_by__isnull=False, completed_at__isnull=False),
             ),
         ]
+        verbose_name = _("pooling model change")
+        verbose_name_plural = _("pooling model changes")
 
     def __str__(self) -> str:
         return f"pooling model change #{self.pk} {self.province_id} → {self.to_model} ({self.state})"
@@ -494,17 +587,21 @@ class LedgerArchive(models.Model):
     (``selectors.ledger_balance_mismatches``, ``unbalanced_transfers``) still add up. Written once
     per detached month and account, never changed."""
 
-    partition = models.CharField(max_length=63, help_text=_("The detached table that holds the month's entries."))
-    period_start = models.DateTimeField()
-    period_end = models.DateTimeField()
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="+")
-    entries = models.BigIntegerField()
-    entries_fen = models.BigIntegerField()
-    detached_at = models.DateTimeField(auto_now_add=True)
+    partition = models.CharField(
+        max_length=63, help_text=_("The detached table that holds the month's entries."), verbose_name=_("partition")
+    )
+    period_start = models.DateTimeField(verbose_name=_("period start"))
+    period_end = models.DateTimeField(verbose_name=_("period end"))
+    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("account"))
+    entries = models.BigIntegerField(verbose_name=_("entries"))
+    entries_fen = models.BigIntegerField(verbose_name=_("entries fen"))
+    detached_at = models.DateTimeField(auto_now_add=True, verbose_name=_("detached at"))
 
     class Meta:
         ordering = ["period_start", "account"]
         constraints = [models.UniqueConstraint(fields=["partition", "account"], name="ledger_archive_once_per_month_and_account")]
+        verbose_name = _("ledger archive")
+        verbose_name_plural = _("ledger archives")
 
     def __str__(self) -> str:
         return f"{self.partition}: account {self.account_id} {format_yuan(self.entries_fen)}"

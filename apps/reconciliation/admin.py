@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, is_auditor, scoped_province
 from apps.core.errors import DomainError, ValidationFailed
 from apps.core.money import MoneyError, format_yuan, yuan_to_fen
+from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
@@ -80,7 +81,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             run.statement_provinces = [c for c in codes if not province or c == province]  # type: ignore[attr-defined]
         return run
 
-    @admin.display(description="summary")
+    @admin.display(description=_("summary"))
     def summary_shown(self, obj: ReconciliationRun) -> Any:
         return getattr(obj, "shown", "—")
 
@@ -90,7 +91,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             raise PermissionDenied("a run's history holds every province's figures")
         return super().history_view(request, object_id, extra_context)
 
-    @admin.display(description="report")
+    @admin.display(description=_("report"))
     def report(self, obj: ReconciliationRun) -> str:
         return format_html('<a href="{}">report</a>', reverse("reconciliation:run-report", args=[obj.pk]))
 
@@ -102,15 +103,15 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         url = reverse("reconciliation-run-statement", args=[obj.pk])
         return format_html_join(" · ", '<a href="{}?province={}&amp;format=pdf">{}</a>', ((url, code, code) for code in codes))
 
-    @admin.action(description="Run these periods again (queued job)")
+    @admin.action(description=_("Run these periods again (queued job)"))
     def run_again(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:
         for period in sorted(set(queryset.values_list("period", flat=True))):
             try:
                 job = services.reconciliation_request(period=period, user=request.user)
             except DomainError as exc:
-                self.message_user(request, f"{period}: {exc.detail}", messages.ERROR)
+                self.message_user(request, error_message(exc, subject=period), messages.ERROR, extra_tags=error_tags(exc))
             else:
-                self.message_user(request, f"{period}: queued as job #{job.pk}")
+                self.message_user(request, _("%(period)s: queued as job #%(job)s") % {"period": period, "job": job.pk})
 
 
 ACTIONS = {
@@ -225,7 +226,7 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
                 else:
                     services.discrepancy_approve(discrepancy=obj, user=request.user, reason=data["reason"])
             except DomainError as exc:
-                self.message_user(request, f"{exc.detail} ({exc.code})", messages.ERROR)
+                self.message_user(request, error_message(exc), messages.ERROR, extra_tags=error_tags(exc))
             else:
                 self.message_user(request, _("Done: %(step)s") % {"step": ACTIONS[action]}, messages.SUCCESS)
                 return HttpResponseRedirect(detail_url)

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReconciliationConfig(AppConfig):
     name = "apps.reconciliation"
     label = "reconciliation"
-    verbose_name = "Reconciliation between provinces"
+    verbose_name = _("Reconciliation between provinces")
 
     def ready(self) -> None:
         from apps.core.jobs import register_job_kind

@@ -18,8 +18,8 @@ PERIOD_REGEX = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
 class Side(models.TextChoices):
-    DESTINATION = "destination", "destination province (where treated)"
-    HOME = "home", "home province (where insured)"
+    DESTINATION = "destination", _("destination province (where treated)")
+    HOME = "home", _("home province (where insured)")
 
 
 class SettlementBatch(models.Model):
@@ -36,10 +36,10 @@ class SettlementBatch(models.Model):
         SUPERSEDED = "superseded", _("superseded")
         WITHDRAWN = "withdrawn", _("withdrawn")
 
-    period = models.CharField(_("period"), max_length=7, help_text="YYYY-MM")
+    period = models.CharField(_("period"), max_length=7, help_text=_("YYYY-MM"))
     side = models.CharField(_("side"), max_length=16, choices=Side.choices)
     province = models.CharField(
-        _("province"), max_length=6, blank=True, default="", db_default="", help_text="Whose rows these are ('' before batches had one)."
+        _("province"), max_length=6, blank=True, default="", db_default="", help_text=_("Whose rows these are ('' before batches had one).")
     )
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_default=State.ACTIVE)
     replaces = models.OneToOneField(
@@ -47,11 +47,15 @@ class SettlementBatch(models.Model):
     )
     filename = models.CharField(_("file name"), max_length=255, blank=True, default="")
     rows = models.BigIntegerField(_("rows"), default=0)
-    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("imported by")
+    )
     imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
-    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    withdrawn_at = models.DateTimeField(null=True, blank=True)
-    withdrawn_reason = models.TextField(blank=True, default="", db_default="")
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("withdrawn by")
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True, verbose_name=_("withdrawn at"))
+    withdrawn_reason = models.TextField(blank=True, default="", db_default="", verbose_name=_("withdrawn reason"))
     history = HistoricalRecords()
 
     class Meta:
@@ -79,27 +83,37 @@ class SettlementBatch(models.Model):
 class SettlementRecord(models.Model):
     """One settled cross-province claim as one side recorded it (amounts in fen)."""
 
-    batch = models.ForeignKey(SettlementBatch, on_delete=models.PROTECT, related_name="+", db_index=False)
-    period = models.CharField(max_length=7)
-    side = models.CharField(max_length=16, choices=Side.choices)
-    settlement_id = models.CharField(max_length=64)
-    home_province = models.CharField(max_length=6)
-    destination_province = models.CharField(max_length=6)
-    hospital_code = models.CharField(max_length=32)
-    patient_id_hash = models.CharField(max_length=64)
-    date_of_service = models.DateField()
-    release_label = models.CharField(max_length=32)
-    drg_group = models.CharField(max_length=16, blank=True, default="")
-    drg_flag = models.BooleanField(default=False, help_text="Settled by DRG group rather than per item.")
+    batch = models.ForeignKey(SettlementBatch, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("batch"))
+    period = models.CharField(max_length=7, verbose_name=_("period"))
+    side = models.CharField(max_length=16, choices=Side.choices, verbose_name=_("side"))
+    settlement_id = models.CharField(max_length=64, verbose_name=_("settlement id"))
+    home_province = models.CharField(max_length=6, verbose_name=_("home province"))
+    destination_province = models.CharField(max_length=6, verbose_name=_("destination province"))
+    hospital_code = models.CharField(max_length=32, verbose_name=_("hospital code"))
+    patient_id_hash = models.CharField(max_length=64, verbose_name=_("patient id hash"))
+    date_of_service = models.DateField(verbose_name=_("date of service"))
+    release_label = models.CharField(max_length=32, verbose_name=_("release label"))
+    drg_group = models.CharField(max_length=16, blank=True, default="", verbose_name=_("drg group"))
+    drg_flag = models.BooleanField(default=False, help_text=_("Settled by DRG group rather than per item."), verbose_name=_("drg flag"))
     setting = models.CharField(
-        max_length=24, blank=True, default="", db_default="", help_text="inpatient / outpatient / chronic_outpatient, when the file says."
+        max_length=24,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("inpatient / outpatient / chronic_outpatient, when the file says."),
+        verbose_name=_("setting"),
     )
     local_codes = models.CharField(
-        max_length=1000, blank=True, default="", db_default="", help_text="Transitional local item codes billed, ';'-separated."
+        max_length=1000,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Transitional local item codes billed, ';'-separated."),
+        verbose_name=_("local codes"),
     )
-    total_fen = models.BigIntegerField()
-    fund_fen = models.BigIntegerField()
-    patient_fen = models.BigIntegerField()
+    total_fen = models.BigIntegerField(verbose_name=_("total fen"))
+    fund_fen = models.BigIntegerField(verbose_name=_("fund fen"))
+    patient_fen = models.BigIntegerField(verbose_name=_("patient fen"))
 
     class Meta:
         indexes = [models.Index(fields=["period", "side", "settlement_id"], name="settlement_period_side_id")]
@@ -113,6 +127,8 @@ class SettlementRecord(models.Model):
             ),
             models.CheckConstraint(name="settlement_cross_province", condition=~models.Q(home_province=models.F("destination_province"))),
         ]
+        verbose_name = _("settlement record")
+        verbose_name_plural = _("settlement records")
 
     def __str__(self) -> str:
         return f"{self.period} {self.side} {self.settlement_id}"
@@ -123,19 +139,21 @@ class ReconciliationRun(models.Model):
     later run of the same period supersedes it (its unapproved proposals are voided)."""
 
     class State(models.TextChoices):
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        SUPERSEDED = "superseded"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        SUPERSEDED = "superseded", _("Superseded")
 
-    period = models.CharField(max_length=7)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
-    inputs = models.CharField(max_length=64, help_text="SHA-256 of the period's batch ids.")
-    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    summary = models.JSONField(default=dict, blank=True)
-    transfer_ids = models.JSONField(default=list, blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    period = models.CharField(max_length=7, verbose_name=_("period"))
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING, verbose_name=_("state"))
+    inputs = models.CharField(max_length=64, help_text=_("SHA-256 of the period's batch ids."), verbose_name=_("inputs"))
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("job"))
+    summary = models.JSONField(default=dict, blank=True, verbose_name=_("summary"))
+    transfer_ids = models.JSONField(default=list, blank=True, verbose_name=_("transfer ids"))
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("started by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -147,6 +165,8 @@ class ReconciliationRun(models.Model):
                 name="reconciliation_run_state_valid", condition=models.Q(state__in=["running", "succeeded", "superseded"])
             ),
         ]
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
 
     def __str__(self) -> str:
         return f"reconciliation {self.period} run #{self.pk} ({self.state})"
@@ -187,27 +207,49 @@ class Discrepancy(models.Model):
     period = models.CharField(_("period"), max_length=7)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     settlement_id = models.CharField(_("settlement id"), max_length=64)
-    side = models.CharField(max_length=16, blank=True, default="", help_text="For duplicate / release_not_in_force: the side concerned.")
-    field = models.CharField(max_length=32, blank=True, default="", help_text="amount_mismatch: total_fen, fund_fen or patient_fen.")
+    side = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text=_("For duplicate / release_not_in_force: the side concerned."),
+        verbose_name=_("side"),
+    )
+    field = models.CharField(
+        max_length=32, blank=True, default="", help_text=_("amount_mismatch: total_fen, fund_fen or patient_fen."), verbose_name=_("field")
+    )
     home_province = models.CharField(_("home province"), max_length=6)
     destination_province = models.CharField(_("destination province"), max_length=6)
     hospital_code = models.CharField(_("hospital"), max_length=32, blank=True, default="", db_default="")
     setting = models.CharField(_("setting"), max_length=24, blank=True, default="", db_default="")
     drg_group = models.CharField(_("DRG group"), max_length=16, blank=True, default="", db_default="")
-    home_value = models.CharField(max_length=64, blank=True, default="")
-    destination_value = models.CharField(max_length=64, blank=True, default="")
-    home_fund_fen = models.BigIntegerField(null=True, blank=True, help_text="The claim's fund share on the home side (None: missing).")
-    destination_fund_fen = models.BigIntegerField(null=True, blank=True, help_text="The claim's fund share on the destination side.")
-    delta_fen = models.BigIntegerField(null=True, blank=True, help_text="destination − home, for amount_mismatch.")
-    expected = models.CharField(max_length=64, blank=True, default="", help_text="release_not_in_force: the release in force.")
-    count = models.IntegerField(default=1, help_text="duplicate: how many records share the id on that side.")
+    home_value = models.CharField(max_length=64, blank=True, default="", verbose_name=_("home value"))
+    destination_value = models.CharField(max_length=64, blank=True, default="", verbose_name=_("destination value"))
+    home_fund_fen = models.BigIntegerField(
+        null=True, blank=True, help_text=_("The claim's fund share on the home side (None: missing)."), verbose_name=_("home fund fen")
+    )
+    destination_fund_fen = models.BigIntegerField(
+        null=True, blank=True, help_text=_("The claim's fund share on the destination side."), verbose_name=_("destination fund fen")
+    )
+    delta_fen = models.BigIntegerField(
+        null=True, blank=True, help_text=_("destination − home, for amount_mismatch."), verbose_name=_("delta fen")
+    )
+    expected = models.CharField(
+        max_length=64, blank=True, default="", help_text=_("release_not_in_force: the release in force."), verbose_name=_("expected")
+    )
+    count = models.IntegerField(default=1, help_text=_("duplicate: how many records share the id on that side."), verbose_name=_("count"))
     state = models.CharField(_("state"), max_length=24, choices=State.choices, default=State.OPEN, db_default=State.OPEN)
     resolution = models.CharField(_("resolution"), max_length=24, choices=Resolution.choices, blank=True, default="", db_default="")
-    amount_fen = models.BigIntegerField(_("resolved amount (fen)"), null=True, blank=True, help_text="Fund share the home province pays.")
-    reason = models.TextField(_("reason"), blank=True, default="", db_default="", help_text="Why, at the last step.")
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    proposed_province = models.CharField(max_length=6, blank=True, default="", db_default="")
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount_fen = models.BigIntegerField(
+        _("resolved amount (fen)"), null=True, blank=True, help_text=_("Fund share the home province pays.")
+    )
+    reason = models.TextField(_("reason"), blank=True, default="", db_default="", help_text=_("Why, at the last step."))
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    proposed_province = models.CharField(max_length=6, blank=True, default="", db_default="", verbose_name=_("proposed province"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("approved by")
+    )
     netted_in_run = models.ForeignKey(
         ReconciliationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("netted in run")
     )

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "knox",  # staff API tokens: hashed, expiring (core.StaffToken is its token model)
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, never a CDN
     "simple_history",
     "django_celery_beat",
     "axes",
@@ -236,6 +237,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Hospital intranets have no internet: the docs pages load their scripts, styles and icon from
+    # our own static files (drf-spectacular-sidecar), and Swagger UI asks no online validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Several models have a "kind"; name each enum so the schema (and check --deploy) is stable.
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "apps.catalog.models.ItemKind",

@@ -6,6 +6,14 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // What people read, in the page's language (the view embeds it with json_script): state
+  // labels, code labels (apps/core/reasons.py) and the page's phrases; codes stay as they are.
+  var LABELS = (function () {
+    var el = document.getElementById("job-labels");
+    return el ? JSON.parse(el.textContent) : { states: {}, codes: {}, text: {} };
+  })();
+  function text(key, fallback) { return LABELS.text[key] || fallback; }
+
   // A finished reconciliation run job names its run: link its report (URL pattern from the page).
   function linkRun(result) {
     var next = $("job-next");
@@ -14,7 +22,7 @@
     var a = document.createElement("a");
     a.id = "job-run-link";
     a.href = pattern.replace(/\/0\/$/, "/" + encodeURIComponent(result.run) + "/");
-    a.textContent = "Open the reconciliation run report";
+    a.textContent = text("open_run", "Open the reconciliation run report");
     next.appendChild(a);
   }
 
@@ -89,7 +97,7 @@
           if (!FINISHED[job.state]) window.setTimeout(poll, every);
         })
         .catch(function (err) {
-          $("job-live").textContent = "… (" + err.message + ")";
+          $("job-live").textContent = text("retrying", "could not refresh; retrying") + " (" + err.message + ")";
           window.setTimeout(poll, every * 3);
         });
     }

@@ -43,7 +43,7 @@ def test_the_printed_report_link_opens_for_the_shanghai_finance_maker(client: An
     assert login.status_code == 302
     page = client.get(path).content.decode()
     run = ReconciliationRun.objects.get(period=RECONCILIATION_PERIOD)
-    assert (f"run #{run.pk}" in page, "440000" in page, "proposed" in page) == (True, True, True)
+    assert (f"运行 #{run.pk}" in page, "440000" in page, "已提议" in page) == (True, True, True)
 
 
 def test_the_demo_hospitals_got_the_release_ahead_delivered_and_two_acknowledged_it():

@@ -265,6 +265,7 @@ API: dict[tuple[str, str], Call] = {
     ("fhir-conceptmap-translate", "get"): Call(_none, lambda w: {"system": _fhir_system(), "code": w.item_code, "date": "2026-03-01"}),
     ("schema", "get"): Call(_none),
     ("swagger-ui", "get"): Call(_none),
+    ("redoc", "get"): Call(_none),
 }
 
 PAGES: dict[tuple[str, str], Call] = {
@@ -280,6 +281,7 @@ PAGES: dict[tuple[str, str], Call] = {
     ("reconciliation:pair-report", "get"): Call(lambda w: {"pk": w.run, "home": "310000", "destination": A_PARTNER}),
     ("reconciliation:compliance", "get"): Call(_none, lambda w: {"period": PERIOD}),
     ("staff:home", "get"): Call(_none),
+    ("root", "get"): Call(_none),
     ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
     ("staff:job-outcome", "get"): Call(lambda w: {"pk": w.job_a}),
     ("staff:job-errors-csv", "get"): Call(lambda w: {"pk": w.job_a}),

@@ -141,6 +141,7 @@ API_EXPECTED: dict[tuple[str, str], str] = {
     ("schema", "get"): "200 200 200 401" + " 200" * 11,
     ("settlement-import", "post"): GUESTS + " 403 403 202 403 202 403 202 403 403 403 403",
     ("swagger-ui", "get"): "200 200 200 401" + " 200" * 11,
+    ("redoc", "get"): "200 200 200 401" + " 200" * 11,
     ("transfer-approve", "post"): GUESTS + " 403 403 409 200 403 403w 403 403w 403 403 403",
     ("transfer-detail", "get"): MONEY_OF_A,
     ("transfer-list", "get"): MONEY_LIST,
@@ -180,6 +181,8 @@ PAGE_EXPECTED: dict[tuple[str, str], str] = {
     ("reconciliation:compliance", "get"): NO_SESSION + " 200 200 200 200 200 200 200 200 200 403 403",
     ("set_language", "post"): "302" + " 302" * 14,
     ("staff:home", "get"): NO_SESSION + " 200" * 11,
+    # The site root redirects everyone to the admin index (which then asks for a login).
+    ("root", "get"): "302" + " 302" * 14,
     ("staff:job", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
     # The job page's parts: its outcome and its errors as CSV, walled as the page is.
     ("staff:job-outcome", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",

@@ -6,8 +6,8 @@ from typing import Any
 
 from django import template
 
-from apps.benefits.adjudication import REASON_LABELS
 from apps.core.money import format_yuan
+from apps.core.reasons import code_label
 
 register = template.Library()
 
@@ -21,7 +21,7 @@ def yuan(fen: int | None) -> str:
 @register.filter
 def reason_label(code: str) -> Any:
     """The translated label of a pre-check reason code (the code itself when unknown)."""
-    return REASON_LABELS.get(code, code)
+    return code_label(code)
 
 
 @register.filter
