@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench worker install clean browsers requirements
+.PHONY: run test lint bench worker topology install clean browsers requirements
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=python3)"; exit 1; }
@@ -37,7 +37,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 worker: $(STAMP)
-	$(VENV)/bin/celery -A config worker -l info
+	$(VENV)/bin/celery -A config worker -l info -Q default,notices,bulk
+
+# The production topology on one machine: gunicorn (threads, pooled connections), one Celery
+# worker per queue (notices, bulk, default) and beat, under honcho (Procfile).
+topology: $(STAMP)
+	scripts/ensure-services
+	scripts/topology
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

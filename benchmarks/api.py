@@ -58,11 +58,11 @@ def _release(count: int) -> Any:
     reviewer = User.objects.filter(username="bench-reviewer").first() or staff_create(username="bench-reviewer", role=Role.CATALOG_REVIEWER)
     # An effective date of its own, far in the past, so it never collides with other scripts' releases.
     effective = dt.date(1950, 1, 1) + dt.timedelta(days=count // 1000)
-    release = services.release_create_draft(label=label, effective_from=effective, user=admin)
+    release = services.release_create_draft(label=label, effective_from=effective, user=admin, based_on=None)
     _copy_items(release.pk, _csv_rows(count))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE catalog_catalogitem")
-    services.release_submit(release=release, user=admin)
+    services.release_submit(release=release, user=admin, confirm_removals=True)
     services.release_approve(release=release, user=reviewer)
     return services.release_publish(release=release, user=admin)
 

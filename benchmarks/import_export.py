@@ -95,7 +95,9 @@ def _plain_copy(path: Path, release_id: int) -> None:
 def _draft(label: str, admin: Any) -> Any:
     from apps.catalog import services
 
-    return services.release_create_draft(label=label, effective_from=dt.date(2030, 1, 1) + dt.timedelta(days=len(label)), user=admin)
+    return services.release_create_draft(
+        label=label, effective_from=dt.date(2030, 1, 1) + dt.timedelta(days=len(label)), user=admin, based_on=None
+    )
 
 
 def _import(release: Any, path: Path, admin: Any, *, history: bool = True) -> dict[str, Any]:
@@ -169,7 +171,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
     # Export: publish the last imported release (builds the files), then download vs COPY TO STDOUT.
     assert release is not None
-    services.release_submit(release=release, user=admin)
+    services.release_submit(release=release, user=admin, confirm_removals=True)
     services.release_approve(release=release, user=reviewer)
     services.release_publish(release=release, user=admin)
     client = Client()

@@ -79,14 +79,14 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     payload = _csv_rows(count)
 
     # Baseline: plain COPY FROM of the same rows into the same (indexed) table.
-    baseline_release = services.release_create_draft(label="bench-copy", effective_from=dt.date(2000, 1, 1), user=admin)
+    baseline_release = services.release_create_draft(label="bench-copy", effective_from=dt.date(2000, 1, 1), user=admin, based_on=None)
     copy_seconds = timed(lambda: _copy_items(baseline_release.pk, payload))
 
-    first = services.release_create_draft(label="bench-1", effective_from=dt.date(2025, 1, 1), user=admin)
+    first = services.release_create_draft(label="bench-1", effective_from=dt.date(2025, 1, 1), user=admin, based_on=None)
     _copy_items(first.pk, payload)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE catalog_catalogitem")
-    services.release_submit(release=first, user=admin)
+    services.release_submit(release=first, user=admin, confirm_removals=True)
     services.release_approve(release=first, user=reviewer)
     publish_seconds = timed(lambda: services.release_publish(release=first, user=admin))
 
@@ -119,7 +119,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         join_runs.append(timed(bare_full_join))
         diff_runs.append(timed(lambda: compute_diff_rows(old_id=first.pk, new_id=second.pk)))
     join_seconds, diff_seconds = min(join_runs), min(diff_runs)
-    services.release_submit(release=second, user=admin)
+    services.release_submit(release=second, user=admin, confirm_removals=True)
     services.release_approve(release=second, user=reviewer)
     publish2_seconds = timed(lambda: services.release_publish(release=second, user=admin))
 

@@ -40,7 +40,7 @@ def draft_release(
 
 
 def publish(release: CatalogRelease, *, admin: Any, reviewer: Any) -> CatalogRelease:
-    catalog.release_submit(release=release, user=admin)
+    catalog.release_submit(release=release, user=admin, confirm_removals=True)
     catalog.release_approve(release=release, user=reviewer)
     return catalog.release_publish(release=release, user=admin)
 

@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -17,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.codes import CodeError, normalise_code, validate_catalog_code
+from apps.core.detail import REQUIRED, Action, DetailActionsMixin
 from apps.core.errors import DomainError
-from apps.core.money import yuan_to_fen
+from apps.core.money import format_yuan, yuan_to_fen
 from apps.core.permissions import require_province, require_role, staff_province
 
 from . import admin_rules, services
@@ -74,7 +74,10 @@ class PoolingRegionAdmin(ReferenceDataAdmin):
 
 
 @admin.register(BenefitPolicy)
-class BenefitPolicyAdmin(ProvinceScopedAdmin):
+class BenefitPolicyAdmin(DetailActionsMixin, ProvinceScopedAdmin):
+    """A policy's change page is its detail page: the buttons this user may use (submit,
+    approve, send back with a reason; each behind a confirmation step) and its timeline."""
+
     list_display = [
         "province",
         "scheme",
@@ -88,7 +91,7 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
     ]
     list_filter = ["status", "scheme", "setting", "province"]
     readonly_fields = ["status", "created_by", "created_at", "submitted_by", "submitted_at", "approved_by", "approved_at"]
-    actions = ["submit", "approve", "send_back"]
+    actions = None
 
     def has_change_permission(self, request: HttpRequest, obj: BenefitPolicy | None = None) -> bool:
         if obj is not None and obj.status != BenefitPolicy.Status.DRAFT:
@@ -127,26 +130,42 @@ class BenefitPolicyAdmin(ProvinceScopedAdmin):
             saved = services.policy_create_draft(user=request.user, province=form.cleaned_data["province"], **values)
         obj.pk = saved.pk
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy], verb: str, action: Any) -> None:
-        for policy in queryset:
-            self.run_service(request, f"policy {policy.pk}", lambda p=policy: action(p), verb)
+    def detail_summary(self, request: HttpRequest, obj: BenefitPolicy) -> list[tuple[Any, Any]]:
+        return [
+            (_("policy"), str(obj)),
+            (_("status"), obj.get_status_display()),
+            (_("deductible"), format_yuan(obj.deductible_fen)),
+            (_("annual cap"), format_yuan(obj.annual_cap_fen)),
+        ]
 
-    @admin.action(description="Submit selected drafts for approval")
-    def submit(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
-        self._each(request, queryset, "submitted", lambda p: services.policy_submit(policy=p, user=request.user))
-
-    @admin.action(description="Approve selected submitted policies (a person of the province who took no part)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
-        self._each(request, queryset, "approved", lambda p: services.policy_approve(policy=p, user=request.user))
-
-    @admin.action(description="Send selected submitted policies back to draft")
-    def send_back(self, request: HttpRequest, queryset: QuerySet[BenefitPolicy]) -> None:
-        self._each(
-            request,
-            queryset,
-            "sent back to draft",
-            lambda p: services.policy_reject(policy=p, user=request.user, reason="sent back in admin"),
-        )
+    def detail_actions(self, request: HttpRequest, obj: BenefitPolicy) -> list[Action]:
+        user = request.user
+        offered = {
+            "submit": Action(
+                "submit",
+                _("Submit for approval"),
+                lambda reason: services.policy_submit(policy=obj, user=user),
+                explain=_("A colleague of the province who did not draft, edit or submit it approves it."),
+                done=_("submitted"),
+            ),
+            "approve": Action(
+                "approve",
+                _("Approve"),
+                lambda reason: services.policy_approve(policy=obj, user=user),
+                explain=_("The policy is in force over its dates from now on."),
+                done=_("approved"),
+            ),
+            "send_back": Action(
+                "send_back",
+                _("Send back to draft"),
+                lambda reason: services.policy_reject(policy=obj, user=user, reason=reason),
+                reason=REQUIRED,
+                danger=True,
+                explain=_("The policy goes back to draft; its editors read your reason."),
+                done=_("sent back to draft"),
+            ),
+        }
+        return [offered[name] for name in services.policy_actions_for(policy=obj, user=user)]
 
     def get_urls(self) -> list[URLPattern]:
         extra = [path("simulate/", self.admin_site.admin_view(self.simulate_view), name="benefits_simulate")]

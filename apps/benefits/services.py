@@ -287,6 +287,27 @@ def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
     return policy
 
 
+def policy_actions_for(*, policy: BenefitPolicy, user: Any) -> list[str]:
+    """Which of submit, approve and send back ``user`` may take on ``policy`` now (the check before
+    the action, so a page offers only these). Same rules as the actions, which check again."""
+    from apps.core.permissions import has_role, staff_province
+
+    if not has_role(user, *POLICY_EDITORS):
+        return []
+    own = "" if getattr(user, "is_superuser", False) else staff_province(user)
+    if own and own != policy.province.code:
+        return []
+    uid = getattr(user, "pk", None)
+    took_part = uid is not None and (
+        uid in (policy.created_by_id, policy.submitted_by_id) or PolicyParticipant.objects.filter(policy=policy, user_id=uid).exists()
+    )
+    if policy.status == BenefitPolicy.Status.DRAFT:
+        return ["submit"]
+    if policy.status == BenefitPolicy.Status.SUBMITTED and not took_part:
+        return ["approve", "send_back"]
+    return []
+
+
 LOCAL_ITEM_FIELDS = (
     "name",
     "category",

@@ -4,36 +4,72 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
+from apps.core.detail import REQUIRED, Action, DetailActionsMixin
 from apps.core.errors import DomainError
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 
 
-def _run(request: HttpRequest, action: Any, releases: QuerySet[CatalogRelease], verb: str) -> None:
-    for release in releases:
-        try:
-            action(release=release, user=request.user)
-            messages.success(request, f"{release.label}: {verb}")
-        except DomainError as exc:
-            messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
+class NewDraftForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A new draft starts from the release in force when it takes effect, unless the person
+    chooses another published release or an empty draft."""
+
+    start_from = forms.ChoiceField(
+        label=_("Start from"),
+        help_text=_("The draft gets a copy of that release's items; its review then shows only what you change."),
+    )
+
+    class Meta:
+        model = CatalogRelease
+        fields = ["label", "effective_from"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        published = CatalogRelease.objects.filter(status=CatalogRelease.Status.PUBLISHED).order_by("-effective_from")
+        self.fields["start_from"].choices = [  # type: ignore[attr-defined]
+            (services.IN_FORCE, _("the release in force when the draft takes effect (recommended)")),
+            *[
+                (str(r.pk), _("published release %(label)s (from %(date)s)") % {"label": r.label, "date": r.effective_from})
+                for r in published
+            ],
+            (START_EMPTY, _("nothing: an empty draft")),
+        ]
+        self.fields["start_from"].initial = services.IN_FORCE
+
+    def based_on(self) -> Any:
+        choice = self.cleaned_data["start_from"]
+        if choice == START_EMPTY:
+            return None
+        if choice == services.IN_FORCE:
+            return services.IN_FORCE
+        return CatalogRelease.objects.get(pk=int(choice), status=CatalogRelease.Status.PUBLISHED)
+
+
+START_EMPTY = "empty"
 
 
 @admin.register(CatalogRelease)
-class CatalogReleaseAdmin(PortalHistoryAdmin):
+class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
+    """A release's change page is its detail page: the buttons this user may use (submit,
+    approve, reject, publish; each behind a confirmation step, a reason required to reject) and
+    its timeline (apps.core.detail). No bulk workflow actions."""
+
     list_display = ["label", "effective_from", "status", "item_total", "submitted_by", "approved_by", "published_at", "review_link"]
     list_filter = ["status"]
     search_fields = ["label"]
     ordering = ["-effective_from"]
-    actions = ["submit", "approve", "publish"]
+    actions = None
     list_select_related = ["submitted_by", "approved_by"]
     readonly_fields = [
         "status",
@@ -88,10 +124,11 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
                     mode=request.POST.get("mode", "merge"),
                     user=request.user,
                 )
-                messages.success(request, f"{release.label}: import queued as job #{job.pk}")
             except DomainError as exc:
                 messages.error(request, f"{release.label}: {exc.detail} ({exc.code})")
-            return redirect(request.path)
+                return redirect(request.path)
+            # No "queued" banner: the job page says what happened (it may already have failed).
+            return redirect("staff:job", pk=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -112,9 +149,28 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
         return format_html('<a href="{}">review</a>', reverse("catalog:release-review", args=[obj.label]))
 
     def get_readonly_fields(self, request: HttpRequest, obj: CatalogRelease | None = None) -> Any:
-        if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
+        if obj is None:
+            return []
+        if obj.status != CatalogRelease.Status.DRAFT:
             return [f.name for f in CatalogRelease._meta.concrete_fields]
         return self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
+        # Only a draft's details are edited; a release in review or later is read, and moved by its buttons.
+        if obj is not None and obj.status != CatalogRelease.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: CatalogRelease | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = NewDraftForm
+            kwargs["fields"] = ["label", "effective_from", "start_from"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: CatalogRelease | None = None) -> Any:
+        if obj is None:
+            return ["label", "effective_from", "start_from"]
+        return super().get_fields(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
         return obj is not None and obj.status == CatalogRelease.Status.DRAFT and super().has_delete_permission(request, obj)
@@ -130,26 +186,102 @@ class CatalogReleaseAdmin(PortalHistoryAdmin):
                 reason=request.POST.get("_change_reason", "") or "edited in admin",
             )
         else:
-            created = services.release_create_draft(label=obj.label, effective_from=obj.effective_from, user=request.user)
+            based_on: Any = form.based_on() if isinstance(form, NewDraftForm) else services.IN_FORCE
+            created = services.release_create_draft(
+                label=obj.label, effective_from=obj.effective_from, user=request.user, based_on=based_on
+            )
             obj.pk = created.pk
 
-    @admin.action(description="Submit for review")
-    def submit(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_submit, queryset, "submitted")
+    def detail_summary(self, request: HttpRequest, obj: CatalogRelease) -> list[tuple[Any, Any]]:
+        return [
+            (_("release"), obj.label),
+            (_("status"), obj.get_status_display()),
+            (_("takes effect"), obj.effective_from),
+            (_("items"), self.item_total(obj)),
+            (_("submitted by"), obj.submitted_by or "—"),
+            (_("approved by"), obj.approved_by or "—"),
+        ]
 
-    @admin.action(description="Approve (second person)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_approve, queryset, "approved")
+    def detail_actions(self, request: HttpRequest, obj: CatalogRelease) -> list[Action]:
+        user = request.user
+        offered = {
+            "submit": Action(
+                "submit",
+                _("Submit for review"),
+                lambda reason: services.release_submit(release=obj, user=user),
+                explain=_("The draft is frozen for review; a reviewer who took no part in it approves it."),
+                done=_("submitted for review"),
+            ),
+            "approve": Action(
+                "approve",
+                _("Approve"),
+                lambda reason: services.release_approve(release=obj, user=user),
+                explain=_("A catalog administrator may then publish it."),
+                done=_("approved"),
+            ),
+            "reject": Action(
+                "reject",
+                _("Send back to draft"),
+                lambda reason: services.release_reject(release=obj, user=user, reason=reason),
+                reason=REQUIRED,
+                danger=True,
+                explain=_("The release goes back to draft; its editors read your reason."),
+                done=_("sent back to draft"),
+            ),
+            "publish": Action(
+                "publish",
+                _("Publish"),
+                lambda reason: services.release_publish(release=obj, user=user),
+                explain=_("The release becomes immutable, its diff and export files are stored and every hospital is notified."),
+                done=_("published"),
+            ),
+        }
+        return [offered[name] for name in services.release_actions_for(release=obj, user=user)]
 
-    @admin.action(description="Publish")
-    def publish(self, request: HttpRequest, queryset: QuerySet[CatalogRelease]) -> None:
-        _run(request, services.release_publish, queryset, "published")
+
+class ReleaseFilter(admin.SimpleListFilter):
+    """Items of one release, by default the release in force today (a list of every release's
+    items mixes versions of the same code); "all releases" on request."""
+
+    title = _("release")
+    parameter_name = "release"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        releases = CatalogRelease.objects.order_by("-effective_from").values_list("pk", "label", "status")
+        return [(self.ALL, _("all releases")), *[(str(pk), f"{label} ({status})") for pk, label, status in releases]]
+
+    def default(self) -> str:
+        from django.utils import timezone
+
+        from .selectors import release_in_force
+
+        release = release_in_force(on_date=timezone.localdate())
+        return str(release.pk) if release is not None else self.ALL
+
+    def value(self) -> Any:
+        return super().value() or self.default()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+        value = self.value()
+        if value == self.ALL or not str(value).isdigit():
+            return queryset
+        return queryset.filter(release_id=int(value))
+
+    def choices(self, changelist: Any) -> Any:
+        value = self.value()
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
 
 @admin.register(CatalogItem)
 class CatalogItemAdmin(PortalHistoryAdmin):
     list_display = ["code", "name", "kind", "category", "release", "manufacturer"]
-    list_filter = ["kind", "category", "release"]
+    list_filter = ["kind", "category", ReleaseFilter]
     search_fields = ["=code", "name", "generic_name"]
     list_select_related = ["release"]
     show_full_result_count = False

@@ -37,6 +37,8 @@ from typing import Any
 from django.db import connection, transaction
 from pypinyin import Style, lazy_pinyin
 
+from apps.core.replica import read_connection
+
 from .models import CatalogRelease
 from .signals import release_published
 from .sql_fragments import item_json, item_probe
@@ -175,10 +177,11 @@ _INDEXED: set[int] = set()  # releases seen indexed: their rows never go away (t
 def release_is_indexed(*, release_id: int) -> bool:
     if release_id in _INDEXED:
         return True
-    with connection.cursor() as cursor:
+    db = read_connection()
+    with db.cursor() as cursor:
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {_ROWS_TABLE} WHERE release_id = %s)", [release_id])
         found = bool(cursor.fetchone()[0])
-    if found and not connection.in_atomic_block:  # not a row this transaction may yet roll back
+    if found and not db.in_atomic_block:  # not a row this transaction may yet roll back
         _INDEXED.add(release_id)
     return found
 
@@ -289,7 +292,7 @@ def _matching_terms(q: str, *, release_id: int) -> _Terms:
     escaped = _like_escape(folded)
     # Initials are ASCII letters and digits: a query with anything else cannot match them.
     initials = bool(folded) and folded.isascii() and folded.isalnum()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_TERMS_QUERY, {"prefix": escaped + "%", "sub": "%" + escaped + "%", "initials": initials, "release": release_id})
         rows = cursor.fetchall()
     return _Terms(
@@ -422,7 +425,7 @@ def items_search(
         f"SELECT hits.code, hits.rank, {item_json('i', release_label_sql='%(label)s::text')}::text FROM hits "
         f"{item_probe('i', release_sql='%(release)s', code_sql=_ITEM_COLLATION)} ORDER BY hits.rank, hits.code"
     )
-    with connection.cursor() as db:
+    with read_connection().cursor() as db:
         db.execute(sql, params)
         rows = db.fetchall()
     more = len(rows) > size

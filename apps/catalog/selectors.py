@@ -7,12 +7,15 @@ import datetime as dt
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
+
+from apps.core.replica import read_connection
 
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
 from .signals import release_published, release_publishing
@@ -28,6 +31,13 @@ def published_releases() -> QuerySet[CatalogRelease]:
 def release_in_force(*, on_date: dt.date) -> CatalogRelease | None:
     """The published release with the latest effective_from on or before ``on_date``."""
     return published_releases().filter(effective_from__lte=on_date).order_by("-effective_from").first()
+
+
+def release_base_default(*, effective_from: dt.date) -> CatalogRelease | None:
+    """What a new draft is based on unless told otherwise: the release in force when the draft
+    takes effect (the last published release effective before ``effective_from``), which is also
+    what its review compares it with, so a fresh draft shows no differences."""
+    return published_releases().filter(effective_from__lt=effective_from).order_by("-effective_from").first()
 
 
 def release_previous(*, release: CatalogRelease) -> CatalogRelease | None:
@@ -74,7 +84,8 @@ def diff_from_rows(rows: list[DiffRow], *, new: CatalogRelease) -> dict[str, Any
 
 def compute_diff_rows(*, old_id: int | None, new_id: int) -> list[DiffRow]:
     """Diff rows {code, change, fields, successors} in code order, computed set-based in PostgreSQL."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    db = read_connection()  # the replica when a hospital's request reads from it
+    with transaction.atomic(using=db.alias), db.cursor() as cursor:
         cursor.execute(DIFF_SETTINGS_SQL)
         cursor.execute(DIFF_SQL, {"old": old_id if old_id is not None else -1, "new": new_id})
         (document,) = cursor.fetchone() or (None,)
@@ -198,3 +209,98 @@ def counts_by_kind(*, release: CatalogRelease) -> dict[str, int]:
     for row in CatalogItem.objects.filter(release=release).values("kind").annotate(n=Count("id")).order_by():
         counts[row["kind"]] = row["n"]
     return counts
+
+
+# --- the review of a release: its diff, what it loses, paged and as CSV -----------------------
+
+EMPTY_VALUES: tuple[Any, ...] = (None, "", [])
+
+
+def release_diff_rows(*, release: CatalogRelease) -> tuple[CatalogRelease | None, list[DiffRow]]:
+    """(the release it is compared with, diff rows {code, change, fields, successors} in code
+    order): a published release's stored diff, else the draft against ``release_previous``."""
+    previous = release.previous if release.is_published else release_previous(release=release)
+    if release.is_published:
+        stored = ReleaseChange.objects.filter(release=release).order_by("code")
+        rows = [dict(r) for r in stored.values("code", "change", "fields", "successors")]
+    else:
+        rows = compute_diff_rows(old_id=previous.pk if previous else None, new_id=release.pk)
+    return previous, rows
+
+
+def cleared_fields(row: DiffRow) -> list[str]:
+    """The fields a changed row empties (a value before, nothing after)."""
+    return [name for name, (old, new) in (row.get("fields") or {}).items() if old not in EMPTY_VALUES and new in EMPTY_VALUES]
+
+
+def diff_losses(rows: list[DiffRow]) -> dict[str, int]:
+    """What a release loses against the one before: items removed without successor, items
+    retired (with successors), fields cleared and the items they belong to."""
+    cleared = [len(cleared_fields(r)) for r in rows if r["change"] == "changed"]
+    return {
+        "removed": sum(1 for r in rows if r["change"] == "removed"),
+        "retired": sum(1 for r in rows if r["change"] == "retired"),
+        "cleared_fields": sum(cleared),
+        "cleared_items": sum(1 for n in cleared if n),
+    }
+
+
+def release_losses(*, release: CatalogRelease) -> dict[str, int]:
+    return diff_losses(release_diff_rows(release=release)[1])
+
+
+def diff_item_names(*, rows: list[DiffRow], release: CatalogRelease, previous: CatalogRelease | None) -> dict[str, str]:
+    """Item names for diff rows: from ``release`` for added/changed, from ``previous`` for the gone."""
+    present = [r["code"] for r in rows if r["change"] in ("added", "changed")]
+    gone = [r["code"] for r in rows if r["change"] in ("removed", "retired")]
+    names = dict(CatalogItem.objects.filter(release=release, code__in=present).values_list("code", "name"))
+    if previous is not None and gone:
+        names.update(CatalogItem.objects.filter(release=previous, code__in=gone).values_list("code", "name"))
+    return names
+
+
+DIFF_CSV_COLUMNS = ("change", "code", "name", "field", "before", "after", "successors")
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def diff_csv_chunks(*, release: CatalogRelease, change: str = "") -> Iterator[str]:
+    """The review's diff as CSV text (header first; one line per changed field, so before and
+    after sit side by side), with a BOM so spreadsheet programs read the Chinese right."""
+    import csv
+    import io
+
+    from .exports import neutralise_formula
+
+    previous, rows = release_diff_rows(release=release)
+    if change:
+        rows = [r for r in rows if r["change"] == change]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def emit(cells: list[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([neutralise_formula(_csv_value(c)) for c in cells])
+        return buffer.getvalue()
+
+    yield "\ufeff" + emit(list(DIFF_CSV_COLUMNS))
+    batch = 2000
+    for start in range(0, len(rows), batch):
+        page = rows[start : start + batch]
+        names = diff_item_names(rows=page, release=release, previous=previous)
+        out = []
+        for row in page:
+            name = names.get(row["code"], "")
+            if row["change"] == "changed":
+                for field, (old, new) in (row.get("fields") or {}).items():
+                    out.append(emit([row["change"], row["code"], name, field, old, new, ""]))
+            else:
+                out.append(emit([row["change"], row["code"], name, "", "", "", row.get("successors") or []]))
+        yield "".join(out)

@@ -11,7 +11,7 @@ release_not_approved); a published release never changes (also enforced by trigg
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final, Literal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
@@ -25,7 +25,7 @@ from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_ro
 
 from . import exports, search, sql
 from .models import CatalogItem, CatalogRelease, ReleaseChange, ReleaseParticipant
-from .selectors import counts_by_kind, release_previous
+from .selectors import counts_by_kind, release_base_default, release_losses, release_previous
 from .signals import release_published, release_publishing
 from .validation import clean_item
 
@@ -61,14 +61,25 @@ def ensure_draft(release: CatalogRelease) -> None:
         raise Conflict(f"release {release.label} is {release.status}; only drafts can be changed", code="release_not_draft")
 
 
-@transaction.atomic
-def release_create_draft(*, label: str, effective_from: dt.date, user: Any, based_on: CatalogRelease | None = None) -> CatalogRelease:
-    """Create a draft; with ``based_on`` (a published release) its items are copied set-based.
+# ``based_on`` of a new draft when the caller does not choose: the release in force when it takes effect.
+IN_FORCE: Final = "in_force"
 
-    Item history is not duplicated for the copy: the based-on release's snapshot is the items'
-    prior state, and the release's own history records what it was copied from.
+
+@transaction.atomic
+def release_create_draft(
+    *, label: str, effective_from: dt.date, user: Any, based_on: CatalogRelease | Literal["in_force"] | None = IN_FORCE
+) -> CatalogRelease:
+    """Create a draft with the items of ``based_on`` (a published release), copied set-based.
+
+    By default (``IN_FORCE``) that is the release in force when the draft takes effect
+    (``selectors.release_base_default``; none before it: the draft starts empty), so a new draft
+    starts from what hospitals have and its review shows only what was changed; ``None`` starts
+    empty on purpose. Item history is not duplicated for the copy: the based-on release's
+    snapshot is the items' prior state, and the release's own history records what it was copied from.
     """
     require_role(user, *CATALOG_EDITORS)
+    if isinstance(based_on, str):  # IN_FORCE
+        based_on = release_base_default(effective_from=effective_from)
     if CatalogRelease.objects.filter(label=label).exists():
         raise ValidationFailed(
             f"a release labelled {label} exists", errors=[{"field": "label", "code": "unique", "message": "label taken"}]
@@ -182,18 +193,31 @@ def _transition(
 
 
 @transaction.atomic
-def release_submit(*, release: CatalogRelease, user: Any) -> CatalogRelease:
-    """Draft → in review. Refuses an empty draft. The submitter takes part in the release."""
+def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool = False) -> CatalogRelease:
+    """Draft → in review. The submitter takes part in the release.
+
+    Refusals: an empty draft (400); a draft that, against the release before it, removes items
+    without successor or empties fields of items, unless the submitter confirms she saw it
+    (``confirm_removals=True``): 409 ``removals_not_confirmed`` naming the counts. (Pages ask
+    the person; the API's submit keeps its contract and confirms.)"""
     require_role(user, *CATALOG_EDITORS)
     release = _lock(release)
     ensure_draft(release)
     if not CatalogItem.objects.filter(release=release).exists():
         raise ValidationFailed(f"release {release.label} has no items")
+    losses = None if confirm_removals else release_losses(release=release)
+    if losses is not None and (losses["removed"] or losses["cleared_fields"]):
+        raise Conflict(
+            f"release {release.label} removes {losses['removed']} item(s) and clears {losses['cleared_fields']} field(s) "
+            f"of {losses['cleared_items']} item(s) against the release before it; confirm to submit",
+            code="removals_not_confirmed",
+        )
     took_part(release=release, user=user, part=ReleaseParticipant.Part.SUBMITTED)
     return _transition(
         release,
         user=user,
         action=AuditAction.RELEASE_SUBMITTED,
+        detail={"confirmed_removals": confirm_removals},
         reason="submitted",
         status=Status.IN_REVIEW,
         submitted_by=user,
@@ -287,6 +311,32 @@ def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     release_publishing.send(sender=CatalogRelease, release=release)
     transaction.on_commit(lambda: release_published.send(sender=CatalogRelease, release=release))
     return release
+
+
+RELEASE_ACTIONS = ("submit", "approve", "reject", "publish")
+
+
+def release_actions_for(*, release: CatalogRelease, user: Any) -> list[str]:
+    """Which of submit, approve, reject and publish ``user`` may take on ``release`` now (the check
+    before the action: a page offers only these, so a reviewer sees no Publish button that would
+    answer 403). Same rules and order as the actions, which check again when they run."""
+    from apps.core.permissions import has_role
+
+    uid = getattr(user, "pk", None)
+    took_part_in = uid is not None and (
+        release.submitted_by_id == uid or ReleaseParticipant.objects.filter(release=release, user_id=uid).exists()
+    )
+    editor, reviewer = has_role(user, *CATALOG_EDITORS), has_role(user, *CATALOG_APPROVERS)
+    allowed = []
+    if release.status == Status.DRAFT and editor and CatalogItem.objects.filter(release=release).exists():
+        allowed.append("submit")
+    if release.status == Status.IN_REVIEW and reviewer and not took_part_in:
+        allowed.append("approve")
+    if release.status in (Status.IN_REVIEW, Status.APPROVED) and reviewer and not took_part_in:
+        allowed.append("reject")
+    if release.status == Status.APPROVED and editor:
+        allowed.append("publish")
+    return allowed
 
 
 def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError
+from .forms import yuan_formfield
 from .jobs import job_view, jobs_visible_to
 from .models import AuditAction, AuditEvent, Job, OutgoingEmail, StaffProfile
 from .permissions import reads_money, staff_province, staff_role
@@ -34,6 +35,32 @@ SCOPED_CHOICES: dict[str, str] = {
     "benefits.poolingregion": "province__code",
     "hospitals.hospital": "province__code",
 }
+
+
+def _scoped_path(model: Any, lookup: str) -> str | None:
+    """The SCOPED_CHOICES path of the related model a list filter ``lookup`` ends on, if any."""
+    try:
+        fields = get_fields_from_path(model, lookup)
+    except Exception:  # noqa: BLE001 - not a relation path: leave the filter alone
+        return None
+    related = getattr(fields[-1], "related_model", None)
+    return SCOPED_CHOICES.get(related._meta.label_lower) if related is not None else None
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related-object filter whose choices a province-bound user may see: her province (or its
+    regions, hospitals). Its output is hidden by Django when one choice is left."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        province = scoped_province(request)
+        path = SCOPED_CHOICES.get(field.related_model._meta.label_lower)
+        if not province or not path:
+            return super().field_choices(field, request, model_admin)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        related = field.related_model._default_manager.filter(**{path: province})
+        if ordering:
+            related = related.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in related]
 
 
 def scoped_province(request: HttpRequest) -> str:
@@ -101,6 +128,19 @@ class ProvinceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if self.read_only:
             actions.pop("delete_selected", None)
         return actions
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """Money columns (``*_fen``) are typed and shown in yuan (元), parsed exactly into fen."""
+        yuan = yuan_formfield(db_field)
+        return yuan if yuan is not None else super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """Filters on a province, a region or a hospital offer a province-bound user her own only
+        (and disappear when that leaves one choice)."""
+        return [
+            (entry, ScopedRelatedFieldListFilter) if isinstance(entry, str) and _scoped_path(self.model, entry) else entry
+            for entry in super().get_list_filter(request)
+        ]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         province = scoped_province(request)

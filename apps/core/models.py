@@ -219,3 +219,19 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.recipient} ({'sent' if self.sent_at else 'pending'})"
+
+
+class Generation(models.Model):
+    """A counter that only goes up, advanced inside the transaction of the write it counts (the
+    catalog's publishes: ``catalog.publish``). A streaming replica replays it with the data, so
+    comparing the replica's value with the primary's tells whether the replica has every
+    published release yet (``apps.core.replica``)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(value__gte=0), name="generation_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"

@@ -10,18 +10,18 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .errors import DomainError
 from .jobs import job_view, jobs_visible_to
+from .navigation import links
 from .permissions import has_role, staff_province, staff_role
 from .roles import Role
 
 RECENT_JOBS = 10
 
-# (title, URL name, query string) per role. Pages of an app that is not installed, or not built
-# yet, are left out (their URL name does not reverse).
+# (title, URL name, query string) per role; the staff home shows the user's role's pages that
+# she may open (apps.core.navigation), and leaves out those of an app that is not installed.
 Page = tuple[Any, str, str]  # (title: a lazy translation, URL name, query string)
 PAGES: dict[str, list[Page]] = {
     Role.CATALOG_ADMIN: [
@@ -75,17 +75,6 @@ COMMON_PAGES: list[Page] = [
 ]
 
 
-def _links(pages: list[Page]) -> list[dict[str, str]]:
-    links = []
-    for title, name, query in pages:
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        links.append({"title": str(title), "url": f"{url}?{query}" if query else url})
-    return links
-
-
 def _require_staff_role(request: HttpRequest) -> None:
     if not has_role(request.user, *Role.values):
         raise PermissionDenied("staff roles only")
@@ -93,10 +82,10 @@ def _require_staff_role(request: HttpRequest) -> None:
 
 @staff_member_required
 def staff_home(request: HttpRequest) -> HttpResponse:
-    """Every staff page, grouped by the role that uses it; the user's own role first."""
+    """The staff pages of the user's role that she may open (a superuser: every role's)."""
     _require_staff_role(request)
     own = staff_role(request.user)
-    order = [own, *[r for r in Role.values if r != own]] if own else list(Role.values)
+    order = [own] if own else list(Role.values)
     recent = jobs_visible_to(user=request.user).order_by("-created_at")
     if own not in (Role.CATALOG_ADMIN, Role.CATALOG_REVIEWER, Role.AUDITOR) and not request.user.is_superuser:  # type: ignore[union-attr]
         recent = recent.filter(created_by=request.user.pk)
@@ -105,29 +94,98 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         "title": _("Staff home"),
         "own_role": own,
         "province": staff_province(request.user),
-        "groups": [{"role": role, "label": Role(role).label, "mine": role == own, "links": _links(PAGES[role])} for role in order],
-        "common": _links(COMMON_PAGES),
+        "groups": [{"role": role, "label": Role(role).label, "mine": role == own, "links": links(request, PAGES[role])} for role in order],
+        "common": links(request, COMMON_PAGES),
         "jobs": recent[:RECENT_JOBS],
     }
     return render(request, "core/staff_home.html", context)
 
 
-@staff_member_required
-def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """A job's state and progress; the page polls GET /api/v1/jobs/{id}/ every second until the
-    job succeeded or failed, then shows its result or errors and the next step."""
+# What people call each kind of job (the kind names are the apps' own; core imports none of them).
+JOB_KIND_LABELS = {
+    "catalog.import": _("Catalog import"),
+    "reconciliation.import": _("Settlement import"),
+    "reconciliation.run": _("Reconciliation run"),
+    "pooling.figures_import": _("Region figures import"),
+    "pooling.adjustment_run": _("Risk adjustment run"),
+    "hospitals.mappings": _("Code mapping upload"),
+}
+JOB_STATE_LABELS = {"queued": _("queued"), "running": _("running"), "succeeded": _("succeeded"), "failed": _("failed")}
+# Result keys people read in a sentence (the rest is listed as "other figures").
+_SUMMARISED = {"rows", "added", "changed", "removed", "unchanged", "kept_blank", "kept_blank_items", "format", "mode", "encoding"}
+
+
+def _readable_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list):
+        return ", ".join(_readable_value(v) for v in value[:20]) + (" …" if len(value) > 20 else "")
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_readable_value(v)}" for k, v in list(value.items())[:20])
+    return "—" if value in (None, "") else str(value)
+
+
+def job_outcome_context(*, job: Any, result: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the job page shows of a finished job, in words: a catalog import's counts as a
+    sentence, any other result as labelled figures (never raw JSON), and errors as a table."""
+    others = result if job.kind != "catalog.import" else {k: v for k, v in result.items() if k not in _SUMMARISED}
+    return {
+        "job": job,
+        "kind_label": JOB_KIND_LABELS.get(job.kind, job.kind),
+        "state_label": JOB_STATE_LABELS.get(job.state, job.state),
+        "result": result,
+        "figures": [(key.replace("_", " "), _readable_value(value)) for key, value in others.items() if key != "detail"],
+        "detail": result.get("detail", ""),
+        "errors": errors,
+        "unit": job.params.get("unit", ""),
+    }
+
+
+def _visible_job(request: HttpRequest, pk: int) -> tuple[Any, Any]:
     _require_staff_role(request)
     job = get_object_or_404(jobs_visible_to(user=request.user), pk=pk)
     try:
-        view = job_view(job=job, user=request.user)
+        return job, job_view(job=job, user=request.user)
     except DomainError as exc:
         raise PermissionDenied(exc.detail) from exc
+
+
+@staff_member_required
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """A job's state and progress; the page polls GET /api/v1/jobs/{id}/ every second until the
+    job succeeded or failed, then shows its outcome (``job_outcome``) and the next step."""
+    job, view = _visible_job(request, pk)
     context = {
         **admin.site.each_context(request),
+        **job_outcome_context(job=job, result=view.result, errors=view.errors),
         "title": _("Job"),
-        "job": job,
-        "result": view.result,
-        "errors": view.errors,
+        "state_labels": {state: str(label) for state, label in JOB_STATE_LABELS.items()},
         "poll_ms": 1000,
     }
     return render(request, "core/job_progress.html", context)
+
+
+@staff_member_required
+def job_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+    """The outcome part of the job page, rendered on the server for the page to insert when the
+    job it follows ends (one rendering, translated, for the first load and the live update)."""
+    job, view = _visible_job(request, pk)
+    return render(request, "core/_job_outcome.html", job_outcome_context(job=job, result=view.result, errors=view.errors))
+
+
+@staff_member_required
+def job_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """A failed job's row errors as CSV (line, column, code, message), to fix the file by."""
+    import csv
+    import io
+
+    job, view = _visible_job(request, pk)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["line", "column", "code", "message"])
+    for error in view.errors:
+        cells = [error.get("line", ""), error.get("column", ""), error.get("code", ""), error.get("message", "")]
+        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t", "\r") else c for c in cells])
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-errors.csv"'
+    return response

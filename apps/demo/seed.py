@@ -52,7 +52,7 @@ def seed_users() -> dict[str, Any]:
 
 
 def _publish(release: CatalogRelease, admin: AbstractUser, reviewer: AbstractUser) -> CatalogRelease:
-    catalog.release_submit(release=release, user=admin)
+    catalog.release_submit(release=release, user=admin, confirm_removals=True)
     catalog.release_approve(release=release, user=reviewer)
     return catalog.release_publish(release=release, user=admin)
 
@@ -79,19 +79,169 @@ def seed_catalog(users: dict[str, Any]) -> None:
         catalog.item_put(release=second, data=item, user=admin, reason="2025 NRDL additions")
     second = _publish(second, admin, reviewer)
 
-    draft = catalog.release_create_draft(label="2027.01", effective_from=dt.date(2027, 1, 1), user=admin, based_on=second)
-    for item in generate_items(5, seed=2027, start=2000):
-        catalog.item_put(release=draft, data=item, user=admin, reason="2026 NRDL candidates")
 
-
-@transaction.atomic
 def seed_all() -> dict[str, Any]:
-    users = seed_users()
-    seed_catalog(users)
-    seed_pooling(users)
-    seed_benefits(users)
-    users["reconciliation_run"] = seed_reconciliation(users)
+    """Everything, in dependency order. Hospitals and the releases ahead are seeded after the
+    rest commits, with a webhook receiver of the demo's own listening, so their change notices
+    are really delivered (signed, over HTTP) before the receiver stops."""
+    with transaction.atomic():
+        users = seed_users()
+        seed_catalog(users)
+        seed_pooling(users)
+        seed_benefits(users)
+        users["reconciliation_run"] = seed_reconciliation(users)
+    with DemoReceiver() as receiver, transaction.atomic():
+        users["hospital_key"] = seed_hospitals(users, webhook_url=receiver.url)
+        seed_releases_ahead(users)
+        seed_approvals_pending(users)
     return users
+
+
+# --- hospitals, notices, releases ahead, approvals waiting ------------------------------------
+
+DEMO_HOSPITALS = [
+    # (code, name, province, level): digits 2-7 of the code are the region (GB/T 2260)
+    ("H31010100001", "上海市第一人民医院", "310000", "3A"),
+    ("H31010400002", "上海交通大学医学院附属瑞金医院", "310000", "3A"),
+    ("H51010700003", "四川大学华西医院", "510000", "3A"),
+    ("H51030200004", "自贡市第一人民医院", "510000", "3B"),
+]
+DEMO_KEY_NAME = "demo key (make run)"
+
+
+class DemoReceiver:
+    """A webhook receiver on 127.0.0.1 (a random port) answering 204, for the seed's own
+    deliveries; loopback is allowed outside production (WEBHOOK_ALLOWED_NETWORKS)."""
+
+    def __enter__(self) -> DemoReceiver:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/catalog"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def seed_hospitals(users: dict[str, Any], *, webhook_url: str) -> str:
+    """Four hospitals of Shanghai and Sichuan, each with a webhook endpoint; and one API key for
+    the first, issued anew on every run (the previous demo key is revoked: keys are stored
+    hashed, so a key can only be printed when it is issued). Returns that key."""
+    from apps.hospitals import services as hospitals
+    from apps.hospitals.models import Hospital
+    from apps.notices import services as notices
+    from apps.notices.models import WebhookEndpoint
+
+    for code, name, province, level in DEMO_HOSPITALS:
+        hospital = Hospital.objects.filter(code=code).first() or hospitals.hospital_register(
+            code=code, name=name, province_code=province, level=level, contact_email=f"it-{code.lower()}@example.invalid"
+        )
+        if not WebhookEndpoint.objects.filter(hospital=hospital).exists():
+            notices.endpoint_create(hospital=hospital, url=webhook_url)
+        elif not CatalogRelease.objects.filter(label=f"{_year_ahead()}.01", status=CatalogRelease.Status.PUBLISHED).exists():
+            # A run before the release ahead was published: point at this run's receiver.
+            for endpoint in WebhookEndpoint.objects.filter(hospital=hospital, deleted_at__isnull=True):
+                notices.endpoint_update(endpoint=endpoint, url=webhook_url)
+    first = Hospital.objects.get(code=DEMO_HOSPITALS[0][0])
+    for key in first.api_keys.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+        hospitals.api_key_revoke(key=key, reason="a new demo key was issued by seed_demo")
+    _key, raw = hospitals.api_key_issue(hospital=first, name=DEMO_KEY_NAME)
+    return raw
+
+
+def _year_ahead() -> int:
+    return dt.date.today().year + 1
+
+
+def seed_releases_ahead(users: dict[str, Any]) -> None:
+    """A release published ahead of its date (1 January of next year), delivered to every
+    hospital's webhook and acknowledged by two of them; and the notices of that publish."""
+    from apps.notices import services as notices
+    from apps.notices.delivery import deliver
+    from apps.notices.models import NoticeDelivery
+
+    admin, reviewer = users["catalog_admin"], users["catalog_reviewer"]
+    year = _year_ahead()
+    label = f"{year}.01"
+    future = CatalogRelease.objects.filter(label=label).first()
+    if future is None:
+        future = catalog.release_create_draft(label=label, effective_from=dt.date(year, 1, 1), user=admin)
+        for item in generate_items(5, seed=2027, start=2000):
+            catalog.item_put(release=future, data=item, user=admin, reason=f"{year - 1} NRDL additions")
+        first_codes = list(future.items.order_by("code").values_list("code", flat=True)[:2])
+        for code in first_codes:
+            catalog.item_delete(release=future, code=code, user=admin, reason="delisted")
+    if future.status == CatalogRelease.Status.DRAFT:
+        _publish(future, admin, reviewer)
+        pending = list(NoticeDelivery.objects.filter(state=NoticeDelivery.State.PENDING).values_list("id", flat=True))
+        if pending:
+            deliver(pending)
+    from apps.hospitals.models import Hospital
+
+    for code, *_rest in DEMO_HOSPITALS[:2]:
+        hospital = Hospital.objects.get(code=code)
+        notices.release_acknowledge(hospital_id=hospital.pk, label=label, items_count=future.items.count())
+        notices.release_acknowledge(hospital_id=hospital.pk, label="2026.01")
+
+
+def seed_approvals_pending(users: dict[str, Any]) -> None:
+    """Work waiting for a second person: a release submitted for review (July of next year),
+    a draft whose review warns about removals, and a submitted benefit policy. (The pending
+    transfer and the adjustment proposals come from seed_pooling.)"""
+    from decimal import Decimal
+
+    from apps.benefits import services as benefits
+    from apps.benefits.models import BenefitPolicy
+    from apps.benefits.selectors import province_by_code
+
+    admin = users["catalog_admin"]
+    year = _year_ahead()
+    submitted_label, draft_label = f"{year}.07", f"{year + 1}.01"
+    if not CatalogRelease.objects.filter(label=submitted_label).exists():
+        release = catalog.release_create_draft(label=submitted_label, effective_from=dt.date(year, 7, 1), user=admin)
+        for item in generate_items(3, seed=2028, start=3000):
+            catalog.item_put(release=release, data=item, user=admin, reason="mid-year negotiation results")
+        catalog.release_submit(release=release, user=admin)
+    if not CatalogRelease.objects.filter(label=draft_label).exists():
+        draft = catalog.release_create_draft(label=draft_label, effective_from=dt.date(year + 1, 1, 1), user=admin)
+        first_items = list(draft.items.order_by("code")[:4])
+        for gone in first_items[:3]:
+            catalog.item_delete(release=draft, code=gone.code, user=admin, reason="not renewed")
+        from apps.catalog.selectors import item_as_dict
+
+        data = item_as_dict(first_items[3])
+        catalog.item_put(release=draft, data={**data, "manufacturer": "", "specification": ""}, user=admin, reason="draft edit")
+    if not BenefitPolicy.objects.filter(status=BenefitPolicy.Status.SUBMITTED).exists():
+        policy = benefits.policy_create_draft(
+            user=users["sc_staff"],
+            province=province_by_code("510000"),
+            scheme="resident",
+            setting="inpatient",
+            effective_from=dt.date(year, 1, 1),
+            deductible_fen=60_000,
+            ratio_category_a=Decimal("0.80"),
+            ratio_category_b=Decimal("0.75"),
+            default_self_pay_ratio=Decimal("0.10"),
+            annual_cap_fen=30_000_000,
+            cross_province_ratio_registered=Decimal("1"),
+            cross_province_ratio_unregistered=Decimal("0.8"),
+            note="demo: waiting for a second person of the province",
+        )
+        benefits.policy_submit(policy=policy, user=users["sc_staff"])
 
 
 def seed_pooling(users: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.benefits.models import PoolingRegion, Province
 from apps.catalog.models import HospitalLevel
+from apps.core import replica
 from apps.core.audit import audit_record, history_save
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code
 from apps.core.errors import NotFound, ValidationFailed
@@ -259,3 +260,9 @@ def api_key_touch(*, key_id: int, prefix: str) -> None:
     """
     if cache.add(f"hospitals:api-key-used:{prefix}", 1, LAST_USED_RESOLUTION_SECONDS):
         ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
+
+
+def publish_generation_advance(sender: Any, release: Any, **kwargs: Any) -> None:
+    """``release_publishing`` listener (inside the publish transaction): advance the publish
+    generation that tells whether the read replica has this release yet (apps.core.replica)."""
+    replica.generation_advance(name=replica.PUBLISH)

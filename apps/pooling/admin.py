@@ -23,13 +23,15 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.benefits.models import Province
 from apps.core.admin import AddThroughServiceMixin, MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, scoped_province
+from apps.core.detail import OPTIONAL, REQUIRED, Action, DetailActionsMixin
 from apps.core.errors import DomainError
+from apps.core.forms import LARGE_AMOUNT_FEN, YuanField
 from apps.core.money import format_yuan
 from apps.core.permissions import reads_money
 
@@ -157,44 +159,156 @@ def fund_chart(rows: list[dict[str, Any]], *, width: int = 720, bar: int = 18) -
     }
 
 
+class AccountChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Accounts by name, each with what it can still pay (balance + overdraft limit − debits
+    waiting for approval), so the maker sees the debited account's available balance."""
+
+    available: dict[int, int | None] = {}
+
+    def label_from_instance(self, obj: FundAccount) -> str:
+        available = self.available.get(obj.pk)
+        if available is None:
+            return str(obj)
+        return gettext("%(account)s — available %(amount)s") % {"account": obj, "amount": format_yuan(available)}
+
+
 class TransferProposeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A maker's proposal: accounts she may name, the amount in yuan (元), parsed exactly into
+    fen; more than the debited account can pay is refused here and again by the service
+    (409 insufficient_funds); ¥1,000,000.00 or more asks a second, explicit confirmation."""
+
+    from_account = AccountChoiceField(FundAccount.objects.none(), label=_("Debit account (pays)"))
+    to_account = AccountChoiceField(FundAccount.objects.none(), label=_("Credit account (receives)"))
+    amount_fen = YuanField(min_fen=1, label=_("Amount (元)"), help_text=_("In yuan with at most two decimals, e.g. 1234.56."))
+    memo = forms.CharField(max_length=255, required=False, label=_("Memo"))
+    confirm_large = forms.BooleanField(required=False, widget=forms.HiddenInput, label=_("I confirm this large amount"))
+
     class Meta:
         model = Transfer
         fields = ["from_account", "to_account", "amount_fen", "memo"]
 
+    user: Any = None
 
-def _act(request: HttpRequest, queryset: QuerySet[Transfer], verb: str, action: Any) -> None:
-    for transfer in queryset:
-        try:
-            action(transfer)
-            messages.success(request, f"transfer #{transfer.pk}: {verb}")
-        except DomainError as exc:
-            messages.error(request, f"transfer #{transfer.pk}: {exc.detail} ({exc.code})")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accounts = selectors.proposable_accounts(user=self.user)
+        available = selectors.available_by_account(accounts=accounts)
+        for name in ("from_account", "to_account"):
+            field = self.fields[name]
+            field.queryset = accounts  # type: ignore[attr-defined]
+            field.available = available if name == "from_account" else {}  # type: ignore[attr-defined]
+        self.available = available
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        debit, amount = data.get("from_account"), data.get("amount_fen")
+        if debit is None or amount is None:
+            return data
+        available = self.available.get(debit.pk)
+        if available is not None and amount > available:
+            self.add_error(
+                "amount_fen",
+                gettext("%(account)s can pay %(available)s; %(amount)s is more.")
+                % {"account": debit, "available": format_yuan(max(available, 0)), "amount": format_yuan(amount)},
+            )
+        elif amount >= LARGE_AMOUNT_FEN and not data.get("confirm_large"):
+            # The second step: the same form again, with the box to tick now shown.
+            self.fields["confirm_large"].widget = forms.CheckboxInput(attrs={"id": "id_confirm_large"})
+            self.add_error(
+                "confirm_large",
+                gettext("%(amount)s is ¥1,000,000.00 or more: check the accounts and the amount, tick the box and save again.")
+                % {"amount": format_yuan(amount)},
+            )
+        return data
+
+
+TRANSFER_DETAIL_FIELDS = (
+    "number",
+    "state_shown",
+    "from_account",
+    "to_account",
+    "amount",
+    "memo",
+    "proposed_by",
+    "created_at",
+    "approved_by",
+    "posted_at",
+    "closed_by",
+    "closed_at",
+    "reason",
+    "reverses_link",
+    "reversals_shown",
+    "debit_available",
+)
 
 
 @admin.register(Transfer)
-class TransferAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
-    list_display = ["id", "state", "from_account", "to_account", "amount", "memo", "proposed_by", "approved_by", "created_at"]
+class TransferAdmin(DetailActionsMixin, MoneyReadersAdmin, PortalHistoryAdmin):
+    """Transfers: the list, the maker's proposal form (yuan) and each transfer's detail page with
+    its timeline and the buttons this user may use (approve, reject, void, reverse), each behind a
+    confirmation step (``apps.core.detail``). No bulk workflow actions: every yuan is confirmed
+    on its own page."""
+
+    list_display = ["number", "state_shown", "from_account", "to_account", "amount", "memo_short", "proposed_by"]
+    list_display_links = ["number"]
+    date_hierarchy = "created_at"
     list_filter = ["state", "from_account__province", "from_account__kind"]
     search_fields = ["memo", "idempotency_key"]
-    actions = ["approve", "reject", "void"]
-    list_select_related = ["from_account", "to_account", "proposed_by", "approved_by"]
+    actions = None
+    list_select_related = ["from_account", "to_account", "proposed_by"]
     # as selectors.transfers_visible_to: transfers debiting or crediting the province
     province_fields = ("from_account__province__code", "to_account__province__code")
 
-    @admin.display(description="amount", ordering="amount_fen")
+    @admin.display(description=_("transfer"), ordering="id")
+    def number(self, obj: Transfer) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_shown(self, obj: Transfer) -> str:
+        return str(obj.get_state_display())
+
+    @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Transfer) -> str:
-        return format_yuan(obj.amount_fen)
+        return format_html('<span class="money" style="white-space:nowrap">{}</span>', format_yuan(obj.amount_fen))
+
+    @admin.display(description=_("memo"))
+    def memo_short(self, obj: Transfer) -> str:
+        return obj.memo if len(obj.memo) <= 40 else obj.memo[:39] + "…"
+
+    @admin.display(description=_("reverses"))
+    def reverses_link(self, obj: Transfer) -> str:
+        if obj.reverses_id is None:
+            return "—"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:pooling_transfer_change", args=[obj.reverses_id]), obj.reverses_id)
+
+    @admin.display(description=_("reversed by"))
+    def reversals_shown(self, obj: Transfer) -> str:
+        links = [
+            format_html('<a href="{}">#{} ({})</a>', reverse("admin:pooling_transfer_change", args=[r.pk]), r.pk, r.get_state_display())
+            for r in obj.reversals.order_by("pk")
+        ]
+        return format_html_join(", ", "{}", ((link,) for link in links)) if links else "—"
+
+    @admin.display(description=_("debit account can still pay"))
+    def debit_available(self, obj: Transfer) -> str:
+        available = selectors.account_available_fen(account=obj.from_account)
+        return gettext("no limit (external account)") if available is None else format_yuan(available)
+
+    def get_fields(self, request: HttpRequest, obj: Transfer | None = None) -> Any:
+        return TRANSFER_DETAIL_FIELDS if obj is not None else ["from_account", "to_account", "amount_fen", "memo", "confirm_large"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Transfer | None = None) -> Any:
+        return TRANSFER_DETAIL_FIELDS if obj is not None else []
 
     def get_form(self, request: HttpRequest, obj: Transfer | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
-            kwargs["form"] = TransferProposeForm
+            kwargs["form"] = type("TransferProposeFormFor", (TransferProposeForm,), {"user": request.user})
+            kwargs["fields"] = ["from_account", "to_account", "amount_fen", "memo", "confirm_large"]
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Transfer | None = None) -> Any:
-        if obj is not None:
-            return [f.name for f in Transfer._meta.concrete_fields]
-        return []
+    def has_change_permission(self, request: HttpRequest, obj: Transfer | None = None) -> bool:
+        # A transfer's fields never change by hand: its page is read-only, its buttons run the workflow.
+        return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Transfer | None = None) -> bool:
         return False
@@ -219,17 +333,64 @@ class TransferAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             messages.error(request, f"{exc.detail} ({exc.code})")
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description="Approve and post (finance checker of the debited province)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
-        _act(request, queryset, "posted", lambda t: services.transfer_approve(transfer=t, approver=request.user))
+    def response_add(self, request: HttpRequest, obj: Transfer, post_url_continue: str | None = None) -> HttpResponse:
+        """After a proposal, its own page (where its timeline starts and a checker will approve it)."""
+        messages.success(
+            request, gettext("Transfer %(transfer)s proposed; a checker approves it on this page.") % {"transfer": f"#{obj.pk}"}
+        )
+        return HttpResponseRedirect(reverse("admin:pooling_transfer_change", args=[obj.pk]))
 
-    @admin.action(description="Reject")
-    def reject(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
-        _act(request, queryset, "rejected", lambda t: services.transfer_reject(transfer=t, user=request.user, reason="rejected in admin"))
+    def detail_summary(self, request: HttpRequest, obj: Transfer) -> list[tuple[Any, Any]]:
+        return [
+            (_("transfer"), f"#{obj.pk}"),
+            (_("state"), obj.get_state_display()),
+            (_("debit account (pays)"), obj.from_account),
+            (_("credit account (receives)"), obj.to_account),
+            (_("amount"), format_yuan(obj.amount_fen)),
+            (_("memo"), obj.memo or "—"),
+            (_("proposed by"), obj.proposed_by),
+            (_("debit account can still pay"), self.debit_available(obj)),
+        ]
 
-    @admin.action(description="Void (before posting)")
-    def void(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
-        _act(request, queryset, "voided", lambda t: services.transfer_void(transfer=t, user=request.user, reason="voided in admin"))
+    def detail_actions(self, request: HttpRequest, obj: Transfer) -> list[Action]:
+        user = request.user
+        offered = {
+            "approve": Action(
+                "approve",
+                _("Approve and post"),
+                lambda reason: services.transfer_approve(transfer=obj, approver=user, reason=reason),
+                reason=OPTIONAL,
+                explain=_("Both ledger entries are written now; a posted transfer is undone only by a reversing transfer."),
+                done=_("approved and posted"),
+            ),
+            "reject": Action(
+                "reject",
+                _("Reject"),
+                lambda reason: services.transfer_reject(transfer=obj, user=user, reason=reason),
+                reason=REQUIRED,
+                danger=True,
+                explain=_("The proposal ends here; the proposer reads your reason."),
+                done=_("rejected"),
+            ),
+            "void": Action(
+                "void",
+                _("Void"),
+                lambda reason: services.transfer_void(transfer=obj, user=user, reason=reason),
+                reason=REQUIRED,
+                danger=True,
+                explain=_("The proposal is cancelled before it is posted."),
+                done=_("voided"),
+            ),
+            "reverse": Action(
+                "reverse",
+                _("Propose a reversal"),
+                lambda reason: services.transfer_reverse(transfer=obj, user=user, reason=reason),
+                reason=REQUIRED,
+                explain=_("A transfer of the same amount in the other direction is proposed; a checker approves it."),
+                done=_("reversal proposed"),
+            ),
+        }
+        return [offered[name] for name in services.transfer_actions_for(transfer=obj, user=user)]
 
 
 @admin.register(LedgerEntry)
@@ -402,9 +563,9 @@ class AdjustmentRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         "state",
         "rule",
         "parameters",
-        "contributions_fen",
-        "pot_fen",
-        "allocations_fen",
+        "contributions",
+        "pot",
+        "allocations",
         "job",
         "created_at",
     )

@@ -156,7 +156,8 @@ class Transfer(models.Model):
         indexes = [models.Index(fields=["state", "from_account"])]
 
     def __str__(self) -> str:
-        return f"transfer #{self.pk} {format_yuan(self.amount_fen)} {self.from_account_id}→{self.to_account_id} ({self.state})"
+        # Accounts by name (people read this in lists, breadcrumbs and messages), not by id.
+        return f"#{self.pk} {format_yuan(self.amount_fen)} {self.from_account} → {self.to_account} ({self.get_state_display()})"
 
     @property
     def amount_display(self) -> str:
@@ -184,7 +185,7 @@ class LedgerEntry(models.Model):
         indexes = [models.Index(fields=["account", "id", "amount_fen"], name="ledger_entry_account_id_amount")]
 
     def __str__(self) -> str:
-        return f"{self.account_id}: {format_yuan(self.amount_fen)} (transfer {self.transfer_id})"
+        return f"{self.account}: {format_yuan(self.amount_fen)} (#{self.transfer_id})"
 
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"

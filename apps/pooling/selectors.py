@@ -99,6 +99,41 @@ def pending_transfers(*, province_code: str | None = None) -> QuerySet[Transfer]
     return pending.order_by("created_at")
 
 
+def pending_debits_fen(*, account: FundAccount) -> int:
+    """Money proposed out of ``account`` and not yet posted, rejected or voided."""
+    pending = Transfer.objects.filter(from_account=account, state__in=[Transfer.State.PROPOSED, Transfer.State.APPROVED])
+    return int(pending.aggregate(total=Sum("amount_fen"))["total"] or 0)
+
+
+def account_available_fen(*, account: FundAccount) -> int | None:
+    """What ``account`` can still pay: balance + overdraft limit − debits waiting for approval.
+    None for an external account (it mirrors money outside the ledger and has no limit)."""
+    if account.kind == FundAccount.Kind.EXTERNAL:
+        return None
+    return account.balance_fen + account.overdraft_limit_fen - pending_debits_fen(account=account)
+
+
+def available_by_account(*, accounts: QuerySet[FundAccount]) -> dict[int, int | None]:
+    """account_available_fen for many accounts in two statements (form dropdowns)."""
+    rows = list(accounts.values_list("pk", "kind", "balance_fen", "overdraft_limit_fen"))
+    pending = dict(
+        Transfer.objects.filter(from_account__in=[pk for pk, *_ in rows], state__in=[Transfer.State.PROPOSED, Transfer.State.APPROVED])
+        .values("from_account")
+        .annotate(total=Sum("amount_fen"))
+        .order_by()
+        .values_list("from_account", "total")
+    )
+    return {
+        pk: None if kind == FundAccount.Kind.EXTERNAL else balance + limit - int(pending.get(pk) or 0) for pk, kind, balance, limit in rows
+    }
+
+
+def proposable_accounts(*, user: Any) -> QuerySet[FundAccount]:
+    """Accounts a maker may name in a proposal from the admin form: the accounts she sees
+    (her province's and the national fund, or all for national staff), open ones only."""
+    return accounts_visible_to(user=user).filter(closed_at__isnull=True).order_by("province__code", "kind", "id")
+
+
 def fund_flows(*, accounts: QuerySet[FundAccount], since: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Per account: balance, money in and out (posted entries since ``since``) and net flow."""
     entries = LedgerEntry.objects.filter(account__in=accounts)

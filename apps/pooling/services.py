@@ -289,6 +289,8 @@ def transfer_propose_detailed(
         existing = Transfer.objects.filter(proposed_by=proposer, idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, fingerprint, idempotency_key)
+        if not is_system_proposer(proposer):
+            _refuse_overdraft_at_proposal(from_account, amount_fen)
         transfer = Transfer(
             from_account=from_account,
             to_account=to_account,
@@ -315,6 +317,22 @@ def transfer_propose_detailed(
             reason=reason or memo,
         )
         return Proposal(transfer, True)
+
+
+def _refuse_overdraft_at_proposal(account: FundAccount, amount_fen: int) -> None:
+    """A person's proposal may not promise more than the debited account can still pay (its
+    balance and overdraft limit less what earlier proposals already claim): 409
+    ``insufficient_funds`` now rather than at approval. The account row is locked, so two
+    proposals racing for the last yuan are serialised. Processes (reconciliation, risk
+    adjustment, advances) propose what is owed and are checked at approval, as everyone is."""
+    account = FundAccount.objects.select_for_update().get(pk=account.pk)
+    available = selectors.account_available_fen(account=account)
+    if available is not None and amount_fen > available:
+        raise Conflict(
+            f"{account} can pay {format_yuan(max(available, 0))} (balance {format_yuan(account.balance_fen)}, overdraft limit "
+            f"{format_yuan(account.overdraft_limit_fen)}, less transfers waiting for approval); {format_yuan(amount_fen)} is more",
+            code="insufficient_funds",
+        )
 
 
 def transfer_propose(
@@ -369,7 +387,7 @@ def _ensure_proposed(transfer: Transfer) -> None:
         raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
 
 
-def _post(transfer: Transfer, *, user: Any) -> None:
+def _post(transfer: Transfer, *, user: Any, reason: str = "") -> None:
     """Write the two entries under both account row locks (taken in primary-key order, the
     overdraft check under them); inserting the entries moves the balances (a PostgreSQL trigger,
     the only way ``balance_fen`` changes, see migration 0005)."""
@@ -394,18 +412,19 @@ def _post(transfer: Transfer, *, user: Any) -> None:
     )
     transfer.state = State.POSTED
     transfer.posted_at = now
-    history_save(transfer, user=user, reason="posted")
-    _audit_transfer(transfer, action=AuditAction.TRANSFER_POSTED, user=user)
+    history_save(transfer, user=user, reason=f"posted: {reason}" if reason else "posted")
+    _audit_transfer(transfer, action=AuditAction.TRANSFER_POSTED, user=user, reason=reason)
 
 
 @transaction.atomic
-def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
+def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> Transfer:
     """Approve a proposed transfer and post it in the same transaction.
 
     Order of refusals: the proposer → 409 same_user_cannot_approve; not a finance_checker →
     403 permission_denied; checker of another province than the debited account's → 403
     wrong_province; a checker with a TOTP device whose request is not OTP-verified → 403
     otp_required; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
+    ``reason`` (optional) is the approver's why, kept whole on the audit event.
     """
     transfer = _lock(transfer)
     if transfer.proposed_by_id == getattr(approver, "pk", None):
@@ -420,7 +439,7 @@ def transfer_approve(*, transfer: Transfer, approver: Any) -> Transfer:
             history_save(transfer, user=approver, reason="approved")
     except IntegrityError as exc:  # the CHECK, should the comparison above ever be bypassed
         raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve") from exc
-    _post(transfer, user=approver)
+    _post(transfer, user=approver, reason=reason)
     return transfer
 
 
@@ -508,6 +527,39 @@ def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
             code="idempotency_key_conflict",
         )
     return proposal.transfer
+
+
+TRANSFER_ACTIONS = ("approve", "reject", "void", "reverse")
+
+
+def transfer_actions_for(*, transfer: Transfer, user: Any) -> list[str]:
+    """Which of approve, reject, void and reverse ``user`` may take on ``transfer`` now (Wagtail's
+    check before execute: a page offers only these). Each runs the refusal order of its action
+    up to the state check; the action checks everything again, under its locks, when it runs
+    (an overdraft is found only then)."""
+    uid = getattr(user, "pk", None)
+    allowed = []
+
+    def passes(*checks: Any) -> bool:
+        try:
+            for check in checks:
+                check()
+        except DomainError:
+            return False
+        return True
+
+    if transfer.state == State.PROPOSED:
+        if transfer.proposed_by_id != uid and passes(lambda: _require_checker_for(user, transfer.from_account)):
+            allowed += ["approve", "reject"]
+        if transfer.proposed_by_id == uid or passes(lambda: _require_checker_for(user, transfer.from_account)):
+            allowed.append("void")
+    if (
+        transfer.state == State.POSTED
+        and passes(lambda: _require_maker_for(user, transfer.to_account, transfer.from_account))
+        and not transfer.reversals.filter(state__in=REVERSAL_LIVE_STATES).exists()
+    ):
+        allowed.append("reverse")
+    return allowed
 
 
 # --- money entering the ledger -----------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.dbpool import reset_session
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -80,6 +83,38 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+
+
+def pooled_and_replicated(databases: dict[str, Any]) -> dict[str, Any]:
+    """``DB_POOL_MAX_SIZE`` > 0: every connection of this process comes from a psycopg pool of
+    that size (web processes: gunicorn's threads share it; a request holds one connection from
+    its first query to its end, so COPY, advisory locks and server-side cursors work as before,
+    and config.dbpool resets the session before the next request gets it). With
+    ``DATABASE_REPLICA_URL``, the hospital catalog API reads from that streaming replica
+    (apps.core.replica); it is never migrated."""
+    replica_url = env("DATABASE_REPLICA_URL", default="")
+    if replica_url:
+        databases["replica"] = {
+            **env.db_url_config(replica_url),
+            "ATOMIC_REQUESTS": False,
+            "CONN_MAX_AGE": databases["default"]["CONN_MAX_AGE"],
+        }
+    pool_max = env.int("DB_POOL_MAX_SIZE", default=0)
+    if pool_max > 0:
+        pool = {
+            "min_size": min(env.int("DB_POOL_MIN_SIZE", default=1), pool_max),
+            "max_size": pool_max,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),  # seconds a request waits for a connection
+            "reset": reset_session,
+        }
+        for db in databases.values():
+            db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+            db.setdefault("OPTIONS", {})["pool"] = dict(pool)
+    return databases
+
+
+DATABASES = pooled_and_replicated(DATABASES)
+DATABASE_ROUTERS = ["apps.core.replica.ReplicaRouter"]
 # Optional: `manage.py migrate` connects as the owner of the tables with these credentials while
 # web and workers use DATABASE_URL, a role that owns nothing (README "Database roles").
 MIGRATE_DATABASE_URL = env("MIGRATE_DATABASE_URL", default="")
@@ -225,6 +260,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": env("CELERY_KEY_PREFIX", default=""),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Three queues, each with workers of its own (Procfile): a month close or a 500k-row import on
+# "bulk" never holds up a notice on "notices"; everything else (sweeps, follow-ups, email) is
+# "default". A worker started without -Q consumes only "default": run one per queue, or
+# `-Q default,notices,bulk` on a single machine (make worker).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+WORKER_QUEUES = ("default", "notices", "bulk")
+CELERY_TASK_ROUTES = {
+    "notices.*": {"queue": "notices"},
+    "core.run_job": {"queue": "bulk"},  # imports, reconciliation runs, risk adjustment: the job pipeline
+    "catalog.search_index": {"queue": "bulk"},
+    "catalog.search_index_due": {"queue": "bulk"},
+    "hospitals.recheck_mappings": {"queue": "bulk"},
+}
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Notice retries further out than NOTICE_CHAIN_WINDOW, and leases of killed workers, are swept here.

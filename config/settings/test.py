@@ -16,6 +16,8 @@ CELERY_KEY_PREFIX = f"{XDIST_WORKER}:" if XDIST_WORKER else ""
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": CELERY_KEY_PREFIX}  # noqa: F405
 # Unit tests run tasks eagerly; integration tests start a real worker against REDIS_URL.
 CELERY_BROKER_URL = ""
+if "replica" in DATABASES:  # noqa: F405  (a process a test started against a real replica: never a test database of its own)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # One media folder per database, so suites run side by side (one per DATABASE_URL) never

@@ -18,14 +18,42 @@
     next.appendChild(a);
   }
 
-  function render(job) {
+  // The outcome (result in words, or the errors with their CSV link) is rendered by the server:
+  // fetched once when the job ends and put in place, then the page says the job's final state.
+  function showOutcome(job) {
     var root = $("job");
-    root.setAttribute("data-state", job.state);
+    var url = root.getAttribute("data-outcome-url");
+    var done = function () {
+      root.setAttribute("data-state", job.state);
+      if (job.state === "succeeded") linkRun(job.result || {});
+    };
+    if (!url) { done(); return; }
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var fresh = holder.querySelector("#job-outcome");
+        var old = $("job-outcome");
+        if (fresh && old) old.parentNode.replaceChild(fresh, old);
+        done();
+      })
+      .catch(done);
+  }
+
+  function render(job, previous) {
+    var root = $("job");
     root.setAttribute("data-polls", String(parseInt(root.getAttribute("data-polls") || "0", 10) + 1));
     var state = $("job-state");
-    state.textContent = job.state;
     state.className = "job-" + job.state;
-    $("job-counts").textContent = job.total ? job.done + " / " + job.total : String(job.done);
+    var labels = $("job-state-labels");
+    try { state.textContent = (labels && JSON.parse(labels.textContent)[job.state]) || job.state; } catch (e) { state.textContent = job.state; }
+    var counts = $("job-counts");
+    var unit = counts.getAttribute("data-unit");
+    counts.textContent = (job.total ? job.done + " / " + job.total : String(job.done)) + (unit ? " " + unit : "");
     var bar = $("job-progress");
     if (job.total) {
       bar.max = job.total;
@@ -35,28 +63,13 @@
       bar.max = 1;
       bar.value = 1;
     }
-    if (job.state === "succeeded") {
-      $("job-result").hidden = false;
-      $("job-result-json").textContent = JSON.stringify(job.result, null, 2);
-      linkRun(job.result || {});
-      $("job-percent").textContent = "100%";
+    if (job.state === "succeeded") $("job-percent").textContent = "100%";
+    if (FINISHED[job.state]) {
+      $("job-live").textContent = "";
+      if (previous !== job.state) showOutcome(job);
+    } else {
+      root.setAttribute("data-state", job.state);
     }
-    if (job.state === "failed") {
-      $("job-errors").hidden = false;
-      $("job-error-count").textContent = job.error_count;
-      var rows = $("job-error-rows");
-      rows.textContent = "";
-      (job.errors || []).slice(0, 200).forEach(function (e) {
-        var tr = document.createElement("tr");
-        [e.line, e.column, e.code, e.message].forEach(function (v) {
-          var td = document.createElement("td");
-          td.textContent = v === undefined || v === null ? "" : String(v);
-          tr.appendChild(td);
-        });
-        rows.appendChild(tr);
-      });
-    }
-    $("job-live").textContent = FINISHED[job.state] ? "finished" : "updating every second";
   }
 
   function start() {
@@ -72,11 +85,11 @@
           return response.json();
         })
         .then(function (job) {
-          render(job);
+          render(job, root.getAttribute("data-state"));
           if (!FINISHED[job.state]) window.setTimeout(poll, every);
         })
         .catch(function (err) {
-          $("job-live").textContent = "could not refresh (" + err.message + "); retrying";
+          $("job-live").textContent = "… (" + err.message + ")";
           window.setTimeout(poll, every * 3);
         });
     }

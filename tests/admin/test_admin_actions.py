@@ -123,9 +123,12 @@ def test_finance_role_without_province_makes_a_national_finance_user_in_admin(pr
     assert (profile.role, profile.province_code) == ("finance_checker", "")
 
 
-def test_home_page_links_the_staff_pages(provinces, catalog_admin):
+def test_home_page_links_the_staff_pages_this_role_may_open(provinces, catalog_admin):
     page = login(catalog_admin).get(reverse("admin:index")).content.decode()
-    assert all(reverse(name) in page for name in ("admin:pooling_overview", "notices:adoption", "admin:benefits_simulate"))
+    shown = {
+        name: reverse(name) in page for name in ("staff:home", "notices:adoption", "admin:pooling_overview", "admin:benefits_simulate")
+    }
+    assert shown == {"staff:home": True, "notices:adoption": True, "admin:pooling_overview": False, "admin:benefits_simulate": False}
 
 
 def test_admin_speaks_chinese_by_default_and_english_on_request(catalog_admin):

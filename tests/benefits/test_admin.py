@@ -81,11 +81,11 @@ def test_policy_drafted_in_admin_goes_through_the_service_with_history(sc_maker)
         "setting": "outpatient",
         "hospital_level": "",
         "effective_from": "2025-01-01",
-        "deductible_fen": 20_000,
+        "deductible_fen": "200.00",  # typed in yuan (元)
         "ratio_category_a": "0.6",
         "ratio_category_b": "0.5",
         "default_self_pay_ratio": "0.1",
-        "annual_cap_fen": 1_000_000,
+        "annual_cap_fen": "10,000.00",
         "cross_province_ratio_registered": "1",
         "cross_province_ratio_unregistered": "0.8",
         "note": "",
@@ -95,6 +95,7 @@ def test_policy_drafted_in_admin_goes_through_the_service_with_history(sc_maker)
 
     policy = BenefitPolicy.objects.get(scheme="resident")
     assert (response.status_code, policy.created_by, policy.history.first().history_change_reason) == (302, sc_maker, "drafted")
+    assert (policy.deductible_fen, policy.annual_cap_fen) == (20_000, 1_000_000)
 
 
 def test_simulation_page_names_reasons_in_chinese(releases, home_policy, sc_maker):

@@ -210,6 +210,30 @@ def test_an_action_that_fails_leaves_no_event(world):
     assert AuditEvent.objects.count() == before
 
 
+def test_an_approval_with_a_reason_writes_one_event_that_keeps_it_and_a_refused_overdraft_none(world):
+    people: People = world["people"]
+    provincial, external = account("provincial", SH), account("external", SH)
+    transfer = pooling.transfer_propose(
+        from_account=external, to_account=provincial, amount_fen=7_00, proposer=people.sh_maker, idempotency_key=key()
+    )
+    assert _events_of(lambda: pooling.transfer_approve(transfer=transfer, approver=people.sh_checker, reason="已核对")) == [
+        AuditAction.TRANSFER_POSTED
+    ]
+    assert AuditEvent.objects.filter(action=AuditAction.TRANSFER_POSTED, object_id=str(transfer.pk)).get().reason == "已核对"
+    too_much = provincial.balance_fen + 10_000_000_00
+    with pytest.raises(Exception):  # noqa: B017 - insufficient_funds at proposal
+        _events_of(
+            lambda: pooling.transfer_propose(
+                from_account=provincial,
+                to_account=account("national"),
+                amount_fen=too_much,
+                proposer=people.sh_maker,
+                idempotency_key=key(),
+            )
+        )
+    assert not AuditEvent.objects.filter(action=AuditAction.TRANSFER_PROPOSED, detail__amount_fen=too_much).exists()
+
+
 def test_audit_events_cannot_be_changed_or_deleted_even_with_raw_sql(world):
     event = AuditEvent.objects.first()
     assert event is not None

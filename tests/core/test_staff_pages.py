@@ -23,13 +23,33 @@ def _json_script(page: str, element_id: str) -> object:
     return json.loads(match.group(1))
 
 
-def test_staff_home_puts_the_users_own_role_first_and_lists_every_role(client):
+def test_staff_home_lists_the_pages_of_the_users_own_role_only(client):
     client.force_login(staff(Role.FINANCE_CHECKER, "310000", username="checker"))
     page = client.get("/staff/").content.decode()
-    sections = re.findall(r'id="role-([a-z_]+)"', page)
-    assert sections[0] == Role.FINANCE_CHECKER
-    assert set(sections) == {*Role.values, "common"}
+    assert re.findall(r'id="role-([a-z_]+)"', page) == [Role.FINANCE_CHECKER, "common"]
     assert "/admin/pooling/transfer/?state__exact=proposed" in page
+
+
+def test_a_catalog_role_sees_no_fund_page_in_the_header_or_on_the_staff_home(client):
+    client.force_login(staff(Role.CATALOG_ADMIN, "", username="cat-admin"))
+    pages = client.get("/staff/").content.decode() + client.get("/admin/").content.decode()
+    assert ("/admin/pooling/" in pages, "/admin/reconciliation/" in pages, "/admin/catalog/catalogrelease/" in pages) == (
+        False,
+        False,
+        True,
+    )
+
+
+def test_a_finance_role_sees_no_catalog_release_link_in_the_header(client):
+    client.force_login(staff(Role.FINANCE_MAKER, "310000", username="maker"))
+    header = client.get("/staff/").content.decode()
+    assert ("/admin/catalog/catalogrelease/" in header, "/admin/pooling/fundaccount/overview/" in header) == (False, True)
+
+
+def test_a_superuser_sees_every_roles_pages(client):
+    client.force_login(get_user_model().objects.create_superuser("root-user", password="x"))
+    page = client.get("/staff/").content.decode()
+    assert set(re.findall(r'id="role-([a-z_]+)"', page)) == {*Role.values, "common"}
 
 
 def test_staff_home_refuses_a_staff_account_without_a_role(client):

@@ -55,19 +55,19 @@ def test_upload_review_approve_publish_and_the_hospital_api_sees_the_release(sta
     page.select_option("#import-form select[name=format]", "canonical-csv")
     page.select_option("#import-form select[name=mode]", "merge")
     page.click("#import-form [type=submit]")
-    page.click("#latest-job a.button")
 
-    # The job page polls the job JSON until the job is finished.
-    page.wait_for_selector("#job[data-state=succeeded][data-polls]")
+    # The upload leads to the job page (no "queued" banner), which follows the job to its end.
+    page.wait_for_selector("#job[data-state=succeeded]")
+    assert page.inner_text("#job-counts-table .diff-added") == "1"
     assert page.inner_text("#job-percent") == "100%"
     assert Job.objects.get(kind="catalog.import").state == "succeeded"
     browser.shot("job-finished")
 
     # The review page shows the field-level change and the added item; she submits.
     page.click("#job-review-link")
-    changed_rows = page.inner_text("#changed")
-    assert "恩替卡韦分散片（新规格）" in changed_rows and "manufacturer" not in changed_rows
-    assert new["code"] in page.inner_text("#added")
+    changed_rows = " ".join(page.locator("#diff .diff-changed").all_inner_texts())
+    assert "恩替卡韦分散片（新规格）" in changed_rows and changed["manufacturer"] not in changed_rows
+    assert new["code"] in " ".join(page.locator("#diff .diff-added").all_inner_texts())
     browser.shot("review-diff")
     page.click("input[name=submit]")
     page.wait_for_selector("input[name=approve]")

@@ -21,15 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Worker:
-    """``celery -A config worker`` in a subprocess (solo pool: one process, so SIGKILL is total)."""
+    """``celery -A config worker`` in a subprocess (solo pool: one process, so SIGKILL is total),
+    consuming ``queues`` (default: every queue, as ``make worker`` does)."""
 
-    def __init__(self, env: dict[str, str], *, beat: bool = False) -> None:
+    def __init__(self, env: dict[str, str], *, beat: bool = False, queues: tuple[str, ...] = ()) -> None:
         self.env = env
         self.beat = beat
+        self.queues = queues
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = ROOT / "var" / f"test-worker-{os.getpid()}.log"
 
     def start(self) -> Worker:
+        from django.conf import settings
+
         self.log.parent.mkdir(exist_ok=True)
         celery = str(Path(sys.executable).with_name("celery"))
         self.proc = subprocess.Popen(
@@ -44,6 +48,8 @@ class Worker:
                 "info",
                 "--without-gossip",
                 "--without-mingle",
+                "-Q",
+                ",".join(self.queues or settings.WORKER_QUEUES),
                 "-n",
                 f"h6-{time.time_ns()}@%h",
                 # Embedded beat with a file scheduler: the periodic sweeps run as in production.
@@ -137,7 +143,7 @@ def start_worker(broker: str) -> Iterator[Callable[..., Worker]]:
 
     from django.conf import settings as django_settings
 
-    def start(*, beat: bool = False, **settings: Any) -> Worker:
+    def start(*, beat: bool = False, queues: tuple[str, ...] = (), **settings: Any) -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -151,7 +157,7 @@ def start_worker(broker: str) -> Iterator[Callable[..., Worker]]:
             "DJANGO_DEBUG": "false",
             **{k: str(v) for k, v in settings.items()},
         }
-        worker = Worker(env, beat=beat).start()
+        worker = Worker(env, beat=beat, queues=queues).start()
         workers.append(worker)
         return worker
 

@@ -70,12 +70,15 @@ def test_sixteen_concurrent_approvals_post_a_transfer_exactly_once(setup):
 def test_overdraft_race_posts_exactly_floor_of_balance_over_amount(setup):
     people = setup
     fund(account("provincial", SH), 100_00, people)
+    # A process proposes what is owed (a person could not propose beyond the available balance):
+    # the approvals race for the money.
+    system = services.system_proposer(name="reconciliation")
     competing = [
         services.transfer_propose(
             from_account=account("provincial", SH),
             to_account=account("national"),
             amount_fen=30_00,
-            proposer=people.sh_maker,
+            proposer=system,
             idempotency_key=key(),
         )
         for _ in range(10)
@@ -104,6 +107,25 @@ def test_concurrent_proposals_with_one_key_make_one_transfer(setup):
 
     outcomes = run_concurrently([propose] * 8)
     assert (Counter(outcomes), Transfer.objects.filter(idempotency_key="retry-1").count()) == ({"ok": 8}, 1)
+
+
+def test_concurrent_proposals_never_promise_more_than_the_available_balance(setup):
+    people = setup
+    fund(account("provincial", SH), 100_00, people)
+    outcomes = run_concurrently(
+        [
+            lambda: services.transfer_propose(
+                from_account=account("provincial", SH),
+                to_account=account("national"),
+                amount_fen=30_00,
+                proposer=people.sh_maker,
+                idempotency_key=key(),
+            )
+            for _ in range(6)
+        ]
+    )
+    assert Counter(outcomes) == {"ok": 3, "insufficient_funds": 3}
+    assert selectors.account_available_fen(account=account("provincial", SH)) == 10_00
 
 
 def test_makers_of_two_provinces_racing_to_reverse_one_transfer_make_one_reversal(setup):

@@ -136,20 +136,20 @@ def test_a_budget_added_in_admin_goes_through_the_service(client, people):
         {
             "year": 2026,
             "province": Province.objects.get(code=SC).pk,
-            "expenditure_fen": 1000,
-            "cross_regional_fen": 100,
+            "expenditure_fen": "10.00",
+            "cross_regional_fen": "1.00",
             "alert_ratio": "0.8",
         },
     )
     budget = PoolingBudget.objects.get()
-    assert (budget.updated_by, budget.alert_ratio) == (people.sc_maker, Decimal("0.8"))
+    assert (budget.updated_by, budget.alert_ratio, budget.expenditure_fen) == (people.sc_maker, Decimal("0.8"), 1000)
 
 
 def test_an_advance_policy_added_by_a_maker_is_refused_with_a_message(client, people):
     client.force_login(people.sc_maker)
     response = client.post(
         reverse("admin:pooling_advancefundpolicy_add"),
-        {"province": Province.objects.get(code=SC).pk, "threshold_fen": 1, "target_fen": 2},
+        {"province": Province.objects.get(code=SC).pk, "threshold_fen": "0.01", "target_fen": "0.02"},
         follow=True,
     )
     assert (AdvanceFundPolicy.objects.exists(), "permission_denied" in response.content.decode()) == (False, True)

@@ -119,8 +119,26 @@ def test_amount_must_be_positive(people, sh_fund):
     assert err.value.errors[0]["field"] == "amount_fen"
 
 
+def test_a_persons_proposal_beyond_the_available_balance_is_refused_at_proposal(people, sh_fund):
+    with pytest.raises(Conflict) as err:
+        propose(people, amount=100_01)
+    assert (err.value.code, Transfer.objects.filter(amount_fen=100_01).exists()) == ("insufficient_funds", False)
+
+
+def test_debits_waiting_for_approval_count_against_the_available_balance(people, sh_fund):
+    propose(people, amount=60_00)
+    with pytest.raises(Conflict) as err:
+        propose(people, amount=40_01)
+    assert (err.value.code, selectors.account_available_fen(account=sh_fund)) == ("insufficient_funds", 40_00)
+
+
+def test_a_proposal_of_exactly_the_available_balance_is_accepted(people, sh_fund):
+    assert propose(people, amount=100_00).state == "proposed"
+
+
 def test_overdraft_is_refused_and_the_transfer_stays_proposed(people, sh_fund):
-    transfer = propose(people, amount=100_01)
+    # A process (reconciliation, risk adjustment) proposes what is owed; approval checks the balance.
+    transfer = propose(people, amount=100_01, proposer=services.system_proposer(name="reconciliation"))
     with pytest.raises(Conflict) as err:
         services.transfer_approve(transfer=transfer, approver=people.sh_checker)
     transfer.refresh_from_db()

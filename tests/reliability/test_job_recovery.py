@@ -50,7 +50,7 @@ def test_recovering_an_orphaned_job_queues_it_again_and_counts_the_requeue(broke
     assert jobs_recover() == [job.pk]
     job.refresh_from_db()
     assert (job.state, job.params["requeued"]) == ("queued", 1)
-    assert redis.Redis.from_url(broker).llen(broker_key("celery")) == 1  # no worker here: the message waits
+    assert redis.Redis.from_url(broker).llen(broker_key("bulk")) == 1  # no worker here: the message waits on the bulk queue
 
 
 def test_a_queued_job_is_resent_only_after_the_grace_period():

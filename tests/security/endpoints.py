@@ -262,6 +262,7 @@ PAGES: dict[tuple[str, str], Call] = {
     ("hospitals:hospital-mapping-issues", "get"): Call(lambda w: {"code": "H31010500123"}),
     ("set_language", "post"): Call(_none, lambda w: {"language": "en", "next": "/staff/"}, multipart=True),
     ("catalog:release-review", "get"): Call(_draft),
+    ("catalog:release-diff-csv", "get"): Call(_draft),
     ("catalog:release-action", "post"): Call(lambda w: {"label": w.draft.label, "action": "submit"}, lambda w: {}, multipart=True),
     ("notices:adoption", "get"): Call(_none),
     ("reconciliation:run-report", "get"): Call(_run),
@@ -269,4 +270,6 @@ PAGES: dict[tuple[str, str], Call] = {
     ("reconciliation:compliance", "get"): Call(_none, lambda w: {"period": PERIOD}),
     ("staff:home", "get"): Call(_none),
     ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
+    ("staff:job-outcome", "get"): Call(lambda w: {"pk": w.job_a}),
+    ("staff:job-errors-csv", "get"): Call(lambda w: {"pk": w.job_a}),
 }

@@ -167,6 +167,7 @@ NO_SESSION = "302 302 302 302"
 PAGE_EXPECTED: dict[tuple[str, str], str] = {
     ("catalog:release-action", "post"): "302" * 1 + " 302" * 14,  # the outcome is a message on the review page
     ("catalog:release-review", "get"): NO_SESSION + " 200" * 11,
+    ("catalog:release-diff-csv", "get"): NO_SESSION + " 200" * 11,  # the review page's diff, as a file
     ("healthz", "get"): "200" + " 200" * 14,
     ("hospitals:mapping-issues", "get"): NO_SESSION + " 200" * 11,
     ("hospitals:hospital-mapping-issues", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 200 200",
@@ -177,6 +178,9 @@ PAGE_EXPECTED: dict[tuple[str, str], str] = {
     ("set_language", "post"): "302" + " 302" * 14,
     ("staff:home", "get"): NO_SESSION + " 200" * 11,
     ("staff:job", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
+    # The job page's parts: its outcome and its errors as CSV, walled as the page is.
+    ("staff:job-outcome", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
+    ("staff:job-errors-csv", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
 }
 
 CODES = {"api_key_revoked": "401r", "wrong_province": "403w"}
@@ -248,11 +252,21 @@ def _admin_pages_without_arguments() -> Iterator[str]:
         yield reverse("admin:app_list", args=[app_label])
 
 
+DETAIL_ACTIONS = ("approve", "reject", "void", "reverse", "submit", "publish", "send_back")
+
+
 def _admin_pages_of(objects: list[Any]) -> Iterator[str]:
+    """Change and history pages, and for a record with a detail page (apps.core.detail) the
+    confirmation step of every action."""
+    from apps.core.detail import DetailActionsMixin
+
     for obj in objects:
         opts = obj._meta
         for view in ("change", "history"):
             yield reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=[obj.pk])
+        if isinstance(admin.site._registry.get(type(obj)), DetailActionsMixin):
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            yield from (f"{change}?action={name}" for name in DETAIL_ACTIONS)
 
 
 def _planted(world: World, province: str) -> list[Any]:

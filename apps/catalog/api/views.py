@@ -46,7 +46,11 @@ class ReleaseListCreateView(generics.ListAPIView[CatalogRelease]):
     def post(self, request: Request) -> Response:
         payload = ReleaseCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        release = services.release_create_draft(user=request.user, **payload.validated_data)
+        data = payload.validated_data
+        # The contract: without based_on the draft starts empty (pages default to the release in force).
+        release = services.release_create_draft(
+            user=request.user, label=data["label"], effective_from=data["effective_from"], based_on=data.get("based_on")
+        )
         return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
 
 
@@ -72,7 +76,9 @@ class _WorkflowView(APIView):
 
 class ReleaseSubmitView(_WorkflowView):
     def act(self, request: Request, release: CatalogRelease) -> CatalogRelease:
-        return services.release_submit(release=release, user=request.user)
+        # The contract predates the removal warning: automation submits what it built (the
+        # confirmation is recorded in the audit event); the review page asks people.
+        return services.release_submit(release=release, user=request.user, confirm_removals=True)
 
 
 class ReleaseApproveView(_WorkflowView):

@@ -82,6 +82,8 @@ class Source:
     encoding: str
     extra: dict[str, str] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    # item field -> value a blank cell of a new item gets (the file has no such column)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 def _header_errors(header: list[str], *, allowed: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -108,28 +110,93 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''").replace("%", "%%") + "'"
 
 
-def _csv_source(file: IO[bytes], progress: JobProgress, *, allowed: tuple[str, ...], required: tuple[str, ...]) -> tuple[Source, Staging]:
-    stream = CheckedStream(file, on_progress=progress)
+# --- "is this file in the format it was sent as?" -----------------------------------------------
+#
+# A file sent under the wrong format is one ``format`` error that names the format it looks like,
+# not a cascade of encoding or column errors. Only sure signs count: the magic bytes of a zip
+# (XLSX), an old Excel, PDF or gzip file, a JSON document's first character, or a CSV header that
+# is exactly another layout's.
+
+_MAGIC = (
+    (b"PK\x03\x04", "an XLSX workbook (a zip archive)", XLSX),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook", XLSX),
+    (b"%PDF", "a PDF document", ""),
+    (b"\x1f\x8b", "a gzip archive", ""),
+)
+
+
+def format_error(message: str) -> BulkFileRejected:
+    return BulkFileRejected(message, errors=[row_error(line=0, column="", code="format", message=message)])
+
+
+def _head(file: IO[bytes], size: int = 64) -> bytes:
+    file.seek(0)
+    head = file.read(size)
+    file.seek(0)
+    return head
+
+
+def _what_it_is(head: bytes) -> tuple[str, str] | None:
+    """(what the file is, the format to choose) when its first bytes say so."""
+    for magic, what, fmt in _MAGIC:
+        if head.startswith(magic):
+            return what, fmt
+    text = head[len(codecs.BOM_UTF8) :] if head.startswith(codecs.BOM_UTF8) else head
+    if text.lstrip()[:1] in (b"{", b"["):
+        return "a JSON document", NRDL_JSON
+    return None
+
+
+def _wrong_format(sent_as: str, what: str, fmt: str) -> BulkFileRejected:
+    hint = f"; choose the format {fmt}" if fmt else "; export the list as CSV, XLSX or JSON first"
+    return format_error(f"the file is {what}, not {sent_as}{hint}")
+
+
+def _check_text_format(file: IO[bytes], sent_as: str) -> None:
+    found = _what_it_is(_head(file))
+    if found is not None:
+        raise _wrong_format(sent_as, *found)
+
+
+def _check_header_format(header: list[str], sent_as: str) -> None:
+    """A header that is another layout's is a ``format`` error naming that layout."""
+    names = set(header)
+    for fmt, (allowed, required) in _CSV_LAYOUTS.items():
+        if fmt != sent_as and names <= set(allowed) and set(required) <= names:
+            raise format_error(f"the header is the {fmt} layout, not {sent_as}; choose the format {fmt}")
+
+
+def _csv_source(
+    file: IO[bytes], progress: JobProgress, *, sent_as: str, allowed: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[Source, Staging]:
+    _check_text_format(file, sent_as)
+    stream: CheckedStream | None = None
+    # Progress in records read (lines after the header), not bytes.
+    stream = CheckedStream(file, on_progress=lambda _bytes: progress(max((stream.newlines if stream else 0) - 1, 0)))
     header, body = stream.split_header()
-    _reject_header(_header_errors(header, allowed=allowed, required=required))
+    errors = _header_errors(header, allowed=allowed, required=required)
+    if errors:
+        _check_header_format(header, sent_as)
+    _reject_header(errors)
     staging = staging_create(table=STAGING_TABLE, columns=header)
     staging_copy_csv(staging=staging, stream=stream, body=body)
     return Source(staging=staging, fields={}, encoding=stream.encoding.label), staging
 
 
 def read_canonical_csv(file: IO[bytes], progress: JobProgress) -> Source:
-    source, staging = _csv_source(file, progress, allowed=CANONICAL_COLUMNS, required=REQUIRED)
+    source, staging = _csv_source(file, progress, sent_as=CANONICAL_CSV, allowed=CANONICAL_COLUMNS, required=REQUIRED)
     source.fields = {name: (f"s.{staging.col(name)}", name) for name in staging.columns}
     return source
 
 
 def read_nhsa_consumables_csv(file: IO[bytes], progress: JobProgress) -> Source:
-    source, staging = _csv_source(file, progress, allowed=NHSA_COLUMNS + NHSA_OPTIONAL, required=NHSA_COLUMNS)
+    source, staging = _csv_source(file, progress, sent_as=NHSA_CONSUMABLES_CSV, allowed=NHSA_COLUMNS + NHSA_OPTIONAL, required=NHSA_COLUMNS)
     fields = {}
     for item_field, column in NHSA_FIELDS.items():
         col = staging.col(column)
         if col is None:
-            fields[item_field] = (_lit(consumable_default_category()), column)
+            # A new item gets the default; in merge mode an item of the draft keeps its own.
+            source.defaults[item_field] = consumable_default_category()
         elif item_field in ("generic_name", "dosage_form"):
             # "001-支架", "01-镍钛合金": keep the words, the number is in the code already.
             fields[item_field] = (f"regexp_replace(s.{col}, '^\\s*[0-9]+\\s*[-－—]\\s*', '')", column)
@@ -166,7 +233,7 @@ def _cell(value: Any) -> str | None:
 
 
 def read_xlsx(file: IO[bytes], progress: JobProgress) -> Source:
-    header, rows = xlsx_rows(file)
+    header, rows = xlsx_rows(file, progress=progress)
     _reject_header(_header_errors(header, allowed=CANONICAL_COLUMNS, required=REQUIRED))
     staging = staging_create(table=STAGING_TABLE, columns=header)
     staging_write_rows(staging=staging, rows=_counting(rows, progress))
@@ -196,7 +263,8 @@ def _xlsx_check_archive(file: IO[bytes]) -> None:
         with zipfile.ZipFile(file) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _xlsx_refused("encoding", f"not an XLSX workbook: {exc}") from None
+        found = _what_it_is(_head(file))
+        raise (_wrong_format(XLSX, *found) if found else format_error(f"the file is not an XLSX workbook ({exc})")) from None
     finally:
         file.seek(0)
     if unpacked > limit:
@@ -205,7 +273,7 @@ def _xlsx_check_archive(file: IO[bytes]) -> None:
         )
 
 
-def xlsx_rows(file: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+def xlsx_rows(file: IO[bytes], *, progress: JobProgress | None = None) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     """Header and rows of the first sheet, within XLSX_MAX_ROWS rows and XLSX_MAX_COLUMNS
     columns. openpyxl parses the XML with defusedxml (installed): a workbook that declares
     entities (billion laughs, external entities) is refused, never expanded."""
@@ -224,7 +292,9 @@ def xlsx_rows(file: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list[Any]
         forbidden = _chain_has(exc, DefusedXmlException)
         if forbidden is not None:
             raise _xlsx_refused("xml_forbidden", f"the workbook's XML declares entities, which are refused: {forbidden!r}") from None
-        raise _xlsx_refused("encoding", f"not an XLSX workbook: {exc}") from None
+        raise format_error(f"the file is not an XLSX workbook ({exc})") from None
+    if progress is not None and sheet.max_row:
+        progress.total = max(int(sheet.max_row) - 1, 0)  # the sheet's stated size, in rows
     header = [str(c).strip() if c is not None else "" for c in first]
     while header and header[-1] == "":
         header.pop()
@@ -250,7 +320,7 @@ def xlsx_rows(file: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list[Any]
                 raise _xlsx_refused(
                     "xml_forbidden", f"the sheet's XML declares entities, which are refused: {forbidden!r}", line=number
                 ) from None
-            raise _xlsx_refused("encoding", f"the sheet is not readable after row {number}: {exc}", line=number) from None
+            raise _xlsx_refused("format", f"the sheet is not readable after row {number}: {exc}", line=number) from None
         finally:
             workbook.close()
 
@@ -469,7 +539,17 @@ def nrdl_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield index, values
 
 
+def _check_json_format(file: IO[bytes]) -> None:
+    head = _head(file)
+    found = _what_it_is(head)
+    if found is not None and found[1] != NRDL_JSON:
+        raise _wrong_format(NRDL_JSON, *found)
+    if found is None and head.strip():
+        raise format_error(f"the file is not JSON (it does not start with {{ or [), not {NRDL_JSON}; is it a CSV file?")
+
+
 def read_nrdl_json(file: IO[bytes], progress: JobProgress) -> Source:
+    _check_json_format(file)
     columns = [*NRDL_KEYS, "classification"]
     staging = staging_create(table=STAGING_TABLE, columns=columns)
     rows = ((line, [_cell(values.get(c)) for c in columns]) for line, values in nrdl_rows(file))
@@ -487,6 +567,11 @@ def read_nrdl_json(file: IO[bytes], progress: JobProgress) -> Source:
     )
     return source
 
+
+_CSV_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    CANONICAL_CSV: (CANONICAL_COLUMNS, REQUIRED),
+    NHSA_CONSUMABLES_CSV: (NHSA_COLUMNS + NHSA_OPTIONAL, NHSA_COLUMNS),
+}
 
 READERS: dict[str, Callable[[IO[bytes], JobProgress], Source]] = {
     CANONICAL_CSV: read_canonical_csv,

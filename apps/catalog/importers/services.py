@@ -28,7 +28,7 @@ from .. import search
 from ..models import CatalogRelease, ReleaseParticipant
 from ..services import ensure_draft, items_record_history, took_part
 from . import sql
-from .formats import FORMATS, READERS
+from .formats import CANONICAL_CSV, FORMATS, NHSA_CONSUMABLES_CSV, READERS
 
 MODES = ("merge", "replace")
 JOB_KIND = "catalog.import"
@@ -44,15 +44,22 @@ def _check_options(fmt: str, mode: str) -> None:
         raise ValidationFailed("bad import options", errors=errors)
 
 
-def _size(file: IO[bytes]) -> int | None:
+def _csv_records(file: IO[bytes], fmt: str) -> int | None:
+    """Records of a CSV file (lines after the header; a quoted field spanning lines counts
+    more than one), for progress in rows; None for the formats whose size shows only as
+    they are read (XLSX says its own, JSON never does)."""
+    if fmt not in (CANONICAL_CSV, NHSA_CONSUMABLES_CSV):
+        return None
     try:
         position = file.tell()
-        file.seek(0, 2)
-        size = file.tell()
+        lines, last = 0, b""
+        while chunk := file.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk
         file.seek(position)
-        return size
     except (AttributeError, OSError, ValueError):
         return None
+    return max(lines + (1 if last and not last.endswith(b"\n") else 0) - 1, 0)
 
 
 def release_import(
@@ -94,7 +101,7 @@ def _import(
     _check_options(fmt, mode)
     if user is not None:
         require_role(user, *CATALOG_EDITORS)
-    progress = JobProgress(job.pk if job else None, total=_size(file))
+    progress = JobProgress(job.pk if job else None, total=_csv_records(file, fmt))
     if on_progress is not None:
         progress.listeners.append(on_progress)
     reason = f"import {fmt} {PurePath(filename).name}".strip()
@@ -117,7 +124,7 @@ def _import(
                 raise BulkFileRejected(
                     f"{error_count} problem(s) in the file; nothing was imported", errors=errors, error_count=error_count
                 )
-            counts = sql.merge(release_id=release.pk, mode=mode)
+            counts = sql.merge(release_id=release.pk, mode=mode, source=source)
             if record_history and counts["removed"]:
                 _history(release, "-", user, reason)
             sql.apply_changes(release_id=release.pk)
@@ -127,8 +134,9 @@ def _import(
                 for change in ("+", "~"):
                     if counts["added" if change == "+" else "changed"]:
                         _history(release, change, user, reason)
-            progress(progress.total or 0, force=True)
             rows = source.staging.rows
+            progress.total = rows
+            progress(rows, force=True)
             result = {
                 "rows": rows,
                 **counts,
@@ -165,18 +173,20 @@ def import_enqueue(*, release: CatalogRelease, upload: Any, fmt: str, user: Any,
     require_role(user, *CATALOG_EDITORS)
     ensure_draft(release)
     _check_options(fmt, mode)
-    return job_enqueue(kind=JOB_KIND, user=user, params={"release": release.label, "format": fmt, "mode": mode}, upload=upload)
+    return job_enqueue(
+        kind=JOB_KIND, user=user, params={"release": release.label, "format": fmt, "mode": mode, "unit": "rows"}, upload=upload
+    )
 
 
 def import_job_handler(job: Job) -> dict[str, Any]:
-    """Run a queued import job (see ``core.jobs.job_run``): progress counts bytes read.
+    """Run a queued import job (see ``core.jobs.job_run``): progress counts the file's rows
+    (records), with a total where the format tells it in advance (CSV, XLSX).
     Re-running an import of the same file changes nothing."""
     params = job.params
     release = CatalogRelease.objects.filter(label=params["release"]).first()
     if release is None:
         raise ValidationFailed(f"release {params['release']} no longer exists")
-    if default_storage.exists(params["path"]):
-        job_progress(job=job, done=0, total=default_storage.size(params["path"]))
+    job_progress(job=job, done=0)
     with default_storage.open(params["path"], "rb") as file:
         return release_import(
             release=release,

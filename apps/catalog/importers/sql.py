@@ -139,10 +139,16 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
     def c(name: str) -> str:
         return _lit(col[name])
 
-    q = [
+    # merge: a blank cell of an item the draft already has keeps the draft's value (see merge),
+    # so only new items must bring their name and category; a format's default fills a blank too.
+    in_draft = f"EXISTS (SELECT 1 FROM catalog_catalogitem i WHERE i.release_id = {int(release_id)} AND i.code = import_items.code)"
+    q = [f"SELECT line, {c('code')}, 'missing_field', 'code is required' FROM import_items WHERE code = ''"]
+    q.extend(
         f"SELECT line, {c(name)}, 'missing_field', '{name} is required' FROM import_items WHERE {name} = ''"
-        for name in ("code", "name", "category")
-    ]
+        + (f" AND NOT {in_draft}" if mode == "merge" else "")
+        for name in ("name", "category")
+        if name not in source.defaults
+    )
     q.append(f"SELECT line, {c('code')}, 'code_format', {_format_reason_sql('code')} FROM import_items WHERE kind IS NULL AND code <> ''")
     if "kind" in source.fields:
         q.append(
@@ -186,7 +192,14 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
         "FROM import_items WHERE self_pay_ratio <> '' AND (ratio_v IS NULL OR ratio_v < 0 OR ratio_v > 1 OR ratio_v <> round(ratio_v, 4))"
     )
     present = "EXISTS (SELECT 1 FROM import_items o WHERE o.code = r.code)"
+    replaced = "SELECT n.line, n.code AS own, unnest(n.replaces) AS code FROM import_items n WHERE cardinality(n.replaces) > 0"
     if mode == "merge":
+        # A blank replaces cell keeps the draft's successor mapping: it must still hold.
+        replaced += (
+            " UNION ALL SELECT n.line, n.code, jsonb_array_elements_text(i.replaces) FROM import_items n "
+            f"JOIN catalog_catalogitem i ON i.release_id = {int(release_id)} AND i.code = n.code "
+            "WHERE cardinality(n.replaces) = 0 AND i.replaces <> '[]'::jsonb"
+        )
         present = f"({present} OR EXISTS (SELECT 1 FROM catalog_catalogitem i WHERE i.release_id = %s AND i.code = r.code))"
     q.append(
         f"SELECT line, {c('replaces')}, code, message FROM ("
@@ -197,7 +210,7 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
         f"{_format_reason_sql('r.code')} "
         "  WHEN r.code = r.own THEN r.code || ' cannot replace itself' "
         "  ELSE r.code || ' is replaced by ' || r.own || ' but is still an item of the draft' END AS message "
-        "FROM (SELECT n.line, n.code AS own, unnest(n.replaces) AS code FROM import_items n WHERE cardinality(n.replaces) > 0) r "
+        f"FROM ({replaced}) r "
         f"WHERE ({_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}') OR r.code = r.own OR {present}) AS bad"
     )
     q.extend(source.checks)
@@ -205,23 +218,63 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
 
 
 _CAST = {
-    "restriction_max_days": "max_days_v::integer",
-    "payment_standard_fen": "standard_v::bigint",
-    "self_pay_ratio": "ratio_v::numeric(5, 4)",
-    "replaces": "to_jsonb(replaces)",
-    "category_path": "CASE kind WHEN 'consumable' THEN left(code, 15) WHEN 'drug' THEN left(code, 6) ELSE '' END",
+    "restriction_max_days": "n.max_days_v::integer",
+    "payment_standard_fen": "n.standard_v::bigint",
+    "self_pay_ratio": "n.ratio_v::numeric(5, 4)",
+    "replaces": "to_jsonb(n.replaces)",
+    "category_path": "CASE n.kind WHEN 'consumable' THEN left(n.code, 15) WHEN 'drug' THEN left(n.code, 6) ELSE '' END",
 }
+# Fields an item gets from its code, never from a cell.
+_DERIVED = ("kind", "category_path")
 
 
-def merge(*, release_id: int, mode: str) -> dict[str, int]:
+def _blank(name: str) -> str:
+    """The file left this field of a row empty (a blank cell, a missing key or column)."""
+    return "cardinality(n.replaces) = 0" if name == "replaces" else f"n.{name} = ''"
+
+
+def _empty(name: str) -> str:
+    """The draft's item has nothing in this field (so keeping it keeps nothing)."""
+    if name == "replaces":
+        return "i.replaces = '[]'::jsonb"
+    if name in ("restriction_max_days", "payment_standard_fen", "self_pay_ratio"):
+        return f"i.{name} IS NULL"
+    return f"i.{name} = ''"
+
+
+def merge(*, release_id: int, mode: str, source: Source) -> dict[str, int]:
     """Compare ``import_items`` with the draft into ``import_changes`` (code, change: + ~ -).
     Rows equal to the draft's are left out, so a re-import changes nothing; with
-    ``mode='replace'`` codes of the draft missing from the file are '-'."""
-    values = ", ".join(f"{_CAST.get(name, name)} AS {name}" for name in ITEM_CONTENT_FIELDS)
+    ``mode='replace'`` codes of the draft missing from the file are '-'.
+
+    ``mode='merge'``: a blank cell (or a column or JSON key the file does not have) of an item
+    the draft already has keeps the draft's value; a blank cell of a new item is empty (or the
+    format's default, e.g. the consumables list's payment category). ``kept_blank`` counts the
+    blank cells of the file that kept a non-empty value, ``kept_blank_items`` their items.
+    ``mode='replace'``: the draft becomes the file, blank cells included.
+    """
+    merging = mode == "merge"
+    file_fields = set(source.fields)
+    values, kept = [], []
+    for name in ITEM_CONTENT_FIELDS:
+        value = _CAST.get(name, f"n.{name}")
+        if name in source.defaults and name not in _DERIVED:
+            default = "'" + source.defaults[name].replace("'", "''") + "'"
+            value = f"CASE WHEN {_blank(name)} THEN {default} ELSE {value} END"
+        if merging and name not in _DERIVED:
+            value = f"CASE WHEN i.id IS NOT NULL AND {_blank(name)} THEN i.{name} ELSE {value} END"
+            if name in file_fields:
+                kept.append(f"(i.id IS NOT NULL AND {_blank(name)} AND NOT ({_empty(name)}))::int")
+        values.append(f"{value} AS {name}")
+    kept_sql = " + ".join(kept) if kept else "0"
+    join = f"LEFT JOIN catalog_catalogitem i ON i.release_id = {int(release_id)} AND i.code = n.code" if merging else ""
     current = ", ".join(f"i.{name}" for name in ITEM_CONTENT_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_new")
-        cursor.execute(f"CREATE TEMP TABLE import_new ON COMMIT DROP AS SELECT code, {values} FROM import_items")
+        cursor.execute(
+            f"CREATE TEMP TABLE import_new ON COMMIT DROP AS SELECT n.code, {', '.join(values)}, "
+            f"{kept_sql if merging else '0'} AS kept_blank FROM import_items n {join}"
+        )
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_changes")
         new_row = ", ".join(f"n.{name}" for name in ITEM_CONTENT_FIELDS)
         cursor.execute(
@@ -239,7 +292,15 @@ def merge(*, release_id: int, mode: str) -> dict[str, int]:
             )
         cursor.execute("SELECT change, count(*) FROM import_changes GROUP BY change")
         counts = {change: int(n) for change, n in cursor.fetchall()}
-    return {"added": counts.get("+", 0), "changed": counts.get("~", 0), "removed": counts.get("-", 0)}
+        cursor.execute("SELECT coalesce(sum(kept_blank), 0), count(*) FILTER (WHERE kept_blank > 0) FROM import_new")
+        kept_cells, kept_items = cursor.fetchone()
+    return {
+        "added": counts.get("+", 0),
+        "changed": counts.get("~", 0),
+        "removed": counts.get("-", 0),
+        "kept_blank": int(kept_cells),
+        "kept_blank_items": int(kept_items),
+    }
 
 
 def apply_changes(*, release_id: int) -> None:

@@ -25,6 +25,7 @@ from apps.catalog.api.search import Q_PARAMETER, search_response, wants_search
 from apps.catalog.models import CANONICAL_COLUMNS, CatalogItem, ItemKind, PaymentCategory
 from apps.core.api.pagination import CodeCursorPagination
 from apps.core.api.permissions import IsHospitalOrStaff
+from apps.core.api.replica import ReplicaReadsMixin
 from apps.core.codes import normalise_code
 from apps.core.errors import NotFound, ValidationFailed
 from apps.hospitals import selectors
@@ -249,7 +250,7 @@ class ReleaseCursorPagination(CodeCursorPagination):
     responses={200: ManifestSerializer(many=True), 400: error_response(400, "validation_error", "the request is not valid"), **AUTH_ERRORS},
     tags=["catalog (hospitals)"],
 )
-class PublishedReleaseListView(generics.ListAPIView[Any]):
+class PublishedReleaseListView(ReplicaReadsMixin, generics.ListAPIView[Any]):
     permission_classes = [IsHospitalOrStaff]
     serializer_class = ManifestSerializer
     pagination_class = ReleaseCursorPagination
@@ -301,7 +302,7 @@ class PublishedReleaseListView(generics.ListAPIView[Any]):
     },
     tags=["catalog (hospitals)"],
 )
-class ReleaseManifestView(APIView):
+class ReleaseManifestView(ReplicaReadsMixin, APIView):
     """A published release is immutable, so its ETag never changes; the check costs at most one
     query (none once the manifest is cached)."""
 
@@ -338,7 +339,7 @@ class ReleaseManifestView(APIView):
     },
     tags=["catalog (hospitals)"],
 )
-class ReleaseItemsView(generics.ListAPIView[CatalogItem]):
+class ReleaseItemsView(ReplicaReadsMixin, generics.ListAPIView[CatalogItem]):
     """Each page is one query on (release, code) whatever its size."""
 
     permission_classes = [IsHospitalOrStaff]
@@ -401,7 +402,7 @@ class GzipRenderer(BaseRenderer):
         return JSONRenderer().render(data)  # only error bodies reach a renderer
 
 
-class _ExportView(APIView):
+class _ExportView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
     renderer_classes = [JSONRenderer, GzipRenderer]
     fmt = ""
@@ -462,7 +463,7 @@ class ExportJsonlView(_ExportView):
     },
     tags=["catalog (hospitals)"],
 )
-class ReleaseDiffView(APIView):
+class ReleaseDiffView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
 
     def get(self, request: Request, label: str) -> Response:
@@ -519,7 +520,7 @@ class ReleaseDiffView(APIView):
     },
     tags=["catalog (hospitals)"],
 )
-class ItemLookupView(APIView):
+class ItemLookupView(ReplicaReadsMixin, APIView):
     permission_classes = [IsHospitalOrStaff]
 
     def get(self, request: Request, code: str) -> Response:

@@ -15,6 +15,17 @@ class Command(BaseCommand):
         for username, role, province in DEMO_USERS:
             where = f" @{province}" if province else ""
             self.stdout.write(f"  {username} / {DEMO_PASSWORD}   ({role}{where})")
+        base = "http://127.0.0.1:8000"
+        self.stdout.write(f"Staff home (every page by role): {base}/staff/")
+        self.stdout.write(f"API documentation (works offline): {base}/api/docs/")
+        key = users.get("hospital_key")
+        if key:
+            self.stdout.write(f"Hospital API key of H31010100001 (shown once, a new one each run): {key}")
+            self.stdout.write(f'  try: curl -H "Authorization: Api-Key {key}" {base}/api/v1/catalog/releases/?in_force_on=2026-06-01')
+        self.stdout.write(
+            "  more keys: python -m config.embedded_db issue_api_key H31010100001 "
+            "(or admin > Hospitals > API keys); a hospital sends them as 'Authorization: Api-Key <key>'"
+        )
         run = users.get("reconciliation_run")
         if run is not None:
             # Finance staff and auditors read it; sh_finance_maker sees the pairs with Shanghai.

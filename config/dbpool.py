@@ -1,0 +1,17 @@
+"""What a pooled connection forgets before the next request borrows it (settings: DB_POOL_MAX_SIZE).
+
+A request keeps its connection from its first query to its end, so session features work inside
+it (COPY, advisory locks, server-side cursors, temporary staging tables). What a request left in
+the session must not reach the next one: a session advisory lock it did not release (the job
+runner's lock is released by its ``finally``, but a killed request would keep it held by an idle
+pooled connection), and temporary tables. psycopg_pool calls this outside any transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def reset_session(connection: Any) -> None:
+    connection.execute("SELECT pg_advisory_unlock_all()")
+    connection.execute("DISCARD TEMP")

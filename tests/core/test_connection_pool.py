@@ -1,0 +1,42 @@
+"""A pooled connection (DB_POOL_MAX_SIZE; psycopg_pool with config.dbpool.reset_session): what a
+borrower left in the server session is gone for the next borrower of the same session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from psycopg_pool import ConnectionPool
+
+from config.dbpool import reset_session
+
+pytestmark = pytest.mark.django_db  # for the test database's name; the pool opens its own sessions
+
+
+@pytest.fixture
+def pool() -> Iterator[ConnectionPool[Any]]:
+    """A pool of one on the test database: every borrow gets the same server session."""
+    params = {k: v for k, v in connection.get_connection_params().items() if k in ("dbname", "user", "password", "host", "port")}
+    with ConnectionPool(kwargs={**params, "autocommit": True}, min_size=1, max_size=1, reset=reset_session, timeout=10) as p:
+        yield p
+
+
+def test_a_session_advisory_lock_is_gone_for_the_next_borrower(pool: ConnectionPool[Any]) -> None:
+    with pool.connection() as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        conn.execute("SELECT pg_advisory_lock(7311, 99)")
+        held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    with pool.connection() as conn:
+        again = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        after = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    assert (again == pid, held, after) == (True, 1, 0)
+
+
+def test_a_temporary_table_is_gone_for_the_next_borrower(pool: ConnectionPool[Any]) -> None:
+    with pool.connection() as conn:
+        conn.execute("CREATE TEMPORARY TABLE pool_left_over (x int)")
+    with pool.connection() as conn:
+        gone = conn.execute("SELECT to_regclass('pg_temp.pool_left_over') IS NULL").fetchone()[0]  # type: ignore[index]
+    assert gone
