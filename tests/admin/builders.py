@@ -193,7 +193,8 @@ BUILDERS: dict[str, Callable[[World], Any] | None] = {
     ),
     "pooling.poolingmodelchange": lambda w: pooling.unification_propose(province=w.province(), user=w.maker(), reason="统收统支"),
     # reconciliation
-    "reconciliation.settlementbatch": NATIONAL,
+    # a batch is the province's whose rows it holds (issue 18)
+    "reconciliation.settlementbatch": lambda w: SettlementBatch.objects.create(period="2025-01", side="home", province=OTHER, rows=1),
     "reconciliation.reconciliationrun": NATIONAL,
     "reconciliation.settlementrecord": _settlement,
     "reconciliation.discrepancy": lambda w: Discrepancy.objects.create(
