@@ -467,6 +467,7 @@ def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> 
                 str(AuditAction.TRANSFER_POSTED),
                 now,
                 reason,
+                str(State.POSTED.label),
             ],
         )
         outcome, state, balance_fen, limit_fen, account_name, wanted = cursor.fetchone()

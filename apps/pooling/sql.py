@@ -35,4 +35,4 @@ STATEMENT_OPENING_SQL = (
 # entries, the history rows and the audit event. Returns (outcome, state seen, balance seen,
 # overdraft limit seen, debited account's name, province whose checkers approve it); outcome is
 # 'posted' or the refusal's error code.
-APPROVE_AND_POST_SQL = "SELECT * FROM pooling_approve_and_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+APPROVE_AND_POST_SQL = "SELECT * FROM pooling_approve_and_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"

@@ -95,6 +95,7 @@ def test_overdraft_race_posts_exactly_floor_of_balance_over_amount(setup):
 
 def test_concurrent_proposals_with_one_key_make_one_transfer(setup):
     people = setup
+    fund(account("provincial", SH), 100_00, people)
 
     def propose() -> None:
         services.transfer_propose(

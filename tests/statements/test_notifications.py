@@ -107,6 +107,10 @@ def test_a_transfer_approved_before_the_mail_is_written_mails_nobody(addressed, 
 def test_a_national_fund_debit_reaches_national_checkers_only(addressed, django_capture_on_commit_callbacks):
     national_maker = staff(Role.FINANCE_MAKER, "", username="nat-maker")
     mailed(staff(Role.FINANCE_CHECKER, "", username="nat-checker"), "nat-checker@example.org")
+    # The national fund must hold what it proposes to pay (a person's proposal is checked at once).
+    income = _propose(addressed, amount_fen=10_00)
+    pooling.transfer_approve(transfer=income, approver=addressed.sh_checker)
+    OutgoingEmail.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
         pooling.transfer_propose(
             from_account=account("national"),

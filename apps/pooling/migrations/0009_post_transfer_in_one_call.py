@@ -40,7 +40,8 @@ CREATE OR REPLACE FUNCTION pooling_approve_and_post(
     p_otp_verified boolean,
     p_action text,
     p_at timestamptz,
-    p_reason text DEFAULT ''
+    p_reason text DEFAULT '',
+    p_posted_label text DEFAULT 'posted'
 ) RETURNS TABLE (outcome text, seen_state text, seen_balance_fen bigint, seen_limit_fen bigint, account_name text, wanted_province text)
 LANGUAGE plpgsql SET search_path = {path} AS $$
 DECLARE
@@ -48,6 +49,7 @@ DECLARE
     debit pooling_fundaccount%ROWTYPE;
     debit_province text;
     credit_province text;
+    credit_name text;
     wanted text;
 BEGIN
     -- The refusals in services.transfer_approve's order; the permission facts that depend on the
@@ -94,6 +96,7 @@ BEGIN
     END IF;
     SELECT p.code INTO credit_province FROM pooling_fundaccount a JOIN benefits_province p ON p.id = a.province_id
      WHERE a.id = t.to_account_id;
+    SELECT a.name INTO credit_name FROM pooling_fundaccount a WHERE a.id = t.to_account_id;
 
     UPDATE pooling_transfer SET state = 'approved', approved_by_id = p_approver, approved_at = p_at WHERE id = t.id;
     INSERT INTO pooling_historicaltransfer (
@@ -125,7 +128,8 @@ BEGIN
     INSERT INTO core_auditevent (occurred_at, actor_id, actor_label, action, object_type, object_id, object_repr,
                                  province_code, reason, detail)
     VALUES (p_at, p_approver, p_approver_label, p_action, 'pooling.transfer', t.id::text,
-            left(format('transfer #%s %s %s→%s (posted)', t.id, pooling_money_text(t.amount_fen), t.from_account_id, t.to_account_id), 200),
+            -- Transfer.__str__ (accounts by name, the state's label in the caller's language).
+            left(format('#%s %s %s → %s (%s)', t.id, pooling_money_text(t.amount_fen), debit.name, credit_name, p_posted_label), 200),
             COALESCE(debit_province, ''), p_reason,
             jsonb_build_object('amount_fen', t.amount_fen, 'from_account', t.from_account_id, 'to_account', t.to_account_id,
                                'from_province', COALESCE(debit_province, ''), 'to_province', COALESCE(credit_province, ''),
@@ -136,7 +140,7 @@ END $$;
 """
 
 BACKWARDS_SQL = r"""
-DROP FUNCTION IF EXISTS pooling_approve_and_post(bigint, integer, text, boolean, boolean, text, text, boolean, text, timestamptz, text);
+DROP FUNCTION IF EXISTS pooling_approve_and_post(bigint, integer, text, boolean, boolean, text, text, boolean, text, timestamptz, text, text);
 DROP FUNCTION IF EXISTS pooling_money_text(bigint);
 """
 
