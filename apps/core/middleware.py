@@ -24,5 +24,8 @@ class RefuseNulBytesMiddleware:
             errors = [{"field": name.replace("\x00", "\\0"), "code": "invalid", "message": detail} for name in bad]
             if request.path.startswith("/api/"):
                 return JsonResponse({"code": "validation_error", "detail": detail, "errors": errors}, status=400)
+            if request.path.startswith("/fhir/"):  # the facade answers FHIR's error shape
+                outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": detail}]}
+                return JsonResponse(outcome, status=400, content_type="application/fhir+json")
             return HttpResponse(detail, status=400, content_type="text/plain; charset=utf-8")
         return self.get_response(request)  # type: ignore[no-any-return]

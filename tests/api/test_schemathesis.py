@@ -12,6 +12,7 @@ endpoint registered, then read, patched, tested, rotated and deleted)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -133,6 +134,9 @@ STATE_REFUSALS = {
     "unique": "the value (a release label) is taken by an object made earlier in the run",
     "no_release_in_force": "no published release is in force on the date asked",
     "no_benefit_policy": "the home province has no approved policy for that scheme and setting on that date",
+    "not_allowed": "a field allowed only with another's value (amount_fen with agreed_amount): no OpenAPI 3.0 keyword short of oneOf",
+    "null_characters_not_allowed": "PostgreSQL text cannot hold NUL: a NUL in any string is refused (API.md), no JSON Schema keyword says so",
+    "range_too_long": "a limit across two parameters (a statement's to - from <= 366 days) has no OpenAPI keyword",
 }
 
 
@@ -155,7 +159,12 @@ def _state_refusal(context: Any, failure: Any, case: Any, response: Any) -> bool
         return True
     try:
         body = response.json()
-        codes = {error.get("code") for error in body.get("errors", [])} or {body.get("code")}
+        if body.get("resourceType") == "OperationOutcome":  # FHIR's error shape (a NUL in the query)
+            codes = {"null_characters_not_allowed"} if "NUL" in json.dumps(body) else {"fhir"}
+        elif body.get("detail") == "NUL characters are not accepted":  # core.middleware, for query strings
+            codes = {"null_characters_not_allowed"}
+        else:
+            codes = {error.get("code") for error in body.get("errors", [])} or {body.get("code")}
     except (ValueError, AttributeError):
         return True
     return not codes or not codes <= set(STATE_REFUSALS)

@@ -30,7 +30,7 @@ def test_review_page_buttons_run_the_workflow(client, catalog_admin, reviewer):
     client.force_login(catalog_admin)
     response = client.post("/catalog/releases/b/publish/", follow=True)
     assert CatalogRelease.objects.get(label="b").status == "published"
-    assert "b：已完成" in response.content.decode(), response.content.decode()[-3000:]
+    assert "已完成（已发布）" in response.content.decode(), response.content.decode()[-3000:]
 
 
 def test_refused_action_is_shown_to_the_user(client, catalog_admin):

@@ -65,8 +65,9 @@ def test_reject_needs_a_reason(submitted, reviewer):
 
 def test_empty_draft_cannot_be_submitted(catalog_admin):
     release = draft_release(label="empty", effective_from=JAN_2025, user=catalog_admin)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict) as err:  # 409 release_empty (issue 23: a state, not the request's shape)
         services.release_submit(release=release, user=catalog_admin)
+    assert err.value.code == "release_empty"
 
 
 def test_items_of_a_release_in_review_cannot_be_edited(submitted, catalog_admin):

@@ -547,7 +547,7 @@ def test_a_temp_table_named_like_the_participants_does_not_fool_the_two_person_r
     draft = catalog_world["draft"]
     item = next(iter(draft.items.values()))
     catalog.item_put(release=draft, data={**{k: v for k, v in item.items() if k not in ("id", "release_id")}, "name": "改"}, user=editor)
-    catalog.release_submit(release=draft, user=catalog_world["admin"])
+    catalog.release_submit(release=draft, user=catalog_world["admin"], confirm_removals=True)
     refused(
         app_sql,
         "CREATE TEMP TABLE catalog_releaseparticipant (LIKE public.catalog_releaseparticipant)",

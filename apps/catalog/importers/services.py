@@ -188,7 +188,7 @@ def import_job_handler(job: Job) -> dict[str, Any]:
         raise ValidationFailed(f"release {params['release']} no longer exists")
     job_progress(job=job, done=0)
     with default_storage.open(params["path"], "rb") as file:
-        return release_import(
+        result = release_import(
             release=release,
             file=file,
             fmt=params["format"],
@@ -197,3 +197,7 @@ def import_job_handler(job: Job) -> dict[str, Any]:
             job=job,
             filename=params["filename"],
         )
+    # The final count through the job's own connection too (the progress connection cannot
+    # see a job row its caller has not committed yet, as in a request run eagerly).
+    job_progress(job=job, done=result["rows"], total=result["rows"])
+    return result

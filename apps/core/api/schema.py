@@ -156,7 +156,8 @@ class PortalAutoSchema(AutoSchema):
     def map_parsers(self) -> list[Any]:
         # Bodies are JSON (API.md); form encodings are documented only where a view chose its
         # parsers (file uploads). The defaults still parse forms, for browsers with a session.
-        if type(self.view).parser_classes is api_settings.DEFAULT_PARSER_CLASSES:
+        # By value, not identity: api_settings.reload() (override_settings) makes new lists.
+        if list(type(self.view).parser_classes) == list(api_settings.DEFAULT_PARSER_CLASSES):
             return ["application/json"]
         return list(super().map_parsers())
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.jobs import JOB_QUEUED, job_queued
-from apps.core.api.pagination import IdCursorPagination
+from apps.core.api.pagination import CURSOR_PARAMETER, PAGE_SIZE_PARAMETER, IdCursorPagination, invalid_cursor, page_size_of
 from apps.core.api.permissions import IsStaffMember, ReadsMoney
 from apps.core.errors import ValidationFailed
 from apps.core.pdf import PDF_CONTENT_TYPE, render_pdf
@@ -43,11 +43,11 @@ class DiscrepancyPagination(IdCursorPagination):
 
 def paginate_list(request: Request, rows: list[Any]) -> dict[str, Any]:
     """The list envelope over a computed list: ``cursor`` is the offset, ``page_size`` ≤ 1000."""
-    try:
-        offset = max(int(request.query_params.get("cursor", "0")), 0)
-        size = min(max(int(request.query_params.get("page_size", "100")), 1), 1000)
-    except ValueError as exc:
-        raise ValidationFailed("cursor and page_size are whole numbers") from exc
+    size = page_size_of(request)  # 1..1000, else 400 naming the parameter (core.api.pagination)
+    raw = request.query_params.get("cursor", "0") or "0"
+    if not raw.isdigit() or len(raw) > 9:
+        raise invalid_cursor()
+    offset = int(raw)
     page = rows[offset : offset + size]
     following = None
     if offset + size < len(rows):
@@ -117,7 +117,13 @@ class RunStatementView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("province", str, description="province code (a province-bound reader: her own, the default)"),
+            OpenApiParameter(
+                "province",
+                str,
+                required=True,
+                pattern=r"^[0-9]{6}$",
+                description="province code (a province-bound reader may leave it out: her own is the default)",
+            ),
             OpenApiParameter("format", str, enum=["pdf", "json"], description="pdf (default) or json"),
         ],
         responses={(200, PDF_CONTENT_TYPE): bytes, (200, "application/json"): dict},
@@ -164,7 +170,10 @@ class BatchListView(generics.ListAPIView[SettlementBatch]):
     serializer_class = BatchSerializer
     pagination_class = IdCursorPagination
 
-    @extend_schema(parameters=[OpenApiParameter("period", str, description="YYYY-MM")], summary="Settlement batches")
+    @extend_schema(
+        parameters=[OpenApiParameter("period", str, description="YYYY-MM", pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")],
+        summary="Settlement batches",
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -172,7 +181,7 @@ class BatchListView(generics.ListAPIView[SettlementBatch]):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return SettlementBatch.objects.none()
         period = self.request.query_params.get("period", "")
-        if period:
+        if "period" in self.request.query_params:  # given, it is a month (an empty one too is refused)
             services.check_period(period)
         return selectors.batches_visible_to(user=self.request.user, period=period)
 
@@ -285,6 +294,10 @@ def _compliance_rows(request: Request) -> tuple[str, str, list[dict[str, Any]]]:
     destination province (another: 403 wrong_province); without one, every province."""
     period = services.check_period(request.query_params.get("period", ""))
     asked = request.query_params.get("province", "")
+    if asked and not (len(asked) == 6 and asked.isdigit()):
+        raise ValidationFailed(
+            "province is a 6-digit code", errors=[{"field": "province", "code": "invalid", "message": f"{asked!r} is not a province code"}]
+        )
     own = bound_province(request.user)
     if own and asked and asked != own:
         require_province(request.user, asked)
@@ -300,10 +313,12 @@ class ComplianceView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("period", str, required=True, description="YYYY-MM"),
-            OpenApiParameter("province", str, description="destination province (national readers; '' = every one)"),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int),
+            OpenApiParameter("period", str, required=True, description="YYYY-MM", pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
+            OpenApiParameter(
+                "province", str, description="destination province (national readers; '' = every one)", pattern=r"^([0-9]{6})?$"
+            ),
+            CURSOR_PARAMETER,
+            PAGE_SIZE_PARAMETER,
         ],
         responses={200: ComplianceRowSerializer(many=True)},
         summary="Hospital compliance report",
@@ -317,7 +332,10 @@ class ComplianceCsvView(APIView):
     permission_classes = [ReadsMoney]
 
     @extend_schema(
-        parameters=[OpenApiParameter("period", str, required=True), OpenApiParameter("province", str)],
+        parameters=[
+            OpenApiParameter("period", str, required=True, description="YYYY-MM", pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
+            OpenApiParameter("province", str, pattern=r"^([0-9]{6})?$"),
+        ],
         responses={(200, "text/csv"): bytes},
         summary="Hospital compliance report as CSV",
     )
