@@ -39,7 +39,13 @@ def serve_web(port: int, **extra: str) -> subprocess.Popen[bytes]:
         **extra,
     }
     proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"], cwd=ROOT, env=env)
-    deadline = time.time() + 60
+    return wait_listening(proc, port, seconds=60)
+
+
+def wait_listening(proc: subprocess.Popen[bytes], port: int, *, seconds: float = 30) -> subprocess.Popen[bytes]:
+    """``proc`` once something accepts connections on ``port`` (terminated, and an error, if
+    nothing does within ``seconds``)."""
+    deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):

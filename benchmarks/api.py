@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import ROOT, print_table, row, setup_django
+from _topology import wait_listening
 
 CLIENT_THREADS = 8
 ROUND = 50  # requests per timed round of the in-process comparison
@@ -273,15 +274,7 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env=env,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("gunicorn did not start")
+    return wait_listening(proc, port)
 
 
 def _load(port: int, key: str, paths: list[str]) -> tuple[float, float, float]:

@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _setup import ROOT, print_table, setup_django
+from _topology import wait_listening
 
 ITEMS = 500_000
 LINES = 1_000
@@ -180,15 +181,7 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env=env,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("gunicorn did not start")
+    return wait_listening(proc, port)
 
 
 def _load(port: int, key: str, requests: list[tuple[str, str, bytes | None]]) -> float:

@@ -28,16 +28,20 @@ from typing import IO, Any
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import BulkFileRejected, JobProgress, row_error
 from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.jobs import job_enqueue
+from apps.core.mail import awaiting_approval_notify, mail_language, portal_url
 from apps.core.models import AuditAction, Job
 from apps.core.money import MoneyError, check_fen
 from apps.core.otp import require_otp
 from apps.core.permissions import bound_province, has_role, require_role, staff_province
+from apps.core.reasons import code_label
 from apps.core.roles import Role
 from apps.pooling import selectors as pooling_selectors
 from apps.pooling import services as pooling
@@ -605,7 +609,41 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, resolution: str,
     except IntegrityError as exc:  # the unique index, should two proposals for one claim race
         raise Conflict(f"claim {locked.settlement_id} of {locked.period} is already being settled", code="claim_already_resolved") from exc
     _audit_discrepancy(locked, action=AuditAction.DISCREPANCY_RESOLUTION_PROPOSED, user=user, province=province, reason=reason)
+    _notify_resolution_awaits(locked, proposer=user, proposer_province=province)
     return locked
+
+
+def _notify_resolution_awaits(discrepancy: Discrepancy, *, proposer: Any, proposer_province: str) -> None:
+    """The finance checkers of the other province approve a proposed resolution: one mail each
+    per proposal (a resolution proposed again after a dispute is a new occasion), written in the
+    proposal's transaction. A superuser's proposal (no province) tells both provinces."""
+    sides = (discrepancy.home_province, discrepancy.destination_province)
+    others = [code for code in sides if code != proposer_province] if proposer_province else list(sides)
+    facts = {
+        "id": discrepancy.pk,
+        "claim": discrepancy.settlement_id,
+        "period": discrepancy.period,
+        "resolution": code_label(discrepancy.resolution),
+        "proposer": proposer.get_username(),
+        "reason": discrepancy.reason,
+        "url": portal_url(reverse("admin:reconciliation_discrepancy_change", args=[discrepancy.pk])),
+    }
+    with mail_language():
+        subject = gettext("Discrepancy #%(id)s: a resolution awaits your approval") % facts
+        body = (
+            gettext("%(proposer)s proposed %(resolution)s for claim %(claim)s of %(period)s: %(reason)s\nApprove or dispute it: %(url)s\n")
+            % facts
+        )
+    proposal = discrepancy.history.filter(state=Discrepancy.State.RESOLUTION_PROPOSED).count()  # type: ignore[attr-defined]
+    for province in others:
+        awaiting_approval_notify(
+            key=f"discrepancy.resolution:{discrepancy.pk}:{proposal}",
+            roles=[Role.FINANCE_CHECKER],
+            province=province,
+            exclude=[proposer],
+            subject=subject,
+            body=body,
+        )
 
 
 @transaction.atomic

@@ -249,3 +249,22 @@ def test_the_lifecycle_over_the_api(month: Any) -> None:
     assert done.status_code == 200 and done.json()["state"] == "resolved"
     gd = _client(staff(Role.FINANCE_MAKER, GD, username="life-gd-maker"))
     assert gd.get(f"/api/v1/reconciliation/runs/{month.first.pk}/discrepancies/").json()["results"] == []
+
+
+def test_a_proposed_resolution_mails_the_other_provinces_checkers_once_per_proposal(month: Any) -> None:
+    """Issue 18's notifications: whoever can approve is told, nobody else; a new proposal after a
+    dispute is a new occasion."""
+    from apps.core.models import OutgoingEmail
+
+    p = month.people
+    for user in (p.sc_maker, p.sc_checker, p.sh_maker, p.sh_checker, p.gd_checker):
+        user.email = f"{user.username}@example.org"
+        user.save(update_fields=["email"])
+    d = found(month.first, "amount_mismatch", "S2", "fund_fen")
+    services.discrepancy_resolve(discrepancy=d, user=p.sc_maker, resolution="accept_home", reason="以参保地为准")
+    first = sorted(OutgoingEmail.objects.filter(key__startswith=f"discrepancy.resolution:{d.pk}:").values_list("recipient", flat=True))
+    services.discrepancy_dispute(discrepancy=d, user=p.sh_checker, reason="金额不符")
+    services.discrepancy_resolve(discrepancy=d, user=p.sc_maker, resolution="agreed_amount", amount_fen=5200, reason="协商一致")
+    keys = sorted(OutgoingEmail.objects.filter(key__startswith=f"discrepancy.resolution:{d.pk}:").values_list("key", "recipient"))
+    assert first == ["life-sh-checker@example.org"]
+    assert [recipient for _key, recipient in keys] == ["life-sh-checker@example.org"] * 2 and len({k for k, _r in keys}) == 2
