@@ -19,9 +19,7 @@ Rules:
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 from pathlib import PurePath
 from typing import IO, Any
 
@@ -46,6 +44,7 @@ from apps.core.roles import Role
 from apps.pooling import selectors as pooling_selectors
 from apps.pooling import services as pooling
 from apps.pooling.models import FundAccount, Transfer
+from apps.pooling.services import check_period  # one rule for a month, both apps
 from apps.pooling.signals import clearing_recorded
 
 from . import matching
@@ -56,20 +55,6 @@ from .netting import check_balanced, net_positions, settle
 IMPORT_JOB = "reconciliation.import"
 RUN_JOB = "reconciliation.run"
 KEY_PREFIX = "reconciliation"
-_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-
-
-def check_period(period: str) -> str:
-    if not isinstance(period, str) or not _PERIOD.match(period):
-        raise ValidationFailed(
-            "period is YYYY-MM", errors=[{"field": "period", "code": "invalid", "message": f"{period!r} is not YYYY-MM"}]
-        )
-    return period
-
-
-def previous_period(today: dt.date) -> str:
-    first = today.replace(day=1) - dt.timedelta(days=1)
-    return f"{first.year:04d}-{first.month:02d}"
 
 
 def _check_side(side: str) -> str:

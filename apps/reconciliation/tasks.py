@@ -5,11 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+from apps.pooling.services import previous_period
+
 from . import services
 
 
 @shared_task(name="reconciliation.run_previous_month", acks_late=True)
 def run_previous_month() -> int:
     """Beat entry (5th of each month): queue and run the previous month; returns the job id."""
-    job = services.reconciliation_request(period=services.previous_period(timezone.localdate()), user=None)
+    job = services.reconciliation_request(period=previous_period(timezone.localdate()), user=None)
     return job.pk

@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from apps.core.permissions import bound_province, reads_money
+from apps.pooling.models import PERIOD_PATTERN
 
 from . import selectors
 from .models import Discrepancy, ReconciliationRun
 
 PAIR_LIST_LIMIT = 500
 COMPLIANCE_LIMIT = 500
-_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 def _reader_province(request: HttpRequest) -> str:
