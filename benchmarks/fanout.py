@@ -158,7 +158,7 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
 def _fan_out(release: Any, *, timeout: float) -> tuple[float, float, int]:
     """(seconds until every delivery is recorded, seconds of the outbox transaction, broker messages)."""
     from celery.signals import before_task_publish
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from apps.notices import services as notices
     from apps.notices.models import NoticeDelivery
@@ -174,6 +174,10 @@ def _fan_out(release: Any, *, timeout: float) -> tuple[float, float, int]:
         start = time.perf_counter()
         with transaction.atomic():  # as in publish: outbox in the transaction, batches queued on commit
             notices.notices_create_for_release(release=release)
+            # The outbox's foreign keys are checked at commit; check them here so the figure
+            # holds all the work the outbox costs the publish, not only its INSERTs.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             outbox = time.perf_counter() - start
         # The bench database holds this release's deliveries only; the due-time index holds
         # exactly the pending ones, so polling costs the worker next to nothing.
@@ -242,7 +246,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "≤ 1.2×",
         ),
         {
-            "figure": f"outbox insert, {n} hospitals (in the publish transaction)",
+            "figure": f"outbox insert and its foreign-key checks, {n} hospitals (in the publish transaction)",
             "ours": f"{outbox:.3f} s",
             "baseline": "-",
             "ratio": "-",

@@ -193,8 +193,8 @@ class ItemUsageAdmin(PortalAdmin):
 
 @admin.register(NoticeCounter)
 class NoticeCounterAdmin(PortalAdmin):
-    list_display = ["hospital", "last_seq", "last_release"]
+    list_display = ["hospital", "last_seq"]
     search_fields = ["hospital__code"]
-    list_select_related = ["hospital", "last_release"]
+    list_select_related = ["hospital"]
     province_fields = HOSPITAL_PROVINCE
     read_only = True

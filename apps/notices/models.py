@@ -78,9 +78,6 @@ class NoticeCounter(models.Model):
         Hospital, on_delete=models.CASCADE, primary_key=True, related_name="notice_counter", verbose_name=_("hospital")
     )
     last_seq = models.BigIntegerField(default=0, verbose_name=_("last seq"))
-    last_release = models.ForeignKey(
-        "catalog.CatalogRelease", null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("last release")
-    )
 
     class Meta:
         constraints = [models.CheckConstraint(name="notice_counter_nonnegative", condition=models.Q(last_seq__gte=0))]
@@ -98,13 +95,19 @@ class ChangeNotice(models.Model):
     class EventType(models.TextChoices):
         RELEASE_PUBLISHED = "catalog.release.published", _("Release Published")
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notices", verbose_name=_("hospital"))
+    # change_notice_seq_unique_per_hospital leads with hospital: it serves the hospital's look-ups.
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notices", db_index=False, verbose_name=_("hospital"))
     seq = models.BigIntegerField(verbose_name=_("seq"))
     event_type = models.CharField(
         max_length=64, choices=EventType.choices, default=EventType.RELEASE_PUBLISHED, verbose_name=_("event type")
     )
-    release = models.ForeignKey("catalog.CatalogRelease", on_delete=models.PROTECT, related_name="notices", verbose_name=_("release"))
-    webhook_id = models.CharField(max_length=64, unique=True, verbose_name=_("webhook id"))
+    # change_notice_once_per_release leads with release: it serves the release's look-ups.
+    release = models.ForeignKey(
+        "catalog.CatalogRelease", on_delete=models.PROTECT, related_name="notices", db_index=False, verbose_name=_("release")
+    )
+    # Unique through Meta.constraints: the same index, without the LIKE-pattern index Django adds
+    # beside a unique CharField (webhook ids are looked up whole, never by prefix).
+    webhook_id = models.CharField(max_length=64, verbose_name=_("webhook id"))
     affected_items = models.JSONField(
         null=True,
         blank=True,
@@ -117,7 +120,8 @@ class ChangeNotice(models.Model):
         ordering = ["hospital_id", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["hospital", "seq"], name="change_notice_seq_unique_per_hospital"),
-            models.UniqueConstraint(fields=["hospital", "release", "event_type"], name="change_notice_once_per_release"),
+            models.UniqueConstraint(fields=["release", "hospital", "event_type"], name="change_notice_once_per_release"),
+            models.UniqueConstraint(fields=["webhook_id"], name="change_notice_webhook_id_unique"),
             models.CheckConstraint(name="change_notice_seq_positive", condition=models.Q(seq__gt=0)),
         ]
         verbose_name = _("change notice")

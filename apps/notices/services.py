@@ -307,23 +307,23 @@ def endpoint_test_ping(*, endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 # --- the outbox ---------------------------------------------------------------------------
 
-_COUNTERS_SQL = """
-INSERT INTO notices_noticecounter (hospital_id, last_seq, last_release_id)
-SELECT hospital.id, 1, %(release)s FROM hospitals_hospital hospital
-WHERE hospital.active AND NOT EXISTS (
-    SELECT 1 FROM notices_changenotice notice
-    WHERE notice.hospital_id = hospital.id AND notice.release_id = %(release)s AND notice.event_type = %(event)s
-)
-ORDER BY hospital.id
-ON CONFLICT (hospital_id) DO UPDATE SET last_seq = notices_noticecounter.last_seq + 1, last_release_id = excluded.last_release_id
-"""
-
-_NOTICES_SQL = """
-INSERT INTO notices_changenotice (hospital_id, seq, event_type, release_id, webhook_id, affected_items, created_at)
-SELECT counter.hospital_id, counter.last_seq, %(event)s, %(release)s, 'msg_' || counter.hospital_id || '_' || counter.last_seq,
-       affected.items, %(now)s
-FROM notices_noticecounter counter
-LEFT JOIN (
+# One statement, so each row is written once and read back from RETURNING, never looked up
+# again: the counter upsert (locks taken in hospital-id order, so two publishes cannot
+# deadlock), the notices from the counters it returned, the deliveries from the notices.
+# Hospitals that reported no item usage get ``affected_items`` NULL; those that did get the
+# changed/retired/removed items among their codes (``[]`` when none).
+_OUTBOX_SQL = """
+WITH counters AS (
+    INSERT INTO notices_noticecounter (hospital_id, last_seq)
+    SELECT hospital.id, 1 FROM hospitals_hospital hospital
+    WHERE hospital.active AND NOT EXISTS (
+        SELECT 1 FROM notices_changenotice notice
+        WHERE notice.hospital_id = hospital.id AND notice.release_id = %(release)s AND notice.event_type = %(event)s
+    )
+    ORDER BY hospital.id
+    ON CONFLICT (hospital_id) DO UPDATE SET last_seq = notices_noticecounter.last_seq + 1
+    RETURNING hospital_id, last_seq
+), affected AS (
     SELECT usage.hospital_id,
            COALESCE(jsonb_agg(jsonb_build_object('code', change.code, 'change', change.change, 'fields', change.fields,
                                                  'successors', change.successors) ORDER BY change.code)
@@ -332,17 +332,21 @@ LEFT JOIN (
     LEFT JOIN catalog_releasechange change
            ON change.release_id = %(release)s AND change.code = usage.code AND change.change IN ('changed', 'retired', 'removed')
     GROUP BY usage.hospital_id
-) affected ON affected.hospital_id = counter.hospital_id
-WHERE counter.last_release_id = %(release)s
-"""
-
-_DELIVERIES_SQL = """
-INSERT INTO notices_noticedelivery (notice_id, endpoint_id, state, attempts, next_attempt_at, last_error, last_error_code, created_at)
-SELECT notice.id, endpoint.id, 'pending', 0, %(now)s, '', '', %(now)s
-FROM notices_changenotice notice
-JOIN notices_webhookendpoint endpoint ON endpoint.hospital_id = notice.hospital_id AND endpoint.active
-WHERE notice.release_id = %(release)s AND notice.event_type = %(event)s
-  AND (jsonb_array_length(endpoint.event_types) = 0 OR endpoint.event_types @> to_jsonb(ARRAY[%(event)s]::text[]))
+), notices AS (
+    INSERT INTO notices_changenotice (hospital_id, seq, event_type, release_id, webhook_id, affected_items, created_at)
+    SELECT counters.hospital_id, counters.last_seq, %(event)s, %(release)s, 'msg_' || counters.hospital_id || '_' || counters.last_seq,
+           affected.items, %(now)s
+    FROM counters LEFT JOIN affected ON affected.hospital_id = counters.hospital_id
+    RETURNING id, hospital_id
+), deliveries AS (
+    INSERT INTO notices_noticedelivery (notice_id, endpoint_id, state, attempts, next_attempt_at, last_error, last_error_code, created_at)
+    SELECT notices.id, endpoint.id, 'pending', 0, %(now)s, '', '', %(now)s
+    FROM notices
+    JOIN notices_webhookendpoint endpoint ON endpoint.hospital_id = notices.hospital_id AND endpoint.active
+    WHERE jsonb_array_length(endpoint.event_types) = 0 OR endpoint.event_types @> to_jsonb(ARRAY[%(event)s]::text[])
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM notices), (SELECT COALESCE(array_agg(id), '{}') FROM deliveries)
 """
 
 
@@ -356,13 +360,10 @@ def notices_create_for_release(*, release: CatalogRelease) -> int:
     """
     params: dict[str, Any] = {"release": release.pk, "event": EVENT_RELEASE_PUBLISHED, "now": timezone.now()}
     with connection.cursor() as cursor:
-        # Locks are taken in hospital-id order so two publishes cannot deadlock.
-        cursor.execute(_COUNTERS_SQL, params)
-        cursor.execute(_NOTICES_SQL, params)
-        created = int(cursor.rowcount)
-        cursor.execute(_DELIVERIES_SQL, params)
-    transaction.on_commit(lambda: deliveries_dispatch_for_release(release_id=release.pk))
-    return created
+        cursor.execute(_OUTBOX_SQL, params)
+        created, delivery_ids = cursor.fetchone()
+    transaction.on_commit(lambda: deliveries_dispatch(delivery_ids))
+    return int(created)
 
 
 def deliveries_dispatch(delivery_ids: Sequence[int]) -> int:
@@ -376,13 +377,6 @@ def deliveries_dispatch(delivery_ids: Sequence[int]) -> int:
         deliver_batch.delay(ids[start : start + size])
         messages += 1
     return messages
-
-
-def deliveries_dispatch_for_release(*, release_id: int) -> int:
-    ids = list(
-        NoticeDelivery.objects.filter(notice__release_id=release_id, state=NoticeDelivery.State.PENDING).values_list("id", flat=True)
-    )
-    return deliveries_dispatch(ids)
 
 
 @transaction.atomic
