@@ -427,10 +427,18 @@ def items_search(
             continue  # no item of this release carries these terms there
         total = sum(used.values())
         if len(used) <= PER_TERM_BRANCHES:
-            # One branch per term, each read in code order from (release, term, code) and cut
-            # at the page size: a few index pages whatever the terms' sizes.
-            for term in sorted(used):
-                add(rank, f"s.{column} = {int(term)}{extra}")
+            # Each term read in code order from (release, term, code) and cut at the page size:
+            # a few index pages whatever the terms' sizes. One branch over the terms as an array
+            # (a lateral read per term), not a branch per term: planning the statement cost more
+            # than running it, and grew with every term.
+            key = f"t{len(branches)}"
+            params[key] = sorted(used)
+            after = " AND s.code > %(after)s" if rank == after_rank and after_code else ""
+            branches.append(
+                f"(SELECT x.code, {rank} AS rank FROM unnest(%({key})s::bigint[]) AS t(id) CROSS JOIN LATERAL "
+                f"(SELECT s.code FROM {relation} s WHERE s.{column} = t.id{extra}{filters}{after} ORDER BY s.code LIMIT %(n)s) x "
+                "ORDER BY x.code LIMIT %(n)s)"
+            )
         elif total <= SMALL_RANK:
             # Many terms, few items: read them all through the term index and sort (the fence
             # keeps PostgreSQL from walking the release in code order to find them).
