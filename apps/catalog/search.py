@@ -12,10 +12,12 @@ How: every distinct text lives once in ``SearchTerm`` (folded with NFKC + lower 
 initials computed in Python once per new text, trigram-indexed). A query first finds the
 matching terms (a small table) with how many items of the release carry each
 (``SearchTermUse``), then reads each rank from ``ItemSearch`` the way those counts say is
-cheapest: one code-ordered index range per term (few terms: a page is a few index pages
-whatever the terms' sizes), the term index then a sort (many terms, few items), or a walk of
-the release in code order (many terms, many items). The page's items come back rendered by
-PostgreSQL (the catalog's item JSON fragment). Two statements per page.
+cheapest: one code-ordered index range per term (few terms, read laterally over the terms as
+an array: a page is a few index pages whatever the terms' sizes), the term index then a sort
+(many terms, few items), or a walk of the release in code order (many terms, many items). The
+page's items come back rendered by PostgreSQL (the catalog's item JSON fragment). Two
+statements per page, one when this process has answered the query for the release before
+(the terms of an indexed release are remembered: they never change).
 
 A published release is indexed right after its publish commits, by the Celery task
 ``catalog.search_index`` (and by the beat sweep ``catalog.search_index_due`` should that task be
