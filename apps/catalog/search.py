@@ -12,10 +12,12 @@ How: every distinct text lives once in ``SearchTerm`` (folded with NFKC + lower 
 initials computed in Python once per new text, trigram-indexed). A query first finds the
 matching terms (a small table) with how many items of the release carry each
 (``SearchTermUse``), then reads each rank from ``ItemSearch`` the way those counts say is
-cheapest: one code-ordered index range per term (few terms: a page is a few index pages
-whatever the terms' sizes), the term index then a sort (many terms, few items), or a walk of
-the release in code order (many terms, many items). The page's items come back rendered by
-PostgreSQL (the catalog's item JSON fragment). Two statements per page.
+cheapest: one code-ordered index range per term (few terms, read laterally over the terms as
+an array: a page is a few index pages whatever the terms' sizes), the term index then a sort
+(many terms, few items), or a walk of the release in code order (many terms, many items). The
+page's items come back rendered by PostgreSQL (the catalog's item JSON fragment). Two
+statements per page, one when this process has answered the query for the release before
+(the terms of an indexed release are remembered: they never change).
 
 A published release is indexed right after its publish commits, by the Celery task
 ``catalog.search_index`` (and by the beat sweep ``catalog.search_index_due`` should that task be
@@ -29,7 +31,9 @@ import base64
 import binascii
 import json
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -287,20 +291,50 @@ class _Terms:
     counts: dict[int, tuple[int, int, int]]  # term -> (names, generics, makers) in the release
 
 
-def _matching_terms(q: str, *, release_id: int) -> _Terms:
+# The terms a query matches in a release whose search rows are written never change: its rows
+# name only terms that existed when they were written, terms are never changed, and a text added
+# to the dictionary later is carried by no item of that release. So, per process, the answer of
+# the terms statement is kept for such releases (least recently used first out): a query asked
+# again is one statement, the page. Answers matching many terms (a broad query over a real
+# dictionary) are not kept, to bound the memory.
+TERMS_MEMO_SIZE = 4096
+TERMS_MEMO_MAX_TERMS = 512
+_TERMS_MEMO: OrderedDict[tuple[int, str], _Terms] = OrderedDict()
+_TERMS_MEMO_LOCK = threading.Lock()
+
+
+def _matching_terms(q: str, *, release_id: int, indexed: bool) -> _Terms:
+    """The dictionary terms ``q`` matches; for an indexed release only those its items carry
+    (no row of it can name another), from the per-process memo when the release's rows are
+    committed (``release_is_indexed`` saw them outside a transaction)."""
     folded = unicodedata.normalize("NFKC", q).lower()
+    memo_key = (release_id, folded) if indexed and release_id in _INDEXED else None
+    if memo_key is not None:
+        with _TERMS_MEMO_LOCK:
+            known = _TERMS_MEMO.get(memo_key)
+            if known is not None:
+                _TERMS_MEMO.move_to_end(memo_key)
+                return known
     escaped = _like_escape(folded)
     # Initials are ASCII letters and digits: a query with anything else cannot match them.
     initials = bool(folded) and folded.isascii() and folded.isalnum()
     with read_connection().cursor() as cursor:
         cursor.execute(_TERMS_QUERY, {"prefix": escaped + "%", "sub": "%" + escaped + "%", "initials": initials, "release": release_id})
         rows = cursor.fetchall()
-    return _Terms(
+    if indexed:
+        rows = [r for r in rows if r[4] or r[5] or r[6]]
+    terms = _Terms(
         name_prefix=[r[0] for r in rows if r[1]],
         name_hit=[r[0] for r in rows if r[2]],
         maker_hit=[r[0] for r in rows if r[3]],
         counts={int(r[0]): (int(r[4]), int(r[5]), int(r[6])) for r in rows},
     )
+    if memo_key is not None and len(rows) <= TERMS_MEMO_MAX_TERMS:
+        with _TERMS_MEMO_LOCK:
+            _TERMS_MEMO[memo_key] = terms
+            while len(_TERMS_MEMO) > TERMS_MEMO_SIZE:
+                _TERMS_MEMO.popitem(last=False)
+    return terms
 
 
 def _fallback_relation() -> str:
@@ -341,9 +375,9 @@ def items_search(
         return SearchPage([], "[]", None)
     code = normalise_code(text)
     code_ok = bool(code) and code.isascii() and len(code) <= 32 and all(c.isalnum() or c in "-." for c in code)
-    terms = _matching_terms(text, release_id=release_id)
     if indexed is None:
         indexed = release_is_indexed(release_id=release_id)
+    terms = _matching_terms(text, release_id=release_id, indexed=indexed)
     prefix, hits, makers = set(terms.name_prefix), set(terms.name_hit), set(terms.maker_hit)
     params: dict[str, Any] = {
         "release": release_id,
@@ -395,10 +429,18 @@ def items_search(
             continue  # no item of this release carries these terms there
         total = sum(used.values())
         if len(used) <= PER_TERM_BRANCHES:
-            # One branch per term, each read in code order from (release, term, code) and cut
-            # at the page size: a few index pages whatever the terms' sizes.
-            for term in sorted(used):
-                add(rank, f"s.{column} = {int(term)}{extra}")
+            # Each term read in code order from (release, term, code) and cut at the page size:
+            # a few index pages whatever the terms' sizes. One branch over the terms as an array
+            # (a lateral read per term), not a branch per term: planning the statement cost more
+            # than running it, and grew with every term.
+            key = f"t{len(branches)}"
+            params[key] = sorted(used)
+            after = " AND s.code > %(after)s" if rank == after_rank and after_code else ""
+            branches.append(
+                f"(SELECT x.code, {rank} AS rank FROM unnest(%({key})s::bigint[]) AS t(id) CROSS JOIN LATERAL "
+                f"(SELECT s.code FROM {relation} s WHERE s.{column} = t.id{extra}{filters}{after} ORDER BY s.code LIMIT %(n)s) x "
+                "ORDER BY x.code LIMIT %(n)s)"
+            )
         elif total <= SMALL_RANK:
             # Many terms, few items: read them all through the term index and sort (the fence
             # keeps PostgreSQL from walking the release in code order to find them).

@@ -305,6 +305,10 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL = env.int("WEBHOOK_MAX_ENDPOINTS_PER_HOSPITAL", default=5)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Django's Redis backend with one redis client per connection pool instead of one per cache call
+# (apps/core/cache.py: 0.17 ms of CPU per call, three or four calls per API request).
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "apps.core.cache.RedisCache"
 # Hospital API-key verdicts (apps.hospitals): a revoked key or a deactivated hospital must be
 # refused on the next request in every web process, so they are cached only in a cache all
 # processes share (CACHE_URL=redis://…), where revocation marks them stale; with a per-process

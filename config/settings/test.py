@@ -26,7 +26,7 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media" / DATABASES["default"]["NAME"] / (X
 # API-key verdicts in the real Redis, as in production: a web process started by a test (and
 # the test itself) share them, so revocation is proved across processes. (Keys are named by
 # random key prefixes, so suites sharing one Redis database do not meet.)
-CACHES["api_keys"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "api-keys"}  # noqa: F405
+CACHES["api_keys"] = {"BACKEND": "apps.core.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "api-keys"}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
 # Receivers on this machine (the demo's, the tests' HTTP receiver) are loopback.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])

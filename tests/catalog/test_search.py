@@ -245,3 +245,50 @@ def test_search_rows_are_refused_for_a_draft(catalog_admin):
             "INSERT INTO catalog_itemsearch (release_id, code, kind, category) VALUES (%s, %s, 'drug', '01')",
             [draft.pk, AMOXICILLIN["code"]],
         )
+
+
+@pytest.fixture
+def committed_index(release, monkeypatch):
+    """The release as a web process sees it once its search rows are committed (tests run
+    inside a transaction, where ``release_is_indexed`` does not remember them)."""
+    monkeypatch.setattr(search, "_INDEXED", {release.pk})
+    monkeypatch.setattr(search, "_TERMS_MEMO", type(search._TERMS_MEMO)())
+    return release
+
+
+def test_a_query_asked_again_of_an_indexed_release_is_one_statement_with_the_same_page(committed_index):
+    from django.test.utils import CaptureQueriesContext
+
+    first = search.items_search(release_id=committed_index.pk, q="阿莫西林", size=2)
+    with CaptureQueriesContext(connection) as captured:
+        again = search.items_search(release_id=committed_index.pk, q="阿莫西林", size=2)
+    assert (len(captured), again) == (1, first)
+
+
+def test_remembered_terms_answer_every_page_as_the_terms_statement_does(committed_index, monkeypatch):
+    def pages(q: str) -> list[str]:
+        seen, cursor = [], ""
+        while True:
+            page = search.items_search(release_id=committed_index.pk, q=q, size=1, cursor=cursor)
+            seen += page.codes
+            if not page.next_cursor:
+                return seen
+            cursor = page.next_cursor
+
+    queries = ["阿莫西林", "amxl", "制药", "ct", drug(40), "xa01abd075a0"]
+    fresh = [pages(q) for q in queries]  # fills the memo on each first page
+    assert [pages(q) for q in queries] == fresh and len(search._TERMS_MEMO) == len(queries)
+
+
+def test_terms_of_a_draft_are_not_remembered(catalog_admin, monkeypatch):
+    draft = draft_release(label="2026.05", effective_from=dt.date(2026, 11, 1), user=catalog_admin, items=[AMOXICILLIN])
+    monkeypatch.setattr(search, "_TERMS_MEMO", type(search._TERMS_MEMO)())
+    assert search.items_search(release_id=draft.pk, q="阿莫西林").codes == [AMOXICILLIN["code"]]
+    assert len(search._TERMS_MEMO) == 0
+
+
+def test_the_memo_forgets_the_least_recently_used_query_first(committed_index, monkeypatch):
+    monkeypatch.setattr(search, "TERMS_MEMO_SIZE", 2)
+    for q in ("阿莫西林", "amxl", "阿莫西林", "制药"):
+        search.items_search(release_id=committed_index.pk, q=q)
+    assert list(search._TERMS_MEMO) == [(committed_index.pk, "阿莫西林"), (committed_index.pk, "制药")]

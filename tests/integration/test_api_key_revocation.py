@@ -89,4 +89,4 @@ def test_a_deactivated_hospital_is_refused_by_every_web_process_on_the_next_requ
 
 
 def test_web_processes_share_the_api_key_cache():
-    assert settings.CACHES["api_keys"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["api_keys"]["BACKEND"] == "apps.core.cache.RedisCache"  # Redis, one client per pool
