@@ -27,9 +27,10 @@ def _prefixes_pattern(extra: str = "") -> str:
     return "|".join(sorted(PROVINCE_PREFIXES | ({extra} if extra else set())))
 
 
-def province_code_pattern() -> str:
-    """What ``validate_province_code`` accepts as written (before normalisation), for API schemas."""
-    return f"^(?:(?:{_prefixes_pattern()})0000|{settings.XPCC_PROVINCE_CODE})$"
+def province_code_pattern(*, optional: bool = False) -> str:
+    """What ``validate_province_code`` accepts as written (before normalisation), for API schemas;
+    ``optional``: the empty string too (a filter left out)."""
+    return f"^(?:(?:{_prefixes_pattern()})0000|{settings.XPCC_PROVINCE_CODE}){'?' if optional else ''}$"
 
 
 def region_code_pattern() -> str:

@@ -451,8 +451,8 @@ class AdvanceFundPolicy(models.Model):
 class ClearingResult(models.Model):
     """The settled cross-province amounts of one month for one province, as the monthly clearing
     reported them (``signals.clearing_recorded``): what its insured cost in other provinces
-    (``payable_fen``, fund share of matched claims, it as home) and what it treated for others
-    (``receivable_fen``). Pooling's own record: budgets read it without reading reconciliation."""
+    (``payable_fen``, fund share of matched claims and of resolved discrepancies netted in the
+    run, it as home) and what it treated for others (``receivable_fen``). Pooling's own record: budgets read it without reading reconciliation."""
 
     period = models.CharField(max_length=7, verbose_name=_("period"))
     province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="clearing_results", verbose_name=_("province"))

@@ -315,12 +315,12 @@ def advance_statement(*, province_code: str, period: str) -> dict[str, Any]:
     """The province's advance (预付金) over one month, for its monthly statement: opening and
     closing balance, what the clearing drew and what top-ups added (posted entries of the
     month, by the posting time in the portal's time zone), the policy, and the top-ups still
-    waiting at the time of the call. Money in fen."""
+    waiting at the time of the call. Money in fen. The opening balance is the account statement's
+    (``account_balance_at``), so it holds after old months are detached."""
     account = FundAccount.objects.select_related("province").get(kind=FundAccount.Kind.ADVANCE, province__code=province_code)
     start, end = _month_bounds(period)
-    entries = LedgerEntry.objects.filter(account=account)
-    opening = int(entries.filter(posted_at__lt=start).aggregate(total=Sum("amount_fen"))["total"] or 0)
-    month = entries.filter(posted_at__gte=start, posted_at__lt=end)
+    opening = account_balance_at(account=account, at=start)
+    month = LedgerEntry.objects.filter(account=account, posted_at__gte=start, posted_at__lt=end)
     drawn = -int(month.filter(amount_fen__lt=0).aggregate(total=Sum("amount_fen"))["total"] or 0)
     added = int(month.filter(amount_fen__gt=0).aggregate(total=Sum("amount_fen"))["total"] or 0)
     policy = AdvanceFundPolicy.objects.filter(province__code=province_code).first()
@@ -444,6 +444,15 @@ def statement_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetim
     return dt.datetime.combine(date_from, dt.time.min, tz), dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tz)
 
 
+def account_balance_at(*, account: FundAccount, at: dt.datetime) -> int:
+    """The account's balance at instant ``at`` (entries posted before it), in fen: the carried
+    balance less what was posted since, detached months included through their archive sums
+    (one statement). The one opening balance of statements, which survives ``detach_partition``."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.BALANCE_AT_SQL, [at, at, account.pk])
+        return int(cursor.fetchone()[0])
+
+
 def account_statement(*, account: FundAccount, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
     """The account's statement over [date_from, date_to] (whole days, portal time zone): the
     balance before the first day, every posted entry in posting order with its transfer, memo,
@@ -454,9 +463,7 @@ def account_statement(*, account: FundAccount, date_from: dt.date, date_to: dt.d
     (``statement_accounts_visible_to``)."""
     start, end = statement_range(date_from=date_from, date_to=date_to)
     entries = LedgerEntry.objects.filter(account=account)
-    with connection.cursor() as cursor:
-        cursor.execute(sql.STATEMENT_OPENING_SQL, [start, account.pk])
-        opening = int(cursor.fetchone()[0])
+    opening = account_balance_at(account=account, at=start)
     rows = list(
         entries.filter(posted_at__gte=start, posted_at__lt=end)
         .order_by("posted_at", "id")

@@ -1313,7 +1313,8 @@ def _advance_topup(*, policy: AdvanceFundPolicy, proposer: Any, period: str) -> 
 
 def clearing_record(*, period: str, pairs: list[tuple[str, str, int, int]], source: str) -> list[ClearingResult]:
     """Keep what the monthly clearing settled in ``period`` per province (``signals.clearing_recorded``):
-    fund amounts of matched claims as home (payable) and as destination (receivable). A rerun
+    fund amounts of matched claims and of adjustments (resolved discrepancies netted in the run)
+    as home (payable) and as destination (receivable). A rerun
     of the month replaces the figures (history keeps the earlier ones); a province that drops out
     goes to 0. Runs in the sender's transaction; after commit the advances and budget alerts are
     checked (``pooling.after_clearing``). One audit event."""
@@ -1644,7 +1645,27 @@ def unification_complete(*, change: PoolingModelChange, user: Any) -> PoolingMod
     return change
 
 
-# --- detaching old months of ledger entries (issue 22) ---------------------------------------------
+# --- ledger partitions ahead of time, detaching old months (issue 22) ------------------------------
+
+
+def ledger_partitions_ensure(*, on_date: dt.date | None = None) -> list[str]:
+    """Make sure the ledger partitions of the month of ``on_date`` (default: today in the portal's
+    time zone) and of the next month exist; returns their names. Beat runs it daily
+    (``pooling.ledger_partitions_ensure``), so a month's first posting finds its partition and
+    does not create it, which would hold the entries table's lock until that posting commits.
+    Idempotent; each month in a short transaction of its own (creating locks the table). DDL
+    through the SECURITY DEFINER function, so the application's role may call it; no row of the
+    domain changes, so no history or audit event."""
+    day = on_date or timezone.localdate()
+    this_month = day.replace(day=1)
+    next_month = (this_month + dt.timedelta(days=32)).replace(day=1)
+    tz = timezone.get_current_timezone()
+    names = []
+    for month in (this_month, next_month):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.LEDGER_PARTITION_ENSURE_SQL, [dt.datetime.combine(month, dt.time(12), tz)])
+            names.append(str(cursor.fetchone()[0]))
+    return names
 
 
 @transaction.atomic

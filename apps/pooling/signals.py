@@ -5,8 +5,10 @@ pooling and may import it) sends it inside the transaction that stores a run, so
 keeps of it commits or rolls back with the run. Keyword arguments:
 
 - ``period``: ``"YYYY-MM"``;
-- ``pairs``: ``[(home_province, destination_province, matched_claims, fund_fen), …]``, the
-  settled (matched on both sides) fund amounts per pair of provinces;
+- ``pairs``: ``[(home_province, destination_province, matched_claims, fund_fen), …]``, every
+  pair of provinces the run moves money between (home pays destination): the fund share of the
+  claims matched on both sides plus the resolved discrepancies netted in the run as
+  adjustments (a pair may carry adjustments only: ``matched_claims`` 0);
 - ``source``: who reported it, e.g. ``"reconciliation run #12"``.
 
 Pooling's receiver (connected in ``PoolingConfig.ready``) records the month's settled amounts

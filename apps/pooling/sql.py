@@ -24,12 +24,21 @@ UNBALANCED_TRANSFERS_SQL = (
     "WHERE transfer.state <> 'posted'"
 )
 
-# An account's balance at the start of a statement: the maintained balance less every entry
-# posted since, in one snapshot. Counted backwards, so detached old months do not matter.
-STATEMENT_OPENING_SQL = (
-    "SELECT account.balance_fen - COALESCE((SELECT SUM(entry.amount_fen) FROM pooling_ledgerentry entry "
-    "WHERE entry.account_id = account.id AND entry.posted_at >= %s), 0) FROM pooling_fundaccount account WHERE account.id = %s"
+# An account's balance at an instant (a statement's opening, an advance's month start): the
+# maintained balance less every entry posted since, in one snapshot, the entries of detached
+# months that began since counted from their archive rows. Counted backwards from the carried
+# balance, so months detached before the instant never matter. Parameters: instant, instant, account id.
+BALANCE_AT_SQL = (
+    "SELECT account.balance_fen"
+    " - COALESCE((SELECT SUM(entry.amount_fen) FROM pooling_ledgerentry entry WHERE entry.account_id = account.id AND entry.posted_at >= %s), 0)"
+    " - COALESCE((SELECT SUM(archive.entries_fen) FROM pooling_ledgerarchive archive"
+    " WHERE archive.account_id = account.id AND archive.period_start >= %s), 0)"
+    " FROM pooling_fundaccount account WHERE account.id = %s"
 )
+
+# The month's ledger partition for an instant, created if missing (migration 0007; SECURITY
+# DEFINER). Returns the partition's name. Parameter: a timestamptz in the month.
+LEDGER_PARTITION_ENSURE_SQL = "SELECT pooling_ledger_partition_ensure(%s)"
 
 # Approve and post one transfer in one call (migration 0007): the refusals, the locks, the two
 # entries, the history rows and the audit event. Returns (outcome, state seen, balance seen,

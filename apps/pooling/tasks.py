@@ -27,3 +27,9 @@ def daily_checks() -> dict[str, Any]:
     """Beat entry (daily): the same follow-ups as after a clearing, in case that hook was missed
     (a worker died between the run's commit and the task) or a manual transfer drew an advance."""
     return services.after_clearing()
+
+
+@shared_task(name="pooling.ledger_partitions_ensure", acks_late=True, ignore_result=True)
+def ledger_partitions_ensure() -> list[str]:
+    """Beat entry (daily): this month's and next month's ledger partitions exist before any posting needs them."""
+    return services.ledger_partitions_ensure()

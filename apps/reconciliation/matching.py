@@ -55,14 +55,24 @@ def streaming_plan(period: str) -> bool:
     return bool(records > getattr(settings, "RECONCILIATION_STREAMING_ABOVE_RECORDS", STREAMING_ABOVE_RECORDS))
 
 
-def match_period(*, run_id: int, period: str, streaming: bool | None = None, batch_ids: list[int] | None = None) -> dict[str, Any]:
+def match_period(
+    *,
+    run_id: int,
+    period: str,
+    streaming: bool | None = None,
+    batch_ids: list[int] | None = None,
+    settled_ids: list[str] | None = None,
+) -> dict[str, Any]:
     """Write the period's discrepancies for ``run_id``; return ``{"kinds": {kind: n},
-    "matched": n, "pairs": [(home, destination, matched count, matched fund fen)]}``.
+    "matched": n, "pairs": [(home, destination, matched count, matched fund fen)], "settled":
+    [(home, destination, settlement id, fund fen)]}``.
 
     Only the records of ``batch_ids`` (default: the period's active batches) are read, so a
     superseded batch's rows give way to its correction and a withdrawn batch's rows are gone.
     Matched = exactly one record per side with equal total, fund and patient amounts (a
     release_not_in_force flag does not unmatch it). Duplicated ids are reported and left out.
+    A matched claim among ``settled_ids`` (claims already settled by a decision on one of their
+    discrepancies) is not counted in its pair but listed under ``settled``: it never nets again.
 
     One statement, two passes: a narrow GROUP BY over every record of the period finds the
     matched claims and the few that are not clean; only those are read again (by index) with
@@ -78,21 +88,34 @@ def match_period(*, run_id: int, period: str, streaming: bool | None = None, bat
     lean = sql.lean_streaming_sql(expected) if streaming else sql.lean_hash_sql(expected)
     detail = sql.claim_detail_sql(expected)
     lean_params = [*eparams, period, batches, *eparams, period, batches] if streaming else [*eparams, period, batches]
-    params: list[Any] = [*lean_params, *(eparams * detail.count(expected)), period, batches, run_id, period]
+    settled = sorted(set(settled_ids or ()))
+    params: list[Any] = [
+        *([settled] if settled else []),
+        *lean_params,
+        *(eparams * detail.count(expected)),
+        period,
+        batches,
+        run_id,
+        period,
+    ]
     with connection.cursor() as cursor:
         for setting in sql.MATCH_SETTINGS + (sql.STREAMING_SETTINGS if streaming else ()):
             cursor.execute(setting)
-        cursor.execute(sql.match_period_sql(lean=lean, detail=detail), params)
+        cursor.execute(sql.match_period_sql(lean=lean, detail=detail, settled=bool(settled)), params)
         rows = cursor.fetchall()
     kinds = dict.fromkeys(("amount_mismatch", "missing_home", "missing_destination", "duplicate", "release_not_in_force"), 0)
     pairs = []
-    for what, a, b, n, amount in rows:
+    settled_claims = []
+    for what, a, b, n, amount, claim in rows:
         if what == "kind":
             kinds[a] = int(n)
+        elif what == "settled":
+            settled_claims.append((a, b, claim, int(amount)))
         else:
             pairs.append((a, b, int(n), int(amount)))
     pairs.sort()
-    return {"kinds": kinds, "matched": sum(p[2] for p in pairs), "pairs": pairs}
+    settled_claims.sort(key=lambda c: c[2])
+    return {"kinds": kinds, "matched": sum(p[2] for p in pairs), "pairs": pairs, "settled": settled_claims}
 
 
 def baseline_group_by(*, period: str) -> tuple[int, int]:

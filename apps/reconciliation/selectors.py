@@ -13,6 +13,8 @@ from django.db.models.functions import Abs
 
 from apps.benefits.models import Province
 from apps.catalog.exports import neutralise_formula
+from apps.core.codes import CodeError, validate_province_code
+from apps.core.errors import ValidationFailed
 from apps.core.jobs import JobView
 from apps.core.models import Job
 from apps.core.permissions import bound_province, require_money_reader
@@ -141,6 +143,8 @@ def run_summary_for(*, run: ReconciliationRun, province: str = "") -> dict[str, 
         counts["matched"] += pair["matched"]
         for kind, n in pair["kinds"].items():
             counts[kind] += n
+    already_settled = [c for c in summary.get("already_settled", []) if province in (c.get("home"), c.get("destination"))]
+    counts["already_settled"] = len(already_settled)
     totals = summary.get("totals", {})
     settled_by = totals.get("already_transferred_by_province")
     transfers = [t for t in summary.get("transfers", []) if province in (t.get("from"), t.get("to"))]
@@ -156,6 +160,7 @@ def run_summary_for(*, run: ReconciliationRun, province: str = "") -> dict[str, 
             ],
         },
         "adjustments": [a for a in summary.get("adjustments", []) if province in (a.get("home"), a.get("destination"))],
+        "already_settled": already_settled,
         "net_positions": {code: amount for code, amount in summary.get("net_positions", {}).items() if code == province},
         "transfers": transfers,
         "transfer_ids": [t["id"] for t in transfers],
@@ -241,6 +246,20 @@ COMPLIANCE_COLUMNS = (
     "claims",
     "period",
 )
+
+
+def requested_province(raw: str) -> str:
+    """A province asked for in a query (the compliance report's destination province, '' = every
+    one; a clearing statement's province), normalised by the one rule for province codes (``apps.core.codes.validate_province_code``: GB/T 2260
+    prefixes, XPCC). Raises ValidationFailed (``errors[].code`` ``invalid``, field ``province``)."""
+    if not raw:
+        return ""
+    try:
+        return validate_province_code(raw)
+    except CodeError as exc:
+        raise ValidationFailed(
+            f"province {exc.code!r} is not a province code", errors=[{"field": "province", "code": "invalid", "message": exc.reason}]
+        ) from exc
 
 
 def compliance_report(*, period: str, province: str = "") -> list[dict[str, Any]]:

@@ -12,13 +12,18 @@ Rules:
   matched fund amounts (home pays destination) into at most n−1 transfers and proposes them
   through apps.pooling as the ``system-reconciliation`` proposer. Transfers of the period that
   are already approved/posted count as paid; the idempotency key names the period, the inputs
-  fingerprint, the pair and the amount, so a rerun on the same inputs replays the same
-  proposals (no duplicates) and a rerun after new imports voids the earlier unapproved ones
-  (never approved or posted ones).
+  fingerprint, the pair, the amount and the debited account, so a rerun on the same inputs
+  replays the same proposals (no duplicates) and a rerun after new imports (or after an advance
+  policy changed the debited account) voids the earlier unapproved ones (never approved or
+  posted ones);
+- a claim is paid once: a claim with a resolved or written-off discrepancy (``SETTLING_KINDS``)
+  never nets as matched again (``_settled_claims``), and a discrepancy left on a superseded run
+  takes no further step (``discrepancy_superseded``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import PurePath
 from typing import IO, Any
@@ -47,7 +52,7 @@ from apps.pooling.models import FundAccount, Transfer
 from apps.pooling.services import check_period  # one rule for a month, both apps
 from apps.pooling.signals import clearing_recorded
 
-from . import matching
+from . import matching, sql
 from .importer import insert_settlements, stage_settlements
 from .models import Discrepancy, ReconciliationRun, SettlementBatch, Side
 from .netting import check_balanced, net_positions, settle
@@ -89,12 +94,24 @@ def _batch_for_replacement(*, replaces: int | None, period: str, side: str, user
     return old
 
 
-def settlement_partition_ensure(*, period: str) -> None:
-    """Create the month's partition of settlement records if it is missing (migration 0004), in
+def settlement_partition_ensure(*, period: str) -> str:
+    """Create the month's partition of settlement records if it is missing (migration 0006), in
     a short transaction of its own: creating it locks the records table, which must not last for
-    a whole import."""
+    a whole import. Returns the partition's name."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT reconciliation_settlement_partition_ensure(%s)", [period])
+        cursor.execute(sql.SETTLEMENT_PARTITION_ENSURE_SQL, [period])
+        return str(cursor.fetchone()[0])
+
+
+def settlement_partitions_ensure(*, on_date: dt.date | None = None) -> list[str]:
+    """Make sure the settlement partitions of this period and the next (of ``on_date``, default
+    today in the portal's time zone) exist; returns their names. Beat runs it daily
+    (``reconciliation.settlement_partitions_ensure``) beside the ledger's, so imports find their
+    month's partition ready. Idempotent; no domain row changes (no history, no audit event)."""
+    day = on_date or timezone.localdate()
+    this_month = day.replace(day=1)
+    next_month = (this_month + dt.timedelta(days=32)).replace(day=1)
+    return [settlement_partition_ensure(period=f"{month:%Y-%m}") for month in (this_month, next_month)]
 
 
 def settlement_import(
@@ -247,6 +264,28 @@ def _adjustments_for(*, period: str, earlier: list[int]) -> list[Discrepancy]:
     )
 
 
+# A decision on a discrepancy of these kinds settles its claim: paid by the resolution's amount
+# (resolved) or not at all (written off). A claim coded against a release not in force matched
+# and was paid as matched; writing that discrepancy off settles its coding, not its money.
+SETTLING_KINDS = tuple(k for k in Discrepancy.Kind.values if k != Discrepancy.Kind.RELEASE_NOT_IN_FORCE)
+
+
+def _settled_claims(period: str) -> dict[str, Discrepancy]:
+    """{settlement id: the deciding discrepancy} of ``period``'s claims already settled by a
+    decision (resolved or written off, kinds in SETTLING_KINDS; a paying resolution named first
+    when a claim has both). The rule that keeps a claim from being paid twice: once settled this
+    way, a claim that a correction or a withdrawal makes match again never nets as matched (its
+    resolution's amount nets once, as an adjustment; a write-off stays a write-off); the run lists
+    it under ``already_settled`` with a link to the decision."""
+    settled: dict[str, Discrepancy] = {}
+    rows = Discrepancy.objects.filter(
+        period=period, kind__in=SETTLING_KINDS, state__in=[Discrepancy.State.RESOLVED, Discrepancy.State.WRITTEN_OFF]
+    )
+    for row in rows.order_by("state", "pk"):  # 'resolved' sorts before 'written_off'
+        settled.setdefault(row.settlement_id, row)
+    return settled
+
+
 def _carry_over(*, run: ReconciliationRun, earlier: list[int]) -> int:
     """A rerun keeps what people did: each discrepancy of an earlier run of the period that left
     ``open`` and is found again (same kind, claim, side and field) moves to the new run (same id,
@@ -286,8 +325,12 @@ def _carry_over(*, run: ReconciliationRun, earlier: list[int]) -> int:
     return carried
 
 
-def _key(period: str, inputs: str, payer: str, payee: str, amount: int) -> str:
-    return f"{KEY_PREFIX}:{period}:{inputs[:16]}:{payer}>{payee}:{amount}"
+def _key(period: str, inputs: str, payer: str, payee: str, amount: int, debited: FundAccount) -> str:
+    """The proposal's idempotency key: what the transfer is (period, inputs, pair, amount) and
+    the account it debits, which an advance policy set or lifted between two runs changes
+    (fund ↔ advance); without it a rerun on the same inputs would present the key of the old
+    proposal with another body (409 idempotency_key_conflict) instead of proposing anew."""
+    return f"{KEY_PREFIX}:{period}:{inputs[:16]}:{payer}>{payee}:{amount}:a{debited.pk}"
 
 
 def _period_transfers(period: str, proposer: Any) -> Any:
@@ -317,7 +360,8 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
             ReconciliationRun.objects.filter(pk__in=earlier, state=ReconciliationRun.State.SUCCEEDED).update(
                 state=ReconciliationRun.State.SUPERSEDED
             )
-            result = matching.match_period(run_id=run.pk, period=period)
+            settled_claims = _settled_claims(period)
+            result = matching.match_period(run_id=run.pk, period=period, settled_ids=list(settled_claims))
             carried = _carry_over(run=run, earlier=earlier)
             Discrepancy.objects.filter(pk__in=[a.pk for a in adjustments]).update(netted_in_run=run)
             progress(1, force=True)
@@ -327,7 +371,7 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
             progress(2, force=True)
             run.summary = {
                 "period": period,
-                "counts": {"matched": result["matched"], **result["kinds"]},
+                "counts": {"matched": result["matched"], **result["kinds"], "already_settled": len(result["settled"])},
                 "totals": {
                     "matched_fund_fen": sum(p[3] for p in result["pairs"]),
                     "already_transferred_fen": settled,
@@ -347,6 +391,21 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                         "amount_fen": a.amount_fen,
                     }
                     for a in adjustments
+                ],
+                # Claims that match now but were settled by a decision earlier: not netted again.
+                "already_settled": [
+                    {
+                        "discrepancy": settled_claims[claim].pk,
+                        "period": period,
+                        "settlement_id": claim,
+                        "home": home,
+                        "destination": destination,
+                        "state": settled_claims[claim].state,
+                        "resolution": settled_claims[claim].resolution,
+                        "amount_fen": settled_claims[claim].amount_fen,
+                        "matched_fund_fen": fund,
+                    }
+                    for home, destination, claim, fund in result["settled"]
                 ],
                 "carried_over": carried,
                 "net_positions": positions,
@@ -369,11 +428,27 @@ def reconciliation_run(*, period: str, user: Any = None, job: Job | None = None)
                 },
             )
             # Pooling keeps the month's settled amounts (budgets) and checks the advances after commit.
-            clearing_recorded.send(sender=ReconciliationRun, period=period, pairs=result["pairs"], source=f"reconciliation run #{run.pk}")
+            clearing_recorded.send(
+                sender=ReconciliationRun,
+                period=period,
+                pairs=_money_pairs(result["pairs"], adjustments),
+                source=f"reconciliation run #{run.pk}",
+            )
             progress(3, force=True)
             return run
     finally:
         progress.close()
+
+
+def _money_pairs(pairs: list[tuple[str, str, int, int]], adjustments: list[Discrepancy]) -> list[tuple[str, str, int, int]]:
+    """Every province pair the run moves money between, as ``clearing_recorded`` reports it:
+    (home, destination, matched claims, fund fen): the fund share of the matched claims plus the
+    resolved discrepancies netted in the run (which add money, not matched claims), home pays
+    destination; pairs in code order."""
+    totals: dict[tuple[str, str], list[int]] = {(home, destination): [claims, fund] for home, destination, claims, fund in pairs}
+    for a in adjustments:
+        totals.setdefault((a.home_province, a.destination_province), [0, 0])[1] += int(a.amount_fen or 0)
+    return [(home, destination, claims, fund) for (home, destination), (claims, fund) in sorted(totals.items())]
 
 
 def _net_and_propose(
@@ -403,7 +478,7 @@ def _net_and_propose(
     proposals = []
     keys = []
     for payer, payee, amount in settle(positions):
-        key = _key(period, inputs, payer, payee, amount)
+        key = _key(period, inputs, payer, payee, amount, payers[payer])
         keys.append(key)
         transfer = pooling.transfer_propose(
             from_account=payers[payer],
@@ -449,9 +524,22 @@ MONEY_RESOLUTIONS = (Discrepancy.Resolution.ACCEPT_HOME, Discrepancy.Resolution.
 
 
 def _lock_discrepancy(discrepancy: Discrepancy, user: Any) -> Discrepancy:
-    """The discrepancy's row, locked; 404 when it does not exist or a province-bound user's
-    province is on neither side of it (the wall)."""
-    locked = Discrepancy.objects.select_for_update(of=("self",)).filter(pk=discrepancy.pk).first()
+    """The discrepancy's row, locked, after its run's row (FOR SHARE, the order a rerun takes
+    them in: it supersedes the run, then carries the discrepancy over), so a step and a rerun
+    of the period are serialised without deadlock: a rerun waits for the step to commit and
+    counts its outcome, or the step waits for the rerun and sees where it left the row
+    (``_require_current``). 404 when it does not exist or a province-bound user's province is
+    on neither side of it (the wall)."""
+    locked = None
+    for _attempt in range(3):  # a rerun that committed meanwhile may have carried it to its run
+        run_id = Discrepancy.objects.filter(pk=discrepancy.pk).values_list("run_id", flat=True).first()
+        if run_id is None:
+            break
+        with connection.cursor() as cursor:
+            cursor.execute(sql.RUN_STATE_FOR_SHARE_SQL, [run_id])
+        locked = Discrepancy.objects.select_for_update(of=("self",)).filter(pk=discrepancy.pk).first()
+        if locked is None or locked.run_id == run_id:
+            break
     province = bound_province(user)
     if locked is None or (province and province not in (locked.home_province, locked.destination_province)):
         raise NotFound(f"no discrepancy #{discrepancy.pk}")
@@ -471,6 +559,20 @@ def _require_party(user: Any, discrepancy: Discrepancy, *roles: str) -> str:
             code="wrong_province",
         )
     return own
+
+
+def _require_current(discrepancy: Discrepancy) -> None:
+    """A discrepancy still on a superseded run was not found again by the period's latest run
+    (a correction or a withdrawal changed the claim: it may match now and be paid as matched):
+    it stays on record, but nobody disputes, resolves or approves it any more, else its claim
+    could be paid twice. 409 ``discrepancy_superseded`` (PostgreSQL refuses the step too,
+    migration 0008). The run's row is locked already (``_lock_discrepancy``)."""
+    state = ReconciliationRun.objects.filter(pk=discrepancy.run_id).values_list("state", flat=True).first()
+    if state == ReconciliationRun.State.SUPERSEDED:
+        raise Conflict(
+            f"discrepancy #{discrepancy.pk} belongs to superseded run #{discrepancy.run_id}: the period's latest run no longer finds it",
+            code="discrepancy_superseded",
+        )
 
 
 def _audit_discrepancy(discrepancy: Discrepancy, *, action: AuditAction, user: Any, province: str, reason: str) -> None:
@@ -499,11 +601,12 @@ def discrepancy_dispute(*, discrepancy: Discrepancy, user: Any, reason: str) -> 
     proposed resolution (which is then withdrawn), saying why.
 
     Order: another province's discrepancy 404; not a finance user 403 ``permission_denied``; a
-    national user 403 ``wrong_province``; no reason 400; neither open nor proposed 409
-    ``discrepancy_not_open``."""
+    national user 403 ``wrong_province``; no reason 400; on a superseded run 409
+    ``discrepancy_superseded``; neither open nor proposed 409 ``discrepancy_not_open``."""
     locked = _lock_discrepancy(discrepancy, user)
     province = _require_party(user, locked, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
     require_reason(reason, detail="a dispute needs a reason")
+    _require_current(locked)
     if locked.state not in (D.OPEN, D.RESOLUTION_PROPOSED):
         raise Conflict(
             f"discrepancy #{locked.pk} is {locked.state}: only an open one or a proposal is disputed", code="discrepancy_not_open"
@@ -562,13 +665,15 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, resolution: str,
     agreed amount (``amount_fen``) or a write-off. A finance checker of the other province approves.
 
     Order: another province's discrepancy 404; not a finance maker 403 ``permission_denied``; a
-    national maker 403 ``wrong_province``; bad resolution, amount or no reason 400; not open or
-    disputed 409 ``discrepancy_not_open``; another paying resolution of the same claim 409
+    national maker 403 ``wrong_province``; bad resolution, amount or no reason 400; on a
+    superseded run 409 ``discrepancy_superseded``; not open or disputed 409
+    ``discrepancy_not_open``; another paying resolution of the same claim 409
     ``claim_already_resolved`` (a unique index is the backstop)."""
     locked = _lock_discrepancy(discrepancy, user)
     province = _require_party(user, locked, Role.FINANCE_MAKER)
     amount = _resolution_amount(locked, resolution, amount_fen)
     require_reason(reason, detail="a proposed resolution needs a reason")
+    _require_current(locked)
     if locked.state not in (D.OPEN, D.DISPUTED):
         raise Conflict(f"discrepancy #{locked.pk} is {locked.state}, not open or disputed", code="discrepancy_not_open")
     if amount is not None:
@@ -639,7 +744,8 @@ def discrepancy_approve(*, discrepancy: Discrepancy, user: Any, reason: str = ""
     Order: another province's discrepancy 404; the proposer 409 ``same_user_cannot_approve``
     (before any role check); not a finance checker 403 ``permission_denied``; a checker of the
     proposer's province, or a national one, 403 ``wrong_province``; a checker with a TOTP device
-    without OTP 403 ``otp_required``; nothing proposed 409 ``discrepancy_not_proposed``."""
+    without OTP 403 ``otp_required``; on a superseded run 409 ``discrepancy_superseded``; nothing
+    proposed 409 ``discrepancy_not_proposed``."""
     locked = _lock_discrepancy(discrepancy, user)
     if locked.proposed_by_id is not None and locked.proposed_by_id == getattr(user, "pk", None):
         raise Conflict("the proposer of a resolution cannot approve it", code="same_user_cannot_approve")
@@ -649,6 +755,7 @@ def discrepancy_approve(*, discrepancy: Discrepancy, user: Any, reason: str = ""
             f"a resolution proposed for province {province} is approved by a finance checker of the other province", code="wrong_province"
         )
     require_otp(user)
+    _require_current(locked)
     if locked.state != D.RESOLUTION_PROPOSED:
         raise Conflict(f"discrepancy #{locked.pk} is {locked.state}: no resolution to approve", code="discrepancy_not_proposed")
     locked.state = D.WRITTEN_OFF if locked.resolution == Discrepancy.Resolution.WRITE_OFF else D.RESOLVED
@@ -668,6 +775,8 @@ def discrepancy_allowed_actions(*, discrepancy: Discrepancy, user: Any) -> list[
     superuser = getattr(user, "is_superuser", False)
     own = "" if superuser else staff_province(user)
     if not superuser and own not in (discrepancy.home_province, discrepancy.destination_province):
+        return []
+    if discrepancy.run.state == ReconciliationRun.State.SUPERSEDED:
         return []
     actions = []
     if discrepancy.state in (D.OPEN, D.RESOLUTION_PROPOSED):

@@ -155,6 +155,11 @@ def settlement_insert(staging: Staging, *, side: str, batches: int) -> str:
     )
 
 
+# A period's partition of settlement records, created if missing (migration 0006; SECURITY
+# DEFINER). Returns the partition's name. Parameter: the period.
+SETTLEMENT_PARTITION_ENSURE_SQL = "SELECT reconciliation_settlement_partition_ensure(%s)"
+
+
 # Fresh statistics for the run that follows: autovacuum may not have looked at a table that
 # just grew by millions of rows, and the matching plan depends on them.
 # Fresh statistics for the run that follows (autovacuum may not have looked at a table that just
@@ -289,18 +294,39 @@ def lean_streaming_sql(expected: str) -> str:
     )
 
 
-def match_period_sql(*, lean: str, detail: str) -> str:
-    """The whole match of a period as one statement; returns rows ('kind', kind, '', count, NULL)
-    and ('pair', home province, destination province, matched claims, matched fund fen).
+def match_period_sql(*, lean: str, detail: str, settled: bool = False) -> str:
+    """The whole match of a period as one statement; returns rows ('kind', kind, '', count, NULL,
+    NULL), ('pair', home province, destination province, matched claims, matched fund fen, NULL)
+    and, with ``settled``, ('settled', home, destination, 1, fund fen, settlement id) for each
+    claim that matches but was already settled by a decision on one of its discrepancies: such a
+    claim is left out of the pair's matched count and fund (it is paid by its resolution, or not
+    at all when written off, never again as matched).
 
-    Parameters: ``lean``'s, ``detail``'s, then run id and period of the Discrepancy rows.
+    Parameters: with ``settled`` first the settled claims' ids (text[]); then ``lean``'s,
+    ``detail``'s, then run id and period of the Discrepancy rows.
     """
+    # Without settled claims the statement is exactly the benchmarked one (no extra test per claim).
+    netted = f"{LEAN_MATCHED} AND NOT settlement_id = ANY((SELECT ids FROM settled_claims)::text[])" if settled else LEAN_MATCHED
+    settled_cte = "settled_claims AS (SELECT %s::text[] AS ids), " if settled else ""
+    settled_columns = (
+        f", array_agg(settlement_id) FILTER (WHERE {LEAN_MATCHED} AND settlement_id = ANY((SELECT ids FROM settled_claims)::text[])) AS settled_ids"
+        f", array_agg(destination_fund_fen) FILTER (WHERE {LEAN_MATCHED} AND settlement_id = ANY((SELECT ids FROM settled_claims)::text[]))"
+        " AS settled_fund_fen"
+        if settled
+        else ""
+    )
+    settled_rows = (
+        f" UNION ALL SELECT 'settled', {_UNPACK_HOME}, {_UNPACK_DESTINATION}, 1, claim.fund_fen, claim.settlement_id FROM pairs"
+        " CROSS JOIN LATERAL unnest(settled_ids, settled_fund_fen) AS claim(settlement_id, fund_fen) WHERE settled_ids IS NOT NULL"
+        if settled
+        else ""
+    )
     return (
         # The per-claim groups stream straight into the per-pair totals (a materialised CTE of
         # every claim spilled to disk at 10 M claims); the few non-clean ids ride along as arrays.
-        f"WITH pairs AS MATERIALIZED (SELECT provinces_packed, count(*) FILTER (WHERE {LEAN_MATCHED}) AS matched,"
-        f" sum(destination_fund_fen) FILTER (WHERE {LEAN_MATCHED}) AS matched_fund_fen,"
-        f" array_agg(settlement_id) FILTER (WHERE NOT ({LEAN_MATCHED} AND off_release_count = 0)) AS unclean_ids"
+        f"WITH {settled_cte}pairs AS MATERIALIZED (SELECT provinces_packed, count(*) FILTER (WHERE {netted}) AS matched,"
+        f" sum(destination_fund_fen) FILTER (WHERE {netted}) AS matched_fund_fen,"
+        f" array_agg(settlement_id) FILTER (WHERE NOT ({LEAN_MATCHED} AND off_release_count = 0)) AS unclean_ids{settled_columns}"
         f" FROM ({lean}) claims GROUP BY provinces_packed),"
         f" unclean AS MATERIALIZED ({detail}),"
         " inserted AS (INSERT INTO reconciliation_discrepancy (run_id, period, kind, settlement_id, side, field, home_province,"
@@ -313,9 +339,15 @@ def match_period_sql(*, lean: str, detail: str) -> str:
         f" CROSS JOIN LATERAL (VALUES {_FINDINGS})"
         " AS finding(kind, side, field, home_value, destination_value, delta, expected, count, applies)"
         f" WHERE NOT ({CLEAN}) AND finding.applies RETURNING kind)"
-        " SELECT 'kind', kind, '', count(*), NULL::numeric FROM inserted GROUP BY kind"
-        f" UNION ALL SELECT 'pair', {_UNPACK_HOME}, {_UNPACK_DESTINATION}, matched, matched_fund_fen FROM pairs WHERE matched > 0"
+        " SELECT 'kind', kind, '', count(*), NULL::numeric, NULL::text FROM inserted GROUP BY kind"
+        f" UNION ALL SELECT 'pair', {_UNPACK_HOME}, {_UNPACK_DESTINATION}, matched, matched_fund_fen, NULL FROM pairs WHERE matched > 0"
+        f"{settled_rows}"
     )
+
+
+# A run's state, its row locked FOR SHARE (parameter: run id): a step on a discrepancy holds it
+# so that a rerun superseding the run (an UPDATE of the row) and the step are serialised.
+RUN_STATE_FOR_SHARE_SQL = "SELECT run.state FROM reconciliation_reconciliationrun run WHERE run.id = %s FOR SHARE"
 
 
 # JIT's optimise + inline passes cost ~0.4 s (a fifth of a 1M-row month) but pay back at 10M

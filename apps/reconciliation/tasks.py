@@ -15,3 +15,9 @@ def run_previous_month() -> int:
     """Beat entry (5th of each month): queue and run the previous month; returns the job id."""
     job = services.reconciliation_request(period=previous_period(timezone.localdate()), user=None)
     return job.pk
+
+
+@shared_task(name="reconciliation.settlement_partitions_ensure", acks_late=True, ignore_result=True)
+def settlement_partitions_ensure() -> list[str]:
+    """Beat entry (daily): this period's and the next period's settlement partitions exist before an import needs them."""
+    return services.settlement_partitions_ensure()

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from apps.core.errors import ValidationFailed
 from apps.core.permissions import bound_province, reads_money
 from apps.pooling.models import PERIOD_PATTERN
 
@@ -40,6 +41,7 @@ def _csv_url(run: ReconciliationRun, **query: str) -> str:
 def run_report(request: HttpRequest, pk: int) -> HttpResponse:
     province = _reader_province(request)
     run = get_object_or_404(selectors.runs(), pk=pk)
+    summary = selectors.run_summary_for(run=run, province=province)
     pairs = selectors.run_pairs(run=run, province=province)
     for row in pairs:
         row["url"] = reverse("reconciliation:pair-report", args=[run.pk, row["home"], row["destination"]])
@@ -50,7 +52,8 @@ def run_report(request: HttpRequest, pk: int) -> HttpResponse:
         "pairs": pairs,
         "positions": selectors.run_net_positions(run=run, province=province),
         "transfers": selectors.run_transfers(run=run, province=province),
-        "adjustments": selectors.run_summary_for(run=run, province=province).get("adjustments", []),
+        "adjustments": summary.get("adjustments", []),
+        "already_settled": summary.get("already_settled", []),
         "csv_url": _csv_url(run),
     }
     return render(request, "reconciliation/run_report.html", context)
@@ -95,13 +98,18 @@ def compliance(request: HttpRequest) -> HttpResponse:
     if not _PERIOD.match(period):
         latest = selectors.runs().filter(state=ReconciliationRun.State.SUCCEEDED).order_by("-period", "-pk").first()
         period = latest.period if latest else ""
-    shown = province or request.GET.get("province", "")
-    rows = selectors.compliance_report(period=period, province=shown) if period else []
+    error = ""
+    try:
+        shown = province or selectors.requested_province(request.GET.get("province", ""))
+    except ValidationFailed:
+        shown, error = "", request.GET.get("province", "")
+    rows = selectors.compliance_report(period=period, province=shown) if period and not error else []
     query = {"period": period, **({"province": shown} if shown else {})}
     context = {
         "period": period,
         "province": shown,
         "bound": bool(province),
+        "province_error": error,
         "rows": rows[:COMPLIANCE_LIMIT],
         "total": len(rows),
         "limit": COMPLIANCE_LIMIT,

@@ -175,3 +175,50 @@ def test_the_app_role_creates_a_new_months_partition_through_the_function_only(a
     app_sql.execute("SELECT pooling_ledger_partition_ensure('2099-01-15 12:00+08')")
     app_sql.commit()
     assert "pooling_ledgerentry_m209901" in _names("pooling_ledgerentry")
+
+
+@committed_ledger
+def test_the_advance_statement_keeps_its_opening_balance_after_old_months_are_detached(people):
+    from apps.pooling.models import FundAccount
+
+    advance = FundAccount.objects.get(kind="advance", province__code=SH)
+    with time_machine.travel(dt.datetime(2024, 6, 12, 10, tzinfo=SHANGHAI), tick=False):
+        fund(account("provincial", SH), 500_00, people)
+        moved = services.transfer_propose(
+            from_account=account("provincial", SH), to_account=advance, amount_fen=300_00, proposer=people.sh_maker, idempotency_key=key()
+        )
+        services.transfer_approve(transfer=moved, approver=people.sh_checker)
+    before = selectors.advance_statement(province_code=SH, period="2024-07")
+    services.ledger_month_detach(period="2024-06")
+    after = selectors.advance_statement(province_code=SH, period="2024-07")
+    assert (after["opening_balance_fen"], after["closing_balance_fen"]) == (before["opening_balance_fen"], before["closing_balance_fen"])
+    assert after["opening_balance_fen"] == 300_00
+    june = selectors.advance_statement(province_code=SH, period="2024-06")  # the detached month itself: its sum from the archive
+    assert june["opening_balance_fen"] == 0
+
+
+# --- partitions ahead of time (beat) --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_beat_ensures_this_and_next_months_partitions_daily():
+    from django_celery_beat.models import PeriodicTask
+
+    tasks = dict(PeriodicTask.objects.filter(enabled=True).values_list("task", "crontab__day_of_month"))
+    assert (tasks.get("pooling.ledger_partitions_ensure"), tasks.get("reconciliation.settlement_partitions_ensure")) == ("*", "*")
+
+
+@pytest.mark.django_db
+def test_the_beat_tasks_create_next_months_ledger_and_settlement_partitions():
+    from apps.pooling import tasks as pooling_tasks
+    from apps.reconciliation import tasks as reconciliation_tasks
+
+    with time_machine.travel(dt.datetime(2033, 12, 31, 20, tzinfo=dt.UTC), tick=False):  # 1 January 2034 in Shanghai
+        ledger = pooling_tasks.ledger_partitions_ensure.apply().get()
+        settlements = reconciliation_tasks.settlement_partitions_ensure.apply().get()
+    assert ledger == ["pooling_ledgerentry_m203401", "pooling_ledgerentry_m203402"]
+    assert settlements == ["reconciliation_settlementrecord_p203401", "reconciliation_settlementrecord_p203402"]
+    assert {"pooling_ledgerentry_m203401", "pooling_ledgerentry_m203402"} <= set(_names("pooling_ledgerentry"))
+    assert {"reconciliation_settlementrecord_p203402"} <= set(_names("reconciliation_settlementrecord"))
+    with time_machine.travel(dt.datetime(2034, 1, 15, 4, tzinfo=dt.UTC), tick=False):  # idempotent: a second day changes nothing
+        assert pooling_tasks.ledger_partitions_ensure.apply().get() == ledger

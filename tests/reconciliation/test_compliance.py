@@ -97,3 +97,12 @@ def test_the_staff_page_shows_a_province_bound_reader_her_own_hospitals(month: A
     client.force_login(staff(Role.PROVINCE_STAFF, GD, username="cmp-gd-staff"))
     page = client.get("/reconciliation/compliance/", {"period": PERIOD, "province": SH}).content.decode()
     assert H_GD in page and H_SH_1 not in page
+
+
+def test_a_province_that_is_not_a_gb_t_2260_province_is_refused_by_the_one_rule(month: Any) -> None:
+    national = _client(staff(Role.FINANCE_MAKER, "", username="cmp-national-code"))
+    for bad in ("990000", "310100", "31000"):
+        response = national.get("/api/v1/reconciliation/compliance/", {"period": PERIOD, "province": bad})
+        assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "invalid"), bad
+    full_width = national.get("/api/v1/reconciliation/compliance/", {"period": PERIOD, "province": "３１００００"}).json()
+    assert {r["destination_province"] for r in full_width["results"]} == {SH}

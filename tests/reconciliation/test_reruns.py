@@ -72,3 +72,22 @@ def test_an_import_leaves_fresh_planner_statistics_for_the_run(recon: Any) -> No
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'reconciliation_settlementrecord'")
         assert cursor.fetchone()[0] == 3
+
+
+def test_a_rerun_after_an_advance_policy_proposes_from_the_advance_and_voids_the_old_proposal(recon_default_plan: Any) -> None:
+    """The statements helper's 409: a rerun on the same inputs after Sichuan started pre-funding
+    its clearing presented the old proposal's key with another debit account."""
+    from apps.benefits.models import Province
+
+    recon = recon_default_plan
+    recon.both(row("S1", fund=7000))
+    first = recon.run()
+    (old,) = Transfer.objects.filter(pk__in=first.transfer_ids).select_related("from_account")
+    assert old.from_account.kind == "provincial"
+    national = staff("finance_checker", "", username="national-checker-adv")
+    pooling.advance_policy_set(province=Province.objects.get(code=SC), threshold_fen=50_000, target_fen=100_000, user=national)
+    second = recon.run()
+    (new,) = Transfer.objects.filter(pk__in=second.transfer_ids).select_related("from_account")
+    old.refresh_from_db()
+    assert (new.from_account.kind, new.amount_fen, new.state, old.state) == ("advance", 7000, "proposed", "voided")
+    assert recon.run().transfer_ids == second.transfer_ids  # and a rerun on the same inputs and policy replays it

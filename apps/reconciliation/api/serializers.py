@@ -108,11 +108,37 @@ class RunSerializer(serializers.ModelSerializer[ReconciliationRun]):
     net_positions = serializers.SerializerMethodField()
     totals = serializers.SerializerMethodField()
     transfer_ids = serializers.SerializerMethodField()
+    adjustments = serializers.SerializerMethodField(
+        help_text="Resolved discrepancies netted in this run: {discrepancy, period, settlement_id, kind, home, destination, resolution, amount_fen}."
+    )
+    already_settled = serializers.SerializerMethodField(
+        help_text="Claims that match in this run but were settled earlier by a decision on a discrepancy (resolved or written off):"
+        " not netted again. {discrepancy, period, settlement_id, home, destination, state, resolution, amount_fen, matched_fund_fen}."
+    )
 
     class Meta:
         model = ReconciliationRun
-        fields = ["id", "period", "state", "counts", "totals", "net_positions", "transfer_ids", "job", "created_at", "finished_at"]
+        fields = [
+            "id",
+            "period",
+            "state",
+            "counts",
+            "totals",
+            "net_positions",
+            "transfer_ids",
+            "adjustments",
+            "already_settled",
+            "job",
+            "created_at",
+            "finished_at",
+        ]
         read_only_fields = fields
+
+    def get_adjustments(self, run: ReconciliationRun) -> list[dict[str, Any]]:
+        return list(self.context["summary"].get("adjustments", []))
+
+    def get_already_settled(self, run: ReconciliationRun) -> list[dict[str, Any]]:
+        return list(self.context["summary"].get("already_settled", []))
 
     def get_counts(self, run: ReconciliationRun) -> dict[str, int]:
         return dict(self.context["summary"].get("counts", {}))

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.core.api.jobs import JOB_QUEUED, job_queued
 from apps.core.api.pagination import CURSOR_PARAMETER, PAGE_SIZE_PARAMETER, IdCursorPagination, invalid_cursor, page_size_of
 from apps.core.api.permissions import IsStaffMember, ReadsMoney
+from apps.core.codes import province_code_pattern
 from apps.core.errors import ValidationFailed
 from apps.core.pdf import PDF_CONTENT_TYPE, render_pdf
 from apps.core.permissions import bound_province, require_province
@@ -121,7 +122,7 @@ class RunStatementView(APIView):
                 "province",
                 str,
                 required=True,
-                pattern=r"^[0-9]{6}$",
+                pattern=province_code_pattern(),
                 description="province code (a province-bound reader may leave it out: her own is the default)",
             ),
             OpenApiParameter("format", str, enum=["pdf", "json"], description="pdf (default) or json"),
@@ -293,11 +294,7 @@ def _compliance_rows(request: Request) -> tuple[str, str, list[dict[str, Any]]]:
     """(period, province, ranked rows) for the compliance report: a province-bound reader's own
     destination province (another: 403 wrong_province); without one, every province."""
     period = services.check_period(request.query_params.get("period", ""))
-    asked = request.query_params.get("province", "")
-    if asked and not (len(asked) == 6 and asked.isdigit()):
-        raise ValidationFailed(
-            "province is a 6-digit code", errors=[{"field": "province", "code": "invalid", "message": f"{asked!r} is not a province code"}]
-        )
+    asked = selectors.requested_province(request.query_params.get("province", ""))
     own = bound_province(request.user)
     if own and asked and asked != own:
         require_province(request.user, asked)
@@ -315,7 +312,10 @@ class ComplianceView(APIView):
         parameters=[
             OpenApiParameter("period", str, required=True, description="YYYY-MM", pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
             OpenApiParameter(
-                "province", str, description="destination province (national readers; '' = every one)", pattern=r"^([0-9]{6})?$"
+                "province",
+                str,
+                description="destination province (national readers; '' = every one)",
+                pattern=province_code_pattern(optional=True),
             ),
             CURSOR_PARAMETER,
             PAGE_SIZE_PARAMETER,
@@ -334,7 +334,7 @@ class ComplianceCsvView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("period", str, required=True, description="YYYY-MM", pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
-            OpenApiParameter("province", str, pattern=r"^([0-9]{6})?$"),
+            OpenApiParameter("province", str, pattern=province_code_pattern(optional=True)),
         ],
         responses={(200, "text/csv"): bytes},
         summary="Hospital compliance report as CSV",
