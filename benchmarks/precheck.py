@@ -69,6 +69,10 @@ def _ensure_release() -> Any:
     admin = User.objects.filter(username="bench-precheck-admin").first() or staff_create(
         username="bench-precheck-admin", role=Role.CATALOG_ADMIN, province_code="", password="x-bench-x"
     )
+    # Two people on every release (catalog.0006's trigger): one builds it, another approves it.
+    reviewer = User.objects.filter(username="bench-precheck-reviewer").first() or staff_create(
+        username="bench-precheck-reviewer", role=Role.CATALOG_REVIEWER, province_code="", password="x-bench-x"
+    )
     with transaction.atomic():
         release = CatalogRelease.objects.create(label=LABEL, effective_from=EFFECTIVE, created_by=admin)
         with connection.cursor() as cursor:
@@ -85,7 +89,7 @@ def _ensure_release() -> Any:
             cursor.execute(
                 "UPDATE catalog_catalogrelease SET status = 'published', approved_by_id = %s, approved_at = now(), "
                 "published_by_id = %s, published_at = %s, sha256 = repeat('0', 64) WHERE id = %s",
-                [admin.pk, admin.pk, timezone.now(), release.pk],
+                [reviewer.pk, reviewer.pk, timezone.now(), release.pk],
             )
             cursor.execute("ANALYZE catalog_catalogitem")
     release.refresh_from_db()
