@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 # Both in one message (simple query protocol: no parameters, so psycopg sends the text as is):
 # one round trip per request that used the database, not two. A pre-check answers from one
 # statement, so two more round trips after it were most of its database traffic.
