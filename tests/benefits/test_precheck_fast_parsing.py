@@ -201,3 +201,15 @@ def test_every_field_has_a_fast_reader_and_the_usual_claim_takes_the_fast_path()
         body = {**claim, **extra}
         assert serializer_class(data=body).fast_validated(body) == _drf(serializer_class, body)
         assert serializer_class(data=body).fast_validated(body) is not None
+
+
+@pytest.mark.django_db
+def test_the_policy_read_from_the_statement_answers_what_the_model_row_says(rules_release, home_policy):
+    """The claim reads its home policy from the statement's JSON, not as a model instance: the
+    terms and the answer's summary are the policy row's (policy_summary of the model)."""
+    from apps.benefits.adjudication import policy_summary
+    from apps.benefits.models import BenefitPolicy
+
+    answer = adjudicate(rules_claim(line(DRUG_A["code"], 1_000)))
+    row = BenefitPolicy.objects.select_related("province").get(pk=home_policy.pk)
+    assert answer.policy == policy_summary(row)
