@@ -42,7 +42,6 @@ def test_a_temporary_table_is_gone_for_the_next_borrower(pool: ConnectionPool[An
     assert gone
 
 
-
 def test_a_lock_and_a_temporary_table_left_together_are_both_gone(pool: ConnectionPool[Any]) -> None:
     """Both resets travel in one message (an implicit transaction on the server): neither stops the other."""
     with pool.connection() as conn:
