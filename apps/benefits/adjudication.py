@@ -77,7 +77,7 @@ from apps.core.money import apply_ratio
 from apps.core.reasons import CODE_LABELS
 
 from . import sql
-from .models import BenefitPolicy, CareSetting, Province
+from .models import BenefitPolicy, CareSetting
 from .selectors import (
     drg_version_in_force_queryset,
     level_meets,
@@ -261,7 +261,7 @@ class _Facts(NamedTuple):
     release: str | None
     scopes: dict[str, _Scope]
     registered_level: str | None
-    policies: dict[str, BenefitPolicy]  # by hospital level ('' = every level without its own)
+    policies: dict[str, PolicyTerms]  # by hospital level ('' = every level without its own)
     terms: dict[int, list[DiseaseTerm]]  # by policy id
     known_diagnoses: set[str]
     known_procedures: set[str]
@@ -337,7 +337,7 @@ def _facts(
     rows = _run(statement, [values.get(p, p) if isinstance(p, _Sentinel) else p for p in template])
     label: str | None = None
     registered: str | None = None
-    policies: dict[str, BenefitPolicy] = {}
+    policies: dict[str, PolicyTerms] = {}
     national: dict[str, _Scope] = {}
     local: dict[str, _Scope] = {}
     by_signature: dict[str, _Scope] = {}
@@ -408,20 +408,57 @@ _POLICY_READ = (
     "cross_province_ratio_registered",
     "cross_province_ratio_unregistered",
 )
-_POLICY_FIELDS = [f for f in BenefitPolicy._meta.concrete_fields if f.attname in _POLICY_READ]
-_POLICY_COLUMNS = [f.attname for f in _POLICY_FIELDS]
+_POLICY_RATIOS = (
+    "ratio_category_a",
+    "ratio_category_b",
+    "default_self_pay_ratio",
+    "cross_province_ratio_registered",
+    "cross_province_ratio_unregistered",
+)
 
 
-def _policy_from_json(text: str, *, key: dict[str, Any]) -> BenefitPolicy:
+class PolicyTerms(NamedTuple):
+    """What the pre-check reads of a home policy in force, and its summary for the answer (the
+    same as ``policy_summary`` of the model row: a test holds the two together). A model
+    instance cost a fifth of the claim's own CPU in Django's model machinery."""
+
+    pk: int
+    hospital_level: str
+    deductible_fen: int
+    ratio_category_a: Decimal
+    ratio_category_b: Decimal
+    default_self_pay_ratio: Decimal
+    annual_cap_fen: int
+    cross_province_ratio_registered: Decimal
+    cross_province_ratio_unregistered: Decimal
+    summary: dict[str, Any]
+
+
+def _policy_from_json(text: str, *, key: dict[str, Any]) -> PolicyTerms:
     """A policy row the statement returned as JSON (decimals kept exact); its province, scheme
     and setting are the claim's (``key``), by which the statement chose it."""
     data = json.loads(text, parse_float=Decimal)
-    policy = BenefitPolicy.from_db(
-        connection.alias, _POLICY_COLUMNS, [None if data[f.column] is None else f.to_python(data[f.column]) for f in _POLICY_FIELDS]
+    ratios = {name: Decimal(data[name]) for name in _POLICY_RATIOS}
+    effective_to = data["effective_to"]
+    summary = {
+        "id": data["id"],
+        "province": key["province_code"],
+        "scheme": key["scheme"],
+        "setting": key["setting"],
+        "hospital_level": data["hospital_level"],
+        "effective_from": dt.date.fromisoformat(data["effective_from"]).isoformat(),
+        "effective_to": dt.date.fromisoformat(effective_to).isoformat() if effective_to else None,
+        "deductible_fen": data["deductible_fen"],
+        "ratio_category_a": str(ratios["ratio_category_a"]),
+        "ratio_category_b": str(ratios["ratio_category_b"]),
+        "default_self_pay_ratio": str(ratios["default_self_pay_ratio"]),
+        "annual_cap_fen": data["annual_cap_fen"],
+        "cross_province_ratio_registered": str(ratios["cross_province_ratio_registered"]),
+        "cross_province_ratio_unregistered": str(ratios["cross_province_ratio_unregistered"]),
+    }
+    return PolicyTerms(
+        data["id"], data["hospital_level"], data["deductible_fen"], **ratios, annual_cap_fen=data["annual_cap_fen"], summary=summary
     )
-    policy.province = Province(code=key["province_code"])
-    policy.scheme, policy.setting = key["scheme"], key["setting"]
-    return policy
 
 
 class _Sentinel(str):
@@ -796,7 +833,7 @@ def adjudicate(claim: Claim) -> ClaimResult:
         destination_province=claim.destination_province,
         cross_province=cross,
         hospital_level=level,
-        policy=policy_summary(policy),
+        policy=policy.summary,
         lines=results,
         warnings=warnings
         + _unknown_warnings(diagnoses, facts.known_diagnoses, "diagnosis")

@@ -1,5 +1,6 @@
 """The pre-check's request path kept cheap without changing what it accepts: the lines field
-decides exactly as DRF's nested line serializer did, and the claim's one statement is prepared
+decides exactly as DRF's nested line serializer did, the request body's fast readers decide
+only what DRF's fields would accept, and as they would, and the claim's one statement is prepared
 once per connection (or not at all when PRECHECK_PREPARED_STATEMENT is off)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 
 from apps.benefits.adjudication import adjudicate
-from apps.benefits.api.serializers import ClaimLineSerializer, ClaimLinesField
+from apps.benefits.api.serializers import ClaimLineSerializer, ClaimLinesField, PrecheckRequestSerializer, SimulationRequestSerializer
 
 from .conftest import DRUG_A
 from .rules import line, rules_claim
@@ -96,3 +97,119 @@ def test_the_claims_statement_fits_psycopgs_cache_of_parsed_statements():
     from apps.benefits.adjudication import _scope_statement
 
     assert len(_scope_statement()[0].encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+
+
+# --- the whole request body: fast readers against DRF's fields ---------------------------------
+
+_usual = {
+    "home_province": st.sampled_from(["510000", "310000", "660000", " 510000", "５１００００", "510100", "51000", "990000"]),
+    "destination_province": st.sampled_from(["310000", "510000", "310100", "3100000", ""]),
+    "date_of_service": st.sampled_from(
+        ["2090-01-02", "2026-02-28", "2026-02-30", "20260102", "2026-1-2", " 2026-01-02", "2026-01-02T00:00"]
+    ),
+    "scheme": st.sampled_from(["employee", "resident", "EMPLOYEE", ""]),
+    "setting": st.sampled_from(["inpatient", "outpatient", "chronic_outpatient", "x"]),
+    "diagnoses": st.lists(st.sampled_from(["K35.800", "E11.900", " K35", "", "x" * 65, "K35\x00"]), max_size=3),
+    "procedures": st.lists(st.sampled_from(["36.0601", "60.2900x004", "", "36 06"]), max_size=3),
+    "registered": st.sampled_from([True, False, "true", 1, None]),
+    "drg_payment": st.sampled_from([True, False, "false", 0]),
+    "hospital_level": st.sampled_from(["3A", "1A", "unrated", "", "4A", None]),
+    "deductible_used_fen": st.sampled_from([0, 1, 2**63 - 1, 2**63, -1, "100", 1.0, True]),
+    "fund_paid_ytd_fen": st.sampled_from([0, 50_000, -5, "x"]),
+    "drg_group": st.sampled_from(["", "GB11", " GB11", "G" * 17, None, 7]),
+    "hospital": st.sampled_from(["H31010100998", "h31010100998", "H3101010099", "X31010100998"]),
+    "pooling_area": st.sampled_from(["310100", "310000", "31010", "510100"]),
+}
+_good_line = st.fixed_dictionaries(
+    {
+        "line_no": st.integers(1, 30),
+        "code": st.sampled_from(["001102000010000", "XA01AAA0001010101234"]),
+        "amount_fen": st.integers(0, 10**6),
+    },
+    optional={"quantity": st.sampled_from([1, 2, "1.5", 0]), "days": st.sampled_from([None, 1, 3660, 3661])},
+)
+
+
+def _bodies(names: list[str]) -> Any:
+    fields = {name: st.one_of(_usual[name], values) if name in _usual else values for name in names if name != "lines"}
+    fields["lines"] = st.one_of(st.lists(_good_line, min_size=1, max_size=3), st.lists(line_dicts, max_size=2), values)
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+def _drf(serializer_class: Any, body: Any) -> Any:
+    """What DRF's own fields make of ``body`` (None: refused)."""
+    try:
+        return dict(serializers.Serializer.run_validation(serializer_class(data=body), body))
+    except serializers.ValidationError:
+        return None
+
+
+def _check_fast_agrees(serializer_class: Any, body: Any) -> None:
+    fast = serializer_class(data=body).fast_validated(body)
+    if fast is not None:  # the fast path decided: DRF's fields accept the body and make the same of it
+        assert fast == _drf(serializer_class, body)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_bodies(list(PrecheckRequestSerializer._declared_fields)))
+def test_the_precheck_body_read_fast_is_what_drfs_fields_make_of_it(body):
+    _check_fast_agrees(PrecheckRequestSerializer, body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_bodies(list(SimulationRequestSerializer._declared_fields)))
+def test_the_simulation_body_read_fast_is_what_drfs_fields_make_of_it(body):
+    _check_fast_agrees(SimulationRequestSerializer, body)
+
+
+_REQUIRED = ("home_province", "date_of_service", "scheme", "setting")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {name: _usual[name] for name in _REQUIRED}, optional={name: _usual[name] for name in _usual if name not in _REQUIRED}
+    ),
+    st.lists(_good_line, min_size=1, max_size=3),
+)
+def test_a_usual_body_is_accepted_or_refused_as_drfs_fields_decide(head, lines):
+    body = {**head, "lines": lines}
+    serializer = PrecheckRequestSerializer(data=body)
+    ok = serializer.is_valid()
+    expected = _drf(PrecheckRequestSerializer, body)
+    assert ok == (expected is not None)
+    if ok:
+        assert dict(serializer.validated_data) == expected
+    else:
+        assert serializer.errors  # DRF's own wording and codes (the fast path never words an error)
+
+
+def test_every_field_has_a_fast_reader_and_the_usual_claim_takes_the_fast_path():
+    """A field added to the request without a fast reader would silently send every claim
+    through DRF's fields again: the readers cover the declared fields exactly."""
+    claim = {
+        "home_province": "510000",
+        "date_of_service": "2090-01-02",
+        "scheme": "employee",
+        "setting": "inpatient",
+        "registered": False,
+        "diagnoses": ["K35.800"],
+        "lines": [{"line_no": 1, "code": "001102000010000", "quantity": 2, "amount_fen": 1_000}],
+    }
+    for serializer_class, extra in ((PrecheckRequestSerializer, {}), (SimulationRequestSerializer, {"destination_province": "310000"})):
+        assert set(serializer_class.fast_fields) == set(serializer_class._declared_fields)
+        body = {**claim, **extra}
+        assert serializer_class(data=body).fast_validated(body) == _drf(serializer_class, body)
+        assert serializer_class(data=body).fast_validated(body) is not None
+
+
+@pytest.mark.django_db
+def test_the_policy_read_from_the_statement_answers_what_the_model_row_says(rules_release, home_policy):
+    """The claim reads its home policy from the statement's JSON, not as a model instance: the
+    terms and the answer's summary are the policy row's (policy_summary of the model)."""
+    from apps.benefits.adjudication import policy_summary
+    from apps.benefits.models import BenefitPolicy
+
+    answer = adjudicate(rules_claim(line(DRUG_A["code"], 1_000)))
+    row = BenefitPolicy.objects.select_related("province").get(pk=home_policy.pk)
+    assert answer.policy == policy_summary(row)

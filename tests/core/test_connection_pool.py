@@ -40,3 +40,28 @@ def test_a_temporary_table_is_gone_for_the_next_borrower(pool: ConnectionPool[An
     with pool.connection() as conn:
         gone = conn.execute("SELECT to_regclass('pg_temp.pool_left_over') IS NULL").fetchone()[0]  # type: ignore[index]
     assert gone
+
+
+def test_a_lock_and_a_temporary_table_left_together_are_both_gone(pool: ConnectionPool[Any]) -> None:
+    """Both resets travel in one message (an implicit transaction on the server): neither stops the other."""
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(7311, 98)")
+        conn.execute("CREATE TEMPORARY TABLE pool_left_over_2 (x int)")
+    with pool.connection() as conn:
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), "
+            "to_regclass('pg_temp.pool_left_over_2') IS NULL"
+        ).fetchone()
+    assert left == (0, True)
+
+
+def test_the_reset_costs_one_round_trip() -> None:
+    """A request that used the database pays one round trip for the reset, not one per statement."""
+    sent: list[Any] = []
+
+    class Recorder:
+        def execute(self, query: Any, params: Any = None) -> None:
+            sent.append((query, params))
+
+    reset_session(Recorder())
+    assert [params for _query, params in sent] == [None]  # one message, no parameters: the simple query protocol
