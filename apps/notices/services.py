@@ -47,7 +47,10 @@ def _validate_url(url: str) -> None:
     """An absolute http(s) URL whose host is public (or in WEBHOOK_ALLOWED_NETWORKS); http:// only
     to loopback outside production. A name that does not resolve yet is accepted: the check is
     repeated, and decides, at every send."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # raises on a malformed bracketed host ("http://[0]")
+    except ValueError:
+        raise _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url")
     try:

@@ -115,6 +115,15 @@ def test_a_name_that_does_not_resolve_yet_is_accepted_and_judged_at_send_time():
     assert _register("https://his.example.org/hook").status_code == 201
 
 
+@pytest.mark.parametrize("url", ["http://[0]", "https://[::1/hook", "https://[zz::1]/hook", "https://example.org:99999/hook"])
+def test_a_malformed_url_is_refused_with_invalid_url_not_a_server_error(url):
+    # schemathesis found "http://[0]": urlsplit raised outside the check and the answer was 500.
+    response = _register(url)
+    body = response.json()
+    assert (response.status_code, body["code"], body["errors"][0]["code"]) == (400, "validation_error", "invalid_url")
+    assert not WebhookEndpoint.objects.exists()
+
+
 def test_the_allowed_networks_setting_lets_loopback_through_in_test_settings():
     assert _register("http://127.0.0.1:9/hook").status_code == 201
 
