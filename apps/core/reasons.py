@@ -205,6 +205,10 @@ SYSTEM_TEXTS: list[tuple[re.Pattern[str], Any]] = [
         _("reconciliation %(period)s: %(payer)s pays %(payee)s (net)"),
     ),
     (re.compile(r"^fund income$"), _("fund income")),
+    (
+        re.compile(r"^projected advance (?P<projected>\S+) below the threshold (?P<threshold>\S+)$"),
+        _("projected advance %(projected)s below the threshold %(threshold)s"),
+    ),
     (re.compile(r"^reversal of #(?P<id>\d+): (?P<reason>.*)$"), _("reversal of #%(id)s: %(reason)s")),
     (
         re.compile(r"^top-up of the advance to (?P<amount>\S+) after the (?P<period>\d{4}-\d{2}) clearing$"),
