@@ -231,7 +231,7 @@ TRANSFER_DETAIL_FIELDS = (
     "from_account",
     "to_account",
     "amount",
-    "memo",
+    "memo_shown",
     "proposed_by",
     "created_at",
     "approved_by",
@@ -273,6 +273,11 @@ class TransferAdmin(DetailActionsMixin, MoneyReadersAdmin, PortalHistoryAdmin):
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Transfer) -> str:
         return format_html('<span class="money" style="white-space:nowrap">{}</span>', format_yuan(obj.amount_fen))
+
+    @admin.display(description=_("memo"))
+    def memo_shown(self, obj: Transfer) -> str:
+        """The memo as people read it (a process's memo in the reader's language)."""
+        return memo_label(obj.memo) or "—"
 
     @admin.display(description=_("memo"))
     def memo_short(self, obj: Transfer) -> str:

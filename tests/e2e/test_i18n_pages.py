@@ -70,7 +70,7 @@ def _pages() -> list[str]:
 
 
 _VISITS: list[tuple[str, int, str, list[str]]] = []
-_USER_NAMES: set[str] = set()  # the demo's logins, read while its data exists (data, not words)
+_USER_NAMES: set[str] = set()  # the demo's logins and key prefixes, read while its data exists (data, not words)
 
 
 def _visit_all(staff_browser: Any) -> list[tuple[str, int, str, list[str]]]:
@@ -81,7 +81,11 @@ def _visit_all(staff_browser: Any) -> list[tuple[str, int, str, list[str]]]:
     call_command("seed_demo", stdout=io.StringIO())
     from django.contrib.auth import get_user_model
 
+    from apps.hospitals.models import ApiKey
+
     _USER_NAMES.update(name.lower() for name in get_user_model().objects.values_list("username", flat=True))
+    # API key prefixes are random identifiers (``HeonlzUxay…``): some are all letters.
+    _USER_NAMES.update(prefix.lower() for prefix in ApiKey.objects.values_list("prefix", flat=True))
     browser = staff_browser
     browser.page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": browser.base_url}])
     browser.log_in("admin", "portal-demo-2026")
