@@ -14,12 +14,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from apps.catalog.models import HospitalLevel
 from apps.core.admin import PortalAdmin, PortalHistoryAdmin
 from apps.core.codes import CodeError, normalise_code, validate_catalog_code
 from apps.core.detail import REQUIRED, Action, DetailActionsMixin
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan, yuan_to_fen
 from apps.core.permissions import require_province, require_role, staff_province
+from apps.core.reasons import error_message
 
 from . import admin_rules, services
 from .adjudication import REASON_LABELS, Claim
@@ -36,7 +38,7 @@ class ProvinceScopedAdmin(PortalHistoryAdmin):
 
 
 def _domain_to_form_error(exc: DomainError) -> ValidationError:
-    return ValidationError([f"{e.get('field', '')}: {e.get('message', '')}" for e in exc.errors] or [exc.detail])
+    return ValidationError([f"{e.get('field', '')}: {e.get('message', '')}" for e in exc.errors] or [exc.localized()])
 
 
 class ReferenceDataAdmin(PortalHistoryAdmin):
@@ -54,7 +56,7 @@ class ReferenceDataAdmin(PortalHistoryAdmin):
 
 @admin.register(Province)
 class ProvinceAdmin(ReferenceDataAdmin):
-    list_display = ["code", "name", "name_en", "pooling_model"]
+    list_display = ["code", "name", "pooling_model"]  # the Chinese name people read; name_en stays searchable
     search_fields = ["code", "name", "name_en"]
     list_filter = ["pooling_model"]
     province_fields = ("code",)
@@ -183,7 +185,7 @@ class BenefitPolicyAdmin(DetailActionsMixin, ProvinceScopedAdmin):
             try:
                 context["simulation"] = form.simulate()
             except DomainError as exc:
-                context["error"] = f"{exc.detail} ({exc.code})"
+                context["error"] = error_message(exc)
         return TemplateResponse(request, "benefits/simulate.html", context)
 
 
@@ -193,9 +195,7 @@ class SimulationForm(forms.Form):
     date_of_service = forms.DateField(initial=dt.date.today, label=_("Date of service"))
     scheme = forms.ChoiceField(choices=Scheme.choices, label=_("Scheme"))
     setting = forms.ChoiceField(choices=CareSetting.choices, label=_("Setting"))
-    hospital_level = forms.ChoiceField(
-        choices=[(v, v) for v in ("3A", "3B", "3C", "2A", "2B", "2C", "1", "unrated")], initial="3A", label=_("Hospital level")
-    )
+    hospital_level = forms.ChoiceField(choices=HospitalLevel.choices, initial=HospitalLevel.L3A, label=_("Hospital level"))
     registered = forms.BooleanField(required=False, label=_("Registered"), help_text=_("filed for cross-province care"))
     diagnoses = forms.CharField(required=False, label=_("Diagnoses"), help_text=_("ICD-10 codes separated by commas"))
     deductible_used_yuan = forms.DecimalField(min_value=0, decimal_places=2, initial=0, label=_("Deductible already met (yuan)"))

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import AddThroughServiceMixin, PortalAdmin, PortalHistoryAdmin, scoped_province
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan, yuan_to_fen
+from apps.core.reasons import error_message
 
 from . import services
 from .models import (
@@ -62,7 +63,8 @@ class DiseaseAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
     """National diseases (the data file) are visible to all and changed by no one here; a
     province's own diseases are its staff's."""
 
-    list_display = ["code", "name", "kind", "province", "prefix_list", "cross_province"]
+    # By name: a listed disease's code (``diabetes``) is an identifier for files and the API, not a label.
+    list_display = ["name", "kind", "province", "prefix_list", "cross_province"]
     list_filter = ["kind", "cross_province", "province"]
     search_fields = ["code", "name"]
     province_fields = ("province__code",)
@@ -145,7 +147,7 @@ def disease_terms_view(model_admin: Any, request: HttpRequest, pk: int) -> HttpR
             services.policy_disease_terms_set(policy=policy, user=request.user, terms=form.cleaned_data["terms"], reason="set in admin")
             return HttpResponseRedirect(reverse("admin:benefits_benefitpolicy_change", args=[policy.pk]))
         except DomainError as exc:
-            errors = [f"{exc.detail} ({exc.code})", *(f"{e.get('field', '')}: {e.get('message', '')}" for e in exc.errors)]
+            errors = [error_message(exc), *(f"{e.get('field', '')}: {e.get('message', '')}" for e in exc.errors)]
     listable = Disease.objects.filter(province__isnull=True) | Disease.objects.filter(province_id=policy.province_id)
     help_text = _("Listed diseases: %(codes)s") % {"codes": ", ".join(f"{d.code} ({d.name})" for d in listable.order_by("code"))}
     back = reverse("admin:benefits_benefitpolicy_change", args=[policy.pk])
@@ -271,7 +273,7 @@ class ServicePriceAdmin(PortalHistoryAdmin):
                 return HttpResponseRedirect(reverse("admin:benefits_serviceprice_changelist"))
             except DomainError as exc:
                 errors = [
-                    f"{exc.detail} ({exc.code})",
+                    error_message(exc),
                     *(f"line {e.get('line')} [{e.get('column')}] {e.get('code')}: {e.get('message')}" for e in exc.errors),
                 ]
         back = reverse("admin:benefits_serviceprice_changelist")
@@ -400,7 +402,7 @@ class DrgVersionAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
                 return HttpResponseRedirect(reverse("admin:benefits_drgversion_change", args=[version.pk]))
             except DomainError as exc:
                 errors = [
-                    f"{exc.detail} ({exc.code})",
+                    error_message(exc),
                     *(f"line {e.get('line')} [{e.get('column')}] {e.get('code')}: {e.get('message')}" for e in exc.errors),
                 ]
         back = reverse("admin:benefits_drgversion_change", args=[version.pk])

@@ -7,8 +7,11 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from apps.catalog.models import HospitalLevel
 
 
 class Province(models.Model):
@@ -169,8 +172,17 @@ class BenefitPolicy(models.Model):
         verbose_name = _("benefit policy")
 
     def __str__(self) -> str:
-        level = self.hospital_level or "all levels"
-        return f"{self.province.code} {self.scheme}/{self.setting}/{level} from {self.effective_from} ({self.status})"
+        level = (
+            str(dict(HospitalLevel.choices).get(self.hospital_level, self.hospital_level)) if self.hospital_level else gettext("all levels")
+        )
+        return gettext("{province} {scheme}/{setting}/{level} from {date} ({status})").format(
+            province=self.province.code,
+            scheme=self.get_scheme_display(),
+            setting=self.get_setting_display(),
+            level=level,
+            date=self.effective_from,
+            status=self.get_status_display(),
+        )
 
 
 class PolicyParticipant(models.Model):
@@ -240,7 +252,9 @@ class LocalItem(models.Model):
         verbose_name_plural = _("local items")
 
     def __str__(self) -> str:
-        return f"{self.province.code} {self.code} {self.name} (until {self.sunset_date})"
+        return gettext("{province} {code} {name} (until {date})").format(
+            province=self.province.code, code=self.code, name=self.name, date=self.sunset_date
+        )
 
 
 class DiagnosisCode(models.Model):
@@ -330,7 +344,7 @@ class Disease(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.province.code if self.province else 'national'} {self.code} {self.name}"
+        return f"{self.province.code if self.province else gettext('national')} {self.name}"
 
 
 class PolicyDiseaseTerm(models.Model):
@@ -419,7 +433,7 @@ class DailyDose(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.units_per_day}/day ({self.status})"
+        return gettext("{code}: {units}/day ({status})").format(code=self.code, units=self.units_per_day, status=self.get_status_display())
 
 
 # --- provincial price schedules of medical service items -------------------------------------
@@ -522,7 +536,7 @@ class DrgVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"DRG {self.label} ({self.status})"
+        return f"DRG {self.label} ({self.get_status_display()})"
 
 
 class DrgGroup(models.Model):

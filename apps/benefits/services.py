@@ -31,7 +31,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import LABEL_VALIDATOR, HospitalLevel
 from apps.core.audit import audit_record, history_delete, history_save
@@ -144,12 +146,21 @@ def _took_part(policy: BenefitPolicy, user: Any, part: str) -> None:
     PolicyParticipant.objects.bulk_create([PolicyParticipant(policy=policy, user=user, role=part)], ignore_conflicts=True)
 
 
+def _policy_status(value: str) -> Any:
+    return BenefitPolicy.Status(value).label if value in BenefitPolicy.Status.values else value
+
+
 def _refuse_participant(policy: BenefitPolicy, user: Any, *, verb: str) -> None:
     uid = getattr(user, "pk", None)
     if uid is None:
         return
     if uid in (policy.created_by_id, policy.submitted_by_id) or PolicyParticipant.objects.filter(policy=policy, user_id=uid).exists():
-        raise Conflict(f"you drafted, edited or submitted policy {policy.pk}: another person {verb} it", code="same_user_cannot_approve")
+        text = (
+            _("you drafted, edited or submitted policy {id}: another person approves it")
+            if verb == "approves"
+            else _("you drafted, edited or submitted policy {id}: another person reviews it")
+        )
+        raise Conflict(format_lazy(text, id=policy.pk), code="same_user_cannot_approve")
 
 
 @transaction.atomic
@@ -185,7 +196,10 @@ def _lock(policy: BenefitPolicy) -> BenefitPolicy:
 
 def _ensure_draft(policy: BenefitPolicy) -> None:
     if policy.status != BenefitPolicy.Status.DRAFT:
-        raise Conflict(f"policy {policy.pk} is {policy.status}; only drafts can be changed", code="policy_not_draft")
+        raise Conflict(
+            format_lazy(_("policy {id} is {status}; only drafts can be changed"), id=policy.pk, status=_policy_status(policy.status)),
+            code="policy_not_draft",
+        )
 
 
 @transaction.atomic
@@ -263,7 +277,12 @@ def _notify_approvers(policy: BenefitPolicy) -> None:
 
 def _ensure_submitted(policy: BenefitPolicy) -> None:
     if policy.status != BenefitPolicy.Status.SUBMITTED:
-        raise Conflict(f"policy {policy.pk} is {policy.status}; only submitted policies are reviewed", code="policy_not_submitted")
+        raise Conflict(
+            format_lazy(
+                _("policy {id} is {status}; only submitted policies are reviewed"), id=policy.pk, status=_policy_status(policy.status)
+            ),
+            code="policy_not_submitted",
+        )
 
 
 @transaction.atomic
@@ -274,7 +293,7 @@ def policy_reject(*, policy: BenefitPolicy, user: Any, reason: str) -> BenefitPo
     _refuse_participant(policy, user, verb="reviews")
     require_role(user, *POLICY_EDITORS)
     require_province(user, policy.province.code)
-    require_reason(reason, detail="sending a policy back needs a reason")
+    require_reason(reason, detail=_("sending a policy back needs a reason"))
     _ensure_submitted(policy)
     policy.status = BenefitPolicy.Status.DRAFT
     history_save(policy, user=user, reason=reason)
@@ -306,8 +325,17 @@ def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
             )
             continue
         raise Conflict(
-            f"policy {other.pk} ({other.effective_from}–{other.effective_to or 'open'}) is approved for the same "
-            f"province, scheme, setting and hospital level and overlaps {policy.effective_from}–{policy.effective_to or 'open'}",
+            format_lazy(
+                _(
+                    "policy {id} ({other_from}–{other_to}) is approved for the same province, scheme, setting and hospital "
+                    "level and overlaps {start}–{end}"
+                ),
+                id=other.pk,
+                other_from=other.effective_from,
+                other_to=other.effective_to or _("open-ended"),
+                start=policy.effective_from,
+                end=policy.effective_to or _("open-ended"),
+            ),
             code="policy_overlap",
         )
     policy.status = BenefitPolicy.Status.APPROVED
@@ -318,9 +346,9 @@ def policy_approve(*, policy: BenefitPolicy, user: Any) -> BenefitPolicy:
             history_save(policy, user=user, reason="approved")
     except IntegrityError as exc:
         if "took part" in str(exc):  # the two-person trigger, should a participant appear past the lock
-            raise Conflict("a person who took part in a policy cannot approve it", code="same_user_cannot_approve") from exc
+            raise Conflict(_("a person who took part in a policy cannot approve it"), code="same_user_cannot_approve") from exc
         # a concurrent approval won the race; the exclusion constraint says so
-        raise Conflict(f"policy {policy.pk} overlaps an approved policy", code="policy_overlap") from exc
+        raise Conflict(format_lazy(_("policy {id} overlaps an approved policy"), id=policy.pk), code="policy_overlap") from exc
     audit_record(action=AuditAction.POLICY_APPROVED, actor=user, obj=policy, detail=_policy_detail(policy))
     return policy
 
@@ -612,7 +640,7 @@ def policy_disease_terms_set(*, policy: BenefitPolicy, user: Any, terms: list[di
     require_province(user, policy.province.code)
     _ensure_draft(policy)
     if policy.created_by_id != getattr(user, "pk", None):
-        raise Forbidden(f"only the person who drafted policy {policy.pk} sets its disease terms")
+        raise Forbidden(format_lazy(_("only the person who drafted policy {id} sets its disease terms"), id=policy.pk))
     known = {d.code: d for d in diseases_listable(province=policy.province)}
     rows: list[PolicyDiseaseTerm] = []
     seen: set[str] = set()

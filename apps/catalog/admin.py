@@ -20,6 +20,7 @@ from apps.core.reasons import error_message, error_tags
 
 from . import services
 from .models import ITEM_CONTENT_FIELDS, CatalogItem, CatalogRelease, ReleaseChange
+from .selectors import release_losses
 
 
 class NewDraftForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -95,7 +96,9 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
     def import_link(self, obj: CatalogRelease) -> str:
         if obj.pk is None:
             return "—"
-        return format_html('<a href="{}">upload a file into this draft</a>', reverse("admin:catalog_catalogrelease_import", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:catalog_catalogrelease_import", args=[obj.pk]), _("upload a file into this draft")
+        )
 
     def get_urls(self) -> list[Any]:
         from django.urls import path
@@ -147,7 +150,7 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
 
     @admin.display(description=_("review"))
     def review_link(self, obj: CatalogRelease) -> str:
-        return format_html('<a href="{}">review</a>', reverse("catalog:release-review", args=[obj.label]))
+        return format_html('<a href="{}">{}</a>', reverse("catalog:release-review", args=[obj.label]), _("review"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: CatalogRelease | None = None) -> Any:
         if obj is None:
@@ -205,13 +208,28 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
 
     def detail_actions(self, request: HttpRequest, obj: CatalogRelease) -> list[Action]:
         user = request.user
+        names = services.release_actions_for(release=obj, user=user)
+        # A draft that removes items or empties fields against the release before it is submitted
+        # only once the person ticked that she saw the counts (as on the review page).
+        losses = release_losses(release=obj) if "submit" in names else {}
+        losing = bool(losses.get("removed") or losses.get("cleared_fields"))
         offered = {
             "submit": Action(
                 "submit",
                 _("Submit for review"),
-                lambda reason: services.release_submit(release=obj, user=user),
+                lambda reason: services.release_submit(release=obj, user=user, confirm_removals=losing),
                 explain=_("The draft is frozen for review; a reviewer who took no part in it approves it."),
                 done=_("submitted for review"),
+                warning=(
+                    _(
+                        "Against the release before it, this draft removes %(removed)s item(s) and empties "
+                        "%(cleared)s field(s) of %(items)s item(s)."
+                    )
+                    % {"removed": losses["removed"], "cleared": losses["cleared_fields"], "items": losses["cleared_items"]}
+                    if losing
+                    else ""
+                ),
+                confirm=_("I checked the removed items and emptied fields: submit anyway") if losing else "",
             ),
             "approve": Action(
                 "approve",
@@ -237,7 +255,7 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
                 done=_("published"),
             ),
         }
-        return [offered[name] for name in services.release_actions_for(release=obj, user=user)]
+        return [offered[name] for name in names]
 
 
 class ReleaseFilter(admin.SimpleListFilter):
@@ -250,7 +268,11 @@ class ReleaseFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
         releases = CatalogRelease.objects.order_by("-effective_from").values_list("pk", "label", "status")
-        return [(self.ALL, _("all releases")), *[(str(pk), f"{label} ({status})") for pk, label, status in releases]]
+        status_label = dict(CatalogRelease.Status.choices)
+        return [
+            (self.ALL, _("all releases")),
+            *[(str(pk), f"{label} ({status_label.get(status, status)})") for pk, label, status in releases],
+        ]
 
     def default(self) -> str:
         from django.utils import timezone

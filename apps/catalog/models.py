@@ -109,7 +109,8 @@ class CatalogRelease(models.Model):
         verbose_name_plural = _("catalog releases")
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.status})"
+        # People read this in lists, breadcrumbs, filters and the audit trail: the status by its label.
+        return f"{self.label} ({self.get_status_display()})"
 
     @property
     def is_published(self) -> bool:

@@ -17,7 +17,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.audit import audit_record, history_delete, history_save
 from apps.core.errors import Conflict, NotFound, ValidationFailed, require_reason
@@ -54,15 +56,22 @@ def took_part(*, release: CatalogRelease, user: Any, part: str) -> None:
 def _refuse_participant(release: CatalogRelease, user: Any, *, verb: str) -> None:
     uid = getattr(user, "pk", None)
     if uid is not None and (release.submitted_by_id == uid or ReleaseParticipant.objects.filter(release=release, user_id=uid).exists()):
-        raise Conflict(
-            f"you created, edited, imported into or submitted release {release.label}: another person {verb} it",
-            code="same_user_cannot_approve",
+        text = (
+            _("you created, edited, imported into or submitted release {label}: another person approves it")
+            if verb == "approves"
+            else _("you created, edited, imported into or submitted release {label}: another person reviews it")
         )
+        raise Conflict(format_lazy(text, label=release.label), code="same_user_cannot_approve")
 
 
 def ensure_draft(release: CatalogRelease) -> None:
     if release.status != Status.DRAFT:
-        raise Conflict(f"release {release.label} is {release.status}; only drafts can be changed", code="release_not_draft")
+        raise Conflict(
+            format_lazy(
+                _("release {label} is {status}; only drafts can be changed"), label=release.label, status=Status(release.status).label
+            ),
+            code="release_not_draft",
+        )
 
 
 # ``based_on`` of a new draft when the caller does not choose: the release in force when it takes effect.
@@ -86,11 +95,12 @@ def release_create_draft(
         based_on = release_base_default(effective_from=effective_from)
     if CatalogRelease.objects.filter(label=label).exists():
         raise ValidationFailed(
-            f"a release labelled {label} exists", errors=[{"field": "label", "code": "unique", "message": "label taken"}]
+            format_lazy(_("a release labelled {label} exists"), label=label),
+            errors=[{"field": "label", "code": "unique", "message": "label taken"}],
         )
     if based_on is not None and not based_on.is_published:
         raise ValidationFailed(
-            "based_on must be a published release", errors=[{"field": "based_on", "code": "invalid", "message": "not published"}]
+            _("based_on must be a published release"), errors=[{"field": "based_on", "code": "invalid", "message": "not published"}]
         )
     release = CatalogRelease(label=label, effective_from=effective_from, based_on=based_on, created_by=user)
     release.full_clean(exclude=["created_by"])
@@ -116,7 +126,7 @@ def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason
     ensure_draft(release)
     clean, errors = clean_item(data)
     if errors:
-        raise ValidationFailed(f"item {clean.get('code') or '?'} is not valid", errors=errors)
+        raise ValidationFailed(format_lazy(_("item {code} is not valid"), code=clean.get("code") or "?"), errors=errors)
     item = CatalogItem.objects.filter(release=release, code=clean["code"]).first() or CatalogItem(release=release)
     created = item.pk is None
     for field, value in clean.items():
@@ -141,7 +151,7 @@ def item_delete(*, release: CatalogRelease, code: str, user: Any, reason: str = 
     ensure_draft(release)
     item = CatalogItem.objects.filter(release=release, code=code).first()
     if item is None:
-        raise NotFound(f"no item {code} in release {release.label}", code="code_unknown")
+        raise NotFound(format_lazy(_("no item {code} in release {label}"), code=code, label=release.label), code="code_unknown")
     history_delete(item, user=user, reason=reason or "deleted")
     took_part(release=release, user=user, part=ReleaseParticipant.Part.EDITED)
     audit_record(action=AuditAction.RELEASE_ITEM_DELETED, actor=user, obj=release, reason=reason, detail={"code": code})
@@ -156,7 +166,8 @@ def release_update_draft(*, release: CatalogRelease, user: Any, label: str, effe
     ensure_draft(release)
     if CatalogRelease.objects.filter(label=label).exclude(pk=release.pk).exists():
         raise ValidationFailed(
-            f"a release labelled {label} exists", errors=[{"field": "label", "code": "unique", "message": "label taken"}]
+            format_lazy(_("a release labelled {label} exists"), label=label),
+            errors=[{"field": "label", "code": "unique", "message": "label taken"}],
         )
     before = {"label": release.label, "effective_from": release.effective_from.isoformat()}
     release.label, release.effective_from = label, effective_from
@@ -208,12 +219,20 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
     release = _lock(release)
     ensure_draft(release)
     if not CatalogItem.objects.filter(release=release).exists():
-        raise Conflict(f"release {release.label} has no items", code="release_empty")
+        raise Conflict(format_lazy(_("release {label} has no items"), label=release.label), code="release_empty")
     losses = None if confirm_removals else release_losses(release=release)
     if losses is not None and (losses["removed"] or losses["cleared_fields"]):
         raise Conflict(
-            f"release {release.label} removes {losses['removed']} item(s) and clears {losses['cleared_fields']} field(s) "
-            f"of {losses['cleared_items']} item(s) against the release before it; confirm to submit",
+            format_lazy(
+                _(
+                    "release {label} removes {removed} item(s) and clears {cleared} field(s) of {items} item(s) "
+                    "against the release before it; confirm to submit"
+                ),
+                label=release.label,
+                removed=losses["removed"],
+                cleared=losses["cleared_fields"],
+                items=losses["cleared_items"],
+            ),
             code="removals_not_confirmed",
         )
     took_part(release=release, user=user, part=ReleaseParticipant.Part.SUBMITTED)
@@ -264,7 +283,10 @@ def release_approve(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     _refuse_participant(release, user, verb="approves")
     require_role(user, *CATALOG_APPROVERS)
     if release.status != Status.IN_REVIEW:
-        raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
+        raise Conflict(
+            format_lazy(_("release {label} is {status}, not in review"), label=release.label, status=Status(release.status).label),
+            code="release_not_in_review",
+        )
     try:
         with transaction.atomic():
             return _transition(
@@ -277,7 +299,7 @@ def release_approve(*, release: CatalogRelease, user: Any) -> CatalogRelease:
                 approved_at=timezone.now(),
             )
     except IntegrityError as exc:  # the CHECK and trigger, should a participant appear past the lock above
-        raise Conflict("a person who took part in a release cannot approve it", code="same_user_cannot_approve") from exc
+        raise Conflict(_("a person who took part in a release cannot approve it"), code="same_user_cannot_approve") from exc
 
 
 @transaction.atomic
@@ -287,9 +309,12 @@ def release_reject(*, release: CatalogRelease, user: Any, reason: str) -> Catalo
     release = _lock(release)
     _refuse_participant(release, user, verb="reviews")
     require_role(user, *CATALOG_APPROVERS)
-    require_reason(reason, detail="a rejection needs a reason")
+    require_reason(reason, detail=_("a rejection needs a reason"))
     if release.status not in (Status.IN_REVIEW, Status.APPROVED):
-        raise Conflict(f"release {release.label} is {release.status}, not in review", code="release_not_in_review")
+        raise Conflict(
+            format_lazy(_("release {label} is {status}, not in review"), label=release.label, status=Status(release.status).label),
+            code="release_not_in_review",
+        )
     return _transition(
         release,
         user=user,
@@ -310,9 +335,18 @@ def release_publish(*, release: CatalogRelease, user: Any) -> CatalogRelease:
     require_role(user, *CATALOG_EDITORS)
     release = _lock(release)
     if release.status != Status.APPROVED:
-        raise Conflict(f"release {release.label} is {release.status}; only approved releases are published", code="release_not_approved")
+        raise Conflict(
+            format_lazy(
+                _("release {label} is {status}; only approved releases are published"),
+                label=release.label,
+                status=Status(release.status).label,
+            ),
+            code="release_not_approved",
+        )
     if CatalogRelease.objects.filter(status=Status.PUBLISHED, effective_from=release.effective_from).exists():
-        raise Conflict(f"a published release already takes effect on {release.effective_from}", code="effective_date_taken")
+        raise Conflict(
+            format_lazy(_("a published release already takes effect on {date}"), date=release.effective_from), code="effective_date_taken"
+        )
     previous = release_previous(release=release)
     _store_diff(release=release, previous=previous)
     diff_counts = dict.fromkeys(ReleaseChange.Change.values, 0)

@@ -25,7 +25,7 @@ from .forms import yuan_formfield
 from .jobs import job_view, jobs_visible_to
 from .models import AuditAction, AuditEvent, Job, OutgoingEmail, StaffProfile
 from .permissions import reads_money, staff_province, staff_role
-from .reasons import error_message, error_tags
+from .reasons import actor_label, error_message, error_tags, reason_label
 from .roles import Role
 from .selectors import audit_csv_rows, audit_readable_by
 from .services import staff_set_role
@@ -305,7 +305,7 @@ class JobAdmin(PortalAdmin):
             try:
                 job.shown = job_view(job=job, user=request.user)
             except DomainError as exc:
-                raise PermissionDenied(exc.detail) from exc
+                raise PermissionDenied(exc.localized()) from exc
         return job
 
     @admin.display(description=_("errors"))
@@ -341,7 +341,7 @@ class AuditEventAdmin(PortalAdmin):
     """The auditor's page: every action, filtered by actor, action, province and date, with a
     CSV export of exactly the filtered rows. Read-only (PostgreSQL refuses changes anyway)."""
 
-    list_display = ["occurred_at", "actor_label", "action_name", "object_type", "object_id", "object_repr", "province_code", "reason"]
+    list_display = ["occurred_at", "actor_shown", "action_name", "object_kind", "object_id", "object_repr", "province_code", "reason_shown"]
     list_filter = [AuditActionFilter, "province_code", ("occurred_at", admin.DateFieldListFilter)]
     search_fields = ["=actor_label", "=object_id", "object_repr"]
     date_hierarchy = "occurred_at"
@@ -356,6 +356,24 @@ class AuditEventAdmin(PortalAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return audit_readable_by(request.user) or super().has_module_permission(request)
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_kind(self, obj: AuditEvent) -> str:
+        """The model's name people read (the stored ``app.model`` stays in the CSV export and the filter)."""
+        from django.apps import apps as django_apps
+
+        try:
+            return str(django_apps.get_model(obj.object_type)._meta.verbose_name)
+        except (LookupError, ValueError):
+            return obj.object_type
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_shown(self, obj: AuditEvent) -> str:
+        return reason_label(obj.reason)
+
+    @admin.display(description=_("actor"), ordering="actor_label")
+    def actor_shown(self, obj: AuditEvent) -> str:
+        return actor_label(obj.actor_label)
 
     @admin.display(description=_("action"), ordering="action")
     def action_name(self, obj: AuditEvent) -> str:
@@ -395,3 +413,6 @@ class OutgoingEmailAdmin(PortalAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return audit_readable_by(request.user) or super().has_module_permission(request)
+
+
+from . import third_party_admin  # noqa: E402,F401  (after every app's admin registered its classes)

@@ -40,7 +40,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(sync_role_groups, dispatch_uid="core.sync_role_groups")
         post_migrate.connect(pin_function_search_paths, sender=self, dispatch_uid="core.pin_function_search_paths")
-        from .third_party_labels import label_totp_devices
+        from .third_party_labels import label_third_party_apps, label_totp_devices
 
         label_totp_devices()
+        label_third_party_apps()
         from . import tasks  # noqa: F401  (registers core.run_job, which job_enqueue looks up by name)

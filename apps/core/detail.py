@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .errors import DomainError
 from .models import AuditAction, AuditEvent
+from .reasons import actor_label, error_message, reason_label
 
 # How closely a history row and an audit event written by the same action are together in time.
 SAME_ACTION_WINDOW = dt.timedelta(seconds=2)
@@ -55,6 +56,10 @@ class Action:
     danger: bool = False
     explain: Any = ""  # what happens, shown on the confirmation step
     done: Any = ""  # the success message
+    # A warning shown in red on the confirmation step, with a box the person must tick
+    # (``confirm``, the sentence she ticks) before the POST runs the action.
+    warning: Any = ""
+    confirm: Any = ""
 
 
 @dataclass
@@ -91,7 +96,10 @@ def timeline_for(obj: models.Model, *, limit: int = 200) -> list[TimelineEntry]:
     events = list(
         AuditEvent.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by("-occurred_at", "-id")[:limit]
     )
-    entries = [TimelineEntry(when=e.occurred_at, who=e.actor_label, what=_action_label(e.action), why=e.reason) for e in events]
+    entries = [
+        TimelineEntry(when=e.occurred_at, who=actor_label(e.actor_label), what=_action_label(e.action), why=reason_label(e.reason))
+        for e in events
+    ]
     claimed: set[int] = set()
     history = getattr(obj, "history", None)
     if history is not None:
@@ -111,14 +119,14 @@ def timeline_for(obj: models.Model, *, limit: int = 200) -> list[TimelineEntry]:
                 claimed.add(match)
                 entries[match].changes = changes
                 if not entries[match].why and record.history_change_reason not in (None, "", "proposed", "approved", "posted", "submitted"):
-                    entries[match].why = record.history_change_reason
+                    entries[match].why = reason_label(record.history_change_reason)
                 continue
             entries.append(
                 TimelineEntry(
                     when=record.history_date,
                     who=who or gettext("system"),
                     what=_history_label(record.history_type),
-                    why=record.history_change_reason or "",
+                    why=reason_label(record.history_change_reason or ""),
                     changes=changes,
                 )
             )
@@ -168,15 +176,18 @@ class DetailActionsMixin:
         if action is None:
             raise PermissionDenied(gettext("This action is not available to you on this record."))
         reason = (request.POST.get("reason") or "").strip()
-        error = ""
+        error = error_code = ""
         if request.method == "POST":
             if action.reason == REQUIRED and not reason:
                 error = gettext("Say why: a reason is required.")
+            elif action.confirm and request.POST.get("confirmed") != "yes":
+                error = gettext("Tick the box to confirm you read the warning.")
             else:
                 try:
                     action.run(reason)
                 except DomainError as exc:
-                    error = f"{exc.detail} ({exc.code})"
+                    error = error_message(exc)
+                    error_code = exc.code
                 else:
                     messages.success(request, f"{obj}: {action.done or action.label}")
                     return HttpResponseRedirect(request.path)
@@ -190,6 +201,7 @@ class DetailActionsMixin:
             "summary": self.detail_summary(request, obj),
             "reason": reason,
             "error": error,
+            "error_code": error_code,
             "reason_required": action.reason == REQUIRED,
             "reason_asked": action.reason != NO_REASON,
         }

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+
 
 class DomainError(Exception):
-    """An error a user can act on. ``code`` is stable snake_case; ``status`` the HTTP status."""
+    """An error a user can act on. ``code`` is stable snake_case; ``status`` the HTTP status.
+
+    ``detail`` may be a lazy translation (``gettext_lazy``, ``format_lazy``): ``self.detail`` is
+    then its English text (what API clients, job reports, logs and commands have always read)
+    and ``localized()`` the text in the reader's language (admin messages, and API answers to a
+    request that asks for Chinese)."""
 
     status = 400
     code = "validation_error"
 
-    def __init__(self, detail: str, *, code: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, detail: Any, *, code: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+        self.message = detail
+        with translation.override("en"):
+            self.detail = str(detail)
+        super().__init__(self.detail)
         if code:
             self.code = code
         self.errors = errors or []
+
+    def localized(self) -> str:
+        """The detail in the active language (English where no translation exists)."""
+        return str(self.message)
 
 
 class ValidationFailed(DomainError):
@@ -55,7 +68,7 @@ class Forbidden(DomainError):
     code = "permission_denied"
 
 
-def require_reason(reason: str, *, detail: str) -> None:
+def require_reason(reason: str, *, detail: Any) -> None:
     """Refuse a workflow step that must say why (rejections, voids, reversals): 400 with field ``reason``."""
     if not reason.strip():
         raise ValidationFailed(detail, errors=[{"field": "reason", "code": "required", "message": "say why"}])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .errors import Forbidden
 from .roles import Role
@@ -38,11 +40,15 @@ def has_role(user: Any, *roles: str) -> bool:
     return staff_role(user) in roles
 
 
+def _role_labels(roles: tuple[str, ...]) -> Any:
+    """The roles' labels, joined lazily (read in the reader's language)."""
+    return format_lazy(", ".join("{}" for _role in roles), *(Role(r).label if r in Role.values else r for r in roles))
+
+
 def require_role(user: Any, *roles: str) -> None:
     """Raise Forbidden (403 permission_denied) unless the user holds one of ``roles``."""
     if not has_role(user, *roles):
-        wanted = ", ".join(roles)
-        raise Forbidden(f"this action needs one of the roles: {wanted}")
+        raise Forbidden(format_lazy(_("this action needs one of the roles: {roles}"), roles=_role_labels(roles)))
 
 
 def require_province(user: Any, province_code: str) -> None:
@@ -51,7 +57,7 @@ def require_province(user: Any, province_code: str) -> None:
         return
     own = staff_province(user)
     if own and own != province_code:
-        raise Forbidden(f"you act for province {own}, not {province_code}", code="wrong_province")
+        raise Forbidden(format_lazy(_("you act for province {own}, not {other}"), own=own, other=province_code), code="wrong_province")
 
 
 # Who reads money: fund accounts, balances, ledger entries, transfers, reconciliation results
@@ -68,7 +74,9 @@ def reads_money(user: Any) -> bool:
 def require_money_reader(user: Any) -> None:
     """403 permission_denied unless the user is on the money allow-list (MONEY_READERS)."""
     if not reads_money(user):
-        raise Forbidden("fund accounts, ledgers, transfers and reconciliation results are read by finance, provincial staff and auditors")
+        raise Forbidden(
+            _("fund accounts, ledgers, transfers and reconciliation results are read by finance, provincial staff and auditors")
+        )
 
 
 CATALOG_EDITORS = (Role.CATALOG_ADMIN,)

@@ -6,9 +6,11 @@ is shown as itself: add its label here (and its translation), never a second map
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .errors import DomainError
 
@@ -141,6 +143,115 @@ CODE_LABELS: dict[str, Any] = {
 }
 
 
+# Reasons the services write themselves (history rows, audit events) when a step has no person's
+# reason: stored in English (the audit trail does not change with the reader), read through these
+# labels in the reader's language. A person's own words are shown as typed.
+SYSTEM_REASONS: dict[str, Any] = {
+    "account opened": pgettext_lazy("stored reason", "account opened"),
+    "acknowledged by hospital": pgettext_lazy("stored reason", "acknowledged by the hospital"),
+    "admin": pgettext_lazy("stored reason", "in admin"),
+    "approved": pgettext_lazy("stored reason", "approved"),
+    "area rates imported": pgettext_lazy("stored reason", "area rates imported"),
+    "completed": pgettext_lazy("stored reason", "completed"),
+    "created": pgettext_lazy("stored reason", "created"),
+    "deleted": pgettext_lazy("stored reason", "deleted"),
+    "deleted in admin": pgettext_lazy("stored reason", "deleted in admin"),
+    "drafted": pgettext_lazy("stored reason", "drafted"),
+    "edited in admin": pgettext_lazy("stored reason", "edited in admin"),
+    "endpoint deleted": pgettext_lazy("stored reason", "endpoint deleted"),
+    "endpoint re-enabled": pgettext_lazy("stored reason", "endpoint re-enabled"),
+    "endpoint registered": pgettext_lazy("stored reason", "endpoint registered"),
+    "failing continuously for 5 days": pgettext_lazy("stored reason", "failing continuously for 5 days"),
+    "figures entered": pgettext_lazy("stored reason", "figures entered"),
+    "finished": pgettext_lazy("stored reason", "finished"),
+    "groups imported": pgettext_lazy("stored reason", "groups imported"),
+    "issued": pgettext_lazy("stored reason", "issued"),
+    "name in Chinese only (issue 17)": pgettext_lazy("stored reason", "name in Chinese only"),
+    "proposed": pgettext_lazy("stored reason", "proposed"),
+    "published": pgettext_lazy("stored reason", "published"),
+    "receiver answered 410 Gone": pgettext_lazy("stored reason", "the receiver answered 410 Gone"),
+    "registered in admin": pgettext_lazy("stored reason", "registered in admin"),
+    "replayed": pgettext_lazy("stored reason", "replayed"),
+    "revoked by the hospital": pgettext_lazy("stored reason", "revoked by the hospital"),
+    "revoked in admin": pgettext_lazy("stored reason", "revoked in admin"),
+    "role changed in admin": pgettext_lazy("stored reason", "role changed in admin"),
+    "run": pgettext_lazy("stored reason", "run"),
+    "secret rotated, old secret retired now": pgettext_lazy("stored reason", "secret rotated, old secret retired now"),
+    "set in admin": pgettext_lazy("stored reason", "set in admin"),
+    "started": pgettext_lazy("stored reason", "started"),
+    "submitted": pgettext_lazy("stored reason", "submitted"),
+    "superseded by a run on changed inputs": pgettext_lazy("stored reason", "superseded by a run on changed inputs"),
+}
+# Texts the processes write with figures in them (reasons, transfer memos): the pattern and the
+# label it is read as. The stored text stays as written (memos are part of a proposal's
+# fingerprint, so reruns must write the same bytes); only the reading is translated.
+SYSTEM_TEXTS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"^reconciliation run #(?P<id>\d+)$"), _("reconciliation run #%(id)s")),
+    (re.compile(r"^risk adjustment run #(?P<id>\d+)$"), _("risk adjustment run #%(id)s")),
+    (
+        re.compile(r"^superseded: the inputs of risk adjustment run #(?P<id>\d+) changed$"),
+        _("superseded: the inputs of risk adjustment run #%(id)s changed"),
+    ),
+    (
+        re.compile(r"^(?P<period>\d{4}-\d{2}) risk adjustment: (?P<code>\S+) pays (?P<share>\S+) of fund income to (?P<scope>\S+)$"),
+        _("%(period)s risk adjustment: %(code)s pays %(share)s of its fund income to %(scope)s"),
+    ),
+    (
+        re.compile(r"^(?P<period>\d{4}-\d{2}) risk adjustment: (?P<scope>\S+) allocates to (?P<code>\S+) \(weight (?P<weight>[0-9.]+)\)$"),
+        _("%(period)s risk adjustment: %(scope)s allocates to %(code)s (weight %(weight)s)"),
+    ),
+    (
+        re.compile(r"^reconciliation (?P<period>\d{4}-\d{2}): (?P<payer>\S+) pays (?P<payee>\S+) \(net\)$"),
+        _("reconciliation %(period)s: %(payer)s pays %(payee)s (net)"),
+    ),
+    (re.compile(r"^fund income$"), _("fund income")),
+    (
+        re.compile(r"^projected advance (?P<projected>\S+) below the threshold (?P<threshold>\S+)$"),
+        _("projected advance %(projected)s below the threshold %(threshold)s"),
+    ),
+    (re.compile(r"^reversal of #(?P<id>\d+): (?P<reason>.*)$"), _("reversal of #%(id)s: %(reason)s")),
+    (
+        re.compile(r"^top-up of the advance to (?P<amount>\S+) after the (?P<period>\d{4}-\d{2}) clearing$"),
+        _("top-up of the advance to %(amount)s after the %(period)s clearing"),
+    ),
+    (re.compile(r"^top-up of the advance to (?P<amount>\S+)$"), _("top-up of the advance to %(amount)s")),
+    (
+        re.compile(r"^consolidation of (?P<unit>\S+) into the provincial fund \(change #(?P<id>\d+)\)$"),
+        _("consolidation of %(unit)s into the provincial fund (change #%(id)s)"),
+    ),
+]
+NATIONAL_SCOPE = "national"
+
+
+def reason_label(reason: str) -> str:
+    """A stored reason or memo as people read it: the label of a text the system wrote (its
+    figures kept), else the text as typed."""
+    label = SYSTEM_REASONS.get(reason)
+    if label is not None:
+        return str(label)
+    for pattern, text in SYSTEM_TEXTS:
+        match = pattern.match(reason or "")
+        if match:
+            params = {k: (str(_("national")) if v == NATIONAL_SCOPE else v) for k, v in match.groupdict().items()}
+            return str(text) % params
+    return reason
+
+
+memo_label = reason_label
+
+HOSPITAL_ACTOR = re.compile(r"^hospital (?P<code>\S+)$")
+
+
+def actor_label(label: str) -> str:
+    """Who acted, as people read it: users by name; the system and hospitals (API keys) by label."""
+    if label == "system":
+        return str(_("system"))
+    hospital = HOSPITAL_ACTOR.match(label or "")
+    if hospital:
+        return str(_("hospital %(code)s") % {"code": hospital.group("code")})
+    return label
+
+
 def code_label(code: str) -> str:
     """The label people read for ``code`` (the code itself when it has none)."""
     label = CODE_LABELS.get(code)
@@ -155,5 +266,5 @@ def error_tags(exc: DomainError) -> str:
 
 def error_message(exc: DomainError, *, subject: str = "") -> str:
     """An admin message for a refusal: what it is about, the code's label, then the service's detail."""
-    text = f"{code_label(exc.code)}: {exc.detail}"
+    text = f"{code_label(exc.code)}: {exc.localized()}"
     return f"{subject}: {text}" if subject else text

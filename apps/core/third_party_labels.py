@@ -44,6 +44,36 @@ AXES_MSGIDS = (
     gettext_noop("access logs"),
 )
 
+# Strings of Django's admin templates (5.1+) and of django-celery-beat that their zh_Hans catalogs
+# lack; our catalog (LOCALE_PATHS) is consulted first, so listing them here gives them Chinese.
+DJANGO_ADMIN_MSGIDS = (
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
+    gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    gettext_noop("Hold down “Control”, or “Command” on a Mac, to select more than one."),
+)
+CELERY_BEAT_MSGIDS = (
+    gettext_noop('Cron Minutes to Run. Use "*" for "all". (Example: "0,30")'),
+    gettext_noop('Cron Hours to Run. Use "*" for "all". (Example: "8,20")'),
+    gettext_noop('Cron Days Of The Month to Run. Use "*" for "all". (Example: "1,15")'),
+    gettext_noop("Schedule"),
+    gettext_noop("Arguments"),
+    gettext_noop("Execution Options"),
+    gettext_noop("Periodic Tasks Using This Schedule"),
+    gettext_noop('Cron Months (1-12) Of The Year to Run. Use "*" for "all". (Example: "1,12")'),
+    gettext_noop('Cron Days Of The Week to Run. Use "*" for "all", Sunday is 0 or 7, Monday is 1. (Example: "0,5")'),
+)
+# django-celery-beat's task name field is not marked for translation (same English text, so
+# migrations see no change).
+PERIODIC_TASK_LABELS = {"task": _("Task Name")}
+
+# Apps without a verbose name of their own (the admin shows their label, e.g. AXES, OTP_TOTP).
+APP_NAMES = {
+    "axes": _("Login protection"),
+    "otp_totp": _("One-time passwords (TOTP)"),
+}
+
 TOTP_DEVICE_LABELS = {
     "_meta": (_("TOTP device"), _("TOTP devices")),
     "user": (_("user"), _("The user that this device belongs to.")),
@@ -64,6 +94,20 @@ TOTP_DEVICE_LABELS = {
     "drift": (_("drift"), _("The number of time steps the prover is known to deviate from our clock.")),
     "last_t": (_("last t"), _("The t value of the latest verified token. The next token must be at a higher time step.")),
 }
+
+
+def label_third_party_apps() -> None:
+    """Chinese names for third-party apps and the fields they do not mark (display only)."""
+    from django.apps import apps
+
+    for label, name in APP_NAMES.items():
+        if label in apps.app_configs:
+            apps.get_app_config(label).verbose_name = name
+    if "django_celery_beat" in apps.app_configs:
+        from django_celery_beat.models import PeriodicTask
+
+        for field_name, field_label in PERIODIC_TASK_LABELS.items():
+            PeriodicTask._meta.get_field(field_name).verbose_name = field_label  # type: ignore[union-attr]
 
 
 def label_totp_devices() -> None:

@@ -149,7 +149,7 @@ def _visible_job(request: HttpRequest, pk: int) -> tuple[Any, Any]:
     try:
         return job, job_view(job=job, user=request.user)
     except DomainError as exc:
-        raise PermissionDenied(exc.detail) from exc
+        raise PermissionDenied(exc.localized()) from exc
 
 
 @staff_member_required

@@ -64,19 +64,19 @@ def seed_catalog(users: dict[str, Any]) -> None:
     items = list(generate_items(300, seed=2025))
     first = catalog.release_create_draft(label="2025.01", effective_from=dt.date(2025, 1, 1), user=admin)
     for item in items:
-        catalog.item_put(release=first, data=item, user=admin, reason="2024 NRDL demo load")
+        catalog.item_put(release=first, data=item, user=admin, reason="2024 年国家医保药品目录演示数据")
     first = _publish(first, admin, reviewer)
 
     second = catalog.release_create_draft(label="2026.01", effective_from=dt.date(2026, 1, 1), user=admin, based_on=first)
     for item in items[:10]:
-        catalog.item_put(release=second, data={**item, "category": "01", "self_pay_ratio": None}, user=admin, reason="moved to 甲")
+        catalog.item_put(release=second, data={**item, "category": "01", "self_pay_ratio": None}, user=admin, reason="调入甲类")
     for item in items[290:]:
-        catalog.item_delete(release=second, code=item["code"], user=admin, reason="delisted")
+        catalog.item_delete(release=second, code=item["code"], user=admin, reason="调出目录")
     successor = next(generate_items(1, seed=2026, start=900_000))
-    catalog.item_put(release=second, data={**successor, "replaces": [items[289]["code"]]}, user=admin, reason="new product")
-    catalog.item_delete(release=second, code=items[289]["code"], user=admin, reason="replaced")
+    catalog.item_put(release=second, data={**successor, "replaces": [items[289]["code"]]}, user=admin, reason="新产品")
+    catalog.item_delete(release=second, code=items[289]["code"], user=admin, reason="被替代")
     for item in generate_items(20, seed=2026, start=1000):
-        catalog.item_put(release=second, data=item, user=admin, reason="2025 NRDL additions")
+        catalog.item_put(release=second, data=item, user=admin, reason="2025 年国家医保药品目录新增")
     second = _publish(second, admin, reviewer)
 
 
@@ -106,7 +106,8 @@ DEMO_HOSPITALS = [
     ("H51010700003", "四川大学华西医院", "510000", "3A"),
     ("H51030200004", "自贡市第一人民医院", "510000", "3B"),
 ]
-DEMO_KEY_NAME = "demo key (make run)"
+DEMO_KEY_NAME = "演示密钥（每次启动演示时重新签发）"
+OLD_DEMO_KEY_NAMES = ("demo key (make run)",)  # the name before issue 17: still revoked on the next run
 
 
 class DemoReceiver:
@@ -157,8 +158,8 @@ def seed_hospitals(users: dict[str, Any], *, webhook_url: str) -> str:
             for endpoint in WebhookEndpoint.objects.filter(hospital=hospital, deleted_at__isnull=True):
                 notices.endpoint_update(endpoint=endpoint, url=webhook_url)
     first = Hospital.objects.get(code=DEMO_HOSPITALS[0][0])
-    for key in first.api_keys.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
-        hospitals.api_key_revoke(key=key, reason="a new demo key was issued by seed_demo")
+    for key in first.api_keys.filter(name__in=[DEMO_KEY_NAME, *OLD_DEMO_KEY_NAMES], revoked_at__isnull=True):
+        hospitals.api_key_revoke(key=key, reason="演示数据已签发新的密钥")
     _key, raw = hospitals.api_key_issue(hospital=first, name=DEMO_KEY_NAME)
     return raw
 
@@ -181,10 +182,10 @@ def seed_releases_ahead(users: dict[str, Any]) -> None:
     if future is None:
         future = catalog.release_create_draft(label=label, effective_from=dt.date(year, 1, 1), user=admin)
         for item in generate_items(5, seed=2027, start=2000):
-            catalog.item_put(release=future, data=item, user=admin, reason=f"{year - 1} NRDL additions")
+            catalog.item_put(release=future, data=item, user=admin, reason=f"{year - 1} 年国家医保药品目录新增")
         first_codes = list(future.items.order_by("code").values_list("code", flat=True)[:2])
         for code in first_codes:
-            catalog.item_delete(release=future, code=code, user=admin, reason="delisted")
+            catalog.item_delete(release=future, code=code, user=admin, reason="调出目录")
     if future.status == CatalogRelease.Status.DRAFT:
         _publish(future, admin, reviewer)
         pending = list(NoticeDelivery.objects.filter(state=NoticeDelivery.State.PENDING).values_list("id", flat=True))
@@ -214,17 +215,17 @@ def seed_approvals_pending(users: dict[str, Any]) -> None:
     if not CatalogRelease.objects.filter(label=submitted_label).exists():
         release = catalog.release_create_draft(label=submitted_label, effective_from=dt.date(year, 7, 1), user=admin)
         for item in generate_items(3, seed=2028, start=3000):
-            catalog.item_put(release=release, data=item, user=admin, reason="mid-year negotiation results")
+            catalog.item_put(release=release, data=item, user=admin, reason="年中谈判结果")
         catalog.release_submit(release=release, user=admin)
     if not CatalogRelease.objects.filter(label=draft_label).exists():
         draft = catalog.release_create_draft(label=draft_label, effective_from=dt.date(year + 1, 1, 1), user=admin)
         first_items = list(draft.items.order_by("code")[:4])
         for gone in first_items[:3]:
-            catalog.item_delete(release=draft, code=gone.code, user=admin, reason="not renewed")
+            catalog.item_delete(release=draft, code=gone.code, user=admin, reason="协议期满未续约")
         from apps.catalog.selectors import item_as_dict
 
         data = item_as_dict(first_items[3])
-        catalog.item_put(release=draft, data={**data, "manufacturer": "", "specification": ""}, user=admin, reason="draft edit")
+        catalog.item_put(release=draft, data={**data, "manufacturer": "", "specification": ""}, user=admin, reason="草稿修改")
     if not BenefitPolicy.objects.filter(status=BenefitPolicy.Status.SUBMITTED).exists():
         policy = benefits.policy_create_draft(
             user=users["sc_staff"],
@@ -273,7 +274,7 @@ def seed_pooling(users: dict[str, Any]) -> None:
         amount_fen=5_000_000_00,
         proposer=sh_maker,
         approver=sh_checker,
-        memo="2026-01 fund income",
+        memo="2026-01 基金收入",
         idempotency_key="demo-income-sh",
     )
     for region, amount in zip(regions, (800_000_00, 90_000_00), strict=True):
@@ -283,7 +284,7 @@ def seed_pooling(users: dict[str, Any]) -> None:
             amount_fen=amount,
             proposer=sc_maker,
             approver=sc_checker,
-            memo="2026-01 fund income",
+            memo="2026-01 基金收入",
             idempotency_key=f"demo-income-{region.code}",
         )
     shanghai = FundAccount.objects.get(kind="provincial", province__code="310000")
@@ -292,7 +293,7 @@ def seed_pooling(users: dict[str, Any]) -> None:
         from_account=shanghai,
         to_account=national,
         amount_fen=250_000_00,
-        memo="2026 national adjustment contribution",
+        memo="2026 年全国调剂金上解",
         proposer=sh_maker,
         idempotency_key="demo-national-2026",
     )
@@ -301,7 +302,7 @@ def seed_pooling(users: dict[str, Any]) -> None:
         from_account=shanghai,
         to_account=national,
         amount_fen=12_345_67,
-        memo="top-up awaiting approval",
+        memo="待审批的补足",
         proposer=sh_maker,
         idempotency_key="demo-pending",
     )
@@ -337,10 +338,10 @@ def seed_provincial_pooling(users: dict[str, Any], *, sichuan: Any, chengdu: Any
     shanghai = Province.objects.get(code="310000")
     sh_maker, sh_checker = users["sh_finance_maker"], users["sh_finance_checker"]
     sc_maker, sc_checker = users["sc_finance_maker"], users["sc_finance_checker"]
-    pooling.advance_policy_set(province=shanghai, threshold_fen=1_000_000_00, target_fen=3_000_000_00, user=sh_checker, reason="demo")
-    pooling.advance_policy_set(province=sichuan, threshold_fen=500_000_00, target_fen=2_000_000_00, user=sc_checker, reason="demo")
+    pooling.advance_policy_set(province=shanghai, threshold_fen=1_000_000_00, target_fen=3_000_000_00, user=sh_checker, reason="演示数据")
+    pooling.advance_policy_set(province=sichuan, threshold_fen=500_000_00, target_fen=2_000_000_00, user=sc_checker, reason="演示数据")
     pooling.budget_save(
-        province=sichuan, year=2026, expenditure_fen=12_000_000_00, cross_regional_fen=1_200_000_00, user=sc_maker, reason="demo"
+        province=sichuan, year=2026, expenditure_fen=12_000_000_00, cross_regional_fen=1_200_000_00, user=sc_maker, reason="演示数据"
     )
     pooling.budget_save(
         province=sichuan,
@@ -349,7 +350,7 @@ def seed_provincial_pooling(users: dict[str, Any], *, sichuan: Any, chengdu: Any
         expenditure_fen=8_000_000_00,
         cross_regional_fen=600_000_00,
         user=sc_maker,
-        reason="demo",
+        reason="演示数据",
     )
     pooling.region_figures_put(
         province=shanghai,
@@ -399,7 +400,7 @@ def seed_benefits(users: dict[str, Any]) -> None:
             annual_cap_fen=cap,
             cross_province_ratio_registered=Decimal(registered),
             cross_province_ratio_unregistered=Decimal(unregistered),
-            note="demo",
+            note="演示数据",
         )
         benefits.policy_submit(policy=policy, user=users[maker])
         benefits.policy_approve(policy=policy, user=admin)

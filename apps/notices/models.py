@@ -8,6 +8,7 @@ it points at ``Hospital`` and ``CatalogRelease``; neither of those apps imports 
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -184,7 +185,9 @@ class NoticeDelivery(models.Model):
         verbose_name = _("notice delivery")
 
     def __str__(self) -> str:
-        return f"delivery {self.pk} of notice {self.notice_id} ({self.state})"
+        return gettext("delivery {id} of notice {notice} ({state})").format(
+            id=self.pk, notice=self.notice_id, state=self.get_state_display()
+        )
 
 
 class DeliveryAttempt(models.Model):
@@ -208,7 +211,7 @@ class DeliveryAttempt(models.Model):
         verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
-        return f"attempt {self.pk} → {self.status_code or self.error_code}"
+        return gettext("attempt {id} → {outcome}").format(id=self.pk, outcome=self.status_code or self.error_code)
 
 
 class ReleaseAcknowledgement(models.Model):
@@ -230,7 +233,7 @@ class ReleaseAcknowledgement(models.Model):
         verbose_name_plural = _("release acknowledgements")
 
     def __str__(self) -> str:
-        return f"{self.hospital_id} loaded {self.release_id}"
+        return gettext("{hospital} loaded {release}").format(hospital=self.hospital_id, release=self.release_id)
 
 
 class ItemUsage(models.Model):
@@ -248,4 +251,4 @@ class ItemUsage(models.Model):
         verbose_name_plural = _("item usages")
 
     def __str__(self) -> str:
-        return f"{self.hospital_id} uses {self.code}"
+        return gettext("{hospital} uses {code}").format(hospital=self.hospital_id, code=self.code)

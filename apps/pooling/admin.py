@@ -34,7 +34,7 @@ from apps.core.errors import DomainError
 from apps.core.forms import LARGE_AMOUNT_FEN, YuanField
 from apps.core.money import format_yuan
 from apps.core.permissions import reads_money
-from apps.core.reasons import error_message, error_tags
+from apps.core.reasons import error_message, error_tags, memo_label, reason_label
 
 from . import selectors, services
 from .models import (
@@ -75,7 +75,9 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
 
     @admin.display(description=_("entries"))
     def entries_link(self, obj: FundAccount) -> str:
-        return format_html('<a href="{}?account__id__exact={}">entries</a>', reverse("admin:pooling_ledgerentry_changelist"), obj.pk)
+        return format_html(
+            '<a href="{}?account__id__exact={}">{}</a>', reverse("admin:pooling_ledgerentry_changelist"), obj.pk, _("entries")
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts are opened by accounts_ensure for every province and region
@@ -229,7 +231,7 @@ TRANSFER_DETAIL_FIELDS = (
     "from_account",
     "to_account",
     "amount",
-    "memo",
+    "memo_shown",
     "proposed_by",
     "created_at",
     "approved_by",
@@ -273,8 +275,14 @@ class TransferAdmin(DetailActionsMixin, MoneyReadersAdmin, PortalHistoryAdmin):
         return format_html('<span class="money" style="white-space:nowrap">{}</span>', format_yuan(obj.amount_fen))
 
     @admin.display(description=_("memo"))
+    def memo_shown(self, obj: Transfer) -> str:
+        """The memo as people read it (a process's memo in the reader's language)."""
+        return memo_label(obj.memo) or "—"
+
+    @admin.display(description=_("memo"))
     def memo_short(self, obj: Transfer) -> str:
-        return obj.memo if len(obj.memo) <= 40 else obj.memo[:39] + "…"
+        memo = memo_label(obj.memo)
+        return memo if len(memo) <= 40 else memo[:39] + "…"
 
     @admin.display(description=_("reverses"))
     def reverses_link(self, obj: Transfer) -> str:
@@ -348,7 +356,7 @@ class TransferAdmin(DetailActionsMixin, MoneyReadersAdmin, PortalHistoryAdmin):
             (_("debit account (pays)"), obj.from_account),
             (_("credit account (receives)"), obj.to_account),
             (_("amount"), format_yuan(obj.amount_fen)),
-            (_("memo"), obj.memo or "—"),
+            (_("memo"), memo_label(obj.memo) or "—"),
             (_("proposed by"), obj.proposed_by),
             (_("debit account can still pay"), self.debit_available(obj)),
         ]
@@ -673,7 +681,12 @@ class AdvanceFundPolicyAdmin(AddThroughServiceMixin, MoneyReadersAdmin, PortalHi
 class ClearingResultAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     """What each monthly clearing settled per province (written by pooling on the clearing's signal)."""
 
-    list_display = ["period", "province", "payable", "receivable", "claims", "source", "recorded_at"]
+    list_display = ["period", "province", "payable", "receivable", "claims", "source_shown", "recorded_at"]
+
+    @admin.display(description=_("source"), ordering="source")
+    def source_shown(self, obj: ClearingResult) -> str:
+        return reason_label(obj.source)
+
     list_filter = ["period", "province"]
     list_select_related = ["province"]
     province_fields = ("province__code",)

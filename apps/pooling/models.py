@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -339,7 +340,7 @@ class AdjustmentRule(models.Model):
         verbose_name_plural = _("adjustment rules")
 
     def __str__(self) -> str:
-        return f"rule {self.province_id or 'national'} from {self.effective_from}"
+        return gettext("rule {scope} from {date}").format(scope=self.province_id or gettext("national"), date=self.effective_from)
 
 
 class AdjustmentRun(models.Model):
@@ -413,7 +414,9 @@ class AdjustmentRun(models.Model):
         verbose_name_plural = _("adjustment runs")
 
     def __str__(self) -> str:
-        return f"adjustment {self.period} {self.province_id or 'national'} #{self.pk}"
+        return gettext("adjustment {period} {scope} #{id}").format(
+            period=self.period, scope=self.province_id or gettext("national"), id=self.pk
+        )
 
     @property
     def scope_code(self) -> str:
@@ -445,7 +448,7 @@ class AdvanceFundPolicy(models.Model):
         verbose_name = _("advance fund policy")
 
     def __str__(self) -> str:
-        return f"advance policy {self.province_id}"
+        return gettext("advance policy {province}").format(province=self.province_id)
 
 
 class ClearingResult(models.Model):
@@ -478,7 +481,7 @@ class ClearingResult(models.Model):
         verbose_name_plural = _("clearing results")
 
     def __str__(self) -> str:
-        return f"clearing {self.period} {self.province_id}"
+        return gettext("clearing {period} {province}").format(period=self.period, province=self.province_id)
 
 
 class PoolingBudget(models.Model):
@@ -529,7 +532,7 @@ class PoolingBudget(models.Model):
         verbose_name_plural = _("pooling budgets")
 
     def __str__(self) -> str:
-        return f"budget {self.year} {self.region_id or self.province_id}"
+        return gettext("budget {year} {unit}").format(year=self.year, unit=self.region_id or self.province_id)
 
     @property
     def unit_code(self) -> str:
@@ -578,7 +581,9 @@ class PoolingModelChange(models.Model):
         verbose_name_plural = _("pooling model changes")
 
     def __str__(self) -> str:
-        return f"pooling model change #{self.pk} {self.province_id} → {self.to_model} ({self.state})"
+        return gettext("pooling model change #{id} {province} → {model} ({state})").format(
+            id=self.pk, province=self.province_id, model=self.get_to_model_display(), state=self.get_state_display()
+        )
 
 
 class LedgerArchive(models.Model):
@@ -604,4 +609,6 @@ class LedgerArchive(models.Model):
         verbose_name_plural = _("ledger archives")
 
     def __str__(self) -> str:
-        return f"{self.partition}: account {self.account_id} {format_yuan(self.entries_fen)}"
+        return gettext("{partition}: account {account} {amount}").format(
+            partition=self.partition, account=self.account_id, amount=format_yuan(self.entries_fen)
+        )

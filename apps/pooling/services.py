@@ -36,7 +36,9 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from apps.benefits.models import PoolingRegion, Province
@@ -79,19 +81,20 @@ SYSTEM_PROPOSERS = frozenset({"system-reconciliation", "system-adjustment", "sys
 
 
 def _account_name(kind: str, province: Province | None = None, region: PoolingRegion | None = None) -> str:
+    """An account's name: Chinese, a proper name in every language (the kind's label says the rest)."""
     if kind == Kind.NATIONAL:
-        return "全国调剂金 (national adjustment fund)"
+        return "全国调剂金"
     assert province is not None
     if kind == Kind.EXTERNAL:
-        return f"{province.name} 外部收支 (external: fund income and payouts)"
+        return f"{province.name} 外部收支"
     if kind == Kind.ADVANCE:
-        return f"{province.name} 跨省结算预付金 (advance at the national clearing account)"
+        return f"{province.name} 跨省结算预付金"
     if kind == Kind.REGIONAL:
         assert region is not None
-        return f"{region.name} 统筹基金 (pooling-region fund)"
+        return f"{region.name} 统筹基金"
     if province.pooling_model == Province.PoolingModel.UNIFIED:
-        return f"{province.name} 省级统筹基金 (provincial fund)"
-    return f"{province.name} 省级调剂金 (provincial adjustment fund)"
+        return f"{province.name} 省级统筹基金"
+    return f"{province.name} 省级调剂金"
 
 
 def accounts_ensure() -> int:
@@ -184,19 +187,27 @@ def approval_province(account: FundAccount) -> str:
     return str(getattr(settings, "POOLING_NATIONAL_FUND_PROVINCE", ""))
 
 
+def _acting_for(own: str) -> Any:
+    return format_lazy(_("province {code}"), code=own) if own else _("the national level")
+
+
+def _wrong_checker(account: Any, wanted: str, own: str) -> Any:
+    """The refusal of a checker of another province, in the reader's language."""
+    approvers = format_lazy(_("finance checkers of province {code}"), code=wanted) if wanted else _("national finance checkers")
+    return format_lazy(
+        _("debits of {account} are approved by {approvers}, you act for {own}"), account=account, approvers=approvers, own=_acting_for(own)
+    )
+
+
 def _require_checker_for(user: Any, account: FundAccount) -> None:
     if not has_role(user, Role.FINANCE_CHECKER):
-        raise Forbidden("approving transfers needs the finance_checker role")
+        raise Forbidden(_("approving transfers needs the finance_checker role"))
     if getattr(user, "is_superuser", False):
         return
     wanted = approval_province(account)
     own = staff_province(user)
     if own != wanted:
-        raise Forbidden(
-            f"debits of {account} are approved by {'finance checkers of province ' + wanted if wanted else 'national finance checkers'}, "
-            f"you act for {'province ' + own if own else 'the national level'}",
-            code="wrong_province",
-        )
+        raise Forbidden(_wrong_checker(account, wanted, own), code="wrong_province")
     require_otp(user)  # a checker who enrolled a TOTP device acts only OTP-verified (403 otp_required)
 
 
@@ -204,7 +215,7 @@ def _require_maker_for(user: Any, from_account: FundAccount, to_account: FundAcc
     if is_system_proposer(user):
         return
     if not has_role(user, Role.FINANCE_MAKER):
-        raise Forbidden("proposing transfers needs the finance_maker role")
+        raise Forbidden(_("proposing transfers needs the finance_maker role"))
     if getattr(user, "is_superuser", False):
         return
     # A maker proposes for her own province's accounts; a national maker (no province) for the
@@ -212,9 +223,9 @@ def _require_maker_for(user: Any, from_account: FundAccount, to_account: FundAcc
     own = staff_province(user)
     involved = {a.province_code for a in (from_account, to_account)}
     if own not in involved:
+        between = format_lazy(", ".join("{}" for _code in involved), *(code or _("national") for code in sorted(involved)))
         raise Forbidden(
-            f"you act for {'province ' + own if own else 'the national level'}, this transfer is between "
-            f"{', '.join(code or 'national' for code in sorted(involved))}",
+            format_lazy(_("you act for {own}, this transfer is between {between}"), own=_acting_for(own), between=between),
             code="wrong_province",
         )
 
@@ -258,7 +269,7 @@ def _clean_proposal(from_account: FundAccount, to_account: FundAccount, amount_f
     if not idempotency_key or len(idempotency_key) > 128:
         errors.append({"field": "Idempotency-Key", "code": "invalid", "message": "1 to 128 characters"})
     if errors:
-        raise ValidationFailed("the transfer is not valid", errors=errors)
+        raise ValidationFailed(_("the transfer is not valid"), errors=errors)
     return int(amount_fen)
 
 
@@ -284,7 +295,10 @@ def transfer_propose_detailed(
     _require_maker_for(proposer, from_account, to_account)
     closed = [a for a in (from_account, to_account) if a.closed_at is not None]
     if closed:  # a trigger refuses their entries too (migration 0006)
-        raise Conflict(f"{closed[0]} is closed since {closed[0].closed_at:%Y-%m-%d}", code="account_closed")
+        raise Conflict(
+            format_lazy(_("{account} is closed since {date}"), account=closed[0], date=f"{closed[0].closed_at:%Y-%m-%d}"),
+            code="account_closed",
+        )
     fingerprint = _fingerprint(from_account=from_account, to_account=to_account, amount_fen=amount_fen, memo=memo)
     with transaction.atomic():
         existing = Transfer.objects.filter(proposed_by=proposer, idempotency_key=idempotency_key).first()
@@ -331,8 +345,17 @@ def _refuse_overdraft_at_proposal(account: FundAccount, amount_fen: int) -> None
     available = selectors.account_available_fen(account=account)
     if available is not None and amount_fen > available:
         raise Conflict(
-            f"{account} can pay {format_yuan(max(available, 0))} (balance {format_yuan(account.balance_fen)}, overdraft limit "
-            f"{format_yuan(account.overdraft_limit_fen)}, less transfers waiting for approval); {format_yuan(amount_fen)} is more",
+            format_lazy(
+                _(
+                    "{account} can pay {available} (balance {balance}, overdraft limit {limit}, less transfers waiting "
+                    "for approval); {amount} is more"
+                ),
+                account=account,
+                available=format_yuan(max(available, 0)),
+                balance=format_yuan(account.balance_fen),
+                limit=format_yuan(account.overdraft_limit_fen),
+                amount=format_yuan(amount_fen),
+            ),
             code="insufficient_funds",
         )
 
@@ -400,7 +423,7 @@ def _lock(transfer: Transfer) -> Transfer:
         .first()
     )
     if locked is None:
-        raise NotFound(f"no transfer #{transfer.pk}")
+        raise NotFound(format_lazy(_("no transfer #{id}"), id=transfer.pk))
     return locked
 
 
@@ -423,10 +446,18 @@ def _audit_transfer(transfer: Transfer, *, action: AuditAction, user: Any, reaso
     )
 
 
+def _not_proposed(pk: Any, state: str) -> Any:
+    label = State(state).label if state in State.values else state
+    if state == State.POSTED:
+        return format_lazy(
+            _("transfer #{id} is {state}, not proposed; undo a posted transfer with a reversing transfer"), id=pk, state=label
+        )
+    return format_lazy(_("transfer #{id} is {state}, not proposed"), id=pk, state=label)
+
+
 def _ensure_proposed(transfer: Transfer) -> None:
     if transfer.state != State.PROPOSED:
-        hint = "; undo a posted transfer with a reversing transfer" if transfer.state == State.POSTED else ""
-        raise Conflict(f"transfer #{transfer.pk} is {transfer.state}, not proposed{hint}", code="transfer_not_proposed")
+        raise Conflict(_not_proposed(transfer.pk, transfer.state), code="transfer_not_proposed")
 
 
 def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> Transfer:
@@ -472,30 +503,31 @@ def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> 
         )
         outcome, state, balance_fen, limit_fen, account_name, wanted = cursor.fetchone()
     if outcome == "not_found":
-        raise NotFound(f"no transfer #{transfer.pk}")
+        raise NotFound(format_lazy(_("no transfer #{id}"), id=transfer.pk))
     if outcome == "same_user_cannot_approve":
-        raise Conflict("the proposer of a transfer cannot approve it", code="same_user_cannot_approve")
+        raise Conflict(_("the proposer of a transfer cannot approve it"), code="same_user_cannot_approve")
     if outcome == "permission_denied":
-        raise Forbidden("approving transfers needs the finance_checker role")
+        raise Forbidden(_("approving transfers needs the finance_checker role"))
     if outcome == "wrong_province":
         own = staff_province(approver)
-        raise Forbidden(
-            f"debits of {account_name} are approved by {'finance checkers of province ' + wanted if wanted else 'national finance checkers'}, "
-            f"you act for {'province ' + own if own else 'the national level'}",
-            code="wrong_province",
-        )
+        raise Forbidden(_wrong_checker(account_name, wanted, own), code="wrong_province")
     if outcome == "otp_required":
         require_otp(approver)  # 403 otp_required with the one message
-        raise Forbidden("approve from an OTP-verified session", code="otp_required")  # the device went meanwhile
+        raise Forbidden(_("approve from an OTP-verified session"), code="otp_required")  # the device went meanwhile
     if outcome == "transfer_not_proposed":
-        hint = "; undo a posted transfer with a reversing transfer" if state == State.POSTED else ""
-        raise Conflict(f"transfer #{transfer.pk} is {state}, not proposed{hint}", code="transfer_not_proposed")
+        raise Conflict(_not_proposed(transfer.pk, state), code="transfer_not_proposed")
     if outcome == "insufficient_funds":
         if transfer.amount_fen is None:
             transfer.refresh_from_db()
         raise Conflict(
-            f"transfer #{transfer.pk}: {account_name} holds {format_yuan(balance_fen)} "
-            f"(overdraft limit {format_yuan(limit_fen)}), cannot pay {format_yuan(transfer.amount_fen)}",
+            format_lazy(
+                _("transfer #{id}: {account} holds {balance} (overdraft limit {limit}), cannot pay {amount}"),
+                id=transfer.pk,
+                account=account_name,
+                balance=format_yuan(balance_fen),
+                limit=format_yuan(limit_fen),
+                amount=format_yuan(transfer.amount_fen),
+            ),
             code="insufficient_funds",
         )
     if outcome != "posted":
@@ -527,9 +559,9 @@ def transfer_reject(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     """A checker of the debited account's province refuses a proposed transfer, saying why."""
     transfer = _lock(transfer)
     if transfer.proposed_by_id == getattr(user, "pk", None):
-        raise Conflict("the proposer of a transfer cannot review it (void it instead)", code="same_user_cannot_approve")
+        raise Conflict(_("the proposer of a transfer cannot review it (void it instead)"), code="same_user_cannot_approve")
     _require_checker_for(user, transfer.from_account)
-    require_reason(reason, detail="a rejection needs a reason")
+    require_reason(reason, detail=_("a rejection needs a reason"))
     _ensure_proposed(transfer)
     return _close(transfer, user=user, state=State.REJECTED, reason=reason, action=AuditAction.TRANSFER_REJECTED)
 
@@ -541,7 +573,7 @@ def transfer_void(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     transfer = _lock(transfer)
     if transfer.proposed_by_id != getattr(user, "pk", None):
         _require_checker_for(user, transfer.from_account)
-    require_reason(reason, detail="voiding needs a reason")
+    require_reason(reason, detail=_("voiding needs a reason"))
     _ensure_proposed(transfer)
     return _close(transfer, user=user, state=State.VOIDED, reason=reason, action=AuditAction.TRANSFER_VOIDED)
 
@@ -565,12 +597,22 @@ def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     _require_maker_for(user, transfer.to_account, transfer.from_account)
     transfer = _lock(transfer)
     if transfer.state != State.POSTED:
-        raise Conflict(f"transfer #{transfer.pk} is {transfer.state}; only posted transfers are reversed", code="transfer_not_posted")
-    require_reason(reason, detail="a reversal needs a reason")
+        raise Conflict(
+            format_lazy(
+                _("transfer #{id} is {state}; only posted transfers are reversed"), id=transfer.pk, state=State(transfer.state).label
+            ),
+            code="transfer_not_posted",
+        )
+    require_reason(reason, detail=_("a reversal needs a reason"))
     earlier = list(transfer.reversals.order_by("pk").values_list("pk", "state"))
     live = [(pk, state) for pk, state in earlier if state in REVERSAL_LIVE_STATES]
     if live:
-        raise Conflict(f"transfer #{transfer.pk} is already reversed by #{live[0][0]} ({live[0][1]})", code="transfer_already_reversed")
+        raise Conflict(
+            format_lazy(
+                _("transfer #{id} is already reversed by #{by} ({state})"), id=transfer.pk, by=live[0][0], state=State(live[0][1]).label
+            ),
+            code="transfer_already_reversed",
+        )
     try:
         with transaction.atomic():
             proposal = transfer_propose_detailed(
@@ -588,7 +630,7 @@ def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
     except IntegrityError as exc:  # the partial unique index, should the lock ever be bypassed
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != "transfer_reversed_at_most_once":
             raise
-        raise Conflict(f"transfer #{transfer.pk} is already reversed", code="transfer_already_reversed") from exc
+        raise Conflict(format_lazy(_("transfer #{id} is already reversed"), id=transfer.pk), code="transfer_already_reversed") from exc
     if not proposal.created:  # the key was taken by hand for another proposal: never hand that back
         raise Conflict(
             f"Idempotency-Key reversal:{transfer.pk}:{len(earlier) + 1} is in use by transfer #{proposal.transfer.pk}",

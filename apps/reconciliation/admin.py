@@ -93,7 +93,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
 
     @admin.display(description=_("report"))
     def report(self, obj: ReconciliationRun) -> str:
-        return format_html('<a href="{}">report</a>', reverse("reconciliation:run-report", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("reconciliation:run-report", args=[obj.pk]), _("report"))
 
     @admin.display(description=_("clearing statements (PDF)"))
     def statements(self, obj: ReconciliationRun) -> str:

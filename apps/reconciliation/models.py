@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -77,7 +78,14 @@ class SettlementBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.period} {self.side} {self.province or 'national'} batch #{self.pk} ({self.rows} rows, {self.state})"
+        return gettext("{period} {side} {province} batch #{id} ({rows} rows, {state})").format(
+            period=self.period,
+            side=self.get_side_display(),
+            province=self.province or gettext("national"),
+            id=self.pk,
+            rows=self.rows,
+            state=self.get_state_display(),
+        )
 
 
 class SettlementRecord(models.Model):
@@ -131,7 +139,7 @@ class SettlementRecord(models.Model):
         verbose_name_plural = _("settlement records")
 
     def __str__(self) -> str:
-        return f"{self.period} {self.side} {self.settlement_id}"
+        return f"{self.period} {self.get_side_display()} {self.settlement_id}"
 
 
 class ReconciliationRun(models.Model):
@@ -169,7 +177,7 @@ class ReconciliationRun(models.Model):
         verbose_name_plural = _("reconciliation runs")
 
     def __str__(self) -> str:
-        return f"reconciliation {self.period} run #{self.pk} ({self.state})"
+        return gettext("reconciliation {period} run #{id} ({state})").format(period=self.period, id=self.pk, state=self.get_state_display())
 
 
 class Discrepancy(models.Model):
@@ -305,4 +313,4 @@ class Discrepancy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.settlement_id} ({self.state})"
+        return f"{self.get_kind_display()} {self.settlement_id} ({self.get_state_display()})"

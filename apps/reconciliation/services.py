@@ -33,7 +33,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.audit import audit_record, history_save
 from apps.core.bulk import BulkFileRejected, JobProgress, row_error
@@ -62,6 +64,23 @@ RUN_JOB = "reconciliation.run"
 KEY_PREFIX = "reconciliation"
 
 
+def _choice_label(choices: Any, value: str) -> Any:
+    """A stored choice's label (lazy: read in the reader's language), or the value itself."""
+    return choices(value).label if value in choices.values else value
+
+
+def _batch_state(value: str) -> Any:
+    return _choice_label(SettlementBatch.State, value)
+
+
+def _d_state(value: str) -> Any:
+    return _choice_label(Discrepancy.State, value)
+
+
+def _side(value: str) -> Any:
+    return _choice_label(Side, value)
+
+
 def _check_side(side: str) -> str:
     if side not in Side.values:
         raise ValidationFailed("side is destination or home", errors=[{"field": "side", "code": "invalid", "message": f"{side!r}"}])
@@ -78,17 +97,27 @@ def _batch_for_replacement(*, replaces: int | None, period: str, side: str, user
     old = SettlementBatch.objects.select_for_update().filter(pk=replaces).first()
     province = bound_province(user)
     if old is None or (province and old.province != province):
-        raise NotFound(f"no settlement batch #{replaces}")
+        raise NotFound(format_lazy(_("no settlement batch #{id}"), id=replaces))
     if (old.period, old.side) != (period, side):
         raise ValidationFailed(
-            f"batch #{old.pk} is of {old.period} {old.side}, this import of {period} {side}",
+            format_lazy(
+                _("batch #{id} is of {period} {side}, this import of {new_period} {new_side}"),
+                id=old.pk,
+                period=old.period,
+                side=_side(old.side),
+                new_period=period,
+                new_side=_side(side),
+            ),
             errors=[{"field": "replaces", "code": "other_period_or_side", "message": "a replacement is of the same period and side"}],
         )
     if old.state != SettlementBatch.State.ACTIVE:
-        raise Conflict(f"batch #{old.pk} is {old.state}: only an active batch is replaced", code="batch_not_active")
+        raise Conflict(
+            format_lazy(_("batch #{id} is {state}: only an active batch is replaced"), id=old.pk, state=_batch_state(old.state)),
+            code="batch_not_active",
+        )
     if not old.province:
         raise ValidationFailed(
-            f"batch #{old.pk} belongs to no province (imported before batches had one): withdraw it and import anew",
+            format_lazy(_("batch #{id} belongs to no province (imported before batches had one): withdraw it and import anew"), id=old.pk),
             errors=[{"field": "replaces", "code": "batch_without_province", "message": "withdraw it instead"}],
         )
     return old
@@ -207,10 +236,12 @@ def settlement_batch_withdraw(*, batch: SettlementBatch, user: Any, reason: str)
     locked = SettlementBatch.objects.select_for_update().filter(pk=batch.pk).first()
     province = bound_province(user)
     if locked is None or (province and locked.province != province):
-        raise NotFound(f"no settlement batch #{batch.pk}")
-    require_reason(reason, detail="a withdrawal needs a reason")
+        raise NotFound(format_lazy(_("no settlement batch #{id}"), id=batch.pk))
+    require_reason(reason, detail=_("a withdrawal needs a reason"))
     if locked.state != SettlementBatch.State.ACTIVE:
-        raise Conflict(f"batch #{locked.pk} is {locked.state}, not active", code="batch_not_active")
+        raise Conflict(
+            format_lazy(_("batch #{id} is {state}, not active"), id=locked.pk, state=_batch_state(locked.state)), code="batch_not_active"
+        )
     locked.state = SettlementBatch.State.WITHDRAWN
     locked.withdrawn_by = user if getattr(user, "pk", None) else None
     locked.withdrawn_at = timezone.now()
@@ -499,7 +530,7 @@ def _require_national_finance(user: Any) -> None:
     users (maker or checker without a province) start it; anyone else 403 permission_denied."""
     require_role(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
     if bound_province(user):
-        raise Forbidden("reconciliation runs are started by national finance users (without a province)")
+        raise Forbidden(_("reconciliation runs are started by national finance users (without a province)"))
 
 
 def reconciliation_request(*, period: str, user: Any) -> Job:
@@ -542,7 +573,7 @@ def _lock_discrepancy(discrepancy: Discrepancy, user: Any) -> Discrepancy:
             break
     province = bound_province(user)
     if locked is None or (province and province not in (locked.home_province, locked.destination_province)):
-        raise NotFound(f"no discrepancy #{discrepancy.pk}")
+        raise NotFound(format_lazy(_("no discrepancy #{id}"), id=discrepancy.pk))
     return locked
 
 
@@ -555,7 +586,7 @@ def _require_party(user: Any, discrepancy: Discrepancy, *roles: str) -> str:
     own = staff_province(user)
     if own not in (discrepancy.home_province, discrepancy.destination_province):
         raise Forbidden(
-            "discrepancies are handled by finance users of the home or the destination province, not the national level",
+            _("discrepancies are handled by finance users of the home or the destination province, not the national level"),
             code="wrong_province",
         )
     return own
@@ -570,7 +601,11 @@ def _require_current(discrepancy: Discrepancy) -> None:
     state = ReconciliationRun.objects.filter(pk=discrepancy.run_id).values_list("state", flat=True).first()
     if state == ReconciliationRun.State.SUPERSEDED:
         raise Conflict(
-            f"discrepancy #{discrepancy.pk} belongs to superseded run #{discrepancy.run_id}: the period's latest run no longer finds it",
+            format_lazy(
+                _("discrepancy #{id} belongs to superseded run #{run}: the period's latest run no longer finds it"),
+                id=discrepancy.pk,
+                run=discrepancy.run_id,
+            ),
             code="discrepancy_superseded",
         )
 
@@ -605,11 +640,14 @@ def discrepancy_dispute(*, discrepancy: Discrepancy, user: Any, reason: str) -> 
     ``discrepancy_superseded``; neither open nor proposed 409 ``discrepancy_not_open``."""
     locked = _lock_discrepancy(discrepancy, user)
     province = _require_party(user, locked, Role.FINANCE_MAKER, Role.FINANCE_CHECKER)
-    require_reason(reason, detail="a dispute needs a reason")
+    require_reason(reason, detail=_("a dispute needs a reason"))
     _require_current(locked)
     if locked.state not in (D.OPEN, D.RESOLUTION_PROPOSED):
         raise Conflict(
-            f"discrepancy #{locked.pk} is {locked.state}: only an open one or a proposal is disputed", code="discrepancy_not_open"
+            format_lazy(
+                _("discrepancy #{id} is {state}: only an open one or a proposal is disputed"), id=locked.pk, state=_d_state(locked.state)
+            ),
+            code="discrepancy_not_open",
         )
     was = locked.state
     locked.state = D.DISPUTED
@@ -624,12 +662,12 @@ def _resolution_amount(discrepancy: Discrepancy, resolution: str, amount_fen: An
     """The fund share the home province pays once the resolution is approved (None: written off)."""
     if resolution not in Discrepancy.Resolution.values:
         raise ValidationFailed(
-            "resolution is accept_home, accept_destination, agreed_amount or write_off",
+            _("resolution is accept_home, accept_destination, agreed_amount or write_off"),
             errors=[{"field": "resolution", "code": "invalid", "message": f"{resolution!r}"}],
         )
     if resolution != Discrepancy.Resolution.AGREED_AMOUNT and amount_fen is not None:
         raise ValidationFailed(
-            "amount_fen goes with agreed_amount only",
+            _("amount_fen goes with agreed_amount only"),
             errors=[{"field": "amount_fen", "code": "not_allowed", "message": "only an agreed amount names one"}],
         )
     if resolution == Discrepancy.Resolution.WRITE_OFF:
@@ -637,7 +675,7 @@ def _resolution_amount(discrepancy: Discrepancy, resolution: str, amount_fen: An
     if discrepancy.kind == Discrepancy.Kind.RELEASE_NOT_IN_FORCE:
         # The claim matched and netted already; what is left to decide is the coding, not money.
         raise ValidationFailed(
-            "a claim coded against a release not in force was paid as matched: it is written off (accepted as coded)",
+            _("a claim coded against a release not in force was paid as matched: it is written off (accepted as coded)"),
             errors=[{"field": "resolution", "code": "not_applicable", "message": "use write_off"}],
         )
     if resolution == Discrepancy.Resolution.ACCEPT_HOME:
@@ -648,11 +686,11 @@ def _resolution_amount(discrepancy: Discrepancy, resolution: str, amount_fen: An
         amount = check_fen(amount_fen)
     except MoneyError as exc:
         raise ValidationFailed(
-            "an agreed amount is a whole number of fen", errors=[{"field": "amount_fen", "code": "required", "message": str(exc)}]
+            _("an agreed amount is a whole number of fen"), errors=[{"field": "amount_fen", "code": "required", "message": str(exc)}]
         ) from exc
     if amount < 0:
         raise ValidationFailed(
-            "an agreed amount is not negative",
+            _("an agreed amount is not negative"),
             errors=[{"field": "amount_fen", "code": "negative", "message": "the home province pays ≥ 0"}],
         )
     return amount
@@ -672,10 +710,13 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, resolution: str,
     locked = _lock_discrepancy(discrepancy, user)
     province = _require_party(user, locked, Role.FINANCE_MAKER)
     amount = _resolution_amount(locked, resolution, amount_fen)
-    require_reason(reason, detail="a proposed resolution needs a reason")
+    require_reason(reason, detail=_("a proposed resolution needs a reason"))
     _require_current(locked)
     if locked.state not in (D.OPEN, D.DISPUTED):
-        raise Conflict(f"discrepancy #{locked.pk} is {locked.state}, not open or disputed", code="discrepancy_not_open")
+        raise Conflict(
+            format_lazy(_("discrepancy #{id} is {state}, not open or disputed"), id=locked.pk, state=_d_state(locked.state)),
+            code="discrepancy_not_open",
+        )
     if amount is not None:
         other = (
             Discrepancy.objects.filter(
@@ -687,7 +728,13 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, resolution: str,
         )
         if other is not None:
             raise Conflict(
-                f"claim {locked.settlement_id} of {locked.period} is already settled by discrepancy #{other.pk} ({other.state})",
+                format_lazy(
+                    _("claim {claim} of {period} is already settled by discrepancy #{id} ({state})"),
+                    claim=locked.settlement_id,
+                    period=locked.period,
+                    id=other.pk,
+                    state=_d_state(other.state),
+                ),
                 code="claim_already_resolved",
             )
     locked.state = D.RESOLUTION_PROPOSED
@@ -697,7 +744,10 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, resolution: str,
         with transaction.atomic():
             history_save(locked, user=user, reason=f"resolution proposed ({resolution}): {reason}")
     except IntegrityError as exc:  # the unique index, should two proposals for one claim race
-        raise Conflict(f"claim {locked.settlement_id} of {locked.period} is already being settled", code="claim_already_resolved") from exc
+        raise Conflict(
+            format_lazy(_("claim {claim} of {period} is already being settled"), claim=locked.settlement_id, period=locked.period),
+            code="claim_already_resolved",
+        ) from exc
     _audit_discrepancy(locked, action=AuditAction.DISCREPANCY_RESOLUTION_PROPOSED, user=user, province=province, reason=reason)
     _notify_resolution_awaits(locked, proposer=user, proposer_province=province)
     return locked
@@ -748,16 +798,22 @@ def discrepancy_approve(*, discrepancy: Discrepancy, user: Any, reason: str = ""
     proposed 409 ``discrepancy_not_proposed``."""
     locked = _lock_discrepancy(discrepancy, user)
     if locked.proposed_by_id is not None and locked.proposed_by_id == getattr(user, "pk", None):
-        raise Conflict("the proposer of a resolution cannot approve it", code="same_user_cannot_approve")
+        raise Conflict(_("the proposer of a resolution cannot approve it"), code="same_user_cannot_approve")
     province = _require_party(user, locked, Role.FINANCE_CHECKER)
     if province and province == locked.proposed_province:
         raise Forbidden(
-            f"a resolution proposed for province {province} is approved by a finance checker of the other province", code="wrong_province"
+            format_lazy(
+                _("a resolution proposed for province {code} is approved by a finance checker of the other province"), code=province
+            ),
+            code="wrong_province",
         )
     require_otp(user)
     _require_current(locked)
     if locked.state != D.RESOLUTION_PROPOSED:
-        raise Conflict(f"discrepancy #{locked.pk} is {locked.state}: no resolution to approve", code="discrepancy_not_proposed")
+        raise Conflict(
+            format_lazy(_("discrepancy #{id} is {state}: no resolution to approve"), id=locked.pk, state=_d_state(locked.state)),
+            code="discrepancy_not_proposed",
+        )
     locked.state = D.WRITTEN_OFF if locked.resolution == Discrepancy.Resolution.WRITE_OFF else D.RESOLVED
     locked.approved_by = user
     if reason:

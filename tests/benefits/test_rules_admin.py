@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 
 from apps.benefits import services
 from apps.benefits.models import DrgGroup, DrgVersion, PolicyDiseaseTerm, ServicePrice
 from apps.benefits.selectors import province_by_code
+from apps.core.reasons import code_label
 
 from .conftest import HOME_POLICY, SHANGHAI, SICHUAN
 from .rules import SERVICE
@@ -73,7 +75,9 @@ def test_someone_else_setting_the_terms_is_told_why(sc_maker, sc_checker):
         user=sc_maker, province=province_by_code(SICHUAN), **{**HOME_POLICY, "setting": "chronic_outpatient"}
     )
     page = login(sc_checker).post(f"/admin/benefits/benefitpolicy/{policy.pk}/diseases/", {"terms": "diabetes,0.75\n"})
-    assert ("permission_denied" in page.content.decode(), PolicyDiseaseTerm.objects.count()) == (True, 0)
+    with translation.override("zh-hans"):
+        told = code_label("permission_denied")  # the refusal's label, in the page's language
+    assert (told in page.content.decode(), PolicyDiseaseTerm.objects.count()) == (True, 0)
 
 
 def test_another_provinces_policy_has_no_disease_terms_page(sc_maker, sh_staff):

@@ -80,3 +80,26 @@ def test_the_compiled_catalog_is_current_and_english_stays_available(language, e
 
     with translation.override(language):
         assert str(CatalogRelease._meta.verbose_name_plural).capitalize() == expected
+
+
+# One Chinese word per domain term: a clerk reading 划拨 on one page and 转账 on the next cannot
+# tell whether they are the same thing. The fund-transfer term of the adjustment funds is 划拨.
+ONE_TERM = {"transfer": ("划拨", ("转账", "转移", "调拨"))}
+
+
+@pytest.mark.parametrize("term", sorted(ONE_TERM))
+def test_a_domain_term_has_one_translation_throughout_the_catalog(term):
+    chosen, others = ONE_TERM[term]
+    mixed = [(e["msgid"], e["msgstr"]) for e in _entries(PO.read_text(encoding="utf-8")) if any(o in e["msgstr"] for o in others)]
+    assert mixed == [], f"{term} is {chosen} everywhere"
+    assert any(chosen in e["msgstr"] for e in _entries(PO.read_text(encoding="utf-8")) if term in e["msgid"].lower())
+
+
+def test_templates_and_sources_write_no_second_word_for_a_term():
+    offenders = []
+    for base in ("apps", "templates"):
+        for path in (ROOT / base).rglob("*"):
+            if path.suffix in (".py", ".html", ".txt", ".js") and path.is_file():
+                text = path.read_text(encoding="utf-8", errors="ignore")
+                offenders += [f"{path.relative_to(ROOT)}: {o}" for _c, (_t, others) in ONE_TERM.items() for o in others if o in text]
+    assert offenders == []

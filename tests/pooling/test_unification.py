@@ -104,7 +104,7 @@ def test_completion_unifies_the_province_closes_its_regional_accounts_and_rename
     assert (sichuan.pooling_model, still_open, provincial.name, provincial.balance_fen) == (
         "unified",
         0,
-        "四川省 省级统筹基金 (provincial fund)",
+        "四川省 省级统筹基金",
         950_00,
     )
 

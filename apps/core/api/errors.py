@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -46,9 +48,26 @@ def error_response(*, status_code: int, code: str, detail: str, errors: list[dic
     return Response({"code": code, "detail": detail, "errors": errors or []}, status=status_code)
 
 
+def asks_for_chinese(request: Any) -> bool:
+    """Whether an API request asks for Chinese: its ``Accept-Language`` prefers ``zh`` (any
+    variant) to English. API clients get English otherwise, whatever the site's default
+    language (pages default to Chinese; programs read codes and English)."""
+    header = getattr(request, "META", {}).get("HTTP_ACCEPT_LANGUAGE", "")
+    for lang, quality in parse_accept_lang_header(header):
+        if quality <= 0:
+            continue
+        if lang.lower().startswith("zh"):
+            return True
+        if lang.lower().startswith("en") or lang == "*":
+            return False
+    return False
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return error_response(status_code=exc.status, code=exc.code, detail=exc.detail, errors=exc.errors)
+        with translation.override("zh-hans" if asks_for_chinese(context.get("request")) else "en"):
+            detail = exc.localized()
+        return error_response(status_code=exc.status, code=exc.code, detail=detail, errors=exc.errors)
     # Django's request-size guards surface while DRF parses the body; answer them in the envelope.
     if isinstance(exc, RequestDataTooBig):
         return error_response(status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, code="request_too_large", detail=str(exc))
