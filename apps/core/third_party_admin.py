@@ -135,6 +135,8 @@ if apps.is_installed("django_celery_beat"):
         "pooling.adjustment_previous_month": _("risk adjustment of the previous month (10th of each month)"),
         "reconciliation.run_previous_month": _("reconciliation of the previous month (5th of each month)"),
         "celery.backend_cleanup": _("clean up stored task results"),
+        "pooling.ledger_partitions_ensure": _("create this and next month's ledger partitions (daily)"),
+        "reconciliation.settlement_partitions_ensure": _("create this and next month's settlement partitions (daily)"),
     }
 
     TIME_ZONES = [("Asia/Shanghai", _("Beijing time (Asia/Shanghai)")), ("UTC", _("Coordinated Universal Time (UTC)"))]

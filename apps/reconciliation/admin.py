@@ -25,7 +25,7 @@ from apps.core.money import MoneyError, format_yuan, yuan_to_fen
 from apps.core.reasons import error_message, error_tags
 
 from . import selectors, services
-from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord
+from .models import Discrepancy, ReconciliationRun, SettlementBatch, SettlementRecord, Side
 
 EITHER_SIDE = ("home_province", "destination_province")
 
@@ -197,6 +197,8 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             "opts": self.model._meta,
             "title": _("Discrepancy #%(id)s") % {"id": obj.pk},
             "d": obj,
+            "field_label": getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field) if obj.field else "",
+            "side_label": Side(obj.side).label if obj.side else "",
             "timeline": selectors.discrepancy_timeline(discrepancy=obj),
             "actions": [(name, ACTIONS[name], reverse("admin:reconciliation_discrepancy_act", args=[obj.pk, name])) for name in allowed],
             "run_url": reverse("reconciliation:run-report", args=[obj.run_id]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from apps.core.errors import ValidationFailed
 from apps.core.jobs import JobView
 from apps.core.models import Job
 from apps.core.permissions import bound_province, require_money_reader
+from apps.core.reasons import reason_label
 from apps.pooling.models import Transfer
 
 from . import sql
@@ -218,17 +220,29 @@ def discrepancy_timeline(*, discrepancy: Discrepancy) -> list[dict[str, Any]]:
     lifecycle step (its history rows, each written by the service that took the step)."""
     steps: list[dict[str, Any]] = []
     for row in discrepancy.history.order_by("history_date", "history_id").select_related("history_user"):
+        stored = row.history_change_reason or ""
+        typed = _STEP_REASON.match(stored)
         steps.append(
             {
                 "at": row.history_date,
                 "user": row.history_user.get_username() if row.history_user else "",
                 "state": row.state,
+                "state_label": Discrepancy.State(row.state).label,
                 "resolution": row.resolution,
+                "resolution_label": Discrepancy.Resolution(row.resolution).label if row.resolution else "",
                 "amount_fen": row.amount_fen,
-                "why": row.history_change_reason or "",
+                # The services store "<step> (<resolution>): <reason typed>"; the step and the
+                # resolution are the row's state and resolution, shown by their labels: people
+                # read the reason they typed, not the stored English prefix.
+                "why": (typed.group("why") or "") if typed else reason_label(stored),
             }
         )
     return steps
+
+
+# How the discrepancy services word a step's stored reason (services.discrepancy_dispute,
+# discrepancy_resolve, discrepancy_approve).
+_STEP_REASON = re.compile(r"^(?:disputed(?: \(proposal withdrawn\))?|resolution proposed \(\w+\)|approved: \w+)(?:: (?P<why>.*))?$", re.S)
 
 
 def latest_run(*, period: str) -> ReconciliationRun | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -46,6 +47,7 @@ def run_report(request: HttpRequest, pk: int) -> HttpResponse:
     for row in pairs:
         row["url"] = reverse("reconciliation:pair-report", args=[run.pk, row["home"], row["destination"]])
     context = {
+        **admin.site.each_context(request),  # the admin header: user links, logout
         "run": run,
         "province": province,
         "kinds": Discrepancy.Kind.values,
@@ -72,6 +74,7 @@ def pair_report(request: HttpRequest, pk: int, home: str, destination: str) -> H
     rows = selectors.discrepancies(run=run, home=home, destination=destination)
     # A provincial reader sees her own net position and transfers, not the other province's.
     context = {
+        **admin.site.each_context(request),
         "run": run,
         "pair": pair,
         "kinds": [(kind, pair["kinds"][kind]) for kind in Discrepancy.Kind.values],
@@ -106,6 +109,7 @@ def compliance(request: HttpRequest) -> HttpResponse:
     rows = selectors.compliance_report(period=period, province=shown) if period and not error else []
     query = {"period": period, **({"province": shown} if shown else {})}
     context = {
+        **admin.site.each_context(request),
         "period": period,
         "province": shown,
         "bound": bool(province),

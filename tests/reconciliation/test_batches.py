@@ -155,6 +155,9 @@ def test_batches_are_listed_per_period_and_withdrawn_over_the_api_within_the_pro
     assert [(b["id"], b["province"], b["state"], b["replaces"]) for b in listed["results"]] == [(sc, SC, "active", None)]
     assert sc_maker.post(f"/api/v1/settlements/batches/{sh}/withdraw/", {"reason": "x"}, format="json").status_code == 404
     assert sc_maker.post(f"/api/v1/settlements/batches/{sc}/withdraw/", {}, format="json").status_code == 400
+    # A reason is text a person typed: a number is refused, not stored as "0" (schemathesis).
+    not_text = sc_maker.post(f"/api/v1/settlements/batches/{sc}/withdraw/", {"reason": 0}, format="json")
+    assert (not_text.status_code, not_text.json()["errors"][0]["field"]) == (400, "reason")
     answer = sc_maker.post(f"/api/v1/settlements/batches/{sc}/withdraw/", {"reason": "上传错了"}, format="json")
     assert answer.status_code == 200 and answer.json()["state"] == "withdrawn"
     assert _client(recon.maker).get("/api/v1/settlements/batches/", {"period": "2026-13"}).status_code == 400

@@ -161,8 +161,10 @@ def test_a_rerun_carries_worked_discrepancies_over_and_a_correction_drops_open_o
     assert (disputed.run, disputed.state) == (second, "disputed")
     assert second.discrepancies.filter(settlement_id="S3").count() == 1
     assert not month.first.discrepancies.exists()  # the open ones were found again as new rows
-    timeline = [step["why"] for step in services_timeline(disputed)]
-    assert timeline == ["disputed: 请补报"]
+    # The timeline shows the step by the row's state and the reason as typed, not the stored
+    # English prefix ("disputed: 请补报").
+    timeline = [(step["state"], step["why"]) for step in services_timeline(disputed)]
+    assert timeline == [("disputed", "请补报")]
 
 
 def services_timeline(d: Discrepancy) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from apps.core.roles import Role
 from apps.reconciliation import services
@@ -36,7 +37,17 @@ def test_the_detail_page_offers_each_user_the_steps_she_may_take(missing: Discre
     services.discrepancy_resolve(discrepancy=missing, user=sh_maker, resolution="accept_destination", reason="补报")
     assert 'data-action="approve"' not in _page(client, sh_maker, missing)
     page = _page(client, sc_checker, missing)
-    assert 'data-action="approve"' in page and "resolution proposed (accept_destination): 补报" in page
+    assert 'data-action="approve"' in page and "<td>补报</td>" in page
+    # The timeline names the step and the resolution by their labels, in the reader's language,
+    # never by the stored codes.
+    client.force_login(sc_checker)
+    url = reverse("admin:reconciliation_discrepancy_change", args=[missing.pk])
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    timeline = chinese[chinese.index('id="discrepancy-timeline"') :]
+    with translation.override("zh-hans"):
+        proposed, destination = str(Discrepancy.State.RESOLUTION_PROPOSED.label), str(Discrepancy.Resolution.ACCEPT_DESTINATION.label)
+    assert proposed in timeline and destination in timeline
+    assert "resolution_proposed" not in timeline and "accept_destination" not in timeline and "resolution proposed" not in timeline
 
 
 def test_an_action_needs_its_confirmation_and_a_reason_then_shows_in_the_timeline(missing: Discrepancy, client: Any) -> None:

@@ -51,6 +51,13 @@ def test_run_report_lists_every_pair_with_its_counts_net_positions_and_transfer_
     assert "¥120.00" in html  # SH receives 7000 + 3000 + 2000 fen net
 
 
+def test_report_pages_keep_the_admin_header_with_the_logout_button(finished: Any) -> None:
+    client = client_for(staff(Role.AUDITOR))
+    for url in (reverse("reconciliation:run-report", args=[finished.pk]), pair_url(finished, SC, SH), reverse("reconciliation:compliance")):
+        html = client.get(url).content.decode()
+        assert 'id="user-tools"' in html and 'id="logout-form"' in html, url
+
+
 def test_pair_report_counts_each_discrepancy_kind_of_that_pair(finished: Any) -> None:
     page = client_for(staff(Role.FINANCE_CHECKER, SH)).get(pair_url(finished, SC, SH))
     kinds = dict(page.context["kinds"])

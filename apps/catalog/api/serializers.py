@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.catalog.models import CANONICAL_COLUMNS, LABEL_VALIDATOR, CatalogItem, CatalogRelease
-from apps.core.api.fields import FenField
+from apps.core.api.fields import FenField, TextField
 
 
 class ReleaseSerializer(serializers.ModelSerializer[CatalogRelease]):
@@ -49,7 +49,7 @@ class ReleaseCreateSerializer(serializers.Serializer[Any]):
 
 
 class RejectSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class ItemSerializer(serializers.ModelSerializer[CatalogItem]):

@@ -33,6 +33,16 @@ def institution_code_field(**kwargs: Any) -> Any:
     )
 
 
+class TextField(serializers.CharField):
+    """Text a person typed (a reason, a memo): a JSON string. DRF's CharField also takes 0, 1.5 or
+    true and stores "0", "1.5", "True"; a reason that is a number is a client's mistake."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class FenField(serializers.IntegerField):
     """Money in integer fen: a JSON integer, or a string of ASCII digits. DRF's IntegerField also
     takes 100.0, "1_000", " 100 " and full-width "１００" (Python's int() does); money does not."""

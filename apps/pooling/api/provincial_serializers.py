@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.api.fields import FenField
+from apps.core.api.fields import FenField, TextField
 from apps.core.codes import province_code_pattern, region_code_pattern
 from apps.pooling import selectors
 from apps.pooling.models import AdjustmentRun, PoolingBudget, PoolingModelChange, RegionPeriodFigures
@@ -152,7 +152,7 @@ class BudgetWriteSerializer(serializers.Serializer[Any]):
     expenditure_fen = FenField(min_value=0, max_value=2**63 - 1)
     cross_regional_fen = FenField(min_value=0, max_value=2**63 - 1)
     alert_ratio = serializers.DecimalField(max_digits=5, decimal_places=4, min_value=0, max_value=5, required=False, allow_null=True)
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class UnificationSerializer(serializers.ModelSerializer[PoolingModelChange]):
@@ -179,4 +179,4 @@ class UnificationSerializer(serializers.ModelSerializer[PoolingModelChange]):
 
 class UnificationRequestSerializer(serializers.Serializer[Any]):
     province = serializers.RegexField(PROVINCE)
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.api.fields import FenField
+from apps.core.api.fields import FenField, TextField
 from apps.pooling.models import FundAccount, LedgerEntry, Transfer
 
 
@@ -61,7 +61,7 @@ class TransferProposeSerializer(serializers.Serializer[Any]):
 
 
 class ReasonSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class StatementQuerySerializer(serializers.Serializer[Any]):

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import TextField
 from apps.reconciliation.models import Discrepancy, ReconciliationRun, SettlementBatch, Side
 
 
@@ -40,11 +41,11 @@ class BatchSerializer(serializers.ModelSerializer[SettlementBatch]):
 
 
 class StepReasonSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class OptionalReasonSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ResolveSerializer(serializers.Serializer[Any]):
@@ -52,7 +53,7 @@ class ResolveSerializer(serializers.Serializer[Any]):
     amount_fen = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="agreed_amount only: the fund share the home province pays."
     )
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class DiscrepancySerializer(serializers.ModelSerializer[Discrepancy]):
