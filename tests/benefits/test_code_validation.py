@@ -165,7 +165,9 @@ def test_ten_thousand_codes_cost_the_queries_ten_codes_cost(world):
     def queries(codes):
         with CaptureQueriesContext(connection) as captured:
             assert len(validate(world, codes)["results"]) == len(codes)
-        return len(captured)
+        # The key's last-use mark is written at most once a minute, whenever that minute ends
+        # (one UPDATE): bookkeeping of the key, not the validation's statements.
+        return len([q for q in captured if not q["sql"].startswith('UPDATE "hospitals_apikey"')])
 
     queries([DRUG])  # warm the timeline and key caches
     assert queries(many) == queries(many[:10])
