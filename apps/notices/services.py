@@ -47,19 +47,17 @@ def _validate_url(url: str) -> None:
     """An absolute http(s) URL whose host is public (or in WEBHOOK_ALLOWED_NETWORKS); http:// only
     to loopback outside production. A name that does not resolve yet is accepted: the check is
     repeated, and decides, at every send."""
+    not_a_url = _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url")
     try:
         parts = urlsplit(url)  # raises on a malformed bracketed host ("http://[0]")
-    except ValueError:
-        raise _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url") from None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url")
-    try:
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise not_a_url
         parts.port  # noqa: B018  (raises on a port out of range)
         addresses.check_url(url, require_resolvable=False)
     except addresses.AddressRefused as exc:
         raise _url_error(f"webhook URL {url}: {exc}", "webhook_url_not_public") from None
     except ValueError:
-        raise _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url") from None
+        raise not_a_url from None
     if parts.scheme == "http":
         # Loopback host: every address it is or resolves to is loopback (127.1, localhost, …).
         try:
