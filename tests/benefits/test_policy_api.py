@@ -58,6 +58,12 @@ def test_a_ratio_above_one_is_400_naming_the_field(api, sc_maker):
     assert [e["field"] for e in response.json()["errors"]] == ["ratio_category_a"]
 
 
+def test_a_note_is_text_a_person_typed_not_a_number(api, sc_maker):
+    response = _create(api, sc_maker, note=2027)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["note"]
+
+
 def test_submit_then_approve_by_a_colleague_puts_the_policy_in_force(api, sc_maker, sc_checker):
     policy = _create(api, sc_maker).json()
     submitted = api(sc_maker).post(f"/api/v1/benefits/policies/{policy['id']}/submit/")

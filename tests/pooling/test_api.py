@@ -126,3 +126,10 @@ def test_record_fund_income_command_prints_the_posted_transfer_id(people, capsys
     )
     transfer = Transfer.objects.get(pk=int(capsys.readouterr().out.strip()))
     assert (transfer.state, transfer.from_account.kind, account("regional", region="510100").balance_fen) == ("posted", "external", 888_00)
+
+
+def test_a_memo_is_text_a_person_typed_not_a_number(api, people, funded):
+    before = Transfer.objects.count()
+    response = _propose(api(people.sh_maker), memo=0)
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (400, "memo")
+    assert Transfer.objects.count() == before

@@ -17,7 +17,7 @@ from rest_framework.fields import SkipField, empty
 
 from apps.benefits.models import BenefitPolicy, CareSetting, Scheme
 from apps.catalog.models import HospitalLevel
-from apps.core.api.fields import FenField, institution_code_field, province_code_field, region_code_field
+from apps.core.api.fields import FenField, TextField, institution_code_field, province_code_field, region_code_field
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code, validate_region_code
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -496,7 +496,7 @@ class PolicyCreateSerializer(serializers.Serializer[Any]):
     annual_cap_fen = FenField(min_value=0, max_value=MAX_FEN)
     cross_province_ratio_registered = _ratio(required=False, default=Decimal(1))
     cross_province_ratio_unregistered = _ratio(required=False, default=Decimal(1))
-    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+    note = TextField(required=False, default="", allow_blank=True, max_length=2000)
 
     def validate_province(self, value: str) -> str:
         return _province(value)

@@ -57,7 +57,7 @@ class TransferProposeSerializer(serializers.Serializer[Any]):
     from_account = serializers.PrimaryKeyRelatedField(queryset=FundAccount.objects.select_related("province"))
     to_account = serializers.PrimaryKeyRelatedField(queryset=FundAccount.objects.select_related("province"))
     amount_fen = FenField(min_value=1, max_value=2**63 - 1)
-    memo = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    memo = TextField(max_length=255, required=False, allow_blank=True, default="")
 
 
 class ReasonSerializer(serializers.Serializer[Any]):
