@@ -41,6 +41,7 @@ from typing import Any
 from django.db import connection, transaction
 from pypinyin import Style, lazy_pinyin
 
+from apps.core.prepared import prepared_cursor
 from apps.core.replica import read_connection
 
 from .models import CatalogRelease
@@ -318,7 +319,7 @@ def _matching_terms(q: str, *, release_id: int, indexed: bool) -> _Terms:
     escaped = _like_escape(folded)
     # Initials are ASCII letters and digits: a query with anything else cannot match them.
     initials = bool(folded) and folded.isascii() and folded.isalnum()
-    with read_connection().cursor() as cursor:
+    with prepared_cursor(read_connection()) as cursor:
         cursor.execute(_TERMS_QUERY, {"prefix": escaped + "%", "sub": "%" + escaped + "%", "initials": initials, "release": release_id})
         rows = cursor.fetchall()
     if indexed:
@@ -467,7 +468,7 @@ def items_search(
         f"SELECT hits.code, hits.rank, {item_json('i', release_label_sql='%(label)s::text')}::text FROM hits "
         f"{item_probe('i', release_sql='%(release)s', code_sql=_ITEM_COLLATION)} ORDER BY hits.rank, hits.code"
     )
-    with read_connection().cursor() as db:
+    with prepared_cursor(read_connection()) as db:
         db.execute(sql, params)
         rows = db.fetchall()
     more = len(rows) > size

@@ -34,10 +34,10 @@ SPRING_2026 = dt.date(2026, 3, 1)
 @pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
-    hospital_selectors._ETAGS.clear()
+    hospital_selectors._PUBLISHED.clear()
     yield
     cache.clear()
-    hospital_selectors._ETAGS.clear()
+    hospital_selectors._PUBLISHED.clear()
 
 
 @pytest.fixture

@@ -46,10 +46,10 @@ def _empty_cache():
     from apps.hospitals import selectors
 
     cache.clear()
-    selectors._ETAGS.clear()
+    selectors._PUBLISHED.clear()
     yield
     cache.clear()
-    selectors._ETAGS.clear()
+    selectors._PUBLISHED.clear()
 
 
 @pytest.fixture
@@ -292,3 +292,25 @@ def test_the_memo_forgets_the_least_recently_used_query_first(committed_index, m
     for q in ("阿莫西林", "amxl", "阿莫西林", "制药"):
         search.items_search(release_id=committed_index.pk, q=q)
     assert list(search._TERMS_MEMO) == [(committed_index.pk, "阿莫西林"), (committed_index.pk, "制药")]
+
+
+def test_a_page_statement_is_prepared_once_and_run_again_on_its_connection(committed_index):
+    for _ in range(2):
+        search.items_search(release_id=committed_index.pk, q="阿莫西林", size=2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
+            ["%catalog_itemsearch%", "%unnest%"],
+        )
+        runs = [row[0] for row in cursor.fetchall()]
+    assert max(runs, default=0) >= 2
+
+
+def test_a_search_of_a_release_this_process_has_seen_does_not_read_the_release_again(release, client, monkeypatch):
+    from apps.hospitals import selectors
+
+    assert codes(client, "阿莫西林")  # the first search reads the release (shared cache, else database)
+    reads = []
+    original = selectors.release_manifest_record
+    monkeypatch.setattr(selectors, "release_manifest_record", lambda **kw: reads.append(kw) or original(**kw))
+    assert codes(client, "制药") and reads == []

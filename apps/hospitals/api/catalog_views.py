@@ -363,7 +363,9 @@ class ReleaseItemsView(ReplicaReadsMixin, generics.ListAPIView[CatalogItem]):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         if not wants_search(request):
             return super().list(request, *args, **kwargs)
-        record = _published(self.kwargs["label"])
+        ref = selectors.published_ref(label=self.kwargs["label"])
+        if ref is None:
+            raise NotFound(f"no published release {self.kwargs['label']}", code="release_unknown")
         for other in ("changed_since", "category_path"):
             if request.query_params.get(other):
                 raise ValidationFailed(
@@ -371,8 +373,8 @@ class ReleaseItemsView(ReplicaReadsMixin, generics.ListAPIView[CatalogItem]):
                 )
         return search_response(
             request,
-            release_id=record["id"],
-            release_label=record["label"],
+            release_id=ref.id,
+            release_label=ref.label,
             kind=_choice_param(request, "kind", ItemKind.values),
             category=_choice_param(request, "category", PaymentCategory.values, "payment_category"),
         )
