@@ -17,7 +17,9 @@ an array: a page is a few index pages whatever the terms' sizes), the term index
 (many terms, few items), or a walk of the release in code order (many terms, many items). The
 page's items come back rendered by PostgreSQL (the catalog's item JSON fragment). Two
 statements per page, one when this process has answered the query for the release before
-(the terms of an indexed release are remembered: they never change).
+(the terms of an indexed release are remembered: they never change). Both are prepared on their
+connection and run their generic plan (apps.core.prepared): the text of a page statement fixes
+how each rank is read, so planning it for every search was CPU spent for nothing.
 
 A published release is indexed right after its publish commits, by the Celery task
 ``catalog.search_index`` (and by the beat sweep ``catalog.search_index_due`` should that task be
