@@ -224,6 +224,10 @@ class CatalogItem(models.Model):
             models.Index(fields=["code"], name="catalog_item_code_idx"),
             models.Index(fields=["release", "kind", "code"], name="catalog_item_release_kind_idx"),
             models.Index(fields=["release", "category_path"], name="catalog_item_release_path_idx"),
+            # The few items that replace something (successor look-ups: validation, mappings).
+            # Declared here, not only in SQL: Django takes an undeclared index on release_id alone
+            # for the foreign key's and drops it with that (catalog 0008 did).
+            models.Index(fields=["release"], name="catalog_item_has_replaces", condition=~models.Q(replaces=[])),
         ]
         verbose_name = _("catalog item")
         verbose_name_plural = _("catalog items")

@@ -17,7 +17,9 @@ an array: a page is a few index pages whatever the terms' sizes), the term index
 (many terms, few items), or a walk of the release in code order (many terms, many items). The
 page's items come back rendered by PostgreSQL (the catalog's item JSON fragment). Two
 statements per page, one when this process has answered the query for the release before
-(the terms of an indexed release are remembered: they never change).
+(the terms of an indexed release are remembered: they never change). Both are prepared on their
+connection and run their generic plan (apps.core.prepared): the text of a page statement fixes
+how each rank is read, so planning it for every search was CPU spent for nothing.
 
 A published release is indexed right after its publish commits, by the Celery task
 ``catalog.search_index`` (and by the beat sweep ``catalog.search_index_due`` should that task be
@@ -41,6 +43,7 @@ from typing import Any
 from django.db import connection, transaction
 from pypinyin import Style, lazy_pinyin
 
+from apps.core.prepared import prepared_cursor
 from apps.core.replica import read_connection
 
 from .models import CatalogRelease
@@ -55,6 +58,9 @@ _USE_TABLE = "catalog_searchtermuse"
 # Search rows keep codes in the C collation (a code prefix is an index range); the items' index
 # is in the database's default one, which a probe must compare in to use it.
 _ITEM_COLLATION = 'hits.code COLLATE "default"'
+# Codes are kept in the C collation (byte order): every code starting with a query lies between
+# the query and the query followed by the highest code point.
+CODE_RANGE_END = "\U0010ffff"
 # A rank with at most this many items is read through the term indexes and sorted; a bigger one
 # by walking the release in code order (each of its items is then a likely hit).
 SMALL_RANK = 5000
@@ -318,7 +324,7 @@ def _matching_terms(q: str, *, release_id: int, indexed: bool) -> _Terms:
     escaped = _like_escape(folded)
     # Initials are ASCII letters and digits: a query with anything else cannot match them.
     initials = bool(folded) and folded.isascii() and folded.isalnum()
-    with read_connection().cursor() as cursor:
+    with prepared_cursor(read_connection()) as cursor:
         cursor.execute(_TERMS_QUERY, {"prefix": escaped + "%", "sub": "%" + escaped + "%", "initials": initials, "release": release_id})
         rows = cursor.fetchall()
     if indexed:
@@ -382,16 +388,20 @@ def items_search(
     params: dict[str, Any] = {
         "release": release_id,
         "code": code,
-        "code_prefix": _like_escape(code) + "%",
+        # Codes starting with the query as a range, not LIKE: a prepared statement's generic plan
+        # reads it from the index whatever the parameter (a LIKE pattern needs a custom plan).
+        "code_end": code + CODE_RANGE_END,
         "name_ids": sorted(hits),
         "maker_ids": sorted(makers),
         "after": after_code,
-        "n": size + 1,
         "kind": kind,
         "category": category,
     }
     counts = terms.counts
-    not_code = " AND NOT (s.code LIKE %(code_prefix)s)" if code_ok else ""
+    # The page size is part of the text, not a parameter: a prepared statement's generic plan
+    # takes a LIMIT parameter for a tenth of the rows and is never chosen.
+    limit = int(size) + 1
+    not_code = " AND NOT (s.code >= %(code)s AND s.code < %(code_end)s)" if code_ok else ""
     no_name = " AND NOT coalesce(s.name_term = ANY(%(name_ids)s::bigint[]), false)"
     no_generic = " AND NOT coalesce(s.generic_term = ANY(%(name_ids)s::bigint[]), false)"
     filters = "".join(
@@ -399,16 +409,20 @@ def items_search(
     )
     relation = _ROWS_TABLE if indexed else _fallback_relation()
     branches: list[str] = []
+    # The statement is prepared on its connection and run with its generic plan (settings:
+    # PREPARED_STATEMENTS) when its text fixes how each rank is read: always, but for the
+    # fallback join and a walk in code order, whose plans depend on the values.
+    prepare = indexed
 
     def add(rank: int, where: str) -> None:
         if rank < after_rank:
             return
         after = " AND s.code > %(after)s" if rank == after_rank and after_code else ""
-        branches.append(f"(SELECT s.code, {rank} AS rank FROM {relation} s WHERE {where}{filters}{after} ORDER BY s.code LIMIT %(n)s)")
+        branches.append(f"(SELECT s.code, {rank} AS rank FROM {relation} s WHERE {where}{filters}{after} ORDER BY s.code LIMIT {limit})")
 
     if code_ok:
         add(0, "s.code = %(code)s")
-        add(1, "s.code LIKE %(code_prefix)s AND s.code <> %(code)s")
+        add(1, "s.code > %(code)s AND s.code < %(code_end)s")
     # Term ranks: (rank, column, terms, which count, extra condition). Each item meets one, its best.
     term_ranks = [
         (2, "name_term", prefix, 0, not_code),
@@ -438,8 +452,8 @@ def items_search(
             after = " AND s.code > %(after)s" if rank == after_rank and after_code else ""
             branches.append(
                 f"(SELECT x.code, {rank} AS rank FROM unnest(%({key})s::bigint[]) AS t(id) CROSS JOIN LATERAL "
-                f"(SELECT s.code FROM {relation} s WHERE s.{column} = t.id{extra}{filters}{after} ORDER BY s.code LIMIT %(n)s) x "
-                "ORDER BY x.code LIMIT %(n)s)"
+                f"(SELECT s.code FROM {relation} s WHERE s.{column} = t.id{extra}{filters}{after} ORDER BY s.code LIMIT {limit}) x "
+                f"ORDER BY x.code LIMIT {limit})"
             )
         elif total <= SMALL_RANK:
             # Many terms, few items: read them all through the term index and sort (the fence
@@ -450,10 +464,11 @@ def items_search(
             if rank == after_rank and after_code:
                 where += " AND s.code > %(after)s"
             branches.append(
-                f"(SELECT x.code, {rank} AS rank FROM (SELECT s.code FROM {relation} s WHERE {where} OFFSET 0) x ORDER BY x.code LIMIT %(n)s)"
+                f"(SELECT x.code, {rank} AS rank FROM (SELECT s.code FROM {relation} s WHERE {where} OFFSET 0) x ORDER BY x.code LIMIT {limit})"
             )
         else:
             # Many terms and many items (a broad query): walk the release in code order.
+            prepare = False
             key = f"t{len(branches)}"
             params[key] = sorted(used)
             add(rank, f"s.{column} = ANY(%({key})s::bigint[]){extra}")
@@ -463,11 +478,11 @@ def items_search(
     # fragment), in rank order: no item objects and no serializer for a search page.
     params["label"] = release_label
     sql = (
-        f"WITH hits AS (SELECT code, rank FROM ({' UNION ALL '.join(branches)}) h ORDER BY rank, code LIMIT %(n)s) "
+        f"WITH hits AS (SELECT code, rank FROM ({' UNION ALL '.join(branches)}) h ORDER BY rank, code LIMIT {limit}) "
         f"SELECT hits.code, hits.rank, {item_json('i', release_label_sql='%(label)s::text')}::text FROM hits "
         f"{item_probe('i', release_sql='%(release)s', code_sql=_ITEM_COLLATION)} ORDER BY hits.rank, hits.code"
     )
-    with read_connection().cursor() as db:
+    with prepared_cursor(read_connection()) if prepare else read_connection().cursor() as db:
         db.execute(sql, params)
         rows = db.fetchall()
     more = len(rows) > size

@@ -139,22 +139,40 @@ def release_manifest_record(*, label: str) -> dict[str, Any] | None:
     return dict(record)
 
 
-_ETAGS: dict[str, str] = {}  # label -> manifest ETag, published releases only (immutable)
-_ETAGS_MAX = 1024
+@dataclass(frozen=True)
+class PublishedRef:
+    """What never changes about a published release: its id, label and manifest ETag."""
+
+    id: int
+    label: str
+    etag: str
 
 
-def release_manifest_etag(*, label: str) -> str | None:
-    """The manifest ETag of a published release, memoised in the process: a conditional GET of
-    a release a hospital already holds touches neither the cache nor the database."""
-    etag = _ETAGS.get(label)
-    if etag is None:
+# label -> PublishedRef, published releases only: they are immutable (database triggers) and
+# never deleted, so a label once published names the same release for the life of the process.
+_PUBLISHED: dict[str, PublishedRef] = {}
+_PUBLISHED_MAX = 1024
+
+
+def published_ref(*, label: str) -> PublishedRef | None:
+    """The id, label and manifest ETag of a published release, memoised in the process: a
+    conditional GET of a manifest or a search of a release touches neither the cache nor the
+    database once the process has seen the release. None for a label not published."""
+    ref = _PUBLISHED.get(label)
+    if ref is None:
         record = release_manifest_record(label=label)
         if record is None:
             return None
-        if len(_ETAGS) >= _ETAGS_MAX:
-            _ETAGS.clear()
-        etag = _ETAGS[label] = str(record["etag"])
-    return etag
+        if len(_PUBLISHED) >= _PUBLISHED_MAX:
+            _PUBLISHED.clear()
+        ref = _PUBLISHED[label] = PublishedRef(int(record["id"]), str(record["label"]), str(record["etag"]))
+    return ref
+
+
+def release_manifest_etag(*, label: str) -> str | None:
+    """The manifest ETag of a published release (``published_ref``)."""
+    ref = published_ref(label=label)
+    return ref.etag if ref is not None else None
 
 
 def published_release(*, label: str) -> CatalogRelease | None:

@@ -46,10 +46,10 @@ def _empty_cache():
     from apps.hospitals import selectors
 
     cache.clear()
-    selectors._ETAGS.clear()
+    selectors._PUBLISHED.clear()
     yield
     cache.clear()
-    selectors._ETAGS.clear()
+    selectors._PUBLISHED.clear()
 
 
 @pytest.fixture
@@ -292,3 +292,37 @@ def test_the_memo_forgets_the_least_recently_used_query_first(committed_index, m
     for q in ("阿莫西林", "amxl", "阿莫西林", "制药"):
         search.items_search(release_id=committed_index.pk, q=q)
     assert list(search._TERMS_MEMO) == [(committed_index.pk, "阿莫西林"), (committed_index.pk, "制药")]
+
+
+def _page_statement_plans(*fragments: str) -> list[tuple[int, int]]:
+    """(generic plans, custom plans) of the prepared page statements holding ``fragments``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH hits AS%%'"
+            + " AND statement LIKE %s" * len(fragments),
+            [f"%{fragment}%" for fragment in fragments],
+        )
+        return cursor.fetchall()
+
+
+def test_a_page_statement_is_prepared_once_and_run_with_its_generic_plan_from_the_first_time(committed_index):
+    for _ in range(2):
+        search.items_search(release_id=committed_index.pk, q="阿莫西林", size=2)
+    assert _page_statement_plans("unnest", "LIMIT 3") == [(2, 0)]
+
+
+def test_a_walk_in_code_order_is_planned_for_its_values(committed_index, monkeypatch):
+    monkeypatch.setattr(search, "PER_TERM_BRANCHES", 0)
+    monkeypatch.setattr(search, "SMALL_RANK", 0)
+    assert search.items_search(release_id=committed_index.pk, q="阿莫西林", size=7).codes
+    assert _page_statement_plans("LIMIT 8") == []
+
+
+def test_a_search_of_a_release_this_process_has_seen_does_not_read_the_release_again(release, client, monkeypatch):
+    from apps.hospitals import selectors
+
+    assert codes(client, "阿莫西林")  # the first search reads the release (shared cache, else database)
+    reads = []
+    original = selectors.release_manifest_record
+    monkeypatch.setattr(selectors, "release_manifest_record", lambda **kw: reads.append(kw) or original(**kw))
+    assert codes(client, "制药") and reads == []

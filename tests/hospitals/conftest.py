@@ -13,7 +13,7 @@ def _empty_cache() -> Iterator[None]:
     from apps.hospitals import selectors
 
     cache.clear()
-    selectors._ETAGS.clear()  # per-process memo of published manifests' ETags
+    selectors._PUBLISHED.clear()  # per-process memo of published releases (id, label, ETag)
     yield
     cache.clear()
-    selectors._ETAGS.clear()
+    selectors._PUBLISHED.clear()

@@ -34,7 +34,7 @@ JAN_2025, JAN_2026 = dt.date(2025, 1, 1), dt.date(2026, 1, 1)
 @pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
-    hospital_selectors._ETAGS.clear()
+    hospital_selectors._PUBLISHED.clear()
     yield
     cache.clear()
 

@@ -178,8 +178,20 @@ class HospitalDiffSerializer(serializers.Serializer[Any]):
 def _published(label: str) -> dict[str, Any]:
     record = selectors.release_manifest_record(label=label)
     if record is None:
-        raise NotFound(f"no published release {label}", code="release_unknown")
+        raise _release_unknown(label)
     return record
+
+
+def _published_ref(label: str) -> selectors.PublishedRef:
+    """What never changes about a published release, from process memory after the first time."""
+    ref = selectors.published_ref(label=label)
+    if ref is None:
+        raise _release_unknown(label)
+    return ref
+
+
+def _release_unknown(label: str) -> NotFound:
+    return NotFound(f"no published release {label}", code="release_unknown")
 
 
 def _date_param(request: Request, name: str) -> dt.date | None:
@@ -363,7 +375,7 @@ class ReleaseItemsView(ReplicaReadsMixin, generics.ListAPIView[CatalogItem]):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         if not wants_search(request):
             return super().list(request, *args, **kwargs)
-        record = _published(self.kwargs["label"])
+        ref = _published_ref(self.kwargs["label"])
         for other in ("changed_since", "category_path"):
             if request.query_params.get(other):
                 raise ValidationFailed(
@@ -371,8 +383,8 @@ class ReleaseItemsView(ReplicaReadsMixin, generics.ListAPIView[CatalogItem]):
                 )
         return search_response(
             request,
-            release_id=record["id"],
-            release_label=record["label"],
+            release_id=ref.id,
+            release_label=ref.label,
             kind=_choice_param(request, "kind", ItemKind.values),
             category=_choice_param(request, "category", PaymentCategory.values, "payment_category"),
         )
