@@ -88,7 +88,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
         # Historical rows carry the whole national summary: for national readers only.
         if scoped_province(request):
-            raise PermissionDenied("a run's history holds every province's figures")
+            raise PermissionDenied(_("a run's history holds every province's figures"))
         return super().history_view(request, object_id, extra_context)
 
     @admin.display(description=_("report"))
