@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -142,6 +142,16 @@ class DiscrepancyActionForm(forms.Form):
             ) from exc
 
 
+def _field_label(obj: Discrepancy) -> str:
+    """The settlement field a discrepancy is about, by its label (``fund_fen`` → 基金支付)."""
+    if not obj.field:
+        return ""
+    try:
+        return str(getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field))
+    except FieldDoesNotExist:
+        return obj.field
+
+
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     """Discrepancies with filters, and a detail page that shows the timeline (who, when, why) and
@@ -158,8 +168,8 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         "hospital_code",
         "home_fund_shown",
         "destination_fund_shown",
-        "field",
-        "delta_fen",
+        "field_shown",
+        "delta_shown",
     ]
     list_filter = ["state", "kind", "home_province", "destination_province", "setting", "period"]
     search_fields = ["=settlement_id", "=hospital_code"]
@@ -174,6 +184,14 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     @admin.display(description=_("destination fund share"))
     def destination_fund_shown(self, obj: Discrepancy) -> str:
         return "" if obj.destination_fund_fen is None else format_yuan(obj.destination_fund_fen)
+
+    @admin.display(description=_("field"), ordering="field")
+    def field_shown(self, obj: Discrepancy) -> str:
+        return _field_label(obj)
+
+    @admin.display(description=_("difference"), ordering="delta_fen")
+    def delta_shown(self, obj: Discrepancy) -> str:
+        return "" if obj.delta_fen is None else format_yuan(obj.delta_fen)
 
     def get_urls(self) -> list[Any]:
         act = path(
@@ -197,7 +215,7 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             "opts": self.model._meta,
             "title": _("Discrepancy #%(id)s") % {"id": obj.pk},
             "d": obj,
-            "field_label": getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field) if obj.field else "",
+            "field_label": _field_label(obj),
             "side_label": Side(obj.side).label if obj.side else "",
             "timeline": selectors.discrepancy_timeline(discrepancy=obj),
             "actions": [(name, ACTIONS[name], reverse("admin:reconciliation_discrepancy_act", args=[obj.pk, name])) for name in allowed],
