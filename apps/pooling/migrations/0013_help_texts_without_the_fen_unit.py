@@ -4,70 +4,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pooling', '0012_account_names_in_chinese'),
+        ("pooling", "0012_account_names_in_chinese"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='advancefundpolicy',
-            name='target_fen',
-            field=models.BigIntegerField(help_text='A top-up brings the advance back to this.', verbose_name='target fen'),
+            model_name="advancefundpolicy",
+            name="target_fen",
+            field=models.BigIntegerField(help_text="A top-up brings the advance back to this.", verbose_name="target fen"),
         ),
         migrations.AlterField(
-            model_name='advancefundpolicy',
-            name='threshold_fen',
-            field=models.BigIntegerField(help_text='Top up when the advance falls below this.', verbose_name='threshold fen'),
+            model_name="advancefundpolicy",
+            name="threshold_fen",
+            field=models.BigIntegerField(help_text="Top up when the advance falls below this.", verbose_name="threshold fen"),
         ),
         migrations.AlterField(
-            model_name='fundaccount',
-            name='overdraft_limit_fen',
-            field=models.BigIntegerField(default=0, help_text='How far below zero the balance may go (≥ 0).', verbose_name='overdraft limit fen'),
+            model_name="fundaccount",
+            name="overdraft_limit_fen",
+            field=models.BigIntegerField(
+                default=0, help_text="How far below zero the balance may go (≥ 0).", verbose_name="overdraft limit fen"
+            ),
         ),
         migrations.AlterField(
-            model_name='historicaladvancefundpolicy',
-            name='target_fen',
-            field=models.BigIntegerField(help_text='A top-up brings the advance back to this.', verbose_name='target fen'),
+            model_name="historicaladvancefundpolicy",
+            name="target_fen",
+            field=models.BigIntegerField(help_text="A top-up brings the advance back to this.", verbose_name="target fen"),
         ),
         migrations.AlterField(
-            model_name='historicaladvancefundpolicy',
-            name='threshold_fen',
-            field=models.BigIntegerField(help_text='Top up when the advance falls below this.', verbose_name='threshold fen'),
+            model_name="historicaladvancefundpolicy",
+            name="threshold_fen",
+            field=models.BigIntegerField(help_text="Top up when the advance falls below this.", verbose_name="threshold fen"),
         ),
         migrations.AlterField(
-            model_name='historicalfundaccount',
-            name='overdraft_limit_fen',
-            field=models.BigIntegerField(default=0, help_text='How far below zero the balance may go (≥ 0).', verbose_name='overdraft limit fen'),
+            model_name="historicalfundaccount",
+            name="overdraft_limit_fen",
+            field=models.BigIntegerField(
+                default=0, help_text="How far below zero the balance may go (≥ 0).", verbose_name="overdraft limit fen"
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalpoolingbudget',
-            name='cross_regional_fen',
-            field=models.BigIntegerField(help_text='Of which expected cross-regional expenditure.', verbose_name='cross regional fen'),
+            model_name="historicalpoolingbudget",
+            name="cross_regional_fen",
+            field=models.BigIntegerField(help_text="Of which expected cross-regional expenditure.", verbose_name="cross regional fen"),
         ),
         migrations.AlterField(
-            model_name='historicalpoolingbudget',
-            name='expenditure_fen',
-            field=models.BigIntegerField(help_text='Budgeted fund expenditure of the year, cross-regional included.', verbose_name='expenditure fen'),
+            model_name="historicalpoolingbudget",
+            name="expenditure_fen",
+            field=models.BigIntegerField(
+                help_text="Budgeted fund expenditure of the year, cross-regional included.", verbose_name="expenditure fen"
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalregionperiodfigures',
-            name='cross_regional_fen',
-            field=models.BigIntegerField(default=0, help_text='Part of the expenditure spent outside the region.', verbose_name='cross regional fen'),
+            model_name="historicalregionperiodfigures",
+            name="cross_regional_fen",
+            field=models.BigIntegerField(
+                default=0, help_text="Part of the expenditure spent outside the region.", verbose_name="cross regional fen"
+            ),
         ),
         migrations.AlterField(
-            model_name='poolingbudget',
-            name='cross_regional_fen',
-            field=models.BigIntegerField(help_text='Of which expected cross-regional expenditure.', verbose_name='cross regional fen'),
+            model_name="poolingbudget",
+            name="cross_regional_fen",
+            field=models.BigIntegerField(help_text="Of which expected cross-regional expenditure.", verbose_name="cross regional fen"),
         ),
         migrations.AlterField(
-            model_name='poolingbudget',
-            name='expenditure_fen',
-            field=models.BigIntegerField(help_text='Budgeted fund expenditure of the year, cross-regional included.', verbose_name='expenditure fen'),
+            model_name="poolingbudget",
+            name="expenditure_fen",
+            field=models.BigIntegerField(
+                help_text="Budgeted fund expenditure of the year, cross-regional included.", verbose_name="expenditure fen"
+            ),
         ),
         migrations.AlterField(
-            model_name='regionperiodfigures',
-            name='cross_regional_fen',
-            field=models.BigIntegerField(default=0, help_text='Part of the expenditure spent outside the region.', verbose_name='cross regional fen'),
+            model_name="regionperiodfigures",
+            name="cross_regional_fen",
+            field=models.BigIntegerField(
+                default=0, help_text="Part of the expenditure spent outside the region.", verbose_name="cross regional fen"
+            ),
         ),
     ]
