@@ -42,12 +42,20 @@ class SettlementBatchAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
 
 @admin.register(SettlementRecord)
 class SettlementRecordAdmin(MoneyReadersAdmin, PortalAdmin):
-    list_display = ["settlement_id", "period", "side", "home_province", "destination_province", "hospital_code", "total_fen", "fund_fen"]
+    list_display = ["settlement_id", "period", "side", "home_province", "destination_province", "hospital_code", "total", "fund"]
     list_filter = ["side", "period", "home_province", "destination_province"]
     search_fields = ["=settlement_id", "=hospital_code"]
     show_full_result_count = False
     province_fields = EITHER_SIDE
     read_only = True
+
+    @admin.display(description=_("total amount"), ordering="total_fen")
+    def total(self, obj: SettlementRecord) -> str:
+        return format_yuan(obj.total_fen)
+
+    @admin.display(description=_("fund share"), ordering="fund_fen")
+    def fund(self, obj: SettlementRecord) -> str:
+        return format_yuan(obj.fund_fen)
 
 
 @admin.register(ReconciliationRun)
