@@ -160,6 +160,12 @@ def _field_label(obj: Discrepancy) -> str:
         return obj.field
 
 
+def _value_shown(obj: Discrepancy, value: str | None) -> str:
+    """A side's value of the field a discrepancy is about: money fields in yuan, others as filed."""
+    text = value or ""
+    return format_yuan(int(text)) if obj.field.endswith("_fen") and text.lstrip("-").isdigit() else text
+
+
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     """Discrepancies with filters, and a detail page that shows the timeline (who, when, why) and
@@ -224,6 +230,7 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             "title": _("Discrepancy #%(id)s") % {"id": obj.pk},
             "d": obj,
             "field_label": _field_label(obj),
+            "values_shown": [_value_shown(obj, value) for value in (obj.home_value, obj.destination_value)],
             "side_label": Side(obj.side).label if obj.side else "",
             "timeline": selectors.discrepancy_timeline(discrepancy=obj),
             "actions": [(name, ACTIONS[name], reverse("admin:reconciliation_discrepancy_act", args=[obj.pk, name])) for name in allowed],
