@@ -64,9 +64,9 @@ def test_a_finance_checker_reads_her_provincial_funds_statement_from_the_staff_h
     assert page.evaluate(PAGE_WIDTH) <= 1280
     _shot(page, "account-statement")
 
-    csv = page.request.get(page.get_attribute("#statement-csv", "href"))
+    csv = page.request.get(browser.base_url + page.get_attribute("#statement-csv", "href"))
     assert (csv.status, csv.headers["content-type"].startswith("text/csv"), "-123456" in csv.text()) == (200, True, True)
-    pdf = page.request.get(page.get_attribute("#statement-pdf", "href"))
+    pdf = page.request.get(browser.base_url + page.get_attribute("#statement-pdf", "href"))
     assert (pdf.status, pdf.body()[:4]) == (200, b"%PDF")
 
     # The account's own admin page links to the same statement.
