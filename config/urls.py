@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("apps.catalog.urls")),
     path("", include("apps.notices.dashboard_urls")),
     path("", include("apps.hospitals.urls")),
+    path("", include("apps.pooling.urls")),
     path("", include("apps.reconciliation.urls")),
     path("", include("apps.core.urls")),
 ]

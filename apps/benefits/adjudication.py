@@ -59,6 +59,8 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.selectors import published_releases
 from apps.core.codes import (
@@ -695,10 +697,19 @@ def adjudicate(claim: Claim) -> ClaimResult:
     level = facts.registered_level or claim.hospital_level
     policy = facts.policies.get(level) or facts.policies.get("")
     if release_label is None:
-        raise ValidationFailed(f"no catalog release is in force on {claim.date_of_service}", code="no_release_in_force")
+        raise ValidationFailed(
+            format_lazy(_("no catalog release is in force on {date_of_service}"), date_of_service=claim.date_of_service),
+            code="no_release_in_force",
+        )
     if policy is None:
         raise ValidationFailed(
-            f"province {claim.home_province} has no approved {claim.scheme}/{claim.setting} policy in force on {claim.date_of_service}",
+            format_lazy(
+                _("province {home_province} has no approved {scheme}/{setting} policy in force on {date_of_service}"),
+                home_province=claim.home_province,
+                scheme=claim.scheme,
+                setting=claim.setting,
+                date_of_service=claim.date_of_service,
+            ),
             code="no_benefit_policy",
         )
 

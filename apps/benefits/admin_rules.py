@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import AddThroughServiceMixin, PortalAdmin, PortalHistoryAdmin, scoped_province
 from apps.core.errors import DomainError
 from apps.core.money import format_yuan, yuan_to_fen
-from apps.core.reasons import error_message
+from apps.core.reasons import error_message, row_error_label
 
 from . import services
 from .models import (
@@ -173,14 +173,15 @@ def disease_terms_link(obj: BenefitPolicy) -> str:
     replaced as a whole by one service call, never row by row)."""
     if obj.pk is None:
         return "—"
+    ratio, deductible, cap = _("ratio"), _("deductible"), _("cap")
     terms = [
         f"{t.disease.code} ({t.disease.name}): "
         + ", ".join(
             part
             for part in (
-                f"{_('ratio')} {t.ratio}" if t.ratio is not None else "",
-                f"{_('deductible')} {format_yuan(t.deductible_fen)}" if t.deductible_fen is not None else "",
-                f"{_('cap')} {format_yuan(t.annual_cap_fen)}" if t.annual_cap_fen is not None else "",
+                f"{ratio} {t.ratio}" if t.ratio is not None else "",
+                f"{deductible} {format_yuan(t.deductible_fen)}" if t.deductible_fen is not None else "",
+                f"{cap} {format_yuan(t.annual_cap_fen)}" if t.annual_cap_fen is not None else "",
             )
             if part
         )
@@ -274,7 +275,7 @@ class ServicePriceAdmin(PortalHistoryAdmin):
             except DomainError as exc:
                 errors = [
                     error_message(exc),
-                    *(f"line {e.get('line')} [{e.get('column')}] {e.get('code')}: {e.get('message')}" for e in exc.errors),
+                    *(row_error_label(e) for e in exc.errors),
                 ]
         back = reverse("admin:benefits_serviceprice_changelist")
         return _upload_page(request, self.admin_site, title=_("Import a price schedule"), help_text="", form=form, errors=errors, back=back)
@@ -403,7 +404,7 @@ class DrgVersionAdmin(AddThroughServiceMixin, PortalHistoryAdmin):
             except DomainError as exc:
                 errors = [
                     error_message(exc),
-                    *(f"line {e.get('line')} [{e.get('column')}] {e.get('code')}: {e.get('message')}" for e in exc.errors),
+                    *(row_error_label(e) for e in exc.errors),
                 ]
         back = reverse("admin:benefits_drgversion_change", args=[version.pk])
         return _upload_page(

@@ -344,7 +344,8 @@ class Disease(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.province.code if self.province else gettext('national')} {self.name}"
+        scope = self.province.code if self.province else gettext("national")
+        return f"{scope} {self.name}"
 
 
 class PolicyDiseaseTerm(models.Model):

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.apps import apps
 from django.db.models import F, Q, QuerySet
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ValidationFailed
 from apps.core.money import apply_ratio
@@ -217,7 +219,9 @@ def province_by_code(code: str) -> Province:
     province = Province.objects.filter(code=code).first()
     if province is None:
         raise ValidationFailed(
-            f"unknown province {code}", code="unknown_province", errors=[{"field": "province", "code": "unknown_province", "message": code}]
+            format_lazy(_("unknown province {code}"), code=code),
+            code="unknown_province",
+            errors=[{"field": "province", "code": "unknown_province", "message": code}],
         )
     return province
 

@@ -60,7 +60,7 @@ from apps.core.codes import (
     validate_catalog_code,
     validate_region_code,
 )
-from apps.core.errors import Conflict, Forbidden, ValidationFailed, require_reason
+from apps.core.errors import Conflict, Forbidden, ValidationFailed, english, require_reason
 from apps.core.history import history_bulk_record
 from apps.core.mail import awaiting_approval_notify, mail_language, portal_url
 from apps.core.models import AuditAction
@@ -105,27 +105,30 @@ POLICY_FIELDS = (
 )
 
 
-def _field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", errors=[{"field": field, "code": code, "message": message}])
+def _field_error(field: str, message: Any, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(
+        format_lazy("{field}: {message}", field=field, message=message),
+        errors=[{"field": field, "code": code, "message": english(message)}],
+    )
 
 
 def check_policy_values(values: dict[str, Any]) -> None:
     if values["scheme"] not in Scheme.values:
-        raise _field_error("scheme", f"one of {', '.join(Scheme.values)}")
+        raise _field_error("scheme", format_lazy(_("one of {choices}"), choices=", ".join(Scheme.values)))
     if values["setting"] not in CareSetting.values:
-        raise _field_error("setting", f"one of {', '.join(CareSetting.values)}")
+        raise _field_error("setting", format_lazy(_("one of {choices}"), choices=", ".join(CareSetting.values)))
     if values.get("hospital_level") and values["hospital_level"] not in HospitalLevel.values:
-        raise _field_error("hospital_level", f"blank or one of {', '.join(HospitalLevel.values)}")
+        raise _field_error("hospital_level", format_lazy(_("blank or one of {choices}"), choices=", ".join(HospitalLevel.values)))
     if values.get("effective_to") is not None and values["effective_to"] <= values["effective_from"]:
-        raise _field_error("effective_to", "must be after effective_from (exclusive end)")
+        raise _field_error("effective_to", _("must be after effective_from (exclusive end)"))
     for name in ("deductible_fen", "annual_cap_fen"):
         if isinstance(values[name], bool) or not isinstance(values[name], int) or values[name] < 0:
-            raise _field_error(name, "a non-negative whole number of fen")
+            raise _field_error(name, _("a non-negative whole number of fen"))
     for name in POLICY_FIELDS:
         if name.startswith(("ratio_", "default_self_pay", "cross_province_ratio")):
             ratio = Decimal(str(values[name]))
             if not (0 <= ratio <= 1) or ratio.as_tuple().exponent < -4:  # type: ignore[operator]
-                raise _field_error(name, "a ratio between 0 and 1 with at most 4 decimals")
+                raise _field_error(name, _("a ratio between 0 and 1 with at most 4 decimals"))
             values[name] = ratio
 
 
@@ -179,7 +182,7 @@ def policy_create_draft(*, user: Any, province: Province, **fields: Any) -> Bene
     }
     unknown = set(values) - set(POLICY_FIELDS)
     if unknown:
-        raise _field_error(sorted(unknown)[0], "unknown field")
+        raise _field_error(sorted(unknown)[0], _("unknown field"))
     check_policy_values(values)
     policy = BenefitPolicy(province=province, created_by=user, **values)
     history_save(policy, user=user, reason="drafted")
@@ -212,7 +215,7 @@ def policy_update_draft(*, policy: BenefitPolicy, user: Any, reason: str = "", *
     values = {name: getattr(policy, name) for name in POLICY_FIELDS}
     unknown = set(fields) - set(POLICY_FIELDS)
     if unknown:
-        raise _field_error(sorted(unknown)[0], "unknown field")
+        raise _field_error(sorted(unknown)[0], _("unknown field"))
     values.update(fields)
     check_policy_values(values)
     for name, value in values.items():
@@ -397,20 +400,22 @@ def local_item_save(*, user: Any, province: Province, code: str, reason: str = "
     require_province(user, province.code)
     code = normalise_code(code)
     if not code or len(code) > 32 or not code.isascii():
-        raise _field_error("code", "1–32 ASCII characters")
+        raise _field_error("code", _("1–32 ASCII characters"))
     unknown = set(fields) - set(LOCAL_ITEM_FIELDS)
     if unknown:
-        raise _field_error(sorted(unknown)[0], "unknown field")
+        raise _field_error(sorted(unknown)[0], _("unknown field"))
     if fields.get("sunset_date") is None:
-        raise _field_error("sunset_date", "every local item needs a sunset date", code="required")
+        raise _field_error("sunset_date", _("every local item needs a sunset date"), code="required")
     if fields.get("effective_from") is None:
-        raise _field_error("effective_from", "required", code="required")
+        raise _field_error("effective_from", _("required"), code="required")
     if fields["sunset_date"] <= fields["effective_from"]:
-        raise _field_error("sunset_date", "must be after effective_from")
+        raise _field_error("sunset_date", _("must be after effective_from"))
     if fields.get("category", "02") not in ("01", "02"):
-        raise _field_error("category", "a local item is 甲 (01) or 乙 (02)")
+        raise _field_error("category", _("a local item is 甲 (01) or 乙 (02)"))
     if fields.get("restriction_hospital_level") and fields["restriction_hospital_level"] not in HospitalLevel.values:
-        raise _field_error("restriction_hospital_level", f"blank or one of {', '.join(HospitalLevel.values)}")
+        raise _field_error(
+            "restriction_hospital_level", format_lazy(_("blank or one of {choices}"), choices=", ".join(HospitalLevel.values))
+        )
     if fields.get("national_code"):
         try:
             fields["national_code"] = validate_catalog_code(fields["national_code"])
@@ -470,7 +475,9 @@ def icd10_import(*, stream: IO[bytes]) -> ReferenceImportResult:
         )
     )
     if error_count:
-        raise BulkFileRejected(f"{error_count} bad rows; nothing was imported", errors=errors, error_count=error_count)
+        raise BulkFileRejected(
+            format_lazy(_("{error_count} bad rows; nothing was imported"), error_count=error_count), errors=errors, error_count=error_count
+        )
     before = DiagnosisCode.objects.count()
     with connection.cursor() as cursor:
         cursor.execute(sql.icd10_upsert(table=staging.table, columns=columns))
@@ -502,7 +509,9 @@ def icd9cm3_import(*, stream: IO[bytes]) -> ReferenceImportResult:
         )
     )
     if error_count:
-        raise BulkFileRejected(f"{error_count} bad rows; nothing was imported", errors=errors, error_count=error_count)
+        raise BulkFileRejected(
+            format_lazy(_("{error_count} bad rows; nothing was imported"), error_count=error_count), errors=errors, error_count=error_count
+        )
     before = ProcedureCode.objects.count()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -525,30 +534,40 @@ def _read_rows(stream: IO[bytes], *, required: tuple[str, ...]) -> list[tuple[in
     data = stream.read(SMALL_FILE_MAX_BYTES + 1)
     if len(data) > SMALL_FILE_MAX_BYTES:
         raise BulkFileRejected(
-            "the file is too large",
-            errors=[row_error(line=1, column="", code="too_large", message=f"at most {SMALL_FILE_MAX_BYTES} bytes")],
+            _("the file is too large"),
+            errors=[
+                row_error(
+                    line=1,
+                    column="",
+                    code="too_large",
+                    message=format_lazy(_("at most {SMALL_FILE_MAX_BYTES} bytes"), SMALL_FILE_MAX_BYTES=SMALL_FILE_MAX_BYTES),
+                )
+            ],
         )
     encoding = detect_encoding(data[: 64 * 1024])
     try:
         text = data[encoding.skip :].decode(encoding.python)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise encoding_error(line, f"line {line} is not valid {encoding.label}") from None
+        raise encoding_error(line, format_lazy(_("line {line} is not valid {label}"), line=line, label=encoding.label)) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in required if name not in header]
     if missing:
         raise BulkFileRejected(
-            "the header lacks columns",
-            errors=[row_error(line=1, column=name, code="missing_column", message=f"the header needs {name}") for name in missing],
+            _("the header lacks columns"),
+            errors=[
+                row_error(line=1, column=name, code="missing_column", message=format_lazy(_("the header needs {name}"), name=name))
+                for name in missing
+            ],
         )
     reader.fieldnames = header
     rows = []
     for row in reader:
         if None in row:  # more cells than the header
             raise BulkFileRejected(
-                "a row has more cells than the header",
-                errors=[row_error(line=reader.line_num, column="", code="malformed_row", message="more cells than the header")],
+                _("a row has more cells than the header"),
+                errors=[row_error(line=reader.line_num, column="", code="malformed_row", message=_("more cells than the header"))],
             )
         rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
     return rows
@@ -572,7 +591,7 @@ def _prefixes(value: Any) -> tuple[str, ...]:
     text = ";".join(value) if isinstance(value, list | tuple) else str(value or "")
     prefixes = parse_icd10_prefixes(text)
     if not prefixes:
-        raise _field_error("icd10_prefixes", "one or more ICD-10 code prefixes such as I10, E11 or C34.1", code="code_format")
+        raise _field_error("icd10_prefixes", _("one or more ICD-10 code prefixes such as I10, E11 or C34.1"), code="code_format")
     return prefixes
 
 
@@ -586,14 +605,14 @@ def disease_save(
     require_province(user, province.code)
     code = normalise_code(code).lower()
     if not code or len(code) > 32 or not code.isascii():
-        raise _field_error("code", "1–32 ASCII characters")
+        raise _field_error("code", _("1–32 ASCII characters"))
     if kind not in Disease.Kind.values:
-        raise _field_error("kind", f"one of {', '.join(Disease.Kind.values)}")
+        raise _field_error("kind", format_lazy(_("one of {choices}"), choices=", ".join(Disease.Kind.values)))
     name = normalise_text(name)
     if not name:
-        raise _field_error("name", "required", code="required")
+        raise _field_error("name", _("required"), code="required")
     if Disease.objects.filter(province__isnull=True, code=code).exists():
-        raise _field_error("code", f"{code} is a disease of the national list", code="unique")
+        raise _field_error("code", format_lazy(_("{code} is a disease of the national list"), code=code), code="unique")
     disease = Disease.objects.filter(province=province, code=code).first() or Disease(province=province, code=code)
     created = disease.pk is None
     disease.name, disease.kind, disease.icd10_prefixes = name, kind, list(_prefixes(icd10_prefixes))
@@ -613,7 +632,7 @@ def _term_ratio(value: Any) -> Decimal | None:
         return None
     ratio = Decimal(str(value))
     if not (0 <= ratio <= 1) or ratio.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise _field_error("ratio", "a ratio between 0 and 1 with at most 4 decimals")
+        raise _field_error("ratio", _("a ratio between 0 and 1 with at most 4 decimals"))
     return ratio
 
 
@@ -621,7 +640,7 @@ def _term_fen(field: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _field_error(field, "a non-negative whole number of fen")
+        raise _field_error(field, _("a non-negative whole number of fen"))
     return value
 
 
@@ -647,17 +666,19 @@ def policy_disease_terms_set(*, policy: BenefitPolicy, user: Any, terms: list[di
     for index, term in enumerate(terms):
         unknown_keys = set(term) - {"disease", "deductible_fen", "ratio", "annual_cap_fen"}
         if unknown_keys:
-            raise _field_error(f"terms.{index}.{sorted(unknown_keys)[0]}", "unknown field")
+            raise _field_error(f"terms.{index}.{sorted(unknown_keys)[0]}", _("unknown field"))
         code = str(term.get("disease", "")).strip().lower()
         disease = known.get(code)
         if disease is None:
             raise _field_error(
-                f"terms.{index}.disease", f"no listed disease {code!r} for province {policy.province.code}", code="unknown_disease"
+                f"terms.{index}.disease",
+                format_lazy(_("no listed disease {code!r} for province {province}"), code=code, province=policy.province.code),
+                code="unknown_disease",
             )
         if code in seen:
-            raise _field_error(f"terms.{index}.disease", f"{code} is listed twice", code="duplicate")
+            raise _field_error(f"terms.{index}.disease", format_lazy(_("{code} is listed twice"), code=code), code="duplicate")
         if policy.setting == CareSetting.CHRONIC_OUTPATIENT and disease.kind != Disease.Kind.CHRONIC_SPECIAL:
-            raise _field_error(f"terms.{index}.disease", "a chronic_outpatient policy lists chronic or special outpatient diseases")
+            raise _field_error(f"terms.{index}.disease", _("a chronic_outpatient policy lists chronic or special outpatient diseases"))
         seen.add(code)
         rows.append(
             PolicyDiseaseTerm(
@@ -697,9 +718,9 @@ def daily_dose_propose(*, user: Any, code: str, units_per_day: Any, note: str = 
     try:
         units = Decimal(str(units_per_day))
     except ArithmeticError as exc:
-        raise _field_error("units_per_day", "a positive number with at most 4 decimals") from exc
+        raise _field_error("units_per_day", _("a positive number with at most 4 decimals")) from exc
     if not units.is_finite() or units <= 0 or units.as_tuple().exponent < -4 or units >= 10**8:  # type: ignore[operator]
-        raise _field_error("units_per_day", "a positive number with at most 4 decimals")
+        raise _field_error("units_per_day", _("a positive number with at most 4 decimals"))
     dose = DailyDose(code=code, units_per_day=units, note=normalise_text(note), proposed_by=user)
     history_save(dose, user=user, reason="proposed")
     audit_record(action=AuditAction.DAILY_DOSE_PROPOSED, actor=user, obj=dose, detail={"code": code, "units_per_day": str(units)})
@@ -716,10 +737,13 @@ def daily_dose_approve(*, dose: DailyDose, user: Any) -> DailyDose:
     DailyDose.objects.select_for_update().filter(pk=dose.pk).values_list("pk").get()
     dose.refresh_from_db()
     if dose.proposed_by_id == getattr(user, "pk", None):
-        raise Conflict("the person who proposed a daily dose cannot approve it", code="same_user_cannot_approve")
+        raise Conflict(_("the person who proposed a daily dose cannot approve it"), code="same_user_cannot_approve")
     require_role(user, Role.CATALOG_REVIEWER)
     if dose.status != DailyDose.Status.PROPOSED:
-        raise Conflict(f"daily dose {dose.pk} is {dose.status}", code="daily_dose_not_proposed")
+        raise Conflict(
+            format_lazy(_("daily dose {id} is {status}"), id=dose.pk, status=DailyDose.Status(dose.status).label),
+            code="daily_dose_not_proposed",
+        )
     for previous in DailyDose.objects.select_for_update().filter(code=dose.code, status=DailyDose.Status.APPROVED):
         previous.status = DailyDose.Status.SUPERSEDED
         history_save(previous, user=user, reason=f"superseded by daily dose {dose.pk}", update_fields=["status"])
@@ -755,7 +779,7 @@ def service_prices_import(*, user: Any, province: Province, effective_from: dt.d
                     line=line,
                     column="code",
                     code="code_format",
-                    message="medical service item codes are 15 digits, optionally -<local suffix>",
+                    message=_("medical service item codes are 15 digits, optionally -<local suffix>"),
                 )
             )
             continue
@@ -766,12 +790,19 @@ def service_prices_import(*, user: Any, province: Province, effective_from: dt.d
                     line=line,
                     column="price_fen",
                     code="not_fen",
-                    message=f"{row['price_fen']!r} is not a whole, non-negative number of fen",
+                    message=format_lazy(_("{price_fen!r} is not a whole, non-negative number of fen"), price_fen=row["price_fen"]),
                 )
             )
             continue
         if code in prices:
-            errors.append(row_error(line=line, column="code", code="duplicate_code", message=f"{code} repeats line {prices[code][0]}"))
+            errors.append(
+                row_error(
+                    line=line,
+                    column="code",
+                    code="duplicate_code",
+                    message=format_lazy(_("{code} repeats line {line}"), code=code, line=prices[code][0]),
+                )
+            )
             continue
         prices[code] = (line, price)
     later = ServicePrice.objects.filter(province=province, code__in=list(prices), effective_from__gte=effective_from).values_list(
@@ -779,13 +810,18 @@ def service_prices_import(*, user: Any, province: Province, effective_from: dt.d
     )
     for code, starts in later:
         errors.append(
-            row_error(line=prices[code][0], column="code", code="price_overlap", message=f"{code} already has a price from {starts}")
+            row_error(
+                line=prices[code][0],
+                column="code",
+                code="price_overlap",
+                message=format_lazy(_("{code} already has a price from {starts}"), code=code, starts=starts),
+            )
         )
     if errors:
         errors.sort(key=lambda e: e["line"])
-        raise BulkFileRejected(f"{len(errors)} bad rows; nothing was imported", errors=errors)
+        raise BulkFileRejected(format_lazy(_("{count} bad rows; nothing was imported"), count=len(errors)), errors=errors)
     if not prices:
-        raise ValidationFailed("the file has no prices", errors=[row_error(line=1, column="", code="empty", message="no rows")])
+        raise ValidationFailed(_("the file has no prices"), errors=[row_error(line=1, column="", code="empty", message=_("no rows"))])
     open_ended = ServicePrice.objects.select_for_update().filter(
         province=province, code__in=list(prices), effective_from__lt=effective_from, effective_to__isnull=True
     )
@@ -819,6 +855,10 @@ DRG_GROUP = re.compile(r"^[A-Z]{2}[0-9A-Z]{2}$")  # CHS-DRG: MDC letter, ADRG le
 DrgStatus = DrgVersion.Status
 
 
+def _drg_status(version: DrgVersion) -> Any:
+    return DrgStatus(version.status).label
+
+
 def _drg_lock(version: DrgVersion) -> DrgVersion:
     DrgVersion.objects.select_for_update().filter(pk=version.pk).values_list("pk").get()
     version.refresh_from_db()
@@ -827,7 +867,10 @@ def _drg_lock(version: DrgVersion) -> DrgVersion:
 
 def _drg_ensure_draft(version: DrgVersion) -> None:
     if version.status != DrgStatus.DRAFT:
-        raise Conflict(f"DRG table {version.label} is {version.status}; only drafts can be changed", code="drg_version_not_draft")
+        raise Conflict(
+            format_lazy(_("DRG table {label} is {status}; only drafts can be changed"), label=version.label, status=_drg_status(version)),
+            code="drg_version_not_draft",
+        )
 
 
 def _drg_took_part(version: DrgVersion, user: Any) -> None:
@@ -844,11 +887,11 @@ def drg_version_create(*, user: Any, label: str, effective_from: dt.date, based_
     try:
         LABEL_VALIDATOR(label or "")
     except DjangoValidationError as exc:
-        raise _field_error("label", "letters, digits, . _ - (e.g. CHS-DRG-2.0-2026)") from exc
+        raise _field_error("label", _("letters, digits, . _ - (e.g. CHS-DRG-2.0-2026)")) from exc
     if DrgVersion.objects.filter(label=label).exists():
-        raise _field_error("label", f"a DRG table labelled {label} exists", code="unique")
+        raise _field_error("label", format_lazy(_("a DRG table labelled {label} exists"), label=label), code="unique")
     if based_on is not None and based_on.status != DrgStatus.PUBLISHED:
-        raise _field_error("based_on", "based_on must be a published DRG table")
+        raise _field_error("based_on", _("based_on must be a published DRG table"))
     version = DrgVersion(label=label, effective_from=effective_from, based_on=based_on, note=note, created_by=user, editor_ids=[user.pk])
     history_save(version, user=user, reason=f"copied from {based_on.label}" if based_on else "created empty")
     if based_on is not None:
@@ -895,29 +938,38 @@ def drg_groups_import(*, version: DrgVersion, user: Any, stream: IO[bytes]) -> i
         code, name = normalise_code(row["code"]), normalise_text(row["name"])
         if not DRG_GROUP.match(code):
             errors.append(
-                row_error(line=line, column="code", code="code_format", message="CHS-DRG group codes are 4 characters, e.g. GB21")
+                row_error(line=line, column="code", code="code_format", message=_("CHS-DRG group codes are 4 characters, e.g. GB21"))
             )
             continue
         if not name or len(name) > 255:
             errors.append(
-                row_error(line=line, column="name", code="missing_field" if not name else "too_long", message="a name of 1–255 characters")
+                row_error(
+                    line=line, column="name", code="missing_field" if not name else "too_long", message=_("a name of 1–255 characters")
+                )
             )
             continue
         weight = _decimal(row["weight"], places=4, below=Decimal(10_000))
         if weight is None or weight <= 0:
             errors.append(
-                row_error(line=line, column="weight", code="invalid", message="a positive relative weight with at most 4 decimals")
+                row_error(line=line, column="weight", code="invalid", message=_("a positive relative weight with at most 4 decimals"))
             )
             continue
         if code in groups:
-            errors.append(row_error(line=line, column="code", code="duplicate_code", message=f"{code} repeats line {first_line[code]}"))
+            errors.append(
+                row_error(
+                    line=line,
+                    column="code",
+                    code="duplicate_code",
+                    message=format_lazy(_("{code} repeats line {line}"), code=code, line=first_line[code]),
+                )
+            )
             continue
         first_line[code] = line
         groups[code] = DrgGroup(version=version, code=code, name=name, weight=weight)
     if errors or not groups:
         raise BulkFileRejected(
-            f"{len(errors)} bad rows; nothing was imported",
-            errors=errors or [row_error(line=1, column="", code="empty", message="no groups")],
+            format_lazy(_("{count} bad rows; nothing was imported"), count=len(errors)),
+            errors=errors or [row_error(line=1, column="", code="empty", message=_("no groups"))],
         )
     _replace_rows(version=version, model=DrgGroup, rows=list(groups.values()), user=user, reason="groups imported")
     _drg_took_part(version, user)
@@ -946,23 +998,28 @@ def drg_area_rates_import(*, version: DrgVersion, user: Any, stream: IO[bytes]) 
             continue
         rate = _fen(row["base_rate_fen"])
         if not rate:
-            errors.append(row_error(line=line, column="base_rate_fen", code="not_fen", message="a positive whole number of fen"))
+            errors.append(row_error(line=line, column="base_rate_fen", code="not_fen", message=_("a positive whole number of fen")))
             continue
         starts = _date(row["out_of_town_from"])
         if starts is None:
-            errors.append(row_error(line=line, column="out_of_town_from", code="date_format", message="a date YYYY-MM-DD"))
+            errors.append(row_error(line=line, column="out_of_town_from", code="date_format", message=_("a date YYYY-MM-DD")))
             continue
         if area in rates:
             errors.append(
-                row_error(line=line, column="area_code", code="duplicate_code", message=f"{area} repeats line {first_line[area]}")
+                row_error(
+                    line=line,
+                    column="area_code",
+                    code="duplicate_code",
+                    message=format_lazy(_("{area} repeats line {line}"), area=area, line=first_line[area]),
+                )
             )
             continue
         first_line[area] = line
         rates[area] = DrgAreaRate(version=version, area_code=area, base_rate_fen=rate, out_of_town_from=starts)
     if errors or not rates:
         raise BulkFileRejected(
-            f"{len(errors)} bad rows; nothing was imported",
-            errors=errors or [row_error(line=1, column="", code="empty", message="no areas")],
+            format_lazy(_("{count} bad rows; nothing was imported"), count=len(errors)),
+            errors=errors or [row_error(line=1, column="", code="empty", message=_("no areas"))],
         )
     _replace_rows(version=version, model=DrgAreaRate, rows=list(rates.values()), user=user, reason="area rates imported")
     _drg_took_part(version, user)
@@ -986,7 +1043,10 @@ def drg_version_submit(*, version: DrgVersion, user: Any) -> DrgVersion:
     version = _drg_lock(version)
     _drg_ensure_draft(version)
     if not DrgGroup.objects.filter(version=version).exists() or not DrgAreaRate.objects.filter(version=version).exists():
-        raise ValidationFailed(f"DRG table {version.label} needs groups and area rates before review", code="drg_version_incomplete")
+        raise ValidationFailed(
+            format_lazy(_("DRG table {label} needs groups and area rates before review"), label=version.label),
+            code="drg_version_incomplete",
+        )
     _drg_took_part(version, user)
     return _drg_transition(
         version,
@@ -1006,10 +1066,15 @@ def drg_version_approve(*, version: DrgVersion, user: Any) -> DrgVersion:
     for anyone who created, edited or submitted it, before any role check; also CHECKs)."""
     version = _drg_lock(version)
     if getattr(user, "pk", None) in version.editor_ids:
-        raise Conflict(f"you took part in DRG table {version.label} and cannot approve it", code="same_user_cannot_approve")
+        raise Conflict(
+            format_lazy(_("you took part in DRG table {label} and cannot approve it"), label=version.label), code="same_user_cannot_approve"
+        )
     require_role(user, Role.CATALOG_REVIEWER)
     if version.status != DrgStatus.IN_REVIEW:
-        raise Conflict(f"DRG table {version.label} is {version.status}, not in review", code="drg_version_not_in_review")
+        raise Conflict(
+            format_lazy(_("DRG table {label} is {status}, not in review"), label=version.label, status=_drg_status(version)),
+            code="drg_version_not_in_review",
+        )
     return _drg_transition(
         version,
         user=user,
@@ -1026,11 +1091,16 @@ def drg_version_reject(*, version: DrgVersion, user: Any, reason: str) -> DrgVer
     """In review or approved → back to draft, with a reason, by a reviewer who took no part."""
     version = _drg_lock(version)
     if getattr(user, "pk", None) in version.editor_ids:
-        raise Conflict(f"you took part in DRG table {version.label} and cannot review it", code="same_user_cannot_approve")
+        raise Conflict(
+            format_lazy(_("you took part in DRG table {label} and cannot review it"), label=version.label), code="same_user_cannot_approve"
+        )
     require_role(user, Role.CATALOG_REVIEWER)
     require_reason(reason, detail="a rejection needs a reason")
     if version.status not in (DrgStatus.IN_REVIEW, DrgStatus.APPROVED):
-        raise Conflict(f"DRG table {version.label} is {version.status}, not in review", code="drg_version_not_in_review")
+        raise Conflict(
+            format_lazy(_("DRG table {label} is {status}, not in review"), label=version.label, status=_drg_status(version)),
+            code="drg_version_not_in_review",
+        )
     return _drg_transition(
         version,
         user=user,
@@ -1050,10 +1120,15 @@ def drg_version_publish(*, version: DrgVersion, user: Any) -> DrgVersion:
     version = _drg_lock(version)
     if version.status != DrgStatus.APPROVED:
         raise Conflict(
-            f"DRG table {version.label} is {version.status}; only approved tables are published", code="drg_version_not_approved"
+            format_lazy(
+                _("DRG table {label} is {status}; only approved tables are published"), label=version.label, status=_drg_status(version)
+            ),
+            code="drg_version_not_approved",
         )
     if DrgVersion.objects.filter(status=DrgStatus.PUBLISHED, effective_from=version.effective_from).exists():
-        raise Conflict(f"a published DRG table already takes effect on {version.effective_from}", code="effective_date_taken")
+        raise Conflict(
+            format_lazy(_("a published DRG table already takes effect on {date}"), date=version.effective_from), code="effective_date_taken"
+        )
     return _drg_transition(
         version,
         user=user,

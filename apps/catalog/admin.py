@@ -120,7 +120,7 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
             upload = request.FILES.get("file")
             try:
                 if upload is None:
-                    raise DomainError("choose a file to upload")
+                    raise DomainError(_("choose a file to upload"))
                 job = import_enqueue(
                     release=release,
                     upload=upload,

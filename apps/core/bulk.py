@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,8 +26,11 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.db import connection
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
-from .errors import ValidationFailed
+from .errors import ValidationFailed, english, in_languages
 from .jobs import ERRORS_LISTED
 
 CHUNK_BYTES = 256 * 1024
@@ -52,8 +56,10 @@ UTF8_BOM = TextEncoding("utf-8", "UTF8", skip=len(_BOM))
 GB18030 = TextEncoding("gb18030", "GB18030")
 
 
-def row_error(*, line: int, column: str, code: str, message: str) -> dict[str, Any]:
-    return {"line": line, "column": column, "code": code, "message": message}
+def row_error(*, line: int, column: str, code: str, message: Any) -> dict[str, Any]:
+    """One row error; ``message`` (a lazy translation) is stored in English and in the site's
+    other languages, for the job page and its errors CSV to show in the reader's (``localized``)."""
+    return {"line": line, "column": column, "code": code, **in_languages("message", message)}
 
 
 class BulkFileRejected(ValidationFailed):
@@ -62,16 +68,21 @@ class BulkFileRejected(ValidationFailed):
 
     code = "import_rejected"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]], error_count: int | None = None) -> None:
+    def __init__(self, detail: Any, *, errors: list[dict[str, Any]], error_count: int | None = None) -> None:
         super().__init__(detail, errors=errors[:ERRORS_LISTED])
         self.error_count = len(errors) if error_count is None else error_count
 
 
-def encoding_error(line: int, detail: str) -> BulkFileRejected:
+def encoding_error(line: int, detail: Any) -> BulkFileRejected:
     return BulkFileRejected(
-        f"the file is not readable text: {detail}",
+        format_lazy(_("the file is not readable text: {detail}"), detail=detail),
         errors=[
-            row_error(line=line, column="", code="encoding", message=f"{detail}; save the file as UTF-8 (with or without BOM) or GB18030")
+            row_error(
+                line=line,
+                column="",
+                code="encoding",
+                message=format_lazy(_("{detail}; save the file as UTF-8 (with or without BOM) or GB18030"), detail=detail),
+            )
         ],
     )
 
@@ -94,7 +105,7 @@ def detect_encoding(head: bytes) -> TextEncoding:
             return GB18030
         except UnicodeDecodeError:
             line = _line_of(head, utf8_exc.start, 0)
-            raise encoding_error(line, f"line {line} is neither UTF-8 nor GB18030") from None
+            raise encoding_error(line, format_lazy(_("line {line} is neither UTF-8 nor GB18030"), line=line)) from None
 
 
 class CheckedStream:
@@ -117,7 +128,7 @@ class CheckedStream:
             self._decoder.decode(data, final=final)
         except UnicodeDecodeError as exc:
             line = _line_of(data, max(exc.start, 0), self.newlines)
-            raise encoding_error(line, f"line {line} is not valid {self.encoding.label}") from None
+            raise encoding_error(line, format_lazy(_("line {line} is not valid {label}"), line=line, label=self.encoding.label)) from None
 
     def chunks(self) -> Iterator[bytes]:
         """The file's bytes (without BOM), checked; the decoder is flushed at the end."""
@@ -222,8 +233,15 @@ def staging_copy_csv(*, staging: Staging, stream: CheckedStream, body: Iterable[
             line = int(match.group(1)) + staging.header_lines if match else 0
             detail = (exc.diag.message_primary or str(exc)).strip()
             raise BulkFileRejected(
-                f"line {line} is not a well-formed CSV record",
-                errors=[row_error(line=line, column="", code="malformed_row", message=f"line {line}: {detail}")],
+                format_lazy(_("line {line} is not a well-formed CSV record"), line=line),
+                errors=[
+                    row_error(
+                        line=line,
+                        column="",
+                        code="malformed_row",
+                        message=format_lazy(_("line {line}: {detail}"), line=line, detail=detail),
+                    )
+                ],
             ) from None
         cursor.execute(f"SELECT count(*) FROM {staging.table}")
         staging.rows = int(cursor.fetchone()[0])
@@ -265,6 +283,24 @@ def staging_write_rows(*, staging: Staging, rows: Iterable[tuple[int, list[Any]]
 # --- set-based validation errors ---------------------------------------------------------
 
 
+def sql_text(template: Any, **params: str) -> str:
+    """SQL for the message of a validation query that reads in every language: the English
+    ``template`` (a ``_()`` text with ``{name}`` fields) and its ``params`` (SQL expressions) as
+    JSON text, which ``collect_errors`` turns into the row error's message. A param may itself
+    be a ``sql_text``."""
+    msgid = english(template).replace("'", "''")
+    args = ", ".join(f"'{name}', {expr}" for name, expr in params.items())
+    return f"json_build_object('text', '{msgid}', 'params', json_build_object({args}))::text"
+
+
+def _sql_message(text: Any) -> Any:
+    if not (isinstance(text, str) and text.startswith('{"text"')):
+        return text
+    made = json.loads(text)
+    params = {name: _sql_message(value) for name, value in (made.get("params") or {}).items()}
+    return format_lazy(gettext_lazy(made["text"]), **params)
+
+
 def collect_errors(checks: list[str], params: list[Any] | None = None, *, cap: int = ERRORS_LISTED) -> tuple[list[dict[str, Any]], int]:
     """Run validation queries (each selecting ``line, col, code, message``) as one UNION ALL;
     return the first ``cap`` errors ordered by line and column, and the total count."""
@@ -275,7 +311,7 @@ def collect_errors(checks: list[str], params: list[Any] | None = None, *, cap: i
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         rows = cursor.fetchall()
-    errors = [row_error(line=int(r[0]), column=r[1] or "", code=r[2], message=r[3]) for r in rows]
+    errors = [row_error(line=int(r[0]), column=r[1] or "", code=r[2], message=_sql_message(r[3])) for r in rows]
     return errors, int(rows[0][4]) if rows else 0
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils import translation
+
+# Where a stored text (a job's row errors, its detail) keeps its other languages: beside the
+# English text under the same key with this suffix, e.g. ``message`` and ``message_i18n``.
+I18N_SUFFIX = "_i18n"
 
 
 class DomainError(Exception):
@@ -66,6 +71,34 @@ class Conflict(DomainError):
 class Forbidden(DomainError):
     status = 403
     code = "permission_denied"
+
+
+def english(text: Any) -> str:
+    """``text`` (a lazy translation or a plain str) in English: what is stored and what programs read."""
+    with translation.override("en"):
+        return str(text)
+
+
+def in_languages(key: str, text: Any) -> dict[str, Any]:
+    """``{key: English, key_i18n: {language: text}}`` for a text stored now and read later in
+    the reader's language (a Celery worker does not know who will read a job's errors)."""
+    others = {}
+    for language, _name in settings.LANGUAGES:
+        if language != "en":
+            with translation.override(language):
+                others[language] = str(text)
+    return {key: english(text), key + I18N_SUFFIX: others}
+
+
+def localized(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored dict with each text in the active language (English where it has no other) and
+    the other languages dropped: what a page, a CSV or an API answer shows."""
+    language = translation.get_language() or "en"
+    shown = {key: value for key, value in stored.items() if not key.endswith(I18N_SUFFIX)}
+    for key, value in stored.items():
+        if key.endswith(I18N_SUFFIX) and isinstance(value, dict) and value.get(language):
+            shown[key.removesuffix(I18N_SUFFIX)] = value[language]
+    return shown
 
 
 def require_reason(reason: str, *, detail: Any) -> None:

@@ -22,8 +22,10 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
-from .errors import DomainError
+from .errors import DomainError, in_languages
 from .models import Job
 from .permissions import bound_province, has_role
 from .principals import is_hospital
@@ -189,8 +191,8 @@ def in_transaction() -> bool:
 # --- running ---------------------------------------------------------------------------------------
 
 
-def _job_error(code: str, message: str) -> dict[str, Any]:
-    return {"line": 0, "column": "", "code": code, "message": message}
+def _job_error(code: str, message: Any) -> dict[str, Any]:
+    return {"line": 0, "column": "", "code": code, **in_languages("message", message)}
 
 
 def job_run(job_id: int) -> None:
@@ -209,17 +211,17 @@ def job_run(job_id: int) -> None:
         try:
             job_start(job=job, total=job.total)
             if kind is None:
-                job_fail(job=job, errors=[_job_error("unknown_job_kind", f"no handler for {job.kind}")])
+                job_fail(job=job, errors=[_job_error("unknown_job_kind", format_lazy(_("no handler for {kind}"), kind=job.kind))])
                 return
             try:
                 result = kind.handler(job)
             except BulkFileRejected as exc:
-                job_fail(job=job, errors=exc.errors, error_count=exc.error_count, result={"detail": exc.detail})
+                job_fail(job=job, errors=exc.errors, error_count=exc.error_count, result=in_languages("detail", exc.message))
             except DomainError as exc:
-                job_fail(job=job, errors=[_job_error(exc.code, exc.detail)], result={"detail": exc.detail})
+                job_fail(job=job, errors=[_job_error(exc.code, exc.message)], result=in_languages("detail", exc.message))
             except Exception:
                 log.exception("job %s (%s) failed", job.pk, job.kind)
-                job_fail(job=job, errors=[_job_error("internal_error", "the job failed unexpectedly")])
+                job_fail(job=job, errors=[_job_error("internal_error", _("the job failed unexpectedly"))])
                 raise
             else:
                 job_succeed(job=job, result=result)

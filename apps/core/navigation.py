@@ -62,6 +62,7 @@ PAGE_RULES: dict[str, Rule] = {
     "staff:home": _any_role,
     "swagger-ui": _any_role,
     "admin:pooling_overview": lambda request: reads_money(request.user),
+    "pooling:statements": lambda request: reads_money(request.user),
     "admin:pooling_figures_import": _may_view("pooling.regionperiodfigures"),
     "admin:pooling_adjustment_run": _may_view("pooling.adjustmentrun"),
     "admin:benefits_simulate": _may_view("benefits.benefitpolicy"),

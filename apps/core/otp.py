@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .errors import Forbidden
@@ -63,6 +64,6 @@ def require_otp(user: Any) -> None:
     """Raise 403 ``otp_required`` when ``user`` must pass OTP and this request did not."""
     if otp_required(user) and not otp_verified(user):
         raise Forbidden(
-            "you enrolled a TOTP device: approve from an OTP-verified session, or with a token requested with your one-time code (otp)",
+            _("you enrolled a TOTP device: approve from an OTP-verified session, or with a token requested with your one-time code (otp)"),
             code="otp_required",
         )

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .errors import DomainError
+from .errors import DomainError, localized
 
 CODE_LABELS: dict[str, Any] = {
     # Pre-check (adjudication) reasons of a claim line.
@@ -268,3 +268,15 @@ def error_message(exc: DomainError, *, subject: str = "") -> str:
     """An admin message for a refusal: what it is about, the code's label, then the service's detail."""
     text = f"{code_label(exc.code)}: {exc.localized()}"
     return f"{subject}: {text}" if subject else text
+
+
+def row_error_label(error: dict[str, Any]) -> str:
+    """One row error of an upload as a clerk reads it: line, column, the code's label and the
+    message, in her language."""
+    shown = localized(error)
+    return str(_("line %(line)s [%(column)s] %(label)s: %(message)s")) % {
+        "line": shown.get("line", ""),
+        "column": shown.get("column", ""),
+        "label": code_label(shown.get("code", "")),
+        "message": shown.get("message", ""),
+    }

@@ -11,6 +11,8 @@ from django.contrib.auth import authenticate, get_user_model, user_logged_in, us
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .audit import audit_record, history_save
 from .codes import CodeError, validate_province_code
@@ -30,7 +32,7 @@ def staff_create(*, username: str, role: str, province_code: str = "", password:
     """
     User = get_user_model()
     if User.objects.filter(username=username).exists():
-        raise ValidationFailed(f"user {username!r} exists already")
+        raise ValidationFailed(format_lazy(_("user {username!r} exists already"), username=username))
     user = User(username=username, is_staff=True)
     if password:
         user.set_password(password)
@@ -66,19 +68,19 @@ def staff_set_role(*, user: Any, role: str, province_code: str = "", reason: str
 
 def _set_role(*, user: Any, role: str, province_code: str, actor: Any, reason: str) -> StaffProfile:
     if role not in Role.values:
-        raise ValidationFailed(f"unknown role {role!r}; one of {', '.join(Role.values)}")
+        raise ValidationFailed(format_lazy(_("unknown role {role!r}; one of {choices}"), role=role, choices=", ".join(Role.values)))
     if role in PROVINCE_REQUIRED_ROLES and not province_code:
-        raise ValidationFailed(f"role {role} needs --province")
+        raise ValidationFailed(format_lazy(_("role {role} needs --province"), role=role))
     if province_code:
         try:
             province_code = validate_province_code(province_code)
         except CodeError as exc:
-            raise ValidationFailed(f"province: {exc.reason}") from exc
+            raise ValidationFailed(format_lazy(_("province: {reason}"), reason=exc.reason)) from exc
     profile = StaffProfile.objects.filter(user=user).first() or StaffProfile(user=user)
     profile.role = role
     profile.province_code = province_code
     history_save(profile, user=actor, reason=reason)
-    group, _ = Group.objects.get_or_create(name=role)
+    group, _created = Group.objects.get_or_create(name=role)
     user.groups.set([group])
     return profile
 
@@ -106,7 +108,7 @@ def staff_token_create(*, user: Any, via: str, otp_verified: bool = False, actor
 
     Raises Forbidden (permission_denied) for a user without a staff role or an inactive user."""
     if not getattr(user, "is_active", False) or not has_role(user, *Role.values):
-        raise Forbidden("staff API tokens are issued to active staff users only")
+        raise Forbidden(_("staff API tokens are issued to active staff users only"))
     row, token = StaffToken.objects.create(user=user, expiry=settings.STAFF_TOKEN_TTL, otp_verified=otp_verified)
     audit_record(
         action=AuditAction.STAFF_TOKEN_ISSUED,
@@ -134,18 +136,18 @@ def staff_token_login(*, request: HttpRequest, username: str, password: str, otp
     without a TOTP device; Forbidden for a user without a staff role."""
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
-        raise LockedOut("too many failed logins for this user from your address; try again later")
+        raise LockedOut(_("too many failed logins for this user from your address; try again later"))
     if user is None:
-        raise NotAuthenticated("wrong username or password")
+        raise NotAuthenticated(_("wrong username or password"))
     verified = False
     if otp:
         if not otp_devices(user):
-            raise ValidationFailed("this user has no TOTP device", errors=[{"field": "otp", "code": "invalid", "message": "no device"}])
+            raise ValidationFailed(_("this user has no TOTP device"), errors=[{"field": "otp", "code": "invalid", "message": "no device"}])
         outcome = otp_verify(user=user, code=otp)
         if outcome != "ok":
             user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
             if getattr(request, "axes_locked_out", False):
-                raise LockedOut("too many failed logins for this user from your address; try again later")
+                raise LockedOut(_("too many failed logins for this user from your address; try again later"))
             raise NotAuthenticated(
                 "the one-time code is wrong or expired" if outcome == "invalid" else "too many wrong codes; wait a moment"
             )

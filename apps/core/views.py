@@ -12,12 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
-from .errors import DomainError
+from .errors import DomainError, localized
 from .jobs import job_view, jobs_visible_to
 from .models import Job
 from .navigation import links
 from .permissions import has_role, staff_province, staff_role
-from .reasons import CODE_LABELS
+from .reasons import CODE_LABELS, code_label
 from .roles import Role
 
 RECENT_JOBS = 10
@@ -46,6 +46,7 @@ PAGES: dict[str, list[Page]] = {
         (_("Local items lapsing (sunset countdown)"), "admin:benefits_sunset_report", ""),
         (_("Benefit simulation: two provinces side by side"), "admin:benefits_simulate", ""),
         (_("Hospitals and API keys"), "admin:hospitals_hospital_changelist", ""),
+        (_("Account statements"), "pooling:statements", ""),
         (_("Hospital adoption of the current release"), "notices:adoption", ""),
         (_("Hospitals whose code mappings a release breaks"), "hospitals:mapping-issues", ""),
     ],
@@ -53,6 +54,7 @@ PAGES: dict[str, list[Page]] = {
         (_("Fund balances and net flows (chart)"), "admin:pooling_overview", ""),
         (_("Propose a transfer"), "admin:pooling_transfer_add", ""),
         (_("Transfers"), "admin:pooling_transfer_changelist", ""),
+        (_("Account statements"), "pooling:statements", ""),
         (_("Settlement batches"), "admin:reconciliation_settlementbatch_changelist", ""),
         (_("Reconciliation runs"), "admin:reconciliation_reconciliationrun_changelist", ""),
     ],
@@ -60,12 +62,14 @@ PAGES: dict[str, list[Page]] = {
         (_("Transfers waiting for approval"), "admin:pooling_transfer_changelist", "state__exact=proposed"),
         (_("Fund balances and net flows (chart)"), "admin:pooling_overview", ""),
         (_("Ledger entries"), "admin:pooling_ledgerentry_changelist", ""),
+        (_("Account statements"), "pooling:statements", ""),
         (_("Reconciliation runs"), "admin:reconciliation_reconciliationrun_changelist", ""),
     ],
     Role.AUDITOR: [
         (_("Administration home (every list, read-only, with history)"), "admin:index", ""),
         (_("Catalog releases"), "admin:catalog_catalogrelease_changelist", ""),
         (_("Ledger entries"), "admin:pooling_ledgerentry_changelist", ""),
+        (_("Account statements"), "pooling:statements", ""),
         (_("Import and reconciliation jobs"), "admin:core_job_changelist", ""),
         (_("Audit log: who did what, filtered, exportable as CSV"), "admin:core_auditevent_changelist", ""),
         (_("Login attempts"), "admin:axes_accessattempt_changelist", ""),
@@ -79,7 +83,7 @@ COMMON_PAGES: list[Page] = [
 
 def _require_staff_role(request: HttpRequest) -> None:
     if not has_role(request.user, *Role.values):
-        raise PermissionDenied("staff roles only")
+        raise PermissionDenied(_("staff roles only"))
 
 
 @staff_member_required
@@ -130,6 +134,8 @@ def _readable_value(value: Any) -> str:
 def job_outcome_context(*, job: Any, result: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
     """What the job page shows of a finished job, in words: a catalog import's counts as a
     sentence, any other result as labelled figures (never raw JSON), and errors as a table."""
+    result = localized(result)
+    errors = [localized(error) for error in errors]
     others = result if job.kind != "catalog.import" else {k: v for k, v in result.items() if k not in _SUMMARISED}
     return {
         "job": job,
@@ -194,9 +200,10 @@ def job_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     job, view = _visible_job(request, pk)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["line", "column", "code", "message"])
-    for error in view.errors:
-        cells = [error.get("line", ""), error.get("column", ""), error.get("code", ""), error.get("message", "")]
+    writer.writerow([_("line"), _("column"), _("code"), _("reason"), _("message")])
+    for error in map(localized, view.errors):
+        code = error.get("code", "")
+        cells = [error.get("line", ""), error.get("column", ""), code, code_label(code), error.get("message", "")]
         writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t", "\r") else c for c in cells])
     response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-errors.csv"'

@@ -28,6 +28,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog import sql_fragments as catalog_sql
 from apps.catalog.selectors import published_timeline
@@ -39,6 +41,7 @@ from apps.core.bulk import (
     Staging,
     collect_errors,
     row_error,
+    sql_text,
     staging_copy_csv,
     staging_create,
     staging_write_rows,
@@ -50,6 +53,14 @@ from apps.core.models import AuditAction, Job
 
 from . import mapping_selectors
 from .models import CodeMapping, Hospital
+
+# The checks' messages (``sql_text``), here and not inside the f-strings, where makemessages would miss them.
+MESSAGES = {
+    "control_character": _("line {line}: local_code holds a control character"),
+    "already_on_line": _("line {line}: local_code {code} is already on line {first}"),
+    "line_detail": _("line {line}: {detail}"),
+    "too_many_mappings": _("the file has more than {count} mappings"),
+}
 
 JOB_KIND = "hospitals.mappings"
 FORMATS = ("csv", "json")
@@ -69,10 +80,10 @@ def mappings_enqueue(*, hospital_id: int, content: bytes, fmt: str) -> Job:
     """Store an upload (``fmt`` csv or json) and queue its import as a job of the hospital's
     province; 400 for an unknown format. The job runs after this transaction commits."""
     if fmt not in FORMATS:
-        raise ValidationFailed("format: csv or json", errors=[{"field": "format", "code": "invalid", "message": "csv or json"}])
+        raise ValidationFailed(_("format: csv or json"), errors=[{"field": "format", "code": "invalid", "message": "csv or json"}])
     hospital = Hospital.objects.select_related("province").filter(pk=hospital_id).first()
     if hospital is None:
-        raise NotFound(f"no hospital {hospital_id}")
+        raise NotFound(format_lazy(_("no hospital {hospital_id}"), hospital_id=hospital_id))
     upload = ContentFile(content, name=f"mappings.{fmt}")
     return job_enqueue(
         kind=JOB_KIND,
@@ -88,7 +99,7 @@ def mappings_job_handler(job: Job) -> dict[str, Any]:
     params = job.params
     hospital = Hospital.objects.select_related("province").filter(pk=params["hospital_id"]).first()
     if hospital is None:
-        raise ValidationFailed(f"hospital {params['hospital']} no longer exists")
+        raise ValidationFailed(format_lazy(_("hospital {hospital} no longer exists"), hospital=params["hospital"]))
     with default_storage.open(params["path"], "rb") as file:
         return mappings_replace(hospital=hospital, file=file, fmt=params["format"], job=job)
 
@@ -98,14 +109,28 @@ def _header_errors(header: list[str]) -> list[dict[str, Any]]:
     for name in header:
         if name not in COLUMNS:
             errors.append(
-                row_error(line=1, column=name, code="unknown_column", message=f"column {name!r} is not one of {', '.join(COLUMNS)}")
+                row_error(
+                    line=1,
+                    column=name,
+                    code="unknown_column",
+                    message=format_lazy(_("column {name!r} is not one of {choices}"), name=name, choices=", ".join(COLUMNS)),
+                )
             )
         elif name in seen:
-            errors.append(row_error(line=1, column=name, code="duplicate_column", message=f"column {name!r} appears twice"))
+            errors.append(
+                row_error(line=1, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name))
+            )
         seen.add(name)
     for name in REQUIRED:
         if name not in header:
-            errors.append(row_error(line=1, column=name, code="missing_field", message=f"the header lacks the required column {name!r}"))
+            errors.append(
+                row_error(
+                    line=1,
+                    column=name,
+                    code="missing_field",
+                    message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
+                )
+            )
     return errors
 
 
@@ -114,7 +139,7 @@ def _stage_csv(file: IO[bytes], progress: JobProgress) -> Staging:
     header, body = stream.split_header()
     errors = _header_errors(header)
     if errors:
-        raise BulkFileRejected("the header row does not match the mapping layout", errors=errors)
+        raise BulkFileRejected(_("the header row does not match the mapping layout"), errors=errors)
     staging = staging_create(table=STAGING_TABLE, columns=header)
     staging_copy_csv(staging=staging, stream=stream, body=body)
     return staging
@@ -125,35 +150,42 @@ def _stage_json(file: IO[bytes]) -> Staging:
         records = json.load(file)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BulkFileRejected(
-            "the body is not a JSON list", errors=[row_error(line=0, column="", code="invalid", message=str(exc)[:200])]
+            _("the body is not a JSON list"), errors=[row_error(line=0, column="", code="invalid", message=str(exc)[:200])]
         ) from None
     if not isinstance(records, list):
         raise BulkFileRejected(
-            "the body is not a JSON list", errors=[row_error(line=0, column="", code="invalid", message="expected a list")]
+            _("the body is not a JSON list"), errors=[row_error(line=0, column="", code="invalid", message=_("expected a list"))]
         )
     errors: list[dict[str, Any]] = []
     rows: list[tuple[int, list[Any]]] = []
     for index, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            errors.append(row_error(line=index, column="", code="invalid", message=f"record {index} is not an object"))
+            errors.append(
+                row_error(line=index, column="", code="invalid", message=format_lazy(_("record {index} is not an object"), index=index))
+            )
             continue
         for key in record:
             if key not in COLUMNS:
                 errors.append(
                     row_error(
-                        line=index, column=str(key)[:64], code="unknown_column", message=f"{key!r} is not one of {', '.join(COLUMNS)}"
+                        line=index,
+                        column=str(key)[:64],
+                        code="unknown_column",
+                        message=format_lazy(_("{key!r} is not one of {choices}"), key=key, choices=", ".join(COLUMNS)),
                     )
                 )
         cells = []
         for name in COLUMNS:
             value = record.get(name)
             if value is not None and not isinstance(value, str):
-                errors.append(row_error(line=index, column=name, code="invalid", message=f"{name} must be a string"))
+                errors.append(
+                    row_error(line=index, column=name, code="invalid", message=format_lazy(_("{name} must be a string"), name=name))
+                )
                 value = None
             cells.append(value)
         rows.append((index, cells))
     if errors:
-        raise BulkFileRejected(f"{len(errors)} problem(s) in the list; nothing was changed", errors=errors)
+        raise BulkFileRejected(format_lazy(_("{count} problem(s) in the list; nothing was changed"), count=len(errors)), errors=errors)
     staging = staging_create(table=STAGING_TABLE, columns=list(COLUMNS))
     staging_write_rows(staging=staging, rows=rows)
     return staging
@@ -167,24 +199,28 @@ def _checks(st: Staging) -> list[str]:
     t, line = st.table, st.line_sql
     local, national, name = st.col("local_code"), st.col("national_code"), st.col("local_name")
     code = catalog_sql.national_code(national or "NULL")
+    empty, longer = _("line {line}: {name} is empty"), _("line {line}: {name} is longer than {limit} characters")
     checks = [
-        f"SELECT {line}, 'local_code', 'missing_field', 'line ' || {line} || ': local_code is empty' FROM {t} WHERE coalesce(btrim({local}), '') = ''",
-        f"SELECT {line}, 'local_code', 'too_long', 'line ' || {line} || ': local_code is longer than 64 characters' "
+        f"SELECT {line}, 'local_code', 'missing_field', {sql_text(empty, line=line, name=_lit('local_code'))} "
+        f"FROM {t} WHERE coalesce(btrim({local}), '') = ''",
+        f"SELECT {line}, 'local_code', 'too_long', {sql_text(longer, line=line, name=_lit('local_code'), limit='64')} "
         f"FROM {t} WHERE length(btrim({local})) > 64",
-        f"SELECT {line}, 'local_code', 'invalid', 'line ' || {line} || ': local_code holds a control character' "
+        f"SELECT {line}, 'local_code', 'invalid', {sql_text(MESSAGES['control_character'], line=line)} "
         f"FROM {t} WHERE {local} ~ '[[:cntrl:]]'",
-        f"SELECT line, 'local_code', 'duplicate_code', 'line ' || line || ': local_code ' || code || ' is already on line ' || first "
+        f"SELECT line, 'local_code', 'duplicate_code', "
+        f"{sql_text(MESSAGES['already_on_line'], line='line', code='code', first='first')} "
         f"FROM (SELECT {line} AS line, btrim({local}) AS code, first_value({line}) OVER w AS first, row_number() OVER w AS n "
         f"FROM {t} WHERE coalesce(btrim({local}), '') <> '' WINDOW w AS (PARTITION BY btrim({local}) ORDER BY {line})) d WHERE n > 1",
-        f"SELECT {line}, 'national_code', 'missing_field', 'line ' || {line} || ': national_code is empty' FROM {t} WHERE {code} = ''",
-        f"SELECT line, 'national_code', 'code_format', 'line ' || line || ': ' || problem FROM ("
+        f"SELECT {line}, 'national_code', 'missing_field', {sql_text(empty, line=line, name=_lit('national_code'))} FROM {t} WHERE {code} = ''",
+        f"SELECT line, 'national_code', 'code_format', {sql_text(MESSAGES['line_detail'], line='line', detail='problem')} FROM ("
         f"SELECT {line} AS line, {catalog_sql.national_code_problem('c.code')} AS problem FROM {t} "
         f"CROSS JOIN LATERAL (SELECT {code} AS code) c WHERE c.code <> '') p WHERE problem IS NOT NULL",
-        f"SELECT {line}, '', 'too_many_rows', 'the file has more than {max_rows()} mappings' FROM {t} ORDER BY _ord OFFSET {max_rows()} LIMIT 1",
+        f"SELECT {line}, '', 'too_many_rows', {sql_text(MESSAGES['too_many_mappings'], count=str(max_rows()))} "
+        f"FROM {t} ORDER BY _ord OFFSET {max_rows()} LIMIT 1",
     ]
     if name:
         checks.append(
-            f"SELECT {line}, 'local_name', 'too_long', 'line ' || {line} || ': local_name is longer than 255 characters' "
+            f"SELECT {line}, 'local_name', 'too_long', {sql_text(longer, line=line, name=_lit('local_name'), limit='255')} "
             f"FROM {t} WHERE length(btrim({name})) > 255"
         )
     return checks
@@ -211,7 +247,9 @@ def mappings_replace(*, hospital: Hospital, file: IO[bytes], fmt: str, job: Job 
         staging = _stage_csv(file, progress) if fmt == "csv" else _stage_json(file)
         errors, count = collect_errors(_checks(staging))
         if count:
-            raise BulkFileRejected(f"{count} problem(s) in the file; nothing was changed", errors=errors, error_count=count)
+            raise BulkFileRejected(
+                format_lazy(_("{count} problem(s) in the file; nothing was changed"), count=count), errors=errors, error_count=count
+            )
         local, national, name = staging.col("local_code"), staging.col("national_code"), staging.col("local_name")
         name_sql = f"coalesce(btrim(normalize({name}, NFC)), '')" if name else "''"
         counts = {"+": 0, "~": 0, "-": 0}

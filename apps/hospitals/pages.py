@@ -8,6 +8,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import CatalogRelease
 from apps.catalog.selectors import published_releases
@@ -29,7 +30,7 @@ def _release(request: HttpRequest) -> CatalogRelease | None:
 
 def _scope(request: HttpRequest) -> tuple[str, bool]:
     if not has_role(request.user, *Role.values):
-        raise PermissionDenied("staff roles only")
+        raise PermissionDenied(_("staff roles only"))
     own = staff_province(request.user)
     return (own or request.GET.get("province", "").strip()), bool(own)
 

@@ -16,6 +16,8 @@ from typing import Any
 from django.core.cache import BaseCache, cache, caches
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.benefits.models import PoolingRegion, Province
 from apps.catalog.models import HospitalLevel
@@ -111,13 +113,21 @@ def hospital_register(
     if not name.strip():
         bad("name", "a name is required")
     if errors:
-        raise ValidationFailed(f"hospital {code}: {errors[0]['message']}", errors=errors)
+        raise ValidationFailed(format_lazy(_("hospital {code}: {message}"), code=code, message=errors[0]["message"]), errors=errors)
     province = Province.objects.filter(code=province_code).first()
     if province is None:
-        raise ValidationFailed(f"unknown province {province_code}", errors=[{"field": "province", "code": "invalid", "message": "unknown"}])
+        raise ValidationFailed(
+            format_lazy(_("unknown province {province_code}"), province_code=province_code),
+            errors=[{"field": "province", "code": "invalid", "message": "unknown"}],
+        )
     if code[1:3] != province_code[:2]:
         raise ValidationFailed(
-            f"institution code {code} belongs to province {code[1:3]}0000, not {province_code}",
+            format_lazy(
+                _("institution code {code} belongs to province {province}, not {province_code}"),
+                code=code,
+                province=f"{code[1:3]}0000",
+                province_code=province_code,
+            ),
             errors=[{"field": "code", "code": "wrong_province", "message": "digits 2-3 must be the province prefix"}],
         )
     if user is not None:
@@ -127,13 +137,15 @@ def hospital_register(
         region = PoolingRegion.objects.filter(code=region_code, province=province).first()
         if region is None:
             raise ValidationFailed(
-                f"no pooling region {region_code} in {province_code}", errors=[{"field": "region", "code": "invalid", "message": "unknown"}]
+                format_lazy(_("no pooling region {region_code} in {province_code}"), region_code=region_code, province_code=province_code),
+                errors=[{"field": "region", "code": "invalid", "message": "unknown"}],
             )
     else:
         region = PoolingRegion.objects.filter(code=code[1:5] + "00", province=province).first()
     if Hospital.objects.filter(code=code).exists():
         raise ValidationFailed(
-            f"hospital {code} is registered already", errors=[{"field": "code", "code": "duplicate_code", "message": "exists"}]
+            format_lazy(_("hospital {code} is registered already"), code=code),
+            errors=[{"field": "code", "code": "duplicate_code", "message": "exists"}],
         )
     hospital = Hospital(
         code=code,
@@ -162,9 +174,14 @@ def hospital_update(*, hospital: Hospital, user: Any, reason: str = "", **fields
         require_province(user, hospital.province.code)
     unknown = sorted(set(fields) - set(HOSPITAL_EDITABLE_FIELDS))
     if unknown:
-        raise ValidationFailed(f"{unknown[0]} cannot be changed", errors=[{"field": unknown[0], "code": "read_only", "message": "fixed"}])
+        raise ValidationFailed(
+            format_lazy(_("{field} cannot be changed"), field=unknown[0]),
+            errors=[{"field": unknown[0], "code": "read_only", "message": "fixed"}],
+        )
     if "level" in fields and fields["level"] not in HospitalLevel.values:
-        raise ValidationFailed("unknown level", errors=[{"field": "level", "code": "invalid", "message": " ".join(HospitalLevel.values)}])
+        raise ValidationFailed(
+            _("unknown level"), errors=[{"field": "level", "code": "invalid", "message": " ".join(HospitalLevel.values)}]
+        )
     for name, value in fields.items():
         setattr(hospital, name, value)
     history_save(hospital, user=user, reason=reason or "edited")
@@ -197,7 +214,7 @@ def api_key_issue(*, hospital: Hospital, user: Any = None, name: str = "") -> tu
     if user is not None:
         require_province(user, hospital.province.code)
     if not hospital.active:
-        raise ValidationFailed(f"hospital {hospital.code} is inactive; activate it before issuing keys")
+        raise ValidationFailed(format_lazy(_("hospital {code} is inactive; activate it before issuing keys"), code=hospital.code))
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(API_KEY_PREFIX_LENGTH))
     secret = secrets.token_urlsafe(32)
     key = ApiKey(hospital=hospital, prefix=prefix, secret_sha256=hash_secret(secret), name=name, created_by=_user_or_none(user))
@@ -245,7 +262,9 @@ def api_keys_revoke_for_hospital(*, hospital: Hospital, prefix: str = "", user: 
     if prefix:
         keys = keys.filter(prefix=prefix)
         if not keys.exists():
-            raise NotFound(f"hospital {hospital.code} has no key with prefix {prefix}", code="api_key_unknown")
+            raise NotFound(
+                format_lazy(_("hospital {code} has no key with prefix {prefix}"), code=hospital.code, prefix=prefix), code="api_key_unknown"
+            )
     revoked = 0
     for key in keys.filter(revoked_at__isnull=True):
         api_key_revoke(key=key, user=user, reason=reason)

@@ -7,6 +7,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import CatalogRelease
 from apps.core.permissions import has_role, staff_province
@@ -20,7 +21,7 @@ BAR_HEIGHT = 18
 @staff_member_required
 def adoption(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, *Role.values):
-        raise PermissionDenied("staff roles only")
+        raise PermissionDenied(_("staff roles only"))
     # Provincial staff see their own province only.
     own = staff_province(request.user)
     province = own or request.GET.get("province", "")

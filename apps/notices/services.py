@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import CatalogRelease
 from apps.core.audit import audit_record, history_save
-from apps.core.errors import Conflict, NotFound, ValidationFailed
+from apps.core.errors import Conflict, NotFound, ValidationFailed, english
 from apps.core.history import history_bulk_record
 from apps.core.mail import email_notify, email_notify_each, mail_language
 from apps.core.models import AuditAction
@@ -39,15 +41,15 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def _url_error(detail: str, code: str) -> ValidationFailed:
-    return ValidationFailed(detail, errors=[{"field": "url", "code": code, "message": detail}])
+def _url_error(detail: Any, code: str) -> ValidationFailed:
+    return ValidationFailed(detail, errors=[{"field": "url", "code": code, "message": english(detail)}])
 
 
 def _validate_url(url: str) -> None:
     """An absolute http(s) URL whose host is public (or in WEBHOOK_ALLOWED_NETWORKS); http:// only
     to loopback outside production. A name that does not resolve yet is accepted: the check is
     repeated, and decides, at every send."""
-    not_a_url = _url_error("the webhook URL must be an absolute http(s) URL", "invalid_url")
+    not_a_url = _url_error(_("the webhook URL must be an absolute http(s) URL"), "invalid_url")
     try:
         parts = urlsplit(url)  # raises on a malformed bracketed host ("http://[0]")
         if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -55,7 +57,7 @@ def _validate_url(url: str) -> None:
         parts.port  # noqa: B018  (raises on a port out of range)
         addresses.check_url(url, require_resolvable=False)
     except addresses.AddressRefused as exc:
-        raise _url_error(f"webhook URL {url}: {exc}", "webhook_url_not_public") from None
+        raise _url_error(format_lazy(_("webhook URL {url}: {exc}"), url=url, exc=exc), "webhook_url_not_public") from None
     except ValueError:
         raise not_a_url from None
     if parts.scheme == "http":
@@ -66,7 +68,8 @@ def _validate_url(url: str) -> None:
             loopback = False
         if not (loopback and conf.allow_http_loopback()):
             raise _url_error(
-                f"webhook URL {url}: http:// is accepted only for loopback hosts outside production; use https://", "insecure_url"
+                format_lazy(_("webhook URL {url}: http:// is accepted only for loopback hosts outside production; use https://"), url=url),
+                "insecure_url",
             )
 
 
@@ -74,7 +77,8 @@ def _validate_event_types(event_types: Sequence[str]) -> list[str]:
     unknown = sorted(set(event_types) - set(ChangeNotice.EventType.values))
     if unknown:
         raise ValidationFailed(
-            f"unknown event types: {', '.join(unknown)}", errors=[{"field": "event_types", "code": "unknown_event_type"}]
+            format_lazy(_("unknown event types: {names}"), names=", ".join(unknown)),
+            errors=[{"field": "event_types", "code": "unknown_event_type"}],
         )
     return list(event_types)
 
@@ -98,7 +102,7 @@ def _live_endpoint(endpoint_id: int) -> WebhookEndpoint:
     """The endpoint row, locked; NotFound once it is deleted."""
     endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, deleted_at__isnull=True).first()
     if endpoint is None:
-        raise NotFound(f"no webhook endpoint {endpoint_id}", code="not_found")
+        raise NotFound(format_lazy(_("no webhook endpoint {endpoint_id}"), endpoint_id=endpoint_id), code="not_found")
     return endpoint
 
 
@@ -116,7 +120,10 @@ def endpoint_create(*, hospital: Hospital, url: str, event_types: Sequence[str] 
     Hospital.objects.select_for_update().filter(pk=hospital.pk).first()
     limit = conf.max_endpoints_per_hospital()
     if WebhookEndpoint.objects.filter(hospital=hospital, deleted_at__isnull=True).count() >= limit:
-        raise Conflict(f"hospital {hospital.code} already has {limit} webhook endpoints; delete one first", code="webhook_endpoint_limit")
+        raise Conflict(
+            format_lazy(_("hospital {code} already has {limit} webhook endpoints; delete one first"), code=hospital.code, limit=limit),
+            code="webhook_endpoint_limit",
+        )
     secret = new_webhook_secret()
     endpoint = WebhookEndpoint(hospital=hospital, url=url, secret=secret, event_types=types)
     _save_endpoint(endpoint, user=user, action=AuditAction.ENDPOINT_REGISTERED, reason="endpoint registered")
@@ -282,7 +289,7 @@ def endpoint_test_ping(*, endpoint: WebhookEndpoint) -> dict[str, Any]:
     deleted endpoint."""
     found = WebhookEndpoint.objects.select_related("hospital").filter(pk=endpoint.pk, deleted_at__isnull=True).first()
     if found is None:
-        raise NotFound("no such webhook endpoint", code="not_found")
+        raise NotFound(_("no such webhook endpoint"), code="not_found")
     endpoint = found
     now = timezone.now()
     webhook_id = f"msg_ping_{endpoint.pk}_{secrets.token_hex(8)}"
@@ -391,7 +398,9 @@ def deliveries_replay(*, delivery_ids: Iterable[int], user: Any, hospital_id: in
     wanted = sorted(set(delivery_ids))
     if len(wanted) > REPLAY_MAX_IDS:
         raise ValidationFailed(
-            f"at most {REPLAY_MAX_IDS} deliveries per replay call, got {len(wanted)}",
+            format_lazy(
+                _("at most {REPLAY_MAX_IDS} deliveries per replay call, got {count}"), REPLAY_MAX_IDS=REPLAY_MAX_IDS, count=len(wanted)
+            ),
             errors=[{"field": "ids", "code": "too_many_ids", "message": f"at most {REPLAY_MAX_IDS}"}],
         )
     qs = NoticeDelivery.objects.filter(pk__in=wanted).exclude(state=NoticeDelivery.State.PENDING)
@@ -404,7 +413,9 @@ def deliveries_replay(*, delivery_ids: Iterable[int], user: Any, hospital_id: in
         WebhookEndpoint.objects.filter(deliveries__id__in=ids, active=False).values_list("url", flat=True).distinct().order_by("url")[:5]
     )
     if disabled:
-        raise Conflict(f"endpoint disabled, re-enable it before replaying: {', '.join(disabled)}", code="endpoint_disabled")
+        raise Conflict(
+            format_lazy(_("endpoint disabled, re-enable it before replaying: {names}"), names=", ".join(disabled)), code="endpoint_disabled"
+        )
     now = timezone.now()
     count = NoticeDelivery.objects.filter(pk__in=ids).update(
         state=NoticeDelivery.State.PENDING,
@@ -445,7 +456,7 @@ def release_acknowledge(
     (created=False) unchanged. Raises NotFound ``release_unknown`` for unknown or unpublished labels."""
     release = CatalogRelease.objects.filter(label=label, status=CatalogRelease.Status.PUBLISHED).first()
     if release is None:
-        raise NotFound(f"no published release {label}", code="release_unknown")
+        raise NotFound(format_lazy(_("no published release {label}"), label=label), code="release_unknown")
     existing = ReleaseAcknowledgement.objects.filter(hospital_id=hospital_id, release=release).first()
     if existing is not None:
         return existing, False
@@ -476,7 +487,7 @@ def item_usage_replace(*, hospital_id: int, codes: Iterable[str]) -> int:
             continue
         cleaned[code] = None
     if errors:
-        raise ValidationFailed(f"{len(errors)} bad codes", errors=errors)
+        raise ValidationFailed(format_lazy(_("{count} bad codes"), count=len(errors)), errors=errors)
     now = timezone.now()
     ItemUsage.objects.filter(hospital_id=hospital_id).delete()
     ItemUsage.objects.bulk_create([ItemUsage(hospital_id=hospital_id, code=c, reported_at=now) for c in cleaned], batch_size=5000)

@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -55,11 +55,11 @@ OVERVIEW_DAYS = 90
 
 @admin.register(FundAccount)
 class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
-    list_display = ["name", "kind", "province", "region", "balance", "overdraft_limit", "entries_link"]
+    list_display = ["name", "kind", "province", "region", "balance", "overdraft_limit", "entries_link", "statement_link"]
     list_filter = ["kind", "province"]
     search_fields = ["name", "province__code", "region__code"]
-    readonly_fields = ["kind", "province", "region", "name", "balance", "created_at"]
-    fields = ["kind", "province", "region", "name", "balance", "overdraft_limit_fen", "created_at"]
+    readonly_fields = ["kind", "province", "region", "name", "balance", "statement_link", "created_at"]
+    fields = ["kind", "province", "region", "name", "balance", "statement_link", "overdraft_limit_fen", "created_at"]
     list_select_related = ["province", "region"]
     # as selectors.accounts_visible_to: the province's accounts and the national fund
     province_fields = ("province__code",)
@@ -79,6 +79,20 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             '<a href="{}?account__id__exact={}">{}</a>', reverse("admin:pooling_ledgerentry_changelist"), obj.pk, _("entries")
         )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FundAccount]:
+        # Whether the reader may open the account's statement (a province-bound reader: not the
+        # national fund's, which holds every province's movements).
+        readable = selectors.statement_accounts_visible_to(user=request.user).values("pk")
+        return super().get_queryset(request).annotate(statement_readable=ExpressionWrapper(Q(pk__in=readable), output_field=BooleanField()))
+
+    @admin.display(description=_("statement"))
+    def statement_link(self, obj: FundAccount) -> str:
+        if not getattr(obj, "statement_readable", False):
+            return "—"
+        return format_html(
+            '<a class="statement-link" href="{}">{}</a>', reverse("pooling:account-statement", args=[obj.pk]), _("statement")
+        )
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # accounts are opened by accounts_ensure for every province and region
 
@@ -95,7 +109,7 @@ class FundAccountAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
 
     def overview(self, request: HttpRequest) -> HttpResponse:
         if not reads_money(request.user):
-            raise PermissionDenied("fund balances are read by finance, provincial staff and auditors")
+            raise PermissionDenied(_("fund balances are read by finance, provincial staff and auditors"))
         since = timezone.now() - dt.timedelta(days=OVERVIEW_DAYS)
         user = request.user
         visible = selectors.accounts_visible_to(user=user)

@@ -51,7 +51,7 @@ class FundAccount(models.Model):
     # check selector proves it agrees with their sum); not in history: the entries are its history.
     balance_fen = models.BigIntegerField(default=0, editable=False, verbose_name=_("balance fen"))
     overdraft_limit_fen = models.BigIntegerField(
-        default=0, help_text=_("How far below zero the balance may go (fen, ≥ 0)."), verbose_name=_("overdraft limit fen")
+        default=0, help_text=_("How far below zero the balance may go (≥ 0)."), verbose_name=_("overdraft limit fen")
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     # Set when a province moves to unified collection and expenditure and its regional accounts
@@ -238,7 +238,7 @@ class RegionPeriodFigures(models.Model):
     # The part of the expenditure paid for the region's insured treated outside it (异地就医):
     # what a region's budget of cross-regional expenditure is compared with.
     cross_regional_fen = models.BigIntegerField(
-        default=0, help_text=_("Part of the expenditure spent outside the region (fen)."), verbose_name=_("cross regional fen")
+        default=0, help_text=_("Part of the expenditure spent outside the region."), verbose_name=_("cross regional fen")
     )
     active_insured = models.PositiveIntegerField(verbose_name=_("active insured"))
     retirees = models.PositiveIntegerField(verbose_name=_("retirees"))
@@ -429,8 +429,8 @@ class AdvanceFundPolicy(models.Model):
     brings it back to ``target_fen``. The rules are not published (DOMAIN.md: configurable)."""
 
     province = models.OneToOneField(Province, on_delete=models.PROTECT, related_name="advance_policy", verbose_name=_("province"))
-    threshold_fen = models.BigIntegerField(help_text=_("Top up when the advance falls below this (fen)."), verbose_name=_("threshold fen"))
-    target_fen = models.BigIntegerField(help_text=_("A top-up brings the advance back to this (fen)."), verbose_name=_("target fen"))
+    threshold_fen = models.BigIntegerField(help_text=_("Top up when the advance falls below this."), verbose_name=_("threshold fen"))
+    target_fen = models.BigIntegerField(help_text=_("A top-up brings the advance back to this."), verbose_name=_("target fen"))
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("updated by")
     )
@@ -498,10 +498,10 @@ class PoolingBudget(models.Model):
         PoolingRegion, null=True, blank=True, on_delete=models.PROTECT, related_name="budgets", verbose_name=_("region")
     )
     expenditure_fen = models.BigIntegerField(
-        help_text=_("Budgeted fund expenditure of the year, cross-regional included (fen)."), verbose_name=_("expenditure fen")
+        help_text=_("Budgeted fund expenditure of the year, cross-regional included."), verbose_name=_("expenditure fen")
     )
     cross_regional_fen = models.BigIntegerField(
-        help_text=_("Of which expected cross-regional expenditure (fen)."), verbose_name=_("cross regional fen")
+        help_text=_("Of which expected cross-regional expenditure."), verbose_name=_("cross regional fen")
     )
     alert_ratio = models.DecimalField(
         max_digits=5, decimal_places=4, help_text=_("Alert when the actual reaches this share, e.g. 0.9000."), verbose_name=_("alert ratio")

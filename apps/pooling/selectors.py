@@ -12,11 +12,14 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.benefits.models import Province
 from apps.catalog.exports import neutralise_formula
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.permissions import bound_province, reads_money
+from apps.core.reasons import memo_label
 
 from . import adjustment, sql
 from .models import (
@@ -199,7 +202,9 @@ def adjustment_inputs(*, period: str, province: Province | None) -> tuple[Adjust
     rule = rule_in_force(period=period, province=province)
     if rule is None:
         scope = province.code if province is not None else "the national fund"
-        raise NotFound(f"no adjustment rule for {scope} in force in {period}", code="rule_unknown")
+        raise NotFound(
+            format_lazy(_("no adjustment rule for {scope} in force in {period}"), scope=scope, period=period), code="rule_unknown"
+        )
     figures = RegionPeriodFigures.objects.filter(period=period)
     units: list[adjustment.UnitFigures]
     if province is not None:
@@ -240,7 +245,7 @@ def adjustment_inputs(*, period: str, province: Province | None) -> tuple[Adjust
         ]
     if not units:
         scope = province.code if province is not None else "any province"
-        raise NotFound(f"no region figures of {scope} for {period}", code="figures_missing")
+        raise NotFound(format_lazy(_("no region figures of {scope} for {period}"), scope=scope, period=period), code="figures_missing")
     return rule, units
 
 
@@ -427,17 +432,33 @@ def statement_accounts_visible_to(*, user: Any) -> QuerySet[FundAccount]:
     return accounts.filter(province__code=province) if province else accounts
 
 
+def statement_entries_shown(*, statement: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement's entries as people read them (the staff page, the PDF): each with its
+    counterpart account by name (``counterpart_name``) and its memo by label (``memo_shown``)."""
+    ids = {entry["counterpart_account"] for entry in statement["entries"]}
+    names = {account.pk: str(account) for account in FundAccount.objects.filter(pk__in=ids)}
+    return [
+        {
+            **entry,
+            "counterpart_name": names.get(entry["counterpart_account"], f"#{entry['counterpart_account']}"),
+            "memo_shown": memo_label(entry["memo"]),
+        }
+        for entry in statement["entries"]
+    ]
+
+
 def statement_range(*, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[from 00:00, the day after ``date_to`` 00:00) in the portal's time zone. Raises
     ValidationFailed ``validation_error`` with ``errors[].code`` ``range_reversed`` or
     ``range_too_long`` (more than a year)."""
     if date_to < date_from:
         raise ValidationFailed(
-            "the statement ends before it starts", errors=[{"field": "to", "code": "range_reversed", "message": "to must not precede from"}]
+            _("the statement ends before it starts"),
+            errors=[{"field": "to", "code": "range_reversed", "message": "to must not precede from"}],
         )
     if (date_to - date_from).days + 1 > STATEMENT_MAX_DAYS:
         raise ValidationFailed(
-            "a statement covers at most one year; ask for several",
+            _("a statement covers at most one year; ask for several"),
             errors=[{"field": "to", "code": "range_too_long", "message": f"at most {STATEMENT_MAX_DAYS} days from 'from'"}],
         )
     tz = timezone.get_current_timezone()
@@ -473,7 +494,10 @@ def account_statement(*, account: FundAccount, date_from: dt.date, date_to: dt.d
     )
     if len(rows) > STATEMENT_MAX_ENTRIES:
         raise ValidationFailed(
-            f"more than {STATEMENT_MAX_ENTRIES} entries in this range; ask for a shorter one",
+            format_lazy(
+                _("more than {STATEMENT_MAX_ENTRIES} entries in this range; ask for a shorter one"),
+                STATEMENT_MAX_ENTRIES=STATEMENT_MAX_ENTRIES,
+            ),
             errors=[{"field": "to", "code": "statement_too_long", "message": f"at most {STATEMENT_MAX_ENTRIES} entries per statement"}],
         )
     balance = opening

@@ -137,11 +137,16 @@ def account_set_overdraft_limit(*, account: FundAccount, limit_fen: int, user: A
         raise ValidationFailed(str(exc), errors=[{"field": "overdraft_limit_fen", "code": "invalid", "message": str(exc)}]) from exc
     if limit_fen < 0:
         raise ValidationFailed(
-            "an overdraft limit is ≥ 0", errors=[{"field": "overdraft_limit_fen", "code": "invalid", "message": "negative"}]
+            _("an overdraft limit is ≥ 0"), errors=[{"field": "overdraft_limit_fen", "code": "invalid", "message": "negative"}]
         )
     account = FundAccount.objects.select_for_update().get(pk=account.pk)
     if account.kind != Kind.EXTERNAL and account.balance_fen < -limit_fen:
-        raise Conflict(f"{account}: balance {format_yuan(account.balance_fen)} is already below that limit", code="insufficient_funds")
+        raise Conflict(
+            format_lazy(
+                _("{account}: balance {balance} is already below that limit"), account=account, balance=format_yuan(account.balance_fen)
+            ),
+            code="insufficient_funds",
+        )
     old_limit = account.overdraft_limit_fen
     account.overdraft_limit_fen = limit_fen
     history_save(account, user=user, reason=reason or "overdraft limit changed", update_fields=["overdraft_limit_fen"])
@@ -164,7 +169,7 @@ def system_proposer(*, name: str) -> Any:
     no role; only allowed to propose. Created on first use."""
     username = f"system-{name}"
     if username not in SYSTEM_PROPOSERS:
-        raise ValidationFailed(f"unknown system proposer {name!r}")
+        raise ValidationFailed(format_lazy(_("unknown system proposer {name!r}"), name=name))
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
@@ -249,7 +254,8 @@ def _fingerprint(*, from_account: FundAccount, to_account: FundAccount, amount_f
 def _replay(existing: Transfer, fingerprint: str, key: str) -> Proposal:
     if existing.request_fingerprint != fingerprint:
         raise Conflict(
-            f"Idempotency-Key {key!r} was used for transfer #{existing.pk} with a different body", code="idempotency_key_conflict"
+            format_lazy(_("Idempotency-Key {key!r} was used for transfer #{id} with a different body"), key=key, id=existing.pk),
+            code="idempotency_key_conflict",
         )
     return Proposal(existing, False)
 
@@ -633,7 +639,12 @@ def transfer_reverse(*, transfer: Transfer, user: Any, reason: str) -> Transfer:
         raise Conflict(format_lazy(_("transfer #{id} is already reversed"), id=transfer.pk), code="transfer_already_reversed") from exc
     if not proposal.created:  # the key was taken by hand for another proposal: never hand that back
         raise Conflict(
-            f"Idempotency-Key reversal:{transfer.pk}:{len(earlier) + 1} is in use by transfer #{proposal.transfer.pk}",
+            format_lazy(
+                _("Idempotency-Key reversal:{id}:{n} is in use by transfer #{other}"),
+                id=transfer.pk,
+                n=len(earlier) + 1,
+                other=proposal.transfer.pk,
+            ),
             code="idempotency_key_conflict",
         )
     return proposal.transfer
@@ -684,11 +695,18 @@ def fund_income_record(
     all or nothing (a refused approval leaves no proposal behind)."""
     external = FundAccount.objects.select_related("province").filter(kind=Kind.EXTERNAL, province__code=province_code).first()
     if external is None:
-        raise NotFound(f"no province {province_code}", code="province_unknown")
+        raise NotFound(format_lazy(_("no province {province_code}"), province_code=province_code), code="province_unknown")
     if region_code:
         target = FundAccount.objects.select_related("province").filter(kind=Kind.REGIONAL, region__code=region_code).first()
         if target is None or target.province_id != external.province_id:
-            raise NotFound(f"no pooling-region fund {region_code} in province {province_code}", code="region_unknown")
+            raise NotFound(
+                format_lazy(
+                    _("no pooling-region fund {region_code} in province {province_code}"),
+                    region_code=region_code,
+                    province_code=province_code,
+                ),
+                code="region_unknown",
+            )
     else:
         target = FundAccount.objects.select_related("province").get(kind=Kind.PROVINCIAL, province=external.province)
     transfer = transfer_propose(
@@ -714,7 +732,9 @@ ADJUSTMENT_JOB = "pooling.adjustment_run"
 def check_period(period: Any, *, field: str = "period") -> str:
     """A month as ``YYYY-MM`` (400 validation_error otherwise)."""
     if not isinstance(period, str) or not PERIOD.match(period):
-        raise ValidationFailed("period is YYYY-MM", errors=[{"field": field, "code": "invalid", "message": f"{period!r} is not YYYY-MM"}])
+        raise ValidationFailed(
+            _("period is YYYY-MM"), errors=[{"field": field, "code": "invalid", "message": f"{period!r} is not YYYY-MM"}]
+        )
     return period
 
 
@@ -738,7 +758,7 @@ def _require_national_finance(user: Any, *roles: str) -> None:
         return
     require_role(user, *roles)
     if not getattr(user, "is_superuser", False) and staff_province(user):
-        raise Forbidden("national adjustment runs are started by finance users without a province")
+        raise Forbidden(_("national adjustment runs are started by finance users without a province"))
 
 
 def _lock_key(name: str) -> None:
@@ -793,7 +813,9 @@ def region_figures_put(
     if region is not None:
         province = region.province
     if province is None:
-        raise ValidationFailed("figures belong to a region or a province", errors=[{"field": "region", "code": "required", "message": ""}])
+        raise ValidationFailed(
+            _("figures belong to a region or a province"), errors=[{"field": "region", "code": "required", "message": ""}]
+        )
     _require_finance(user, Role.FINANCE_MAKER, province_code=province.code)
     check_period(period)
     errors = _figures_errors(
@@ -804,7 +826,7 @@ def region_figures_put(
         retirees=retirees,
     )
     if errors:
-        raise ValidationFailed("the figures are not valid", errors=errors)
+        raise ValidationFailed(_("the figures are not valid"), errors=errors)
     figures = RegionPeriodFigures.objects.select_for_update().filter(province=province, region=region, period=period).order_by("pk").first()
     figures = figures or RegionPeriodFigures(province=province, region=region, period=period)
     figures.fund_income_fen = fund_income_fen
@@ -847,7 +869,7 @@ def _decode(data: bytes) -> str:
         return body.decode(encoding.python)
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
-        raise encoding_error(line, f"line {line} is not valid {encoding.label}") from None
+        raise encoding_error(line, format_lazy(_("line {line} is not valid {label}"), line=line, label=encoding.label)) from None
 
 
 def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -857,13 +879,22 @@ def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        return [], [row_error(line=1, column="", code="missing_field", message="the file is empty: a header row is expected")]
+        return [], [row_error(line=1, column="", code="missing_field", message=_("the file is empty: a header row is expected"))]
     for name in FIGURES_COLUMNS:
         if name not in header:
-            errors.append(row_error(line=1, column=name, code="missing_field", message=f"column {name} is missing"))
+            errors.append(
+                row_error(line=1, column=name, code="missing_field", message=format_lazy(_("column {name} is missing"), name=name))
+            )
     for name in header:
         if name not in FIGURES_COLUMNS + FIGURES_OPTIONAL:
-            errors.append(row_error(line=1, column=name, code="unknown_column", message=f"column {name!r} is not part of the layout"))
+            errors.append(
+                row_error(
+                    line=1,
+                    column=name,
+                    code="unknown_column",
+                    message=format_lazy(_("column {name!r} is not part of the layout"), name=name),
+                )
+            )
     if errors:
         return [], errors
     regions = {r.code: r for r in PoolingRegion.objects.select_related("province")}
@@ -876,11 +907,23 @@ def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]
         if not any(cell.strip() for cell in record):
             continue
         if len(rows) >= FIGURES_MAX_ROWS:
-            errors.append(row_error(line=line, column="", code="too_many_rows", message=f"at most {FIGURES_MAX_ROWS:,} rows per file"))
+            errors.append(
+                row_error(
+                    line=line,
+                    column="",
+                    code="too_many_rows",
+                    message=format_lazy(_("at most {FIGURES_MAX_ROWS:,} rows per file"), FIGURES_MAX_ROWS=FIGURES_MAX_ROWS),
+                )
+            )
             break
         if len(record) != len(header):
             errors.append(
-                row_error(line=line, column="", code="column_count", message=f"{len(record)} fields, the header has {len(header)}")
+                row_error(
+                    line=line,
+                    column="",
+                    code="column_count",
+                    message=format_lazy(_("{count} fields, the header has {columns}"), count=len(record), columns=len(header)),
+                )
             )
             continue
         cells = dict(zip(header, record, strict=True))
@@ -890,7 +933,12 @@ def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]
         province = region.province if region is not None else provinces.get(code) if code.endswith("0000") else None
         if province is None:
             errors.append(
-                row_error(line=line, column="region_code", code="unknown_region", message=f"{code!r} is no pooling region or province")
+                row_error(
+                    line=line,
+                    column="region_code",
+                    code="unknown_region",
+                    message=format_lazy(_("{code!r} is no pooling region or province"), code=code),
+                )
             )
         elif own_province and province.code != own_province:
             errors.append(
@@ -898,23 +946,43 @@ def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]
                     line=line,
                     column="region_code",
                     code="wrong_province",
-                    message=f"{code} belongs to {province.code}, you act for {own_province}",
+                    message=format_lazy(
+                        _("{code} belongs to {province}, you act for {own_province}"),
+                        code=code,
+                        province=province.code,
+                        own_province=own_province,
+                    ),
                 )
             )
         period = normalise_code(cells["period"])
         if not PERIOD.match(period):
-            errors.append(row_error(line=line, column="period", code="period_format", message=f"{cells['period']!r} is not YYYY-MM"))
+            errors.append(
+                row_error(
+                    line=line,
+                    column="period",
+                    code="period_format",
+                    message=format_lazy(_("{period!r} is not YYYY-MM"), period=cells["period"]),
+                )
+            )
         values: dict[str, int] = {}
         for name in ("fund_income_fen", "fund_expenditure_fen", "cross_regional_fen"):
             raw = cells.get(name, "0").strip() or ("0" if name == "cross_regional_fen" else "")
             if not _FEN_TEXT.match(raw) or int(raw) > 2**63 - 1:
-                errors.append(row_error(line=line, column=name, code="money_format", message=f"{raw!r}: whole fen, digits only, ≥ 0"))
+                errors.append(
+                    row_error(
+                        line=line, column=name, code="money_format", message=format_lazy(_("{raw!r}: whole fen, digits only, ≥ 0"), raw=raw)
+                    )
+                )
             else:
                 values[name] = int(raw)
         for name in ("active_insured", "retirees"):
             raw = cells[name].strip()
             if not _COUNT_TEXT.match(raw) or int(raw) > 2**31 - 1:
-                errors.append(row_error(line=line, column=name, code="count_format", message=f"{raw!r}: a whole number of people"))
+                errors.append(
+                    row_error(
+                        line=line, column=name, code="count_format", message=format_lazy(_("{raw!r}: a whole number of people"), raw=raw)
+                    )
+                )
             else:
                 values[name] = int(raw)
         if len(errors) == row_errors and values["cross_regional_fen"] > values["fund_expenditure_fen"]:
@@ -923,14 +991,19 @@ def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]
                     line=line,
                     column="cross_regional_fen",
                     code="over_expenditure",
-                    message="cross-regional spending is part of the expenditure",
+                    message=_("cross-regional spending is part of the expenditure"),
                 )
             )
         if len(errors) == row_errors:
             key = (code, period)
             if key in seen:
                 errors.append(
-                    row_error(line=line, column="region_code", code="duplicate_row", message=f"{code} {period} is on line {seen[key]} too")
+                    row_error(
+                        line=line,
+                        column="region_code",
+                        code="duplicate_row",
+                        message=format_lazy(_("{code} {period} is on line {line} too"), code=code, period=period, line=seen[key]),
+                    )
                 )
                 continue
             seen[key] = line
@@ -951,10 +1024,12 @@ def figures_import(*, file: IO[bytes], user: Any, job: Job | None = None, filena
         require_role(user, Role.FINANCE_MAKER)
     rows, errors = _parse_figures(_decode(file.read()), own_province=own)
     if errors:
-        raise BulkFileRejected(f"{len(errors)} error(s) in the figures file; nothing was imported", errors=errors)
+        raise BulkFileRejected(
+            format_lazy(_("{count} error(s) in the figures file; nothing was imported"), count=len(errors)), errors=errors
+        )
     if not rows:
         raise BulkFileRejected(
-            "the figures file has no rows", errors=[row_error(line=2, column="", code="missing_field", message="no rows")]
+            _("the figures file has no rows"), errors=[row_error(line=2, column="", code="missing_field", message=_("no rows"))]
         )
     reason = f"imported from {PurePath(filename).name or 'a file'}" + (f" (job #{job.pk})" if job else "")
     author = user if getattr(user, "pk", None) else None
@@ -1033,7 +1108,9 @@ def adjustment_rule_save(*, rule: AdjustmentRule, user: Any, reason: str = "") -
     else:
         _require_finance(user, Role.FINANCE_MAKER, Role.FINANCE_CHECKER, province_code=rule.province.code)  # type: ignore[union-attr]
     if rule.pk is not None and AdjustmentRun.objects.filter(rule_id=rule.pk).exists():
-        raise Conflict(f"{rule} was used by a run: add a rule with a later effective date instead", code="rule_in_use")
+        raise Conflict(
+            format_lazy(_("{rule} was used by a run: add a rule with a later effective date instead"), rule=rule), code="rule_in_use"
+        )
     history_save(rule, user=user, reason=reason or "rule saved")
     audit_record(
         action=AuditAction.ADJUSTMENT_RULE_SAVED,
@@ -1066,7 +1143,7 @@ def _unit_accounts(*, province: Province | None, codes: list[str]) -> tuple[Fund
         units = {a.region.code: a for a in accounts.filter(kind=Kind.REGIONAL, region__code__in=codes) if a.region is not None}
     missing = sorted(set(codes) - set(units))
     if missing:
-        raise Conflict(f"no open fund account for {', '.join(missing[:10])}", code="unit_account_missing")
+        raise Conflict(format_lazy(_("no open fund account for {names}"), names=", ".join(missing[:10])), code="unit_account_missing")
     return pool, units
 
 
@@ -1100,7 +1177,9 @@ def adjustment_run(
     scope = province.code if province is not None else "national"
     _lock_key(f"pooling.adjustment:{scope}:{period}")
     if province is not None and province.pooling_model == Province.PoolingModel.UNIFIED:
-        raise Conflict(f"{province} collects and spends as one fund: no regional adjustment", code="province_unified")
+        raise Conflict(
+            format_lazy(_("{province} collects and spends as one fund: no regional adjustment"), province=province), code="province_unified"
+        )
     rule, units = selectors.adjustment_inputs(period=period, province=province)
     parameters = adjustment.RuleParameters(
         contribution_share=rule.contribution_share,
@@ -1198,8 +1277,13 @@ def _supersede(run: AdjustmentRun, *, proposer: Any) -> None:
     moved = sorted(t.pk for t in earlier if t.state in (State.APPROVED, State.POSTED))
     if moved:
         raise Conflict(
-            f"the figures or the rule changed after run #{run.pk}, whose transfers {', '.join(f'#{pk}' for pk in moved[:20])} are "
-            "already posted: reverse them first, then run again",
+            format_lazy(
+                _(
+                    "the figures or the rule changed after run #{id}, whose transfers {names} are already posted: reverse them first, then run again"
+                ),
+                id=run.pk,
+                names=", ".join(f"#{pk}" for pk in moved[:20]),
+            ),
             code="adjustment_already_posted",
         )
     for transfer in earlier:
@@ -1222,7 +1306,7 @@ def adjustment_request(*, period: str, province_code: str = "", user: Any) -> Jo
     if province_code:
         province = Province.objects.filter(code=province_code).first()
         if province is None:
-            raise NotFound(f"no province {province_code}", code="province_unknown")
+            raise NotFound(format_lazy(_("no province {province_code}"), province_code=province_code), code="province_unknown")
     _check_run_permission(province=province, user=user)
     return job_enqueue(kind=ADJUSTMENT_JOB, user=user, params={"period": period}, province=province_code)
 
@@ -1282,7 +1366,7 @@ def advance_policy_set(*, province: Province, threshold_fen: int, target_fen: in
     if not errors and (target_fen < threshold_fen or target_fen <= 0):
         errors.append({"field": "target_fen", "code": "below_threshold", "message": "the target is above 0 and at least the threshold"})
     if errors:
-        raise ValidationFailed("the advance policy is not valid", errors=errors)
+        raise ValidationFailed(_("the advance policy is not valid"), errors=errors)
     policy = AdvanceFundPolicy.objects.select_for_update().filter(province=province).order_by("pk").first()
     old = {"threshold_fen": policy.threshold_fen, "target_fen": policy.target_fen} if policy else None
     policy = policy or AdvanceFundPolicy(province=province)
@@ -1436,7 +1520,10 @@ def budget_save(
     POOLING_BUDGET_ALERT_RATIO. A finance_maker of the province (or a national one). Changing an
     amount or the ratio arms the alert again. Raises Forbidden, ValidationFailed."""
     if region is not None and region.province_id != province.pk:
-        raise ValidationFailed(f"{region} is not in {province}", errors=[{"field": "region", "code": "wrong_province", "message": ""}])
+        raise ValidationFailed(
+            format_lazy(_("{region} is not in {province}"), region=region, province=province),
+            errors=[{"field": "region", "code": "wrong_province", "message": ""}],
+        )
     _require_finance(user, Role.FINANCE_MAKER, province_code=province.code)
     ratio = Decimal(str(alert_ratio if alert_ratio is not None else getattr(settings, "POOLING_BUDGET_ALERT_RATIO", "0.9")))
     errors = []
@@ -1453,7 +1540,7 @@ def budget_save(
     if not Decimal(0) < ratio <= Decimal(5) or ratio.as_tuple().exponent < -4:  # type: ignore[operator]
         errors.append({"field": "alert_ratio", "code": "invalid", "message": "a share above 0 and at most 5, 4 decimals"})
     if errors:
-        raise ValidationFailed("the budget is not valid", errors=errors)
+        raise ValidationFailed(_("the budget is not valid"), errors=errors)
     budget = PoolingBudget.objects.select_for_update().filter(province=province, region=region, year=year).order_by("pk").first()
     old = (budget.expenditure_fen, budget.cross_regional_fen, budget.alert_ratio) if budget else None
     budget = budget or PoolingBudget(province=province, region=region, year=year)
@@ -1574,7 +1661,7 @@ def unification_propose(*, province: Province, user: Any, reason: str) -> Poolin
     require_reason(reason, detail="a change of pooling model needs a reason")
     province = Province.objects.select_for_update().get(pk=province.pk)
     if province.pooling_model == Province.PoolingModel.UNIFIED:
-        raise Conflict(f"{province} already collects and spends as one fund", code="already_unified")
+        raise Conflict(format_lazy(_("{province} already collects and spends as one fund"), province=province), code="already_unified")
     change = PoolingModelChange.objects.select_for_update().filter(province=province, state=PoolingModelChange.State.PENDING).first()
     if change is None:
         change = PoolingModelChange(province=province, reason=reason, proposed_by=user)
@@ -1635,10 +1722,10 @@ def unification_complete(*, change: PoolingModelChange, user: Any) -> PoolingMod
     ``unification_not_pending``; 409 ``consolidation_incomplete`` listing what is left."""
     change = PoolingModelChange.objects.select_for_update(of=("self",)).select_related("province").get(pk=change.pk)
     if change.proposed_by_id == getattr(user, "pk", None):
-        raise Conflict("whoever proposed the change does not complete it", code="same_user_cannot_approve")
+        raise Conflict(_("whoever proposed the change does not complete it"), code="same_user_cannot_approve")
     _require_finance(user, Role.FINANCE_CHECKER, province_code=change.province.code)
     if change.state != PoolingModelChange.State.PENDING:
-        raise Conflict(f"change #{change.pk} is {change.state}", code="unification_not_pending")
+        raise Conflict(format_lazy(_("change #{id} is {state}"), id=change.pk, state=change.state), code="unification_not_pending")
     province = Province.objects.select_for_update().get(pk=change.province_id)
     regional = list(
         FundAccount.objects.select_for_update(of=("self",))
@@ -1656,7 +1743,11 @@ def unification_complete(*, change: PoolingModelChange, user: Any) -> PoolingMod
         for t in _live_transfers_touching(regional).order_by("pk")
     ]
     if errors:
-        raise Conflict(f"{len(errors)} thing(s) left before {province} can be unified", code="consolidation_incomplete", errors=errors)
+        raise Conflict(
+            format_lazy(_("{count} thing(s) left before {province} can be unified"), count=len(errors), province=province),
+            code="consolidation_incomplete",
+            errors=errors,
+        )
     now = timezone.now()
     why = f"{province.name} moved to unified collection and expenditure (change #{change.pk})"
     for account in regional:
@@ -1725,10 +1816,13 @@ def ledger_month_detach(*, period: str, actor: str = "manage.py detach_partition
     this_month = timezone.localdate().replace(day=1)
     last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
     if period >= f"{last_month:%Y-%m}":
-        raise Conflict(f"{period} is this or last month: entries of it are still posted and read", code="partition_in_use")
+        raise Conflict(
+            format_lazy(_("{period} is this or last month: entries of it are still posted and read"), period=period),
+            code="partition_in_use",
+        )
     name = f"pooling_ledgerentry_m{period.replace('-', '')}"
     if name not in {partition for partition, _ in partitions_of("pooling_ledgerentry")}:
-        raise NotFound(f"no attached partition {name}", code="partition_unknown")
+        raise NotFound(format_lazy(_("no attached partition {name}"), name=name), code="partition_unknown")
     start, end = selectors._month_bounds(period)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT account_id, count(*), sum(amount_fen) FROM {connection.ops.quote_name(name)} GROUP BY account_id")

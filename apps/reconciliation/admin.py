@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -42,12 +42,20 @@ class SettlementBatchAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
 
 @admin.register(SettlementRecord)
 class SettlementRecordAdmin(MoneyReadersAdmin, PortalAdmin):
-    list_display = ["settlement_id", "period", "side", "home_province", "destination_province", "hospital_code", "total_fen", "fund_fen"]
+    list_display = ["settlement_id", "period", "side", "home_province", "destination_province", "hospital_code", "total", "fund"]
     list_filter = ["side", "period", "home_province", "destination_province"]
     search_fields = ["=settlement_id", "=hospital_code"]
     show_full_result_count = False
     province_fields = EITHER_SIDE
     read_only = True
+
+    @admin.display(description=_("total amount"), ordering="total_fen")
+    def total(self, obj: SettlementRecord) -> str:
+        return format_yuan(obj.total_fen)
+
+    @admin.display(description=_("fund share"), ordering="fund_fen")
+    def fund(self, obj: SettlementRecord) -> str:
+        return format_yuan(obj.fund_fen)
 
 
 @admin.register(ReconciliationRun)
@@ -88,7 +96,7 @@ class ReconciliationRunAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
         # Historical rows carry the whole national summary: for national readers only.
         if scoped_province(request):
-            raise PermissionDenied("a run's history holds every province's figures")
+            raise PermissionDenied(_("a run's history holds every province's figures"))
         return super().history_view(request, object_id, extra_context)
 
     @admin.display(description=_("report"))
@@ -142,6 +150,22 @@ class DiscrepancyActionForm(forms.Form):
             ) from exc
 
 
+def _field_label(obj: Discrepancy) -> str:
+    """The settlement field a discrepancy is about, by its label (``fund_fen`` → 基金支付)."""
+    if not obj.field:
+        return ""
+    try:
+        return str(getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field))
+    except FieldDoesNotExist:
+        return obj.field
+
+
+def _value_shown(obj: Discrepancy, value: str | None) -> str:
+    """A side's value of the field a discrepancy is about: money fields in yuan, others as filed."""
+    text = value or ""
+    return format_yuan(int(text)) if obj.field.endswith("_fen") and text.lstrip("-").isdigit() else text
+
+
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     """Discrepancies with filters, and a detail page that shows the timeline (who, when, why) and
@@ -158,8 +182,8 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
         "hospital_code",
         "home_fund_shown",
         "destination_fund_shown",
-        "field",
-        "delta_fen",
+        "field_shown",
+        "delta_shown",
     ]
     list_filter = ["state", "kind", "home_province", "destination_province", "setting", "period"]
     search_fields = ["=settlement_id", "=hospital_code"]
@@ -174,6 +198,14 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
     @admin.display(description=_("destination fund share"))
     def destination_fund_shown(self, obj: Discrepancy) -> str:
         return "" if obj.destination_fund_fen is None else format_yuan(obj.destination_fund_fen)
+
+    @admin.display(description=_("field"), ordering="field")
+    def field_shown(self, obj: Discrepancy) -> str:
+        return _field_label(obj)
+
+    @admin.display(description=_("difference"), ordering="delta_fen")
+    def delta_shown(self, obj: Discrepancy) -> str:
+        return "" if obj.delta_fen is None else format_yuan(obj.delta_fen)
 
     def get_urls(self) -> list[Any]:
         act = path(
@@ -197,7 +229,8 @@ class DiscrepancyAdmin(MoneyReadersAdmin, PortalHistoryAdmin):
             "opts": self.model._meta,
             "title": _("Discrepancy #%(id)s") % {"id": obj.pk},
             "d": obj,
-            "field_label": getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field) if obj.field else "",
+            "field_label": _field_label(obj),
+            "values_shown": [_value_shown(obj, value) for value in (obj.home_value, obj.destination_value)],
             "side_label": Side(obj.side).label if obj.side else "",
             "timeline": selectors.discrepancy_timeline(discrepancy=obj),
             "actions": [(name, ACTIONS[name], reverse("admin:reconciliation_discrepancy_act", args=[obj.pk, name])) for name in allowed],

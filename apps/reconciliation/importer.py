@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import IO, Any
 
 from django.db import connection
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.bulk import (
     BulkFileRejected,
@@ -33,14 +35,28 @@ def header_errors(header: list[str]) -> list[dict[str, Any]]:
     for name in header:
         if name not in COLUMNS + OPTIONAL:
             errors.append(
-                row_error(line=1, column=name, code="unknown_column", message=f"column {name!r} is not part of the settlement layout")
+                row_error(
+                    line=1,
+                    column=name,
+                    code="unknown_column",
+                    message=format_lazy(_("column {name!r} is not part of the settlement layout"), name=name),
+                )
             )
         elif name in seen:
-            errors.append(row_error(line=1, column=name, code="duplicate_column", message=f"column {name!r} appears twice"))
+            errors.append(
+                row_error(line=1, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name))
+            )
         seen.add(name)
     for name in COLUMNS:
         if name not in header:
-            errors.append(row_error(line=1, column=name, code="missing_field", message=f"the header lacks the required column {name!r}"))
+            errors.append(
+                row_error(
+                    line=1,
+                    column=name,
+                    code="missing_field",
+                    message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
+                )
+            )
     return errors
 
 
@@ -52,7 +68,7 @@ def stage_settlements(*, file: IO[bytes], progress: JobProgress, side: str, prov
     header, body = stream.split_header()
     errors = header_errors(header)
     if errors:
-        raise BulkFileRejected("the header row does not match the settlement layout", errors=errors)
+        raise BulkFileRejected(_("the header row does not match the settlement layout"), errors=errors)
     st = staging_create(table=STAGING_TABLE, columns=header)
     staging_copy_csv(staging=st, stream=stream, body=body)
     checks = sql.settlement_checks(st)
@@ -60,7 +76,9 @@ def stage_settlements(*, file: IO[bytes], progress: JobProgress, side: str, prov
         checks.append(sql.settlement_province_wall(st, side=side, province=province))
     errors, count = collect_errors(checks)
     if count:
-        raise BulkFileRejected(f"{count} problem(s) in the file; nothing was imported", errors=errors, error_count=count)
+        raise BulkFileRejected(
+            format_lazy(_("{count} problem(s) in the file; nothing was imported"), count=count), errors=errors, error_count=count
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql.settlement_provinces(st, side=side))
         return st, {code: int(n) for code, n in cursor.fetchall()}

@@ -11,6 +11,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Abs
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.benefits.models import Province
 from apps.catalog.exports import neutralise_formula
@@ -272,7 +274,8 @@ def requested_province(raw: str) -> str:
         return validate_province_code(raw)
     except CodeError as exc:
         raise ValidationFailed(
-            f"province {exc.code!r} is not a province code", errors=[{"field": "province", "code": "invalid", "message": exc.reason}]
+            format_lazy(_("province {code!r} is not a province code"), code=exc.code),
+            errors=[{"field": "province", "code": "invalid", "message": exc.reason}],
         ) from exc
 
 

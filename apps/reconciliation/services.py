@@ -83,7 +83,7 @@ def _side(value: str) -> Any:
 
 def _check_side(side: str) -> str:
     if side not in Side.values:
-        raise ValidationFailed("side is destination or home", errors=[{"field": "side", "code": "invalid", "message": f"{side!r}"}])
+        raise ValidationFailed(_("side is destination or home"), errors=[{"field": "side", "code": "invalid", "message": f"{side!r}"}])
     return side
 
 
@@ -175,9 +175,11 @@ def settlement_import(
                 counts = {province: counts.get(province, 0)}
             if not counts:
                 raise BulkFileRejected(
-                    "the file holds no rows, so it names no province",
+                    _("the file holds no rows, so it names no province"),
                     errors=[
-                        row_error(line=1, column="", code="no_rows", message="a national import needs rows (or a province-bound importer)")
+                        row_error(
+                            line=1, column="", code="no_rows", message=_("a national import needs rows (or a province-bound importer)")
+                        )
                     ],
                 )
             name = PurePath(filename).name[:255]
@@ -864,7 +866,7 @@ def settlement_month_detach(*, period: str, actor: str = "manage.py detach_parti
     check_period(period)
     name = f"reconciliation_settlementrecord_p{period.replace('-', '')}"
     if name not in {partition for partition, _ in partitions_of("reconciliation_settlementrecord")}:
-        raise NotFound(f"no attached partition {name}", code="partition_unknown")
+        raise NotFound(format_lazy(_("no attached partition {name}"), name=name), code="partition_unknown")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(name)}")
         records = int(cursor.fetchone()[0])

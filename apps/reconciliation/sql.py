@@ -7,8 +7,24 @@ they hold: ``home_count`` records on the home side, ``home_total_fen`` its total
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from apps.benefits.sql import drg_hospital_payment_fen, local_item_lapsed, province_exists
-from apps.core.bulk import Staging
+from apps.core.bulk import Staging, sql_text
+
+# The checks' messages (``sql_text``), here and not inside the f-strings, where makemessages would miss them.
+MESSAGES = {
+    "name_is_empty": _("line {line}: {name} is empty"),
+    "name_is_longer_than": _("line {line}: {name} is longer than {limit} characters"),
+    "not_a_province_code": _("line {line}: {value} is not a 6-digit GB/T 2260 province code"),
+    "not_a_date": _("line {line}: {value} is not a date YYYY-MM-DD"),
+    "not_fen": _("line {line}: {value} is not a whole, non-negative number of fen"),
+    "no_province_value": _("line {line}: no province {value}"),
+    "home_and_destination_are": _("line {line}: home and destination are both {value}"),
+    "total_fen_value_is": _("line {line}: total_fen {value} is not fund_fen + patient_fen"),
+    "drg_flag_value_is": _("line {line}: drg_flag {value} is not 0/1"),
+    "setting_value_is_not": _("line {line}: setting {value} is not inpatient, outpatient or chronic_outpatient"),
+}
 
 # --- settlement files -----------------------------------------------------------------------
 
@@ -34,6 +50,10 @@ FLAG_VALUES = ("", "0", "false", "f", "n", "no", *FLAG_TRUE)
 DATE_RE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 
+def _btrim(column: str | None) -> str:
+    return f"btrim({column})"
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -47,59 +67,67 @@ def settlement_checks(staging: Staging) -> list[str]:
         c = col[name]
         if name != "drg_group":
             checks.append(
-                f"SELECT {line}, {_lit(name)}, 'missing_field', 'line ' || {line} || ': {name} is empty' FROM {t} WHERE coalesce(btrim({c}), '') = ''"
+                f"SELECT {line}, {_lit(name)}, 'missing_field', {sql_text(MESSAGES['name_is_empty'], line=line, name=_lit(name))} "
+                f"FROM {t} WHERE coalesce(btrim({c}), '') = ''"
             )
     for name, limit in MAX_LENGTH.items():
         if col[name] is None:  # an optional column the file lacks
             continue
         checks.append(
-            f"SELECT {line}, {_lit(name)}, 'too_long', 'line ' || {line} || ': {name} is longer than {limit} characters' "
+            f"SELECT {line}, {_lit(name)}, 'too_long', "
+            f"{sql_text(MESSAGES['name_is_longer_than'], line=line, name=_lit(name), limit=str(limit))} "
             f"FROM {t} WHERE length(btrim({col[name]})) > {limit}"
         )
     for name in ("home_province", "destination_province"):
         c = col[name]
         checks.append(
-            f"SELECT {line}, {_lit(name)}, 'code_format', 'line ' || {line} || ': ' || btrim({c}) || ' is not a 6-digit GB/T 2260 province code' "
+            f"SELECT {line}, {_lit(name)}, 'code_format', "
+            f"{sql_text(MESSAGES['not_a_province_code'], line=line, value=f'btrim({c})')} "
             f"FROM {t} WHERE btrim({c}) !~ '^[0-9]{{6}}$' AND coalesce(btrim({c}), '') <> ''"
         )
         checks.append(
-            f"SELECT {line}, {_lit(name)}, 'unknown_province', 'line ' || {line} || ': no province ' || btrim({c}) "
+            f"SELECT {line}, {_lit(name)}, 'unknown_province', {sql_text(MESSAGES['no_province_value'], line=line, value=f'btrim({c})')} "
             f"FROM {t} staged WHERE btrim({c}) ~ '^[0-9]{{6}}$' AND NOT {province_exists(f'btrim(staged.{c})')}"
         )
     home, dest = col["home_province"], col["destination_province"]
     checks.append(
-        f"SELECT {line}, 'destination_province', 'not_cross_province', 'line ' || {line} || ': home and destination are both ' || btrim({home}) "
+        f"SELECT {line}, 'destination_province', 'not_cross_province', "
+        f"{sql_text(MESSAGES['home_and_destination_are'], line=line, value=f'btrim({home})')} "
         f"FROM {t} WHERE btrim({home}) = btrim({dest})"
     )
     d = col["date_of_service"]
     checks.append(
-        f"SELECT {line}, 'date_of_service', 'date_format', 'line ' || {line} || ': ' || btrim({d}) || ' is not a date YYYY-MM-DD' "
+        f"SELECT {line}, 'date_of_service', 'date_format', {sql_text(MESSAGES['not_a_date'], line=line, value=f'btrim({d})')} "
         f"FROM {t} WHERE coalesce(btrim({d}), '') <> '' AND CASE WHEN btrim({d}) !~ '{DATE_RE}' OR btrim({d}) LIKE '0000-%%' THEN true ELSE substr(btrim({d}), 9, 2)::int > "
         f"extract(day FROM make_date(substr(btrim({d}), 1, 4)::int, substr(btrim({d}), 6, 2)::int, 1) + interval '1 month - 1 day') END"
     )
     for name in AMOUNTS:
         c = col[name]
         checks.append(
-            f"SELECT {line}, {_lit(name)}, 'not_fen', 'line ' || {line} || ': ' || btrim({c}) || ' is not a whole, non-negative number of fen' "
+            f"SELECT {line}, {_lit(name)}, 'not_fen', "
+            f"{sql_text(MESSAGES['not_fen'], line=line, value=f'btrim({c})')} "
             f"FROM {t} WHERE coalesce(btrim({c}), '') <> '' AND btrim({c}) !~ '^[0-9]{{1,15}}$'"
         )
     ok = " AND ".join(f"btrim({col[n]}) ~ '^[0-9]{{1,15}}$'" for n in AMOUNTS)
     checks.append(
-        f"SELECT {line}, 'total_fen', 'amounts_disagree', 'line ' || {line} || ': total_fen ' || btrim({col['total_fen']}) || "
-        f"' is not fund_fen + patient_fen' FROM {t} WHERE CASE WHEN {ok} THEN btrim({col['total_fen']})::bigint <> "
+        f"SELECT {line}, 'total_fen', 'amounts_disagree', "
+        f"{sql_text(MESSAGES['total_fen_value_is'], line=line, value=_btrim(col['total_fen']))} "
+        f"FROM {t} WHERE CASE WHEN {ok} THEN btrim({col['total_fen']})::bigint <> "
         f"btrim({col['fund_fen']})::bigint + btrim({col['patient_fen']})::bigint ELSE false END"
     )
     if col["drg_flag"]:
         values = ", ".join(_lit(v) for v in FLAG_VALUES)
         checks.append(
-            f"SELECT {line}, 'drg_flag', 'invalid', 'line ' || {line} || ': drg_flag ' || btrim({col['drg_flag']}) || ' is not 0/1' "
+            f"SELECT {line}, 'drg_flag', 'invalid', "
+            f"{sql_text(MESSAGES['drg_flag_value_is'], line=line, value=_btrim(col['drg_flag']))} "
             f"FROM {t} WHERE lower(coalesce(btrim({col['drg_flag']}), '')) NOT IN ({values})"
         )
     if col["setting"]:
         values = ", ".join(_lit(v) for v in ("", *SETTINGS))
         checks.append(
-            f"SELECT {line}, 'setting', 'invalid', 'line ' || {line} || ': setting ' || btrim({col['setting']}) || "
-            f"' is not inpatient, outpatient or chronic_outpatient' FROM {t} WHERE coalesce(btrim({col['setting']}), '') NOT IN ({values})"
+            f"SELECT {line}, 'setting', 'invalid', "
+            f"{sql_text(MESSAGES['setting_value_is_not'], line=line, value=_btrim(col['setting']))} "
+            f"FROM {t} WHERE coalesce(btrim({col['setting']}), '') NOT IN ({values})"
         )
     return checks
 
@@ -121,8 +149,15 @@ def settlement_province_wall(staging: Staging, *, side: str, province: str) -> s
     column = owner_column(side)
     c = staging.col(column)
     return (
-        f"SELECT {staging.line_sql}, {_lit(column)}, 'wrong_province', 'line ' || {staging.line_sql} || ': {column} ' || btrim({c}) || "
-        f"' is not {province}, the province you import for' FROM {staging.table} "
+        f"SELECT {staging.line_sql}, {_lit(column)}, 'wrong_province', "
+        + sql_text(
+            _("line {line}: {column} {value} is not {province}, the province you import for"),
+            line=staging.line_sql,
+            column=_lit(column),
+            value=f"btrim({c})",
+            province=_lit(province),
+        )
+        + f" FROM {staging.table} "
         f"WHERE btrim({c}) ~ '^[0-9]{{6}}$' AND btrim({c}) <> {_lit(province)}"
     )
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from apps.benefits.models import Province
 from apps.core.errors import Forbidden, ValidationFailed
 from apps.core.permissions import bound_province
@@ -25,11 +28,14 @@ def statement_province(*, user: Any, requested: str) -> str:
     own = bound_province(user)
     if own:
         if requested and requested != own:
-            raise Forbidden(f"you read the statements of province {own}, not {requested}", code="wrong_province")
+            raise Forbidden(
+                format_lazy(_("you read the statements of province {own}, not {requested}"), own=own, requested=requested),
+                code="wrong_province",
+            )
         return own
     if not requested:
         raise ValidationFailed(
-            "name the province of the statement",
+            _("name the province of the statement"),
             errors=[{"field": "province", "code": "required", "message": "?province=CODE (GB/T 2260)"}],
         )
     return requested
@@ -54,7 +60,7 @@ def clearing_statement(*, run: ReconciliationRun, province: str) -> dict[str, An
     adjustments = selectors.run_summary_for(run=run, province=province).get("adjustments", [])
     if not pairs and not adjustments and province not in positions:
         raise ValidationFailed(
-            f"reconciliation run #{run.pk} has no claims of province {province}",
+            format_lazy(_("reconciliation run #{id} has no claims of province {province}"), id=run.pk, province=province),
             errors=[{"field": "province", "code": "province_not_in_run", "message": "choose a province of the run"}],
         )
     rows: dict[str, dict[str, Any]] = {}

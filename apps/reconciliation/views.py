@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ValidationFailed
 from apps.core.permissions import bound_province, reads_money
@@ -29,7 +30,7 @@ _PERIOD = re.compile(PERIOD_PATTERN)
 def _reader_province(request: HttpRequest) -> str:
     """The province the user is bound to ('' = national); refuses users off the money allow-list."""
     if not reads_money(request.user):
-        raise PermissionDenied("reconciliation reports are for finance staff, provincial staff and auditors")
+        raise PermissionDenied(_("reconciliation reports are for finance staff, provincial staff and auditors"))
     return bound_province(request.user)
 
 

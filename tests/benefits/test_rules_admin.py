@@ -46,7 +46,7 @@ def test_a_catalog_administrator_uploads_drg_groups_on_the_tables_page(draft_tab
 def test_a_bad_upload_lists_its_rows_on_the_page(draft_table, catalog_admin):
     url = f"/admin/benefits/drgversion/{draft_table.pk}/upload/groups/"
     page = login(catalog_admin).post(url, {"file": _csv("code,name,weight\nGB2,x,1\n")}).content.decode()
-    assert "line 2 [code] code_format" in page
+    assert "第 2 行 [code] 编码格式错误：CHS-DRG 分组编码为 4 个字符" in page
 
 
 def test_the_reviewer_approves_a_table_with_the_admin_action(draft_table, catalog_admin, reviewer):

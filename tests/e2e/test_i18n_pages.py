@@ -69,6 +69,19 @@ def _pages() -> list[str]:
     return paths
 
 
+def _statement_page() -> str:
+    """The statement of the demo's account with the latest entry, over the year up to today."""
+    import datetime as dt
+
+    from apps.pooling.models import LedgerEntry
+
+    entry = LedgerEntry.objects.order_by("-posted_at").first()
+    assert entry is not None, "the demo posts transfers"
+    today = dt.date.today()
+    query = f"from={today - dt.timedelta(days=365)}&to={today}"
+    return reverse("pooling:account-statement", args=[entry.account_id]) + "?" + query
+
+
 _VISITS: list[tuple[str, int, str, list[str]]] = []
 _USER_NAMES: set[str] = set()  # the demo's logins and key prefixes, read while its data exists (data, not words)
 
@@ -96,7 +109,7 @@ def _visit_all(staff_browser: Any) -> list[tuple[str, int, str, list[str]]]:
     for href in home.eval_on_selector_all("#staff-pages a, #role-common a", "els => els.map(e => e.getAttribute('href'))"):
         if href not in paths:
             paths.append(href)
-    paths += ["/api/docs/", "/api/redoc/"]
+    paths += [_statement_page(), "/api/docs/", "/api/redoc/"]
     seen = []
     for path in paths:
         requested.clear()

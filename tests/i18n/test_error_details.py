@@ -4,7 +4,9 @@ the code's label and the detail in Chinese; the API keeps its English ``detail``
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.utils import translation
@@ -60,3 +62,113 @@ def test_a_status_inside_a_refusal_is_named_by_its_label_in_chinese(catalog_admi
         text = caught.value.localized()
     assert caught.value.code == "release_not_draft"
     assert "published" not in text and "已发布" in text
+
+
+# --- every refusal of the domain is translatable ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+# The API layer's parameter errors (apps/*/api/) answer programs in English; management commands
+# and the database-role tool (dbroles) speak to engineers at a terminal.
+NOT_FOR_PEOPLE = {"api", "management", "migrations"}
+NOT_FOR_PEOPLE_FILES = {"apps/core/dbroles.py"}
+ERROR_CLASSES = {
+    "DomainError",
+    "ValidationFailed",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "NotAuthenticated",
+    "LockedOut",
+    "BulkFileRejected",
+    "ValidationError",
+    "PermissionDenied",
+}
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _plain_words(node: ast.expr) -> bool:
+    """An English sentence written as a plain string (a literal, an f-string, a concatenation):
+    words with a space between them. A bare token ("url", "invalid_url") is a field or a code."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and " " in node.value.strip()
+    if isinstance(node, ast.JoinedStr):
+        return any(isinstance(part, ast.Constant) and " " in str(part.value) for part in node.values)
+    if isinstance(node, ast.BinOp):
+        return _plain_words(node.left) or _plain_words(node.right)
+    return False
+
+
+def _untranslated_refusals(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _called(node)
+        if name not in ERROR_CLASSES and not name.endswith("_error"):
+            continue
+        texts = [*node.args, *(k.value for k in node.keywords if k.arg in ("detail", "message"))]
+        found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}({ast.unparse(t)[:80]})" for t in texts if _plain_words(t)]
+    return found
+
+
+def test_every_refusal_and_row_error_of_the_domain_is_a_translatable_message():
+    """Raise sites of the domain errors, Django's ValidationError/PermissionDenied and the
+    ``*_error`` helpers (row errors of imports included) take ``_()`` / ``format_lazy(_())``,
+    never a plain English string: the admin would show a Chinese label before English words."""
+    modules = [
+        path
+        for path in sorted((ROOT / "apps").rglob("*.py"))
+        if not NOT_FOR_PEOPLE & set(path.relative_to(ROOT).parts) and str(path.relative_to(ROOT)) not in NOT_FOR_PEOPLE_FILES
+    ]
+    assert len(modules) > 100
+    assert [site for path in modules for site in _untranslated_refusals(path)] == []
+
+
+def _gettext_inside_fstrings(path: Path) -> list[str]:
+    """``_()`` inside an f-string's braces: makemessages (xgettext) does not look there, so the
+    text would never get its translation."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FormattedValue):
+            found += [
+                f"{path.relative_to(ROOT)}:{inner.lineno}"
+                for inner in ast.walk(node.value)
+                if isinstance(inner, ast.Call) and _called(inner) in ("_", "gettext_lazy", "gettext", "pgettext_lazy")
+            ]
+    return found
+
+
+def test_no_translatable_text_hides_inside_an_fstring():
+    assert [site for path in sorted((ROOT / "apps").rglob("*.py")) for site in _gettext_inside_fstrings(path)] == []
+
+
+def test_row_errors_of_a_failed_import_read_in_chinese_on_the_job_page_and_its_csv_and_in_english_in_the_api(
+    client, api, catalog_admin, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from apps.catalog.importers.services import import_enqueue
+    from tests.factories import draft_release
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    draft = draft_release(label="2026.01", effective_from=dt.date(2026, 1, 1), user=catalog_admin)
+    upload = SimpleUploadedFile("bad.csv", (ROOT / "tests" / "data" / "catalog" / "canonical_bad_rows.csv").read_bytes())
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_enqueue(release=draft, upload=upload, fmt="canonical-csv", user=catalog_admin)
+    job.refresh_from_db()
+    assert job.state == "failed"
+    client.force_login(catalog_admin)
+    page = client.get(reverse("staff:job-outcome", args=[job.pk])).content.decode()
+    table = client.get(reverse("staff:job-errors-csv", args=[job.pk])).content.decode("utf-8-sig")
+    answer = api(catalog_admin).get(f"/api/v1/jobs/{job.pk}/").json()
+    duplicate = "编码 XA02BCA211A001010101445 也在第 2 行"
+    assert (duplicate in page, duplicate in table, "药品编码为 23 位" in page, "文件中有 6 处问题" in page) == (True, True, True, True)
+    assert [text for text in ("is also on line", "drug codes are", "problem(s)") if text in page + table] == []
+    messages = [e["message"] for e in answer["errors"]]
+    assert "code XA02BCA211A001010101445 is also on line 2" in messages
+    assert [key for e in answer["errors"] for key in e if key.endswith("_i18n")] == [] and "detail_i18n" not in answer["result"]

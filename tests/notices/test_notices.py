@@ -233,7 +233,7 @@ def test_admin_add_of_an_endpoint_the_service_refuses_shows_the_reason_and_write
     )
     assert response.status_code == 200
     shown = [(str(m), m.tags) for m in response.context["messages"]]
-    assert any("accepted only for loopback hosts" in m and "code-validation_error" in tags for m, tags in shown), shown
+    assert any("仅在非生产环境中用于本机地址" in m and "code-validation_error" in tags for m, tags in shown), shown
     assert not WebhookEndpoint.objects.filter(hospital=h).exists()
 
 

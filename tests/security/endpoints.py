@@ -285,4 +285,9 @@ PAGES: dict[tuple[str, str], Call] = {
     ("staff:job", "get"): Call(lambda w: {"pk": w.job_a}),
     ("staff:job-outcome", "get"): Call(lambda w: {"pk": w.job_a}),
     ("staff:job-errors-csv", "get"): Call(lambda w: {"pk": w.job_a}),
+    ("pooling:statements", "get"): Call(_none),
+    # the range that holds the world's entries, so that the leak check reads every row shown
+    ("pooling:account-statement", "get"): Call(
+        lambda w: {"pk": w.account_a.pk}, lambda w: {k: v for k, v in _statement_range(w).items() if k != "format"}
+    ),
 }

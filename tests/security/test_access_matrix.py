@@ -187,6 +187,9 @@ PAGE_EXPECTED: dict[tuple[str, str], str] = {
     # The job page's parts: its outcome and its errors as CSV, walled as the page is.
     ("staff:job-outcome", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
     ("staff:job-errors-csv", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
+    # An account's statement: the money allow-list; another province's account is not found.
+    ("pooling:statements", "get"): NO_SESSION + " 200 200 200 200 200 200 200 200 200 403 403",
+    ("pooling:account-statement", "get"): NO_SESSION + " 200 404 200 200 404 404 200 200 200 403 403",
 }
 
 CODES = {"api_key_revoked": "401r", "wrong_province": "403w"}

@@ -23,6 +23,8 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.bulk import (
     BulkFileRejected,
@@ -30,6 +32,7 @@ from apps.core.bulk import (
     JobProgress,
     Staging,
     row_error,
+    sql_text,
     staging_copy_csv,
     staging_create,
     staging_write_rows,
@@ -91,19 +94,35 @@ def _header_errors(header: list[str], *, allowed: tuple[str, ...], required: tup
     seen: set[str] = set()
     for name in header:
         if name not in allowed:
-            errors.append(row_error(line=1, column=name, code="unknown_column", message=f"column {name!r} is not part of this layout"))
+            errors.append(
+                row_error(
+                    line=1,
+                    column=name,
+                    code="unknown_column",
+                    message=format_lazy(_("column {name!r} is not part of this layout"), name=name),
+                )
+            )
         elif name in seen:
-            errors.append(row_error(line=1, column=name, code="duplicate_column", message=f"column {name!r} appears twice"))
+            errors.append(
+                row_error(line=1, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name))
+            )
         seen.add(name)
     for name in required:
         if name not in header:
-            errors.append(row_error(line=1, column=name, code="missing_field", message=f"the header lacks the required column {name!r}"))
+            errors.append(
+                row_error(
+                    line=1,
+                    column=name,
+                    code="missing_field",
+                    message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
+                )
+            )
     return errors
 
 
 def _reject_header(errors: list[dict[str, Any]]) -> None:
     if errors:
-        raise BulkFileRejected("the header row does not match the layout", errors=errors)
+        raise BulkFileRejected(_("the header row does not match the layout"), errors=errors)
 
 
 def _lit(text: str) -> str:
@@ -125,7 +144,7 @@ _MAGIC = (
 )
 
 
-def format_error(message: str) -> BulkFileRejected:
+def format_error(message: Any) -> BulkFileRejected:
     return BulkFileRejected(message, errors=[row_error(line=0, column="", code="format", message=message)])
 
 
@@ -149,7 +168,7 @@ def _what_it_is(head: bytes) -> tuple[str, str] | None:
 
 def _wrong_format(sent_as: str, what: str, fmt: str) -> BulkFileRejected:
     hint = f"; choose the format {fmt}" if fmt else "; export the list as CSV, XLSX or JSON first"
-    return format_error(f"the file is {what}, not {sent_as}{hint}")
+    return format_error(format_lazy(_("the file is {what}, not {sent_as}{hint}"), what=what, sent_as=sent_as, hint=hint))
 
 
 def _check_text_format(file: IO[bytes], sent_as: str) -> None:
@@ -163,7 +182,9 @@ def _check_header_format(header: list[str], sent_as: str) -> None:
     names = set(header)
     for fmt, (allowed, required) in _CSV_LAYOUTS.items():
         if fmt != sent_as and names <= set(allowed) and set(required) <= names:
-            raise format_error(f"the header is the {fmt} layout, not {sent_as}; choose the format {fmt}")
+            raise format_error(
+                format_lazy(_("the header is the {fmt} layout, not {sent_as}; choose the format {fmt}"), fmt=fmt, sent_as=sent_as)
+            )
 
 
 def _csv_source(
@@ -209,13 +230,22 @@ def read_nhsa_consumables_csv(file: IO[bytes], progress: JobProgress) -> Source:
         name = f"path{level}"
         source.extra[name] = f"substring(btrim(s.{staging.col(column)}) from '^([0-9]+)')"
         source.checks.append(
-            f"SELECT n.line, {_lit(column)}, 'code_format', 'code ' || n.code || ' is filed under {column} ' || n.{name} || "
-            f"' but its digits {start}-{start + 1} are ' || substr(n.code, {start}, 2) FROM import_items n "
+            f"SELECT n.line, {_lit(column)}, 'code_format', "
+            + sql_text(
+                _("code {code} is filed under {column} {path} but its digits {digits} are {own}"),
+                code="n.code",
+                column=_lit(column),
+                path=f"n.{name}",
+                digits=_lit(f"{start}-{start + 1}"),
+                own=f"substr(n.code, {start}, 2)",
+            )
+            + " FROM import_items n "
             f"WHERE n.kind = 'consumable' AND n.{name} IS NOT NULL AND n.{name} <> substr(n.code, {start}, 2)"
         )
     source.checks.append(
-        "SELECT n.line, 'id', 'code_format', 'code ' || n.code || ' is a ' || n.kind || ' code; this list holds consumables only' "
-        "FROM import_items n WHERE n.kind IS NOT NULL AND n.kind <> 'consumable'"
+        "SELECT n.line, 'id', 'code_format', "
+        + sql_text(_("code {code} is a {kind} code; this list holds consumables only"), code="n.code", kind="n.kind")
+        + " FROM import_items n WHERE n.kind IS NOT NULL AND n.kind <> 'consumable'"
     )
     return source
 
@@ -264,7 +294,9 @@ def _xlsx_check_archive(file: IO[bytes]) -> None:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         found = _what_it_is(_head(file))
-        raise (_wrong_format(XLSX, *found) if found else format_error(f"the file is not an XLSX workbook ({exc})")) from None
+        raise (
+            _wrong_format(XLSX, *found) if found else format_error(format_lazy(_("the file is not an XLSX workbook ({exc})"), exc=exc))
+        ) from None
     finally:
         file.seek(0)
     if unpacked > limit:
@@ -292,7 +324,7 @@ def xlsx_rows(file: IO[bytes], *, progress: JobProgress | None = None) -> tuple[
         forbidden = _chain_has(exc, DefusedXmlException)
         if forbidden is not None:
             raise _xlsx_refused("xml_forbidden", f"the workbook's XML declares entities, which are refused: {forbidden!r}") from None
-        raise format_error(f"the file is not an XLSX workbook ({exc})") from None
+        raise format_error(format_lazy(_("the file is not an XLSX workbook ({exc})"), exc=exc)) from None
     if progress is not None and sheet.max_row:
         progress.total = max(int(sheet.max_row) - 1, 0)  # the sheet's stated size, in rows
     header = [str(c).strip() if c is not None else "" for c in first]
@@ -431,10 +463,13 @@ def _nrdl_records(file: IO[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
                 depth += 1
                 if depth > max_depth:
                     raise BulkFileRejected(
-                        f"the JSON is nested deeper than {max_depth} levels",
+                        format_lazy(_("the JSON is nested deeper than {max_depth} levels"), max_depth=max_depth),
                         errors=[
                             row_error(
-                                line=_line(count, stack), column="", code="malformed_row", message=f"nested deeper than {max_depth} levels"
+                                line=_line(count, stack),
+                                column="",
+                                code="malformed_row",
+                                message=format_lazy(_("nested deeper than {max_depth} levels"), max_depth=max_depth),
                             )
                         ],
                     )
@@ -507,8 +542,15 @@ def _nrdl_records(file: IO[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
                 stack.append(["skip", None, None])
     except ijson.JSONError as exc:
         raise BulkFileRejected(
-            "the file is not JSON",
-            errors=[row_error(line=_line(count, stack), column="", code="malformed_row", message=f"not JSON: {str(exc).splitlines()[0]}")],
+            _("the file is not JSON"),
+            errors=[
+                row_error(
+                    line=_line(count, stack),
+                    column="",
+                    code="malformed_row",
+                    message=format_lazy(_("not JSON: {line}"), line=str(exc).splitlines()[0]),
+                )
+            ],
         ) from None
     yield from flush()
 
@@ -520,7 +562,7 @@ def _line(count: int, stack: list[list[Any]]) -> int:
 
 def _no_category_tree() -> BulkFileRejected:
     return BulkFileRejected(
-        "no category tree", errors=[row_error(line=0, column="categories", code="missing_field", message="no categories list")]
+        _("no category tree"), errors=[row_error(line=0, column="categories", code="missing_field", message=_("no categories list"))]
     )
 
 
@@ -545,7 +587,9 @@ def _check_json_format(file: IO[bytes]) -> None:
     if found is not None and found[1] != NRDL_JSON:
         raise _wrong_format(NRDL_JSON, *found)
     if found is None and head.strip():
-        raise format_error(f"the file is not JSON (it does not start with {{ or [), not {NRDL_JSON}; is it a CSV file?")
+        raise format_error(
+            format_lazy(_("the file is not JSON (it does not start with {{ or [), not {NRDL_JSON}; is it a CSV file?"), NRDL_JSON=NRDL_JSON)
+        )
 
 
 def read_nrdl_json(file: IO[bytes], progress: JobProgress) -> Source:
@@ -557,13 +601,20 @@ def read_nrdl_json(file: IO[bytes], progress: JobProgress) -> Source:
     source = Source(staging=staging, fields={name: (f"s.{staging.col(name)}", name) for name in NRDL_KEYS}, encoding="json")
     source.extra["classification"] = f"upper(btrim(s.{staging.col('classification')}))"
     source.checks.append(
-        "SELECT n.line, 'code', 'code_format', 'code ' || n.code || ' is filed under ' || n.classification || "
-        "' but its classification is ' || left(n.code, 6) FROM import_items n "
+        "SELECT n.line, 'code', 'code_format', "
+        + sql_text(
+            _("code {code} is filed under {classification} but its classification is {own}"),
+            code="n.code",
+            classification="n.classification",
+            own="left(n.code, 6)",
+        )
+        + " FROM import_items n "
         "WHERE n.kind = 'drug' AND n.classification <> '' AND left(n.code, length(n.classification)) <> n.classification"
     )
     source.checks.append(
-        "SELECT n.line, 'code', 'code_format', 'code ' || n.code || ' is a ' || n.kind || ' code; the drug list holds drugs only' "
-        "FROM import_items n WHERE n.kind IS NOT NULL AND n.kind <> 'drug'"
+        "SELECT n.line, 'code', 'code_format', "
+        + sql_text(_("code {code} is a {kind} code; the drug list holds drugs only"), code="n.code", kind="n.kind")
+        + " FROM import_items n WHERE n.kind IS NOT NULL AND n.kind <> 'drug'"
     )
     return source
 

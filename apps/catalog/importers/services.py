@@ -16,6 +16,8 @@ from typing import IO, Any
 
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.audit import audit_record
 from apps.core.bulk import BulkFileRejected, JobProgress, collect_errors
@@ -41,7 +43,7 @@ def _check_options(fmt: str, mode: str) -> None:
     if mode not in MODES:
         errors.append({"field": "mode", "code": "invalid", "message": "mode must be merge or replace"})
     if errors:
-        raise ValidationFailed("bad import options", errors=errors)
+        raise ValidationFailed(_("bad import options"), errors=errors)
 
 
 def _csv_records(file: IO[bytes], fmt: str) -> int | None:
@@ -122,7 +124,9 @@ def _import(
             errors, error_count = collect_errors(queries, params)
             if error_count:
                 raise BulkFileRejected(
-                    f"{error_count} problem(s) in the file; nothing was imported", errors=errors, error_count=error_count
+                    format_lazy(_("{error_count} problem(s) in the file; nothing was imported"), error_count=error_count),
+                    errors=errors,
+                    error_count=error_count,
                 )
             counts = sql.merge(release_id=release.pk, mode=mode, source=source)
             if record_history and counts["removed"]:
@@ -185,7 +189,7 @@ def import_job_handler(job: Job) -> dict[str, Any]:
     params = job.params
     release = CatalogRelease.objects.filter(label=params["release"]).first()
     if release is None:
-        raise ValidationFailed(f"release {params['release']} no longer exists")
+        raise ValidationFailed(format_lazy(_("release {release} no longer exists"), release=params["release"]))
     job_progress(job=job, done=0)
     with default_storage.open(params["path"], "rb") as file:
         result = release_import(

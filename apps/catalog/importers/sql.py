@@ -16,10 +16,33 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.bulk import sql_text
 
 from ..models import ITEM_CONTENT_FIELDS, HospitalLevel
 from ..validation import _MAX_LENGTHS, _TEXT_FIELDS
 from .formats import Source
+
+# The checks' messages (``sql_text``), here and not inside the f-strings, where makemessages would miss them.
+MESSAGES = {
+    "code_is_empty": _("code is empty"),
+    "code_contains_non_ascii_characters_look": _("code contains non-ASCII characters (look-alike letters?)"),
+    "drug_codes_are_23_characters_xz": _("drug codes are 23 characters: [XZ] + classification + 4-digit spec + 5-digit product"),
+    "tcm_decoction_piece_codes_are_10": _("TCM decoction piece codes are 10 characters starting with T"),
+    "consumable_codes_are_c_14_19": _("consumable codes are C + 14, 19 or 26 digits with non-zero class digits"),
+    "medical_service_item_codes_are_15": _("medical service item codes are 15 digits, optionally -<local suffix>"),
+    "unknown_code_prefix_expected_x_z": _("unknown code prefix (expected X/Z drug, T TCM piece, C consumable, digits service)"),
+    "code_code_is_a_kind_code": _("code {code} is a {kind} code, not {given_kind}"),
+    "code_code_is_also_on_line": _("code {code} is also on line {line}"),
+    "payment_category_must_be_01_02": _("payment category must be 01 (甲), 02 (乙) or 03 (丙), not {category!r}"),
+    "name_is_longer_than_limit_characters": _("{name} is longer than {limit} characters"),
+    "hospital_level_must_be_one_of": _("hospital level must be one of {choices}"),
+    "self_pay_ratio_must_be_between": _("self_pay_ratio must be between 0 and 1 with at most 4 decimals, not {value}"),
+    "replaced_code_code_reason": _("replaced code {code}: {reason}"),
+    "code_cannot_replace_itself": _("{code} cannot replace itself"),
+    "code_is_replaced_by_own_but": _("{code} is replaced by {own} but is still an item of the draft"),
+}
 
 DRUG_RE = "^[XZ][A-Z][0-9]{2}[A-Z]{2}[A-Z][0-9]{3}[A-Z][0-9]{3}[0-9]{9}$"
 FORMER_DRUG_RE = "^[XZ][A-Z0-9]{19}$"
@@ -63,13 +86,14 @@ def _kind_sql(code: str) -> str:
 def _format_reason_sql(code: str) -> str:
     """The same reasons ``apps.core.codes.catalog_code_kind`` gives, by first character."""
     return (
-        f"CASE WHEN {code} = '' THEN 'code is empty' "
-        f"WHEN octet_length({code}) <> char_length({code}) THEN 'code contains non-ASCII characters (look-alike letters?)' "
-        f"WHEN left({code}, 1) IN ('X', 'Z') THEN 'drug codes are 23 characters: [XZ] + classification + 4-digit spec + 5-digit product' "
-        f"WHEN left({code}, 1) = 'T' THEN 'TCM decoction piece codes are 10 characters starting with T' "
-        f"WHEN left({code}, 1) = 'C' THEN 'consumable codes are C + 14, 19 or 26 digits with non-zero class digits' "
-        f"WHEN left({code}, 1) ~ '[0-9]' THEN 'medical service item codes are 15 digits, optionally -<local suffix>' "
-        "ELSE 'unknown code prefix (expected X/Z drug, T TCM piece, C consumable, digits service)' END"
+        f"CASE WHEN {code} = '' THEN {sql_text(MESSAGES['code_is_empty'])} "
+        f"WHEN octet_length({code}) <> char_length({code}) THEN {sql_text(MESSAGES['code_contains_non_ascii_characters_look'])} "
+        f"WHEN left({code}, 1) IN ('X', 'Z') THEN "
+        f"{sql_text(MESSAGES['drug_codes_are_23_characters_xz'])} "
+        f"WHEN left({code}, 1) = 'T' THEN {sql_text(MESSAGES['tcm_decoction_piece_codes_are_10'])} "
+        f"WHEN left({code}, 1) = 'C' THEN {sql_text(MESSAGES['consumable_codes_are_c_14_19'])} "
+        f"WHEN left({code}, 1) ~ '[0-9]' THEN {sql_text(MESSAGES['medical_service_item_codes_are_15'])} "
+        f"ELSE {sql_text(MESSAGES['unknown_code_prefix_expected_x_z'])} END"
     )
 
 
@@ -134,6 +158,20 @@ def build_items(source: Source) -> None:
         cursor.execute("ANALYZE import_items (line, code, kind)")
 
 
+def _required(name: str) -> str:
+    return sql_text(_("{name} is required"), name=_lit(name))
+
+
+def _not_whole(name: str, minimum: int, maximum: int) -> str:
+    return sql_text(
+        _("{name} must be a whole number between {minimum} and {maximum}, not {value}"),
+        name=_lit(name),
+        minimum=str(minimum),
+        maximum=str(maximum),
+        value=name,
+    )
+
+
 def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], list[Any]]:
     """Validation queries over ``import_items`` (each: line, col, code, message)."""
     col = {name: source.fields[name][1] if name in source.fields else name for name in ("code", *ITEM_CONTENT_FIELDS)}
@@ -144,9 +182,9 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
     # merge: a blank cell of an item the draft already has keeps the draft's value (see merge),
     # so only new items must bring their name and category; a format's default fills a blank too.
     in_draft = f"EXISTS (SELECT 1 FROM catalog_catalogitem i WHERE i.release_id = {int(release_id)} AND i.code = import_items.code)"
-    q = [f"SELECT line, {c('code')}, 'missing_field', 'code is required' FROM import_items WHERE code = ''"]
+    q = [f"SELECT line, {c('code')}, 'missing_field', {_required('code')} FROM import_items WHERE code = ''"]
     q.extend(
-        f"SELECT line, {c(name)}, 'missing_field', '{name} is required' FROM import_items WHERE {name} = ''"
+        f"SELECT line, {c(name)}, 'missing_field', {_required(name)} FROM import_items WHERE {name} = ''"
         + (f" AND NOT {in_draft}" if mode == "merge" else "")
         for name in ("name", "category")
         if name not in source.defaults
@@ -154,30 +192,32 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
     q.append(f"SELECT line, {c('code')}, 'code_format', {_format_reason_sql('code')} FROM import_items WHERE kind IS NULL AND code <> ''")
     if "kind" in source.fields:
         q.append(
-            f"SELECT line, {c('kind')}, 'code_format', 'code ' || code || ' is a ' || kind || ' code, not ' || given_kind "
+            f"SELECT line, {c('kind')}, 'code_format', "
+            f"{sql_text(MESSAGES['code_code_is_a_kind_code'], code='code', kind='kind', given_kind='given_kind')} "
             "FROM import_items WHERE given_kind <> '' AND kind IS NOT NULL AND given_kind <> kind"
         )
     q.append(
-        f"SELECT line, {c('code')}, 'duplicate_code', 'code ' || code || ' is also on line ' || first_line FROM ("
+        f"SELECT line, {c('code')}, 'duplicate_code', {sql_text(MESSAGES['code_code_is_also_on_line'], code='code', line='first_line')} FROM ("
         "SELECT line, code, min(line) OVER (PARTITION BY code) AS first_line FROM import_items WHERE code <> '') d "
         "WHERE line > first_line"
     )
     q.append(
         f"SELECT line, {c('category')}, 'unknown_category', "
-        "'payment category must be 01 (甲), 02 (乙) or 03 (丙), not ''' || category || '''' "
+        f"{sql_text(MESSAGES['payment_category_must_be_01_02'], category='category')} "
         "FROM import_items WHERE category <> '' AND category NOT IN ('01', '02', '03')"
     )
     for name in _TEXT_FIELDS:
         limit = _MAX_LENGTHS.get(name)
         if limit:
             q.append(
-                f"SELECT line, {c(name)}, 'too_long', '{name} is longer than {limit} characters' "
+                f"SELECT line, {c(name)}, 'too_long', "
+                f"{sql_text(MESSAGES['name_is_longer_than_limit_characters'], name=_lit(name), limit=str(limit))} "
                 f"FROM import_items WHERE char_length({name}) > {limit}"
             )
     levels = ", ".join(_lit(v) for v in HospitalLevel.values)
     q.append(
         f"SELECT line, {c('restriction_hospital_level')}, 'invalid', "
-        f"{_lit('hospital level must be one of ' + ', '.join(HospitalLevel.values))} "
+        f"{sql_text(MESSAGES['hospital_level_must_be_one_of'], choices=_lit(', '.join(HospitalLevel.values)))} "
         f"FROM import_items WHERE restriction_hospital_level <> '' AND restriction_hospital_level NOT IN ({levels})"
     )
     for name, value, minimum, maximum in (
@@ -185,12 +225,12 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
         ("payment_standard_fen", "standard_v", 0, BIGINT_MAX),
     ):
         q.append(
-            f"SELECT line, {c(name)}, 'invalid', '{name} must be a whole number between {minimum} and {maximum}, not ' || {name} "
+            f"SELECT line, {c(name)}, 'invalid', {_not_whole(name, minimum, maximum)} "
             f"FROM import_items WHERE {name} <> '' AND ({value} IS NULL OR {value} < {minimum} OR {value} > {maximum})"
         )
     q.append(
         f"SELECT line, {c('self_pay_ratio')}, 'invalid', "
-        "'self_pay_ratio must be between 0 and 1 with at most 4 decimals, not ' || self_pay_ratio "
+        f"{sql_text(MESSAGES['self_pay_ratio_must_be_between'], value='self_pay_ratio')} "
         "FROM import_items WHERE self_pay_ratio <> '' AND (ratio_v IS NULL OR ratio_v < 0 OR ratio_v > 1 OR ratio_v <> round(ratio_v, 4))"
     )
     present = "EXISTS (SELECT 1 FROM import_items o WHERE o.code = r.code)"
@@ -208,10 +248,10 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
         "SELECT r.line, CASE "
         f"  WHEN {_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}' THEN 'code_format' "
         "  ELSE 'unknown_successor' END AS code, CASE "
-        f"  WHEN {_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}' THEN 'replaced code ' || r.code || ': ' || "
-        f"{_format_reason_sql('r.code')} "
-        "  WHEN r.code = r.own THEN r.code || ' cannot replace itself' "
-        "  ELSE r.code || ' is replaced by ' || r.own || ' but is still an item of the draft' END AS message "
+        f"  WHEN {_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}' THEN "
+        f"{sql_text(MESSAGES['replaced_code_code_reason'], code='r.code', reason=_format_reason_sql('r.code'))} "
+        f"  WHEN r.code = r.own THEN {sql_text(MESSAGES['code_cannot_replace_itself'], code='r.code')} "
+        f"  ELSE {sql_text(MESSAGES['code_is_replaced_by_own_but'], code='r.code', own='r.own')} END AS message "
         f"FROM ({replaced}) r "
         f"WHERE ({_kind_sql('r.code')} IS NULL AND r.code !~ '{FORMER_DRUG_RE}') OR r.code = r.own OR {present}) AS bad"
     )

@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, localized
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -67,7 +67,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         with translation.override("zh-hans" if asks_for_chinese(context.get("request")) else "en"):
             detail = exc.localized()
-        return error_response(status_code=exc.status, code=exc.code, detail=detail, errors=exc.errors)
+            errors = [localized(error) for error in exc.errors]
+        return error_response(status_code=exc.status, code=exc.code, detail=detail, errors=errors)
     # Django's request-size guards surface while DRF parses the body; answer them in the envelope.
     if isinstance(exc, RequestDataTooBig):
         return error_response(status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, code="request_too_large", detail=str(exc))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
@@ -10,6 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.errors import localized
 from apps.core.health import health_report
 from apps.core.jobs import job_view, jobs_visible_to
 from apps.core.models import AuditAction, AuditEvent, Job
@@ -17,6 +19,7 @@ from apps.core.permissions import has_role
 from apps.core.roles import Role
 from apps.core.selectors import audit_events, audit_readable_by
 
+from .errors import asks_for_chinese
 from .pagination import AuditCursorPagination
 from .serializers import AuditEventFilterSerializer, AuditEventSerializer, JobSerializer
 
@@ -44,7 +47,9 @@ class JobDetailView(generics.RetrieveAPIView[Job]):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         job = self.get_object()
         view = job_view(job=job, user=request.user)
-        job.result, job.errors = view.result, view.errors  # shown, never saved
+        # Shown, never saved: texts in the language the request asks for (English by default).
+        with translation.override("zh-hans" if asks_for_chinese(request) else "en"):
+            job.result, job.errors = localized(view.result), [localized(error) for error in view.errors]
         return Response(JobSerializer(job).data)
 
 

@@ -112,7 +112,10 @@ class AccountStatementView(APIView):
         if params["format"] == "csv":
             response = HttpResponse(selectors.account_statement_csv(statement=statement), content_type="text/csv; charset=utf-8")
         elif params["format"] == "pdf":
-            pdf = render_pdf(template="statements/account_statement.html", context={"statement": statement, "account": account})
+            entries = selectors.statement_entries_shown(statement=statement)
+            pdf = render_pdf(
+                template="statements/account_statement.html", context={"statement": statement, "account": account, "entries": entries}
+            )
             response = HttpResponse(pdf, content_type=PDF_CONTENT_TYPE)
         else:
             return Response(StatementSerializer(statement).data)
