@@ -114,9 +114,12 @@ def pooled_and_replicated(databases: dict[str, Any]) -> dict[str, Any]:
     # Statements the code prepares on purpose (apps.core.prepared: the claim pre-check, search)
     # are prepared because their text fixes their plan, so PostgreSQL runs their generic plan from
     # the first execution instead of planning each of the first five and comparing (search's
-    # page statement: PostgreSQL CPU per search about halved here). Only named prepared
-    # statements follow plan_cache_mode, and only those are prepared (Django leaves psycopg's
-    # automatic preparation off). PREPARED_STATEMENTS=False behind a pooler that keeps none.
+    # page statement: PostgreSQL CPU per search about halved here). plan_cache_mode applies to
+    # named prepared statements and to the statements PL/pgSQL functions and triggers cache (the
+    # ledger's posting function, the guards: lookups by key, where the generic plan is the
+    # custom one); the queries Django sends are not prepared (psycopg's automatic preparation
+    # stays off) and are planned per execution. PREPARED_STATEMENTS=False behind a pooler that
+    # keeps no prepared statements.
     if env.bool("PREPARED_STATEMENTS", default=True):
         for db in databases.values():
             options = db.setdefault("OPTIONS", {})
