@@ -293,6 +293,13 @@ def sql_text(template: Any, **params: str) -> str:
     return f"json_build_object('text', '{msgid}', 'params', json_build_object({args}))::text"
 
 
+def sql_label(expr: str, choices: Any) -> str:
+    """SQL for a stored choice value (``expr``) as a param of ``sql_text`` that reads as its label
+    in every language (``choices``: a model's TextChoices); a value that is not a choice reads as itself."""
+    cases = " ".join(f"WHEN '{value}' THEN {sql_text(label)}" for value, label in choices.choices)
+    return f"(CASE {expr} {cases} ELSE {expr} END)"
+
+
 def _sql_message(text: Any) -> Any:
     if not (isinstance(text, str) and text.startswith('{"text"')):
         return text

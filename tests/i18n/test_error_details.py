@@ -172,3 +172,21 @@ def test_row_errors_of_a_failed_import_read_in_chinese_on_the_job_page_and_its_c
     messages = [e["message"] for e in answer["errors"]]
     assert "code XA02BCA211A001010101445 is also on line 2" in messages
     assert [key for e in answer["errors"] for key in e if key.endswith("_i18n")] == [] and "detail_i18n" not in answer["result"]
+
+
+def test_an_item_kind_inside_a_set_based_row_error_reads_as_its_label_in_each_language():
+    from apps.catalog.importers.sql import MESSAGES
+    from apps.catalog.models import ItemKind
+    from apps.core.bulk import collect_errors, sql_label, sql_text
+    from apps.core.errors import localized
+
+    message = sql_text(MESSAGES["code_code_is_a_kind_code"], code="c", kind=sql_label("k", ItemKind), given_kind=sql_label("g", ItemKind))
+    check = f"SELECT 2, 'code', 'code_format', {message} FROM (VALUES ('C1', 'consumable', 'drug'), ('C2', 'odd', 'drug')) AS v(c, k, g)"
+    errors, total = collect_errors([check])
+    assert total == 2
+    with translation.override("zh-hans"):
+        chinese = [localized(e)["message"] for e in errors]
+    english = [e["message"] for e in errors]
+    assert "Medical consumable code" in english[0]
+    assert "医用耗材" in chinese[0] and "consumable" not in chinese[0] and "drug" not in chinese[0]
+    assert "odd" in chinese[1]  # a value that is not a choice reads as itself

@@ -32,13 +32,14 @@ from apps.core.bulk import (
     JobProgress,
     Staging,
     row_error,
+    sql_label,
     sql_text,
     staging_copy_csv,
     staging_create,
     staging_write_rows,
 )
 
-from ..models import CANONICAL_COLUMNS
+from ..models import CANONICAL_COLUMNS, ItemKind
 
 CANONICAL_CSV = "canonical-csv"
 NHSA_CONSUMABLES_CSV = "nhsa-consumables-csv"
@@ -244,7 +245,7 @@ def read_nhsa_consumables_csv(file: IO[bytes], progress: JobProgress) -> Source:
         )
     source.checks.append(
         "SELECT n.line, 'id', 'code_format', "
-        + sql_text(_("code {code} is a {kind} code; this list holds consumables only"), code="n.code", kind="n.kind")
+        + sql_text(_("code {code} is a {kind} code; this list holds consumables only"), code="n.code", kind=sql_label("n.kind", ItemKind))
         + " FROM import_items n WHERE n.kind IS NOT NULL AND n.kind <> 'consumable'"
     )
     return source
@@ -613,7 +614,7 @@ def read_nrdl_json(file: IO[bytes], progress: JobProgress) -> Source:
     )
     source.checks.append(
         "SELECT n.line, 'code', 'code_format', "
-        + sql_text(_("code {code} is a {kind} code; the drug list holds drugs only"), code="n.code", kind="n.kind")
+        + sql_text(_("code {code} is a {kind} code; the drug list holds drugs only"), code="n.code", kind=sql_label("n.kind", ItemKind))
         + " FROM import_items n WHERE n.kind IS NOT NULL AND n.kind <> 'drug'"
     )
     return source

@@ -18,9 +18,9 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.bulk import sql_text
+from apps.core.bulk import sql_label, sql_text
 
-from ..models import ITEM_CONTENT_FIELDS, HospitalLevel
+from ..models import ITEM_CONTENT_FIELDS, HospitalLevel, ItemKind
 from ..validation import _MAX_LENGTHS, _TEXT_FIELDS
 from .formats import Source
 
@@ -193,7 +193,7 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
     if "kind" in source.fields:
         q.append(
             f"SELECT line, {c('kind')}, 'code_format', "
-            f"{sql_text(MESSAGES['code_code_is_a_kind_code'], code='code', kind='kind', given_kind='given_kind')} "
+            f"{sql_text(MESSAGES['code_code_is_a_kind_code'], code='code', kind=sql_label('kind', ItemKind), given_kind=sql_label('given_kind', ItemKind))} "
             "FROM import_items WHERE given_kind <> '' AND kind IS NOT NULL AND given_kind <> kind"
         )
     q.append(
