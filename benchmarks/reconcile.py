@@ -9,7 +9,9 @@ the table), then times (same process):
 - record-level match: matching.match_period alone (rolled back);
 - baseline: SELECT settlement_id, count(*), sum(fund_fen) ... WHERE period = … GROUP BY
   settlement_id (the bare GROUP BY of the month), and the same GROUP BY straight over the month's
-  partition (the bare limit: no filter, no parent; issue 22).
+  partition (the bare limit: no filter, no parent; issue 22); both with the match's work_mem
+  (256 MB, set in their transaction), neither parallel (the planner picks no parallel plan for a
+  GROUP BY of one group per claim, and the match's INSERT rules one out).
 Runs on its own database (DATABASE_URL, default portal_bench_reconcile).
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/portal_bench_reconcile")
 
-from _setup import print_table, row, setup_django, timed
+from _setup import judged, print_table, row, setup_django, timed
 
 PERIOD = "2099-01"
 LABEL = "2099.01"
@@ -155,8 +157,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     rows = [
         row(f"month close ({label}) vs bare GROUP BY of the month", close, baseline, "<= 1.5x (issue 18)"),
         row(f"record-level match ({label}) vs bare GROUP BY", match, baseline, "<= 2x"),
-        row(f"month close ({label}) vs bare GROUP BY over the month's partition", close, bare, "<= 1.2x at 33M/side (issue 22)"),
     ]
+    figure = f"month close ({label}) vs bare GROUP BY over the month's partition"
+    if national:  # issue 22's goal is set at the national volume only
+        rows.append(judged(figure, close, bare, limit=1.2, goal="<= 1.2x at 33M/side (issue 22)"))
+    else:
+        rows.append(row(figure, close, bare, "<= 1.2x at 33M/side (issue 22; not judged at this size)"))
     return rows
 
 
