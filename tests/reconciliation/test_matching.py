@@ -90,7 +90,7 @@ def test_matched_fund_amounts_become_net_positions_that_sum_to_zero(recon: Any) 
     assert transfers == {(SC, SH, 5000), (SC, GD, 2000)}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the flush after it keeps the provinces
 def test_the_benchmark_yardstick_groups_with_the_work_mem_of_the_match() -> None:
     """matching.baseline_group_by raises work_mem as the match does (256 MB) even when called
     outside a transaction, where ``SET LOCAL`` alone is ignored and the yardstick spilled its
