@@ -197,9 +197,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         rows.append(row(figure, close, bare, "<= 1.2x at 33M/side (issue 22; not judged at this size)"))
     if all(cpu.values()):
         # The database server's CPU seconds for the same runs: on a shared machine the wall
-        # times move with the other users' load, the work done much less.
+        # times move with the other users' load, the CPU seconds less (not nothing: caches are shared).
         rows.append(
-            row(f"{figure}, PostgreSQL backend CPU", min(cpu["close"]), min(cpu["bare"]), "(load-independent companion)", unit="cpu s")
+            row(f"{figure}, PostgreSQL backend CPU", min(cpu["close"]), min(cpu["bare"]), "(companion: moves less with load)", unit="cpu s")
         )
         rows.append(row(f"record-level match ({label}), PostgreSQL backend CPU", min(cpu["match"]), min(cpu["bare"]), "", unit="cpu s"))
     print(f"load average {os.getloadavg()}", file=sys.stderr)
