@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from apps.catalog.selectors import published_releases
@@ -119,8 +119,12 @@ def match_period(
 
 
 def baseline_group_by(*, period: str) -> tuple[int, int]:
-    """The bare GROUP BY of the same rows (the benchmark's yardstick): (groups, fund fen)."""
-    with connection.cursor() as cursor:
+    """The bare GROUP BY of the same rows (the benchmark's yardstick): (groups, fund fen).
+
+    In its own transaction (a savepoint inside one) so that its work_mem holds as it does for
+    the match: ``SET LOCAL`` outside a transaction is ignored (PostgreSQL warns and keeps 4 MB),
+    and the yardstick then spilled its hash table to disk while the match did not."""
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(sql.BASELINE_GROUP_BY_SQL, [period])
         groups, fund = cursor.fetchone()

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from django.db import connection
+
+from apps.reconciliation import matching, sql
 from apps.reconciliation.models import Discrepancy
 
 from .conftest import GD, SC, SH, row
@@ -84,3 +88,26 @@ def test_matched_fund_amounts_become_net_positions_that_sum_to_zero(recon: Any) 
     assert sum(run.summary["net_positions"].values()) == 0
     transfers = {(t["from"], t["to"], t["amount_fen"]) for t in run.summary["transfers"]}
     assert transfers == {(SC, SH, 5000), (SC, GD, 2000)}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the flush after it keeps the provinces
+def test_the_benchmark_yardstick_groups_with_the_work_mem_of_the_match() -> None:
+    """matching.baseline_group_by raises work_mem as the match does (256 MB) even when called
+    outside a transaction, where ``SET LOCAL`` alone is ignored and the yardstick spilled its
+    hash table to disk at 4 MB; the setting ends with its statement's transaction."""
+    seen: list[str] = []
+
+    def spy(execute: Any, sql_text: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql_text, params, many, context)
+        if sql_text == sql.BASELINE_GROUP_BY_SQL:
+            with context["connection"].cursor() as cursor:
+                cursor.execute("SHOW work_mem")
+                seen.append(cursor.fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(spy):
+        assert matching.baseline_group_by(period="2026-03") == (0, 0)
+    assert seen == ["256MB"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] != "256MB"
