@@ -115,9 +115,15 @@ def export_csv_select(release_id: int) -> str:
 
 
 def export_jsonl_select(release_id: int) -> str:
-    """One JSON object (as text) per item, ordered by code; self_pay_ratio as text keeps "0.1000"."""
-    pairs = ", ".join(f"'{c}', {c}::text" if c == "self_pay_ratio" else f"'{c}', {c}" for c in CANONICAL_COLUMNS)
-    return f"SELECT json_build_object({pairs})::text FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
+    """One JSON object (as text) per item, ordered by code; self_pay_ratio as text keeps "0.1000".
+
+    ``row_to_json`` of a row of the canonical columns: a third faster than ``json_build_object``
+    of 20 key/value pairs at 50k items (issue 22) and without its blanks around ':' and ','."""
+    columns = ", ".join(f"{c}::text AS {c}" if c == "self_pay_ratio" else c for c in CANONICAL_COLUMNS)
+    return (
+        f"SELECT row_to_json(item)::text FROM (SELECT {columns} FROM catalog_catalogitem"
+        f" WHERE release_id = {int(release_id)} ORDER BY code) AS item"
+    )
 
 
 # --- fragments for other apps -------------------------------------------------------------
