@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,23 @@ def _write_gzip(release: CatalogRelease, fmt: str, chunks: Iterator[bytes], also
     with tmp.open("wb") as raw:
         hashing = _HashingFile(raw)
         with gzip.GzipFile(filename="", mode="wb", fileobj=hashing, compresslevel=GZIP_LEVEL, mtime=0) as gz:
-            for chunk in chunks:
+
+            def consume(chunk: bytes) -> None:
                 if also is not None:
                     also.update(chunk)
                 gz.write(chunk)
+
+            # Compress and hash a chunk in a second thread while the next one is read from the
+            # COPY (zlib and hashlib release the GIL on large buffers; psycopg while it waits for
+            # the server), one chunk at a time so the file keeps the rows' order.
+            with ThreadPoolExecutor(max_workers=1) as compressor:
+                pending: Future[None] | None = None
+                for chunk in chunks:
+                    if pending is not None:
+                        pending.result()
+                    pending = compressor.submit(consume, chunk)
+                if pending is not None:
+                    pending.result()
     tmp.replace(target)
     return {"path": name, "sha256": hashing.sha256.hexdigest(), "bytes": hashing.bytes}
 

@@ -402,5 +402,8 @@ def release_actions_for(*, release: CatalogRelease, user: Any) -> list[str]:
 
 def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> None:
     with connection.cursor() as cursor:
+        if previous is None:
+            cursor.execute(sql.STORE_ALL_ADDED_SQL, {"new": release.pk})
+            return
         cursor.execute(sql.DIFF_SETTINGS_SQL)
-        cursor.execute(sql.STORE_DIFF_SQL, {"old": previous.pk if previous else -1, "new": release.pk})
+        cursor.execute(sql.STORE_DIFF_SQL, {"old": previous.pk, "new": release.pk})

@@ -81,6 +81,14 @@ STORE_DIFF_SQL = (
     f"SELECT %(new)s, code, change, fields::jsonb, successors FROM ({DIFF_ROWS_SQL}) AS diff"
 )
 
+# A first release (nothing before it) differs by every item, all added: the same rows as
+# STORE_DIFF_SQL would write against no release, without its join and field comparison, in code
+# order so the (release, code) index is filled left to right (parameters: new).
+STORE_ALL_ADDED_SQL = (
+    "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
+    "SELECT %(new)s, code, 'added', '{}'::jsonb, '[]'::jsonb FROM catalog_catalogitem WHERE release_id = %(new)s ORDER BY code"
+)
+
 _COPIED_COLUMNS = ", ".join(("code", *ITEM_CONTENT_FIELDS))
 # A new draft based on a published release: its items copied in one statement (parameters: new, old).
 COPY_ITEMS_SQL = (
@@ -100,16 +108,25 @@ def export_csv_select(release_id: int) -> str:
         if column in ITEM_TEXT_FIELDS:
             columns.append(f"CASE WHEN left({column}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || {column} ELSE {column} END")
         elif column == "replaces":
-            columns.append("array_to_string(ARRAY(SELECT jsonb_array_elements_text(replaces)), ';')")
+            # Most items replace nothing: skip the per-row subquery for them (15% of this query).
+            columns.append(
+                "CASE WHEN replaces = '[]'::jsonb THEN '' ELSE array_to_string(ARRAY(SELECT jsonb_array_elements_text(replaces)), ';') END"
+            )
         else:
             columns.append(column)
     return f"SELECT {', '.join(columns)} FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
 
 
 def export_jsonl_select(release_id: int) -> str:
-    """One JSON object (as text) per item, ordered by code; self_pay_ratio as text keeps "0.1000"."""
-    pairs = ", ".join(f"'{c}', {c}::text" if c == "self_pay_ratio" else f"'{c}', {c}" for c in CANONICAL_COLUMNS)
-    return f"SELECT json_build_object({pairs})::text FROM catalog_catalogitem WHERE release_id = {int(release_id)} ORDER BY code"
+    """One JSON object (as text) per item, ordered by code; self_pay_ratio as text keeps "0.1000".
+
+    ``row_to_json`` of a row of the canonical columns: a third faster than ``json_build_object``
+    of 20 key/value pairs at 50k items (issue 22) and without its blanks around ':' and ','."""
+    columns = ", ".join(f"{c}::text AS {c}" if c == "self_pay_ratio" else c for c in CANONICAL_COLUMNS)
+    return (
+        f"SELECT row_to_json(item)::text FROM (SELECT {columns} FROM catalog_catalogitem"
+        f" WHERE release_id = {int(release_id)} ORDER BY code) AS item"
+    )
 
 
 # --- fragments for other apps -------------------------------------------------------------

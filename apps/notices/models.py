@@ -75,8 +75,15 @@ class NoticeCounter(models.Model):
     """Per-hospital sequence counter: the row lock taken by the set-based increment serialises
     concurrent publishes per hospital, so ``ChangeNotice.seq`` has no gaps and never repeats."""
 
+    # The outbox's keys are checked once per statement, not per row (apps.core.statement_fks;
+    # triggers created by migration notices.0006): 100,000 per-row checks cost as much as the writes.
     hospital = models.OneToOneField(
-        Hospital, on_delete=models.CASCADE, primary_key=True, related_name="notice_counter", verbose_name=_("hospital")
+        Hospital,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="notice_counter",
+        db_constraint=False,
+        verbose_name=_("hospital"),
     )
     last_seq = models.BigIntegerField(default=0, verbose_name=_("last seq"))
 
@@ -97,14 +104,22 @@ class ChangeNotice(models.Model):
         RELEASE_PUBLISHED = "catalog.release.published", _("Release Published")
 
     # change_notice_seq_unique_per_hospital leads with hospital: it serves the hospital's look-ups.
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notices", db_index=False, verbose_name=_("hospital"))
+    # Keys checked once per statement, like the counter's (migration notices.0006).
+    hospital = models.ForeignKey(
+        Hospital, on_delete=models.CASCADE, related_name="notices", db_index=False, db_constraint=False, verbose_name=_("hospital")
+    )
     seq = models.BigIntegerField(verbose_name=_("seq"))
     event_type = models.CharField(
         max_length=64, choices=EventType.choices, default=EventType.RELEASE_PUBLISHED, verbose_name=_("event type")
     )
     # change_notice_once_per_release leads with release: it serves the release's look-ups.
     release = models.ForeignKey(
-        "catalog.CatalogRelease", on_delete=models.PROTECT, related_name="notices", db_index=False, verbose_name=_("release")
+        "catalog.CatalogRelease",
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("release"),
     )
     # Unique through Meta.constraints: the same index, without the LIKE-pattern index Django adds
     # beside a unique CharField (webhook ids are looked up whole, never by prefix).
@@ -145,9 +160,17 @@ class NoticeDelivery(models.Model):
 
     # Each row is written ~3 times per delivery (insert, lease, outcome), so it carries no index
     # another one already covers: notice_id leads the unique pair, endpoint_id the endpoint index.
-    notice = models.ForeignKey(ChangeNotice, on_delete=models.CASCADE, related_name="deliveries", db_index=False, verbose_name=_("notice"))
+    # Keys checked once per statement, like the notice's (migration notices.0006).
+    notice = models.ForeignKey(
+        ChangeNotice, on_delete=models.CASCADE, related_name="deliveries", db_index=False, db_constraint=False, verbose_name=_("notice")
+    )
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False, verbose_name=_("endpoint")
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("endpoint"),
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, verbose_name=_("state"))
     attempts = models.PositiveIntegerField(

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from apps.catalog import selectors, services
 from apps.catalog.demo import generate_items
-from apps.catalog.models import ITEM_CONTENT_FIELDS, CatalogItem
+from apps.catalog.models import ITEM_CONTENT_FIELDS, CatalogItem, ReleaseChange
 from apps.catalog.selectors import compute_diff_rows, item_as_dict
-from tests.factories import draft_release, published_release
+from tests.factories import draft_release, publish, published_release
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +125,16 @@ def test_gone_code_with_successor_is_retired_and_without_is_removed(catalog_admi
     assert diff["retired"] == [{"code": a["code"], "successors": [c["code"]]}]
     assert diff["removed"] == [b["code"]]
     assert second.diff_counts == {"added": 1, "removed": 1, "changed": 0, "retired": 1}
+
+
+def test_a_first_release_stores_the_diff_against_no_release(catalog_admin, reviewer):
+    # Published without the field-by-field diff query (every item is added); the stored rows
+    # are the ones that query gives against an empty release.
+    items = [POOL[0], POOL[1], POOL[2]]
+    draft = draft_release(label="first", effective_from=dt.date(2025, 1, 1), user=catalog_admin, items=items)
+    computed = compute_diff_rows(old_id=None, new_id=draft.pk)
+    first = publish(draft, admin=catalog_admin, reviewer=reviewer)
+    stored = [
+        dict(r) for r in ReleaseChange.objects.filter(release=first).order_by("code").values("code", "change", "fields", "successors")
+    ]
+    assert (stored, first.diff_counts["added"]) == (computed, 3)
