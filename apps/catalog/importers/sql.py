@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 
+from .. import sql as catalog_sql
 from ..models import ITEM_CONTENT_FIELDS, HospitalLevel
 from ..validation import _MAX_LENGTHS, _TEXT_FIELDS
 from .formats import Source
@@ -306,8 +307,21 @@ def merge(*, release_id: int, mode: str, source: Source) -> dict[str, int]:
 
 
 def apply_changes(*, release_id: int) -> None:
-    """Write ``import_changes`` to the items table (after '-' history rows were recorded)."""
+    """Write ``import_changes`` to the items table (after '-' history rows were recorded).
+
+    Into a draft with no items yet (a new or empty draft), the rows are loaded into its
+    partition unindexed and its indexes built after them (``catalog_sql.items_unindexed``);
+    otherwise the changed rows are deleted, updated and inserted in place."""
     fields = ", ".join(ITEM_CONTENT_FIELDS)
+    insert = (
+        f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) "
+        f"SELECT %s, n.code, {', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)}, {catalog_sql.content_hash_sql('n')} FROM import_new n "
+        "JOIN import_changes c ON c.code = n.code AND c.change = '+'"
+    )
+    if catalog_sql.items_empty(release_id):
+        with catalog_sql.items_unindexed(release_id), connection.cursor() as cursor:
+            cursor.execute(insert, [release_id])
+        return
     assignments = ", ".join(f"{name} = n.{name}" for name in ITEM_CONTENT_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -319,11 +333,6 @@ def apply_changes(*, release_id: int) -> None:
             "WHERE c.change = '~' AND i.release_id = %s AND i.code = n.code",
             [release_id],
         )
-        cursor.execute(
-            f"INSERT INTO catalog_catalogitem (release_id, code, {fields}) "
-            f"SELECT %s, n.code, {', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)} FROM import_new n "
-            # In code order: every index of the items table but one leads with (release, code)
-            # or code, so sorted rows append to their B-trees instead of landing on random pages.
-            "JOIN import_changes c ON c.code = n.code AND c.change = '+' ORDER BY n.code",
-            [release_id],
-        )
+        # In code order: the partition's indexes lead with (release, code) or code, so sorted
+        # rows append to their B-trees instead of landing on random pages.
+        cursor.execute(insert + " ORDER BY n.code", [release_id])
