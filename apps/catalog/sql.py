@@ -62,8 +62,9 @@ SELECT differing.diff_code AS code,
        CASE WHEN differing.new_id IS NULL THEN coalesce(successors_of.successors, '[]'::jsonb) ELSE '[]'::jsonb END AS successors
 FROM differing
 -- LATERAL + OFFSET 0 (a planner fence): whole rows are read by primary key, only for changed codes
-LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = differing.old_id AND differing.new_id IS NOT NULL OFFSET 0) old_item ON true
-LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = differing.new_id AND differing.old_id IS NOT NULL OFFSET 0) new_item ON true
+-- (release_id too: items are partitioned by release, so the id is probed in that partition only)
+LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE release_id = %(old)s AND id = differing.old_id AND differing.new_id IS NOT NULL OFFSET 0) old_item ON true
+LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE release_id = %(new)s AND id = differing.new_id AND differing.old_id IS NOT NULL OFFSET 0) new_item ON true
 LEFT JOIN successors_of ON differing.new_id IS NULL AND successors_of.old_code = differing.diff_code
 """
 
@@ -112,14 +113,15 @@ def items_empty(release_id: int) -> bool:
 
 
 @contextmanager
-def items_unindexed(release_id: int) -> Iterator[None]:
+def items_unindexed(release_id: int, *, clear: bool = False) -> Iterator[None]:
     """Rows written inside go into the draft's partition without its indexes, which are built
     once afterwards: a sort per index instead of a B-tree insertion per row and index. In the
     caller's transaction: a failure rolls the dropped indexes back with the rows. The partition
-    is locked (ACCESS EXCLUSIVE) until commit; readers of other releases never wait."""
+    is locked (ACCESS EXCLUSIVE) until commit; readers of other releases never wait. ``clear``
+    empties the partition first (TRUNCATE: the caller rewrites the whole draft)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cursor.execute("SELECT catalog_item_partition_unindex(%s)", [release_id])
+        cursor.execute(f"SELECT catalog_item_partition_{'clear' if clear else 'unindex'}(%s)", [release_id])
     yield
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_item_partition_index(%s)", [release_id])

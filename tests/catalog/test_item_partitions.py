@@ -81,6 +81,39 @@ def test_an_import_into_an_empty_draft_is_loaded_then_indexed(catalog_admin):
     assert item_category(draft, "XA02BCA211A001010101446") == "03" and stale_hashes(draft) == 0
 
 
+def services_csv(count: int, *, category_of: dict[int, str] | None = None) -> bytes:
+    rows = [f"{1201000010000 + n:015d},诊疗项目{n},{(category_of or {}).get(n, '01')}" for n in range(count)]
+    return ("code,name,category\n" + "\n".join(rows) + "\n").encode()
+
+
+def index_oid(release: CatalogRelease) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::regclass::oid", [f"{partition(release)}_code"])
+        return int(cursor.fetchone()[0])
+
+
+def test_a_few_changes_are_made_in_place_and_many_rewrite_the_partition(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(services_csv(8)), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    ids, built = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id")), index_oid(draft)
+    # one item of eight changed: in place (the indexes are the same ones)
+    result = release_import(
+        release=draft, file=io.BytesIO(services_csv(8, category_of={0: "02"})), fmt="canonical-csv", user=catalog_admin, mode="merge"
+    )
+    assert (result["changed"], index_oid(draft), stale_hashes(draft)) == (1, built, 0)
+    # half of them changed, one removed, one added (replace): rewritten and indexed anew, ids kept
+    file = services_csv(9, category_of=dict.fromkeys(range(4), "03")).replace(f"{1201000010000:015d},".encode(), b"gone,", 1)
+    file = b"\n".join(line for line in file.split(b"\n") if not line.startswith(b"gone,"))
+    result = release_import(release=draft, file=io.BytesIO(file), fmt="canonical-csv", user=catalog_admin, mode="replace")
+    assert (result["added"], result["changed"], result["removed"]) == (1, 3, 1)
+    after = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
+    assert {code: after[code] for code in ids if code in after} == {code: ids[code] for code in ids if code in after}
+    assert len(after) == 8 and index_oid(draft) != built and indexes(draft) == INDEXES and stale_hashes(draft) == 0
+    assert CatalogItem.objects.get(release=draft, code=f"{1201000010003:015d}").category == "03"
+    history = CatalogItem.history.filter(release_id=draft.pk)
+    assert (history.filter(history_type="-").count(), history.filter(history_type="~").count()) == (1, 4)
+
+
 def item_category(release: CatalogRelease, code: str) -> str:
     return CatalogItem.objects.get(release=release, code=code).category
 

@@ -9,7 +9,8 @@ indexes once, after the rows, instead of maintaining six B-trees row by row.
   primary key on id, UNIQUE (release_id, code), (release_id, kind, code), (release_id,
   category_path), the GIN on ``replaces`` and the partial index of items that replace something),
   which ``catalog_item_partition_unindex`` / ``catalog_item_partition_index`` drop and build
-  around a bulk load into an empty draft. Ids stay unique through the one sequence.
+  around a bulk load into an empty draft (``catalog_item_partition_clear`` also empties a
+  draft's partition, for an import that rewrites most of it). Ids stay unique through the one sequence.
 - ``content_hash`` is no longer a generated column (its md5 over 33 concatenations was half the
   cost of loading a row): writers compute it in their INSERT ... SELECT with the cheaper
   ``md5(ROW(<content fields>)::text)`` (``catalog.sql.content_hash_sql``), and a BEFORE row
@@ -103,6 +104,15 @@ BEGIN
     FOREACH suffix IN ARRAY ARRAY['_pkey', '_code', '_kind', '_path', '_replaces', '_has_replaces'] LOOP
         EXECUTE format('DROP INDEX IF EXISTS %I', p || suffix);
     END LOOP;
+END $$;
+
+-- Empty a draft's partition and drop its indexes: an import that changes much of a draft
+-- writes the whole new content back unindexed (TRUNCATE: no dead rows left behind).
+CREATE OR REPLACE FUNCTION catalog_item_partition_clear(release bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
+BEGIN
+    PERFORM catalog_item_partition_unindex(release);
+    EXECUTE format('TRUNCATE %I', catalog_item_partition_name(release));
 END $$;
 
 -- The release's partition, made when missing: a table LIKE the parent, attached (SHARE UPDATE
