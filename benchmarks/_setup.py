@@ -33,6 +33,17 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def drop_item_partitions(cursor: Any) -> None:
+    """Drop every release's item partition (after the releases were removed by TRUNCATE or with
+    their triggers disabled, which would have dropped them); a new release makes its own."""
+    cursor.execute(
+        "SELECT format('DROP TABLE %I', c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'catalog_catalogitem'::regclass"
+    )
+    for (drop,) in cursor.fetchall():
+        cursor.execute(drop)
+
+
 @contextmanager
 def timer() -> Iterator[dict[str, float]]:
     box: dict[str, float] = {}

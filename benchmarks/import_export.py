@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/portal_h4_bench")
-from _setup import ROOT, judged, print_table, row, setup_django, timed
+from _setup import ROOT, drop_item_partitions, judged, print_table, row, setup_django, timed
 
 WORK = ROOT / "var" / "bench"
 
@@ -68,6 +68,7 @@ def _reset() -> None:
             "TRUNCATE catalog_releasechange, catalog_catalogitem, catalog_historicalcatalogitem, catalog_historicalcatalogrelease"
         )
         cursor.execute("DELETE FROM catalog_catalogrelease")
+        drop_item_partitions(cursor)
         cursor.execute("ALTER TABLE catalog_catalogitem ENABLE TRIGGER USER")
         cursor.execute("ALTER TABLE catalog_catalogrelease ENABLE TRIGGER USER")
         cursor.execute("ANALYZE catalog_catalogitem")

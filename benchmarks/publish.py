@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import judged, print_table, row, setup_django, timed
+from _setup import drop_item_partitions, judged, print_table, row, setup_django, timed
 
 
 def _csv_rows(count: int) -> bytes:
@@ -127,6 +127,7 @@ def _reset() -> None:
             "TRUNCATE catalog_releasechange, catalog_catalogitem, catalog_historicalcatalogitem,"
             " catalog_historicalcatalogrelease, catalog_catalogrelease CASCADE"
         )
+        drop_item_partitions(cursor)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:

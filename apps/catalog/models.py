@@ -159,9 +159,12 @@ class CatalogItem(models.Model):
     """One item of one release. ``replaces`` lists the codes this item succeeds (incl. former
     20-character drug codes); a code gone from a release with an item replacing it is 'retired'."""
 
-    # No index of its own: UNIQUE (release, code) leads with the release and serves every
-    # look-up by release; one index fewer to maintain on each bulk load (issue 22).
-    release = models.ForeignKey(CatalogRelease, on_delete=models.CASCADE, related_name="items", db_index=False, verbose_name=_("release"))
+    # The table is partitioned by release (migration 0010): the partition bound is the link to
+    # the release (no foreign key to check row by row); each partition has its own indexes,
+    # UNIQUE (release, code) among them, which serves every look-up by release.
+    release = models.ForeignKey(
+        CatalogRelease, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False, verbose_name=_("release")
+    )
     code = models.CharField(max_length=32, verbose_name=_("code"))
     kind = models.CharField(max_length=16, choices=ItemKind.choices, verbose_name=_("kind"))
     name = models.CharField(max_length=255, verbose_name=_("name"))

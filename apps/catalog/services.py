@@ -107,7 +107,8 @@ def release_create_draft(
     history_save(release, user=user, reason=f"copied from {based_on.label}" if based_on else "created empty")
     took_part(release=release, user=user, part=ReleaseParticipant.Part.CREATED)
     if based_on is not None:
-        with connection.cursor() as cursor:
+        # The new release's partition is empty: loaded unindexed, indexed once after the rows.
+        with sql.items_unindexed(release.pk), connection.cursor() as cursor:
             cursor.execute(sql.COPY_ITEMS_SQL, [release.pk, based_on.pk])
     audit_record(
         action=AuditAction.RELEASE_CREATED,

@@ -8,6 +8,11 @@ the fragments other apps use to read catalog rows inside their own statements.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
 from .models import CANONICAL_COLUMNS, ITEM_CONTENT_FIELDS, ITEM_TEXT_FIELDS
 
 # Room for the 500k-row hash join; and no JIT: the planner over-estimates the changed rows and
@@ -57,8 +62,9 @@ SELECT differing.diff_code AS code,
        CASE WHEN differing.new_id IS NULL THEN coalesce(successors_of.successors, '[]'::jsonb) ELSE '[]'::jsonb END AS successors
 FROM differing
 -- LATERAL + OFFSET 0 (a planner fence): whole rows are read by primary key, only for changed codes
-LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = differing.old_id AND differing.new_id IS NOT NULL OFFSET 0) old_item ON true
-LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE id = differing.new_id AND differing.old_id IS NOT NULL OFFSET 0) new_item ON true
+-- (release_id too: items are partitioned by release, so the id is probed in that partition only)
+LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE release_id = %(old)s AND id = differing.old_id AND differing.new_id IS NOT NULL OFFSET 0) old_item ON true
+LEFT JOIN LATERAL (SELECT * FROM catalog_catalogitem WHERE release_id = %(new)s AND id = differing.new_id AND differing.old_id IS NOT NULL OFFSET 0) new_item ON true
 LEFT JOIN successors_of ON differing.new_id IS NULL AND successors_of.old_code = differing.diff_code
 """
 
@@ -92,9 +98,41 @@ STORE_ALL_ADDED_SQL = (
 _COPIED_COLUMNS = ", ".join(("code", *ITEM_CONTENT_FIELDS))
 # A new draft based on a published release: its items copied in one statement (parameters: new, old).
 COPY_ITEMS_SQL = (
-    f"INSERT INTO catalog_catalogitem (release_id, {_COPIED_COLUMNS}) "
-    f"SELECT %s, {_COPIED_COLUMNS} FROM catalog_catalogitem WHERE release_id = %s ORDER BY code"
+    f"INSERT INTO catalog_catalogitem (release_id, {_COPIED_COLUMNS}, content_hash) "
+    f"SELECT %s, {_COPIED_COLUMNS}, content_hash FROM catalog_catalogitem WHERE release_id = %s"
 )
+
+
+def content_hash_sql(alias: str) -> str:
+    """An item's content hash from the row ``alias`` (the diff joins on it): every bulk writer
+    computes it in its INSERT ... SELECT; a trigger fills it for inserts without it and on
+    updates (migration 0010, which has the same expression)."""
+    return "md5(ROW(" + ", ".join(f"{alias}.{f}" for f in ITEM_CONTENT_FIELDS) + ")::text)::uuid"
+
+
+# --- bulk loads into a draft (items are partitioned by release, migration 0010) -------------
+
+
+def items_empty(release_id: int) -> bool:
+    """The release has no items (its partition is empty): a load into it may go unindexed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM catalog_catalogitem WHERE release_id = %s)", [release_id])
+        return bool(cursor.fetchone()[0])
+
+
+@contextmanager
+def items_unindexed(release_id: int, *, clear: bool = False) -> Iterator[None]:
+    """Rows written inside go into the draft's partition without its indexes, which are built
+    once afterwards: a sort per index instead of a B-tree insertion per row and index. In the
+    caller's transaction: a failure rolls the dropped indexes back with the rows. The partition
+    is locked (ACCESS EXCLUSIVE) until commit; readers of other releases never wait. ``clear``
+    empties the partition first (TRUNCATE: the caller rewrites the whole draft)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        cursor.execute(f"SELECT catalog_item_partition_{'clear' if clear else 'unindex'}(%s)", [release_id])
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT catalog_item_partition_index(%s)", [release_id])
 
 
 # --- exports ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.bulk import sql_label, sql_text
 
+from .. import sql as catalog_sql
 from ..models import ITEM_CONTENT_FIELDS, HospitalLevel, ItemKind
 from ..validation import _MAX_LENGTHS, _TEXT_FIELDS
 from .formats import Source
@@ -345,9 +346,36 @@ def merge(*, release_id: int, mode: str, source: Source) -> dict[str, int]:
     }
 
 
+# An import changing at least this share of the draft's items (after it) rewrites the draft's
+# partition unindexed instead of changing rows in place under six indexes.
+REWRITE_SHARE = 0.25
+
+
 def apply_changes(*, release_id: int) -> None:
-    """Write ``import_changes`` to the items table (after '-' history rows were recorded)."""
+    """Write ``import_changes`` to the items table (after '-' history rows were recorded).
+
+    Into a draft with no items yet (a new or empty draft), the rows are loaded into its
+    partition unindexed and its indexes built after them (``catalog_sql.items_unindexed``).
+    An import that changes a large share of a draft's items rewrites the partition the same way
+    (its items kept, changed and added, ids kept); a few changes are made in place."""
     fields = ", ".join(ITEM_CONTENT_FIELDS)
+    values = f"{', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)}, {catalog_sql.content_hash_sql('n')}"
+    insert = (
+        f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) "
+        f"SELECT %s, n.code, {values} FROM import_new n JOIN import_changes c ON c.code = n.code AND c.change = '+'"
+    )
+    if catalog_sql.items_empty(release_id):
+        with catalog_sql.items_unindexed(release_id), connection.cursor() as cursor:
+            cursor.execute(insert, [release_id])
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM import_changes")
+        changes = int(cursor.fetchone()[0])
+        cursor.execute("SELECT count(*) FROM catalog_catalogitem WHERE release_id = %s", [release_id])
+        before = int(cursor.fetchone()[0])
+    if changes >= REWRITE_SHARE * max(before, 1):
+        _rewrite(release_id, fields=fields, values=values, insert=insert)
+        return
     assignments = ", ".join(f"{name} = n.{name}" for name in ITEM_CONTENT_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -359,11 +387,30 @@ def apply_changes(*, release_id: int) -> None:
             "WHERE c.change = '~' AND i.release_id = %s AND i.code = n.code",
             [release_id],
         )
+        # In code order: the partition's indexes lead with (release, code) or code, so sorted
+        # rows append to their B-trees instead of landing on random pages.
+        cursor.execute(insert + " ORDER BY n.code", [release_id])
+
+
+def _rewrite(release_id: int, *, fields: str, values: str, insert: str) -> None:
+    """The draft's items after the import (kept rows as they are, changed rows with the file's
+    values and their ids) set aside, the partition emptied and unindexed, then everything
+    written back and indexed, with the added rows."""
+    kept = ", ".join(f"i.{name}" for name in ITEM_CONTENT_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_rows")
         cursor.execute(
-            f"INSERT INTO catalog_catalogitem (release_id, code, {fields}) "
-            f"SELECT %s, n.code, {', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)} FROM import_new n "
-            # In code order: every index of the items table but one leads with (release, code)
-            # or code, so sorted rows append to their B-trees instead of landing on random pages.
-            "JOIN import_changes c ON c.code = n.code AND c.change = '+' ORDER BY n.code",
-            [release_id],
+            f"CREATE TEMP TABLE import_rows ON COMMIT DROP AS "
+            f"SELECT i.id, i.code, {kept}, i.content_hash FROM catalog_catalogitem i "
+            "LEFT JOIN import_changes c ON c.code = i.code WHERE i.release_id = %s AND c.code IS NULL "
+            f"UNION ALL SELECT i.id, n.code, {values} FROM import_new n JOIN import_changes c ON c.code = n.code AND c.change = '~' "
+            "JOIN catalog_catalogitem i ON i.release_id = %s AND i.code = n.code",
+            [release_id, release_id],
         )
+        with catalog_sql.items_unindexed(release_id, clear=True):
+            cursor.execute(
+                f"INSERT INTO catalog_catalogitem (id, release_id, code, {fields}, content_hash) "
+                f"SELECT id, %s, code, {fields}, content_hash FROM import_rows",
+                [release_id],
+            )
+            cursor.execute(insert, [release_id])

@@ -1,0 +1,190 @@
+"""Items partitioned by release (issue 22, migration 0010): each release's partition with its own
+indexes, a bulk load into an empty draft built unindexed and indexed afterwards in the same
+transaction (nothing half-written when it fails), the content hash written by the writers or
+the trigger, and a published release's partition refusing every write, however it is reached."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from apps.catalog import services
+from apps.catalog import sql as catalog_sql
+from apps.catalog.importers.services import release_import
+from apps.catalog.models import CatalogItem, CatalogRelease
+from tests.factories import draft_release, published_release
+
+pytestmark = pytest.mark.django_db
+JAN = dt.date(2026, 1, 1)
+INDEXES = {"_pkey", "_code", "_kind", "_path", "_replaces", "_has_replaces"}
+
+CSV = (
+    "code,name,category,payment_standard_fen,self_pay_ratio,replaces\n"
+    "XA02BCA211A001010101445,奥美拉唑肠溶胶囊,01,1234,0.1000,\n"
+    "XA02BCA211A001010101446,奥美拉唑肠溶片,02,,,\n"
+    "001201000010000,一般诊疗费,01,1000,,001201000010001\n"
+).encode()
+
+
+def partition(release: CatalogRelease) -> str:
+    return f"catalog_catalogitem_r{release.pk}"
+
+
+def indexes(release: CatalogRelease) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [partition(release)])
+        return {name.removeprefix(partition(release)) for (name,) in cursor.fetchall()}
+
+
+def sql_refused(statement: str, params: list[object] | None = None) -> None:
+    with pytest.raises(IntegrityError, match="published catalog release"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, params or [])
+
+
+def stale_hashes(release: CatalogRelease) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM catalog_catalogitem i WHERE release_id = %s AND content_hash IS DISTINCT FROM {catalog_sql.content_hash_sql('i')}",
+            [release.pk],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def test_a_release_gets_a_partition_of_its_own_with_its_indexes(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'catalog_catalogitem'::regclass AND c.relname = %s",
+            [partition(draft)],
+        )
+        assert cursor.fetchone() == (f"FOR VALUES IN ('{draft.pk}')",)
+    assert indexes(draft) == INDEXES
+
+
+def test_an_import_into_an_empty_draft_is_loaded_then_indexed(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    result = release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    assert (result["added"], CatalogItem.objects.filter(release=draft).count()) == (3, 3)
+    assert indexes(draft) == INDEXES
+    assert stale_hashes(draft) == 0
+    assert CatalogItem.history.filter(release_id=draft.pk, history_type="+").count() == 3
+    # a second file into the now non-empty draft changes rows in place (ids kept)
+    before = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
+    changed = CSV.replace("奥美拉唑肠溶片,02".encode(), "奥美拉唑肠溶片,03".encode())
+    result = release_import(release=draft, file=io.BytesIO(changed), fmt="canonical-csv", user=catalog_admin, mode="replace")
+    assert (result["added"], result["changed"], result["removed"]) == (0, 1, 0)
+    assert dict(CatalogItem.objects.filter(release=draft).values_list("code", "id")) == before
+    assert item_category(draft, "XA02BCA211A001010101446") == "03" and stale_hashes(draft) == 0
+
+
+def services_csv(count: int, *, category_of: dict[int, str] | None = None) -> bytes:
+    rows = [f"{1201000010000 + n:015d},诊疗项目{n},{(category_of or {}).get(n, '01')}" for n in range(count)]
+    return ("code,name,category\n" + "\n".join(rows) + "\n").encode()
+
+
+def index_oid(release: CatalogRelease) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::regclass::oid", [f"{partition(release)}_code"])
+        return int(cursor.fetchone()[0])
+
+
+def test_a_few_changes_are_made_in_place_and_many_rewrite_the_partition(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(services_csv(8)), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    ids, built = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id")), index_oid(draft)
+    # one item of eight changed: in place (the indexes are the same ones)
+    result = release_import(
+        release=draft, file=io.BytesIO(services_csv(8, category_of={0: "02"})), fmt="canonical-csv", user=catalog_admin, mode="merge"
+    )
+    assert (result["changed"], index_oid(draft), stale_hashes(draft)) == (1, built, 0)
+    # half of them changed, one removed, one added (replace): rewritten and indexed anew, ids kept
+    file = services_csv(9, category_of=dict.fromkeys(range(4), "03")).replace(f"{1201000010000:015d},".encode(), b"gone,", 1)
+    file = b"\n".join(line for line in file.split(b"\n") if not line.startswith(b"gone,"))
+    result = release_import(release=draft, file=io.BytesIO(file), fmt="canonical-csv", user=catalog_admin, mode="replace")
+    assert (result["added"], result["changed"], result["removed"]) == (1, 3, 1)
+    after = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
+    assert {code: after[code] for code in ids if code in after} == {code: ids[code] for code in ids if code in after}
+    assert len(after) == 8 and index_oid(draft) != built and indexes(draft) == INDEXES and stale_hashes(draft) == 0
+    assert CatalogItem.objects.get(release=draft, code=f"{1201000010003:015d}").category == "03"
+    history = CatalogItem.history.filter(release_id=draft.pk)
+    assert (history.filter(history_type="-").count(), history.filter(history_type="~").count()) == (1, 4)
+
+
+def item_category(release: CatalogRelease, code: str) -> str:
+    return CatalogItem.objects.get(release=release, code=code).category
+
+
+def test_a_bulk_load_that_fails_after_its_rows_leaves_the_draft_as_it_was(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    # A real failure after the rows are loaded and indexed: the history rows are refused.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'history refused'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_history BEFORE INSERT ON catalog_historicalcatalogitem FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse()"
+        )
+    with pytest.raises(Exception, match="history refused"), transaction.atomic():
+        release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_history ON catalog_historicalcatalogitem")
+    assert CatalogItem.objects.filter(release=draft).count() == 0
+    assert indexes(draft) == INDEXES
+
+
+def test_a_published_partition_refuses_writes_however_reached(catalog_admin, reviewer):
+    release = published_release(label="2025.12", effective_from=dt.date(2025, 12, 1), admin=catalog_admin, reviewer=reviewer)
+    table = partition(release)
+    columns = "code, kind, name, generic_name, dosage_form, specification, manufacturer, unit, pricing_unit, category, " + (
+        "restriction_text, restriction_indication, restriction_hospital_level, category_path, replaces"
+    )
+    sql_refused(f"UPDATE {table} SET name = 'tampered'")
+    sql_refused(f"DELETE FROM {table}")
+    sql_refused(
+        f"INSERT INTO {table} (release_id, {columns}) SELECT release_id, code || '9', kind, name, generic_name, dosage_form, "
+        "specification, manufacturer, unit, pricing_unit, category, restriction_text, restriction_indication, "
+        f"restriction_hospital_level, category_path, replaces FROM {table} LIMIT 1"
+    )
+    sql_refused("UPDATE catalog_catalogitem SET name = 'tampered' WHERE release_id = %s", [release.pk])
+    # nor may its indexes be dropped for a bulk load
+    with pytest.raises(IntegrityError, match="not a draft"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT catalog_item_partition_unindex(%s)", [release.pk])
+    assert indexes(release) == INDEXES
+
+
+def test_the_trigger_keeps_the_hash_of_items_written_one_by_one(catalog_admin):
+    draft = draft_release(
+        label="2026.01",
+        effective_from=JAN,
+        user=catalog_admin,
+        items=[{"code": "XA02BCA211A001010101445", "name": "奥美拉唑肠溶胶囊", "category": "01"}],
+    )
+    before = content_hash(draft)
+    assert stale_hashes(draft) == 0
+    services.item_put(release=draft, data={"code": "XA02BCA211A001010101445", "name": "奥美拉唑", "category": "02"}, user=catalog_admin)
+    assert stale_hashes(draft) == 0 and content_hash(draft) != before
+
+
+def content_hash(release: CatalogRelease) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT content_hash FROM catalog_catalogitem WHERE release_id = %s", [release.pk])
+        return str(cursor.fetchone()[0])
+
+
+def test_a_draft_based_on_a_release_copies_its_items_and_their_indexes(catalog_admin, reviewer):
+    base = published_release(label="2025.12", effective_from=dt.date(2025, 12, 1), admin=catalog_admin, reviewer=reviewer)
+    draft = services.release_create_draft(label="2026.01", effective_from=JAN, user=catalog_admin, based_on=base)
+    assert CatalogItem.objects.filter(release=draft).count() == CatalogItem.objects.filter(release=base).count() > 0
+    assert indexes(draft) == INDEXES and stale_hashes(draft) == 0
+
+
+def test_deleting_a_draft_drops_its_partition(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    CatalogRelease.objects.filter(pk=draft.pk).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [partition(draft)])
+        assert cursor.fetchone() == (None,)
