@@ -184,7 +184,7 @@ def test_successors_are_found_without_reading_every_item_of_the_release(world):
         cursor.execute("SET LOCAL enable_seqscan = off")  # a test database is small enough to scan
         cursor.execute("EXPLAIN " + successor_map(release_sql="%s"), [release.pk])
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "catalog_item_has_replaces" in plan, plan
+    assert "_has_replaces" in plan, plan  # catalog_item_has_replaces, or a release partition's r<id>_has_replaces
 
 
 def test_local_items_feed_lists_the_items_in_force_that_day(world):
