@@ -169,8 +169,13 @@ def test_ten_thousand_codes_cost_the_queries_ten_codes_cost(world):
         # (one UPDATE): bookkeeping of the key, not the validation's statements.
         return len([q for q in captured if not q["sql"].startswith('UPDATE "hospitals_apikey"')])
 
-    queries([DRUG])  # warm the timeline and key caches
-    assert queries(many) == queries(many[:10])
+    def warm_then_queries(codes):
+        # The key's verdict and the release timeline are cached for a minute: warm them right
+        # before each measurement, or a slow machine sees the second call refill them.
+        queries([DRUG])
+        return queries(codes)
+
+    assert warm_then_queries(many) == warm_then_queries(many[:10])
 
 
 def test_successors_are_found_without_reading_every_item_of_the_release(world):
