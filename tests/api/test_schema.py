@@ -106,6 +106,16 @@ def test_request_constraints_are_in_the_schema(schema: dict[str, Any]) -> None:
     assert schema["components"]["schemas"]["PolicyCreateRequest"]["additionalProperties"] is False
 
 
+def test_a_claim_line_code_of_spaces_alone_is_invalid_in_the_schema_as_in_the_api(schema: dict[str, Any]) -> None:
+    import re
+
+    # schemathesis sent a code of spaces (stripped to blank, refused 400) that the schema allowed.
+    code = schema["components"]["schemas"]["ClaimLineRequest"]["properties"]["code"]
+    for spaces in ("\u3000", " \x1c", "\x85\t"):
+        assert re.search(code["pattern"], spaces) is None and spaces.strip() == ""
+    assert re.search(code["pattern"], " XA01 ")
+
+
 def test_the_exports_are_binary_for_generators(schema: dict[str, Any]) -> None:
     content = schema["paths"]["/api/v1/catalog/releases/{label}/export.csv.gz"]["get"]["responses"]["200"]["content"]
     assert content["application/octet-stream"]["schema"] == {"type": "string", "format": "binary"}

@@ -25,7 +25,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transacti
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # Written in Latin letters in Chinese UIs as well: formats, protocols, standards and code systems,
 # units, and the product names of the API tools. Keep it small; every entry is such a name.
-FORMATS_AND_PROTOCOLS = {"API", "URL", "CSV", "JSON", "JSONL", "XLSX", "SHA", "HMAC", "HTTP", "HTTPS", "SMTP", "TOTP", "OTP", "ID", "IP"}
+FORMATS_AND_PROTOCOLS = {
+    "API",
+    "URL",
+    "CSV",
+    "PDF",
+    "JSON",
+    "JSONL",
+    "XLSX",
+    "SHA",
+    "HMAC",
+    "HTTP",
+    "HTTPS",
+    "SMTP",
+    "TOTP",
+    "OTP",
+    "ID",
+    "IP",
+}
 STANDARDS_AND_UNITS = {
     "DRG",
     "ADRG",
