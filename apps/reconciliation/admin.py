@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import MoneyReadersAdmin, PortalAdmin, PortalHistoryAdmin, is_auditor, scoped_province
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.forms import yuan_label
 from apps.core.money import MoneyError, format_yuan, yuan_to_fen
 from apps.core.reasons import error_message, error_tags
 
@@ -155,9 +156,10 @@ def _field_label(obj: Discrepancy) -> str:
     if not obj.field:
         return ""
     try:
-        return str(getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field))
+        label = str(getattr(SettlementRecord._meta.get_field(obj.field), "verbose_name", obj.field))
     except FieldDoesNotExist:
         return obj.field
+    return yuan_label(label) if obj.field.endswith("_fen") else label  # its values are shown in yuan
 
 
 def _value_shown(obj: Discrepancy, value: str | None) -> str:

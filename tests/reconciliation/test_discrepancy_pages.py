@@ -77,3 +77,19 @@ def test_the_list_filters_by_state_and_kind(missing: Discrepancy, client: Any) -
     page = client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "open", "kind": "missing_home"}).content.decode()
     assert "S9" in page
     assert "S9" not in client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "resolved"}).content.decode()
+
+
+def test_a_money_fields_values_and_its_name_read_in_yuan(recon_default_plan: Any, client: Any) -> None:
+    recon = recon_default_plan
+    recon.load("home", row("S7", fund=7000))
+    recon.load("destination", row("S7", fund=7250))
+    recon.run()
+    mismatch = Discrepancy.objects.get(settlement_id="S7", kind="amount_mismatch", field="fund_fen")
+    client.force_login(staff(Role.AUDITOR, username="pg-auditor-yuan"))
+    for page in (
+        client.get(reverse("admin:reconciliation_discrepancy_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode(),
+        client.get(reverse("admin:reconciliation_discrepancy_change", args=[mismatch.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode(),
+    ):
+        assert "（分）" not in page and "(元)" in page
+    detail = page
+    assert "¥70.00" in detail and "¥72.50" in detail
