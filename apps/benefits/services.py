@@ -120,7 +120,7 @@ def check_policy_values(values: dict[str, Any]) -> None:
     if values.get("hospital_level") and values["hospital_level"] not in HospitalLevel.values:
         raise _field_error("hospital_level", format_lazy(_("blank or one of {choices}"), choices=", ".join(HospitalLevel.values)))
     if values.get("effective_to") is not None and values["effective_to"] <= values["effective_from"]:
-        raise _field_error("effective_to", _("must be after effective_from (exclusive end)"))
+        raise _field_error("effective_to", _("must be after effective_from (exclusive end)"), code="range_reversed")
     for name in ("deductible_fen", "annual_cap_fen"):
         if isinstance(values[name], bool) or not isinstance(values[name], int) or values[name] < 0:
             raise _field_error(name, _("a non-negative whole number of fen"))
@@ -409,7 +409,7 @@ def local_item_save(*, user: Any, province: Province, code: str, reason: str = "
     if fields.get("effective_from") is None:
         raise _field_error("effective_from", _("required"), code="required")
     if fields["sunset_date"] <= fields["effective_from"]:
-        raise _field_error("sunset_date", _("must be after effective_from"))
+        raise _field_error("sunset_date", _("must be after effective_from"), code="range_reversed")
     if fields.get("category", "02") not in ("01", "02"):
         raise _field_error("category", _("a local item is 甲 (01) or 乙 (02)"))
     if fields.get("restriction_hospital_level") and fields["restriction_hospital_level"] not in HospitalLevel.values:

@@ -137,6 +137,7 @@ STATE_REFUSALS = {
     "not_allowed": "a field allowed only with another's value (amount_fen with agreed_amount): no OpenAPI 3.0 keyword short of oneOf",
     "null_characters_not_allowed": "PostgreSQL text cannot hold NUL: a NUL in any string is refused (API.md), no JSON Schema keyword says so",
     "range_too_long": "a limit across two parameters (a statement's to - from <= 366 days) has no OpenAPI keyword",
+    "range_reversed": "an end after its start across two fields (effective_to > effective_from, to >= from) has no OpenAPI keyword",
     "province_not_in_run": "a GB/T 2260 province code of the right shape that has no claims in the run asked for",
 }
 

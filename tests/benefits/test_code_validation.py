@@ -167,15 +167,13 @@ def test_ten_thousand_codes_cost_the_queries_ten_codes_cost(world):
             assert len(validate(world, codes)["results"]) == len(codes)
         # The key's last-use mark is written at most once a minute, whenever that minute ends
         # (one UPDATE): bookkeeping of the key, not the validation's statements.
-        return len([q for q in captured if not q["sql"].startswith('UPDATE "hospitals_apikey"')])
+        # Nor do the key's verdict and the release timeline count: both are cached for a minute in
+        # the Redis that parallel test workers share, so a refill can land in either call.
+        bookkeeping = ('UPDATE "hospitals_apikey"', 'SELECT "hospitals_apikey"', 'SELECT "catalog_catalogrelease"')
+        return len([q for q in captured if not q["sql"].startswith(bookkeeping)])
 
-    def warm_then_queries(codes):
-        # The key's verdict and the release timeline are cached for a minute: warm them right
-        # before each measurement, or a slow machine sees the second call refill them.
-        queries([DRUG])
-        return queries(codes)
-
-    assert warm_then_queries(many) == warm_then_queries(many[:10])
+    queries([DRUG])
+    assert queries(many) == queries(many[:10]) == 5
 
 
 def test_successors_are_found_without_reading_every_item_of_the_release(world):

@@ -64,6 +64,12 @@ def test_a_note_is_text_a_person_typed_not_a_number(api, sc_maker):
     assert [e["field"] for e in response.json()["errors"]] == ["note"]
 
 
+def test_an_end_not_after_the_start_is_400_range_reversed(api, sc_maker):
+    response = _create(api, sc_maker, effective_to="2027-01-01")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("effective_to", "range_reversed")]
+
+
 def test_submit_then_approve_by_a_colleague_puts_the_policy_in_force(api, sc_maker, sc_checker):
     policy = _create(api, sc_maker).json()
     submitted = api(sc_maker).post(f"/api/v1/benefits/policies/{policy['id']}/submit/")

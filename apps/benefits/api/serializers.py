@@ -264,13 +264,22 @@ class _ClaimBaseSerializer(serializers.Serializer[Any]):
     scheme = serializers.ChoiceField(choices=Scheme.values)
     setting = serializers.ChoiceField(choices=CareSetting.values)
     lines = ClaimLinesField(line_serializer=ClaimLineSerializer, max_length=MAX_LINES)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list, max_length=50)
+    diagnoses = serializers.ListField(
+        child=documented(serializers.CharField(max_length=64), pattern=NOT_ONLY_SPACES, maxLength=64),
+        required=False,
+        default=list,
+        max_length=50,
+    )
     registered = serializers.BooleanField(required=False, default=False, help_text="Filed for cross-province care.")
     hospital_level = serializers.ChoiceField(choices=HospitalLevel.values, required=False, help_text="Used when the registry has none.")
     deductible_used_fen = FenField(min_value=0, max_value=MAX_FEN, required=False, default=0, help_text="Deductible met earlier this year.")
     fund_paid_ytd_fen = FenField(min_value=0, max_value=MAX_FEN, required=False, default=0, help_text="Fund paid earlier this year (cap).")
     procedures = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, default=list, max_length=50, help_text="ICD-9-CM-3 procedure codes."
+        child=documented(serializers.CharField(max_length=64), pattern=NOT_ONLY_SPACES, maxLength=64),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="ICD-9-CM-3 procedure codes.",
     )
     drg_group = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
     drg_payment = serializers.BooleanField(required=False, default=False, help_text="Claim is paid per DRG group.")
