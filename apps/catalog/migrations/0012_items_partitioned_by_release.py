@@ -211,6 +211,9 @@ def forwards(apps, schema_editor):
         cols = ", ".join(q(c) for c in _columns(cursor, old))
         cursor.execute(f"INSERT INTO {q(TABLE)} ({cols}, content_hash) SELECT {cols}, {_hash('o')} FROM {q(old)} o")
         cursor.execute(f"DROP TABLE {q(old)}")
+        # New partitions have no statistics: a reader would plan a 500k-row release as ~100 rows
+        # (a hash of the whole release for 10,000 codes). ANALYZE of the parent recurses into them.
+        cursor.execute(f"ANALYZE {q(TABLE)}")
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
         cursor.execute(f"ALTER SEQUENCE {cursor.fetchone()[0]} RENAME TO {q(old_sequence.split('.')[-1].strip(chr(34)))}")
         for definition in triggers:  # read before the rename: they name the parent; after the rows
