@@ -1,6 +1,8 @@
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from apps.core.models import AuditAction, AuditEvent, Job
 
@@ -47,3 +49,11 @@ class AuditEventFilterSerializer(serializers.Serializer[Any]):
         fields["from"] = serializers.DateField(required=False)
         fields["to"] = serializers.DateField(required=False)
         return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # DRF drops an optional query parameter sent empty (``?to=``) as if it were absent; the
+        # schema says each of these is a date, a choice or a code, so an empty one is refused.
+        blank = [name for name in ("action", "province", "from", "to") if self.initial_data.get(name) == ""]
+        if blank:
+            raise serializers.ValidationError({name: [ErrorDetail(str(_("may not be blank")), code="blank")] for name in blank})
+        return attrs
