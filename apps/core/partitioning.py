@@ -82,6 +82,26 @@ def _indexes(cursor: Any, table: str) -> list[dict[str, Any]]:
     ]
 
 
+def table_grants(cursor: Any, table: str) -> list[tuple[int, str]]:
+    """The privileges others hold on ``table`` (grantee oid, privilege), for ``grant_again``."""
+    cursor.execute(
+        "SELECT DISTINCT a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+        "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner ORDER BY 1, 2",
+        [table],
+    )
+    return [(int(grantee), str(privilege)) for grantee, privilege in cursor.fetchall()]
+
+
+def grant_again(cursor: Any, quoted_table: str, grants: list[tuple[int, str]]) -> None:
+    """Give the table that replaces another the privileges ``table_grants`` read off the old one."""
+    for grantee, privilege in grants:
+        role = "PUBLIC" if grantee == 0 else None
+        if role is None:
+            cursor.execute("SELECT quote_ident(pg_get_userbyid(%s))", [grantee])
+            role = cursor.fetchone()[0]
+        cursor.execute(f"GRANT {privilege} ON {quoted_table} TO {role}")
+
+
 def convert_to_partitioned(*, schema_editor: Any, table: str, key: str, method: str, partitions: list[tuple[str, str]]) -> None:
     """Rebuild ``table`` as ``PARTITION BY method (key)`` with ``partitions`` (name, bound
     clause such as ``FOR VALUES IN ('2026-03')``) made first; every row must fall in one of
@@ -105,12 +125,7 @@ def convert_to_partitioned(*, schema_editor: Any, table: str, key: str, method: 
             "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal ORDER BY tgname", [table]
         )
         triggers = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            "SELECT DISTINCT a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
-            "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner ORDER BY 1, 2",
-            [table],
-        )
-        grants = cursor.fetchall()
+        grants = table_grants(cursor, table)
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
         old_sequence = cursor.fetchone()[0]
 
@@ -144,12 +159,7 @@ def convert_to_partitioned(*, schema_editor: Any, table: str, key: str, method: 
             cursor.execute(f"SELECT last_value, is_called FROM {old_sequence}")
             last_value, is_called = cursor.fetchone()
             cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)", [new, last_value, is_called])
-        for grantee, privilege in grants:
-            role = "PUBLIC" if grantee == 0 else None
-            if role is None:
-                cursor.execute("SELECT quote_ident(pg_get_userbyid(%s))", [grantee])
-                role = cursor.fetchone()[0]
-            cursor.execute(f"GRANT {privilege} ON {q(new)} TO {role}")
+        grant_again(cursor, q(new), grants)
         cursor.execute(f"DROP TABLE {q(old)}")
         cursor.execute(f"ALTER TABLE {q(new)} RENAME TO {q(table)}")
         for definition in triggers:  # after the rows: moved rows must not fire them again

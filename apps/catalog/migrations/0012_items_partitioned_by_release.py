@@ -32,7 +32,7 @@ No table references items (checked). Not reversible: restore from a backup inste
 import django.db.models.deletion
 from django.db import migrations, models
 
-from apps.core.partitioning import schema_path
+from apps.core.partitioning import grant_again, schema_path, table_grants
 
 TABLE = "catalog_catalogitem"
 
@@ -180,12 +180,7 @@ def forwards(apps, schema_editor):
             "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal ORDER BY tgname", [TABLE]
         )
         triggers = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            "SELECT DISTINCT a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
-            "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner ORDER BY 1, 2",
-            [TABLE],
-        )
-        grants = cursor.fetchall()
+        grants = table_grants(cursor, TABLE)
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
         old_sequence = cursor.fetchone()[0]
         cursor.execute(f"SELECT last_value, is_called FROM {old_sequence}")
@@ -198,12 +193,7 @@ def forwards(apps, schema_editor):
             "INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY LIST (release_id)"
         )
         cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)", [TABLE, last_value, is_called])
-        for grantee, privilege in grants:
-            role = "PUBLIC" if grantee == 0 else None
-            if role is None:
-                cursor.execute("SELECT quote_ident(pg_get_userbyid(%s))", [grantee])
-                role = cursor.fetchone()[0]
-            cursor.execute(f"GRANT {privilege} ON {q(TABLE)} TO {role}")
+        grant_again(cursor, q(TABLE), grants)
         cursor.execute(FUNCTIONS.replace("{path}", path))
         for statement in HASH_TRIGGERS:
             cursor.execute(statement)
