@@ -78,13 +78,12 @@ def pinyin_initials(text: str) -> str:
     return _NOT_INITIAL.sub("", "".join(lazy_pinyin(folded, style=Style.FIRST_LETTER, errors="default")).lower())
 
 
+# One scan of the release's items (three texts a row), not three scans under a UNION: a third
+# of the time at 500k items.
 _NEW_TEXTS_SQL = f"""
-SELECT t.text FROM (
-    SELECT name AS text FROM catalog_catalogitem WHERE release_id = %(release)s
-    UNION SELECT generic_name FROM catalog_catalogitem WHERE release_id = %(release)s
-    UNION SELECT manufacturer FROM catalog_catalogitem WHERE release_id = %(release)s
-) t
-WHERE t.text <> '' AND NOT EXISTS (SELECT 1 FROM {_TERMS_TABLE} s WHERE s.text = t.text)
+SELECT DISTINCT t.text
+FROM catalog_catalogitem i CROSS JOIN LATERAL (VALUES (i.name), (i.generic_name), (i.manufacturer)) AS t(text)
+WHERE i.release_id = %(release)s AND t.text <> '' AND NOT EXISTS (SELECT 1 FROM {_TERMS_TABLE} s WHERE s.text = t.text)
 """
 
 

@@ -185,11 +185,14 @@ def release_update_draft(*, release: CatalogRelease, user: Any, label: str, effe
     return release
 
 
-def items_record_history(*, release: CatalogRelease, codes_sql: str, params: list[Any], user: Any, history_type: str, reason: str) -> int:
-    """History rows for items changed by a bulk path (importers), set-based."""
+def items_record_history(
+    *, release: CatalogRelease, codes_sql: str | None, params: list[Any], user: Any, history_type: str, reason: str
+) -> int:
+    """History rows for items changed by a bulk path (importers), set-based: the release's items
+    whose code ``codes_sql`` selects, or every item of the release (``codes_sql`` None)."""
     return history_bulk_record(
         model=CatalogItem,
-        where_sql=f"release_id = %s AND code IN ({codes_sql})",
+        where_sql="release_id = %s" + (f" AND code IN ({codes_sql})" if codes_sql else ""),
         params=[release.pk, *params],
         history_type=history_type,
         user_id=getattr(user, "pk", None),

@@ -27,6 +27,7 @@ from apps.core.models import AuditAction, Job
 from apps.core.permissions import CATALOG_EDITORS, require_role
 
 from .. import search
+from .. import sql as catalog_sql
 from ..models import CatalogRelease, ReleaseParticipant
 from ..services import ensure_draft, items_record_history, took_part
 from . import sql
@@ -128,16 +129,18 @@ def _import(
                     errors=errors,
                     error_count=error_count,
                 )
-            counts = sql.merge(release_id=release.pk, mode=mode, source=source)
+            # Into a draft without items every row is new: nothing to compare or merge with.
+            fresh = catalog_sql.items_empty(release.pk)
+            counts = sql.merge(release_id=release.pk, mode=mode, source=source, fresh=fresh)
             if record_history and counts["removed"]:
                 _history(release, "-", user, reason)
-            sql.apply_changes(release_id=release.pk)
+            sql.apply_changes(release_id=release.pk, source=source, fresh=fresh)
             # New names reach the search dictionary (and get their pinyin) now, not per query.
             search.terms_fill(release_id=release.pk)
             if record_history:
                 for change in ("+", "~"):
                     if counts["added" if change == "+" else "changed"]:
-                        _history(release, change, user, reason)
+                        _history(release, change, user, reason, every_item=fresh)
             rows = source.staging.rows
             progress.total = rows
             progress(rows, force=True)
@@ -157,11 +160,13 @@ def _import(
         progress.close()
 
 
-def _history(release: CatalogRelease, change: str, user: Any, reason: str) -> None:
+def _history(release: CatalogRelease, change: str, user: Any, reason: str, *, every_item: bool = False) -> None:
+    """History rows of the items the import changed this way (``import_changes``); of every item
+    of the draft after a load into an empty one (``every_item``)."""
     items_record_history(
         release=release,
-        codes_sql="SELECT code FROM import_changes WHERE change = %s",
-        params=[change],
+        codes_sql=None if every_item else "SELECT code FROM import_changes WHERE change = %s",
+        params=[] if every_item else [change],
         user=user,
         history_type=change,
         reason=reason,

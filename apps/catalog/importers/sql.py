@@ -70,17 +70,26 @@ def _code_sql(expr: str) -> str:
 # Characters whose NFC form is themselves: ASCII, CJK punctuation, unified ideographs and
 # full-width forms. Text made only of these skips normalize() (see _code_sql).
 _NFC_STABLE = "'^[\\u0001-\\u007f\\u3000-\\u303f\\u4e00-\\u9fff\\uff00-\\uffef]*$'"
-_SPACE = "[\\s\\u3000\\u00a0\\ufeff]"
-# Any cell of a row (cells joined with U+001F) starting or ending with white space.
-_EDGE_SPACE_ANY = f"'(^|\\x1f){_SPACE}|{_SPACE}(\\x1f|$)'"
+# A row whose cells (joined with U+001F) are each empty or start and end with a character that
+# is neither white space nor U+001F, all of them NFC-stable (_NFC_STABLE less the controls): the
+# vast majority, kept as they are after one regex; other rows are normalised and trimmed cell by cell.
+_STABLE_INNER = "[\\u0020-\\u007e\\u3000-\\u303f\\u4e00-\\u9fff\\uff00-\\uffef]"
+_STABLE_EDGE = "[\\u0021-\\u007e\\u3001-\\u303f\\u4e00-\\u9fff\\uff00-\\uffef]"
+_CELL = f"({_STABLE_EDGE}({_STABLE_INNER}*{_STABLE_EDGE})?)?"
+_CLEAN_ROW = f"'^{_CELL}(\\x1f{_CELL})*$'"
 
 
 def _kind_sql(code: str) -> str:
+    # By first character, so each code meets one pattern (a consumable used to be tried against
+    # the three others first: the kind was a quarter of the normalising pass).
     return (
-        f"CASE WHEN octet_length({code}) <> char_length({code}) THEN NULL "
-        f"WHEN {code} ~ '{DRUG_RE}' THEN 'drug' WHEN {code} ~ '{TCM_RE}' THEN 'tcm_piece' "
-        f"WHEN {code} ~ '{SERVICE_RE}' THEN 'service' "
-        f"WHEN {code} ~ '{CONSUMABLE_RE}' AND substr({code}, 2, 2) <> '00' AND substr({code}, 4, 2) <> '00' THEN 'consumable' END"
+        f"CASE WHEN octet_length({code}) <> char_length({code}) THEN NULL ELSE CASE left({code}, 1) "
+        f"WHEN 'X' THEN CASE WHEN {code} ~ '{DRUG_RE}' THEN 'drug' END "
+        f"WHEN 'Z' THEN CASE WHEN {code} ~ '{DRUG_RE}' THEN 'drug' END "
+        f"WHEN 'T' THEN CASE WHEN {code} ~ '{TCM_RE}' THEN 'tcm_piece' END "
+        f"WHEN 'C' THEN CASE WHEN {code} ~ '{CONSUMABLE_RE}' AND substr({code}, 2, 2) <> '00' AND substr({code}, 4, 2) <> '00' "
+        "THEN 'consumable' END "
+        f"ELSE CASE WHEN {code} ~ '{SERVICE_RE}' THEN 'service' END END END"
     )
 
 
@@ -108,11 +117,10 @@ def build_items(source: Source) -> None:
 
     plain_names = ("category", "restriction_hospital_level", "kind", "restriction_max_days", "payment_standard_fen", "self_pay_ratio")
     names = (*_TEXT_FIELDS, *plain_names)
-    # Level 1 reads staging once and tests all text cells of a row with one regex each for
-    # "already NFC" and "white space at an edge" (the OFFSET 0 keeps PostgreSQL from
-    # inlining the flags into every use); level 2 normalises/trims only rows that need it.
+    # Level 1 reads staging once and tests all cells of a row with one regex (_CLEAN_ROW; the
+    # OFFSET 0 keeps PostgreSQL from inlining the flag into every use); level 2 normalises and
+    # trims the cells of the other rows only.
     cells = ", ".join(f"coalesce({raw(name)}, '') AS {name}" for name in names)
-    joined_text = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce({raw(n)}, '')" for n in _TEXT_FIELDS) + ")"
     joined_all = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce({raw(n)}, '')" for n in names) + ")"
     replaces = (
         f"CASE WHEN {raw('replaces')} IS NULL OR btrim({raw('replaces')}) = '' THEN '{{}}'::text[] ELSE ARRAY("
@@ -127,14 +135,13 @@ def build_items(source: Source) -> None:
             cells,
             replaces,
             *extra,
-            f"{joined_text} ~ {_NFC_STABLE} AS nfc_ok",
-            f"{joined_all} ~ {_EDGE_SPACE_ANY} AS edge",
+            f"{joined_all} ~ {_CLEAN_ROW} AS clean",
         ]
     )
 
     def level2(name: str) -> str:
-        value = f"(CASE WHEN nfc_ok THEN {name} ELSE normalize({name}, NFC) END)" if name in _TEXT_FIELDS else name
-        return f"CASE WHEN edge THEN btrim({value}, {_TRIM}) ELSE {value} END AS {name}"
+        value = f"CASE WHEN {name} ~ {_NFC_STABLE} THEN {name} ELSE normalize({name}, NFC) END" if name in _TEXT_FIELDS else name
+        return f"CASE WHEN clean THEN {name} ELSE btrim({value}, {_TRIM}) END AS {name}"
 
     trimmed = ", ".join(level2(name) for name in names)
     extra_names = "".join(f", {name}" for name in source.extra)
@@ -143,9 +150,9 @@ def build_items(source: Source) -> None:
         SELECT line, code, {_kind_sql("code")} AS kind, kind AS given_kind,
                {", ".join(_TEXT_FIELDS)}, category, restriction_hospital_level,
                restriction_max_days, payment_standard_fen, self_pay_ratio,
-               CASE WHEN restriction_max_days ~ '^[+-]?[0-9]{{1,30}}$' THEN restriction_max_days::numeric END AS max_days_v,
-               CASE WHEN payment_standard_fen ~ '^[+-]?[0-9]{{1,30}}$' THEN payment_standard_fen::numeric END AS standard_v,
-               CASE WHEN self_pay_ratio ~ '^[+-]?([0-9]{{1,20}}(\\.[0-9]{{0,20}})?|\\.[0-9]{{1,20}})([eE][+-]?[0-9]{{1,2}})?$'
+               CASE WHEN restriction_max_days = '' THEN NULL WHEN restriction_max_days ~ '^[+-]?[0-9]{{1,30}}$' THEN restriction_max_days::numeric END AS max_days_v,
+               CASE WHEN payment_standard_fen = '' THEN NULL WHEN payment_standard_fen ~ '^[+-]?[0-9]{{1,30}}$' THEN payment_standard_fen::numeric END AS standard_v,
+               CASE WHEN self_pay_ratio = '' THEN NULL WHEN self_pay_ratio ~ '^[+-]?([0-9]{{1,20}}(\\.[0-9]{{0,20}})?|\\.[0-9]{{1,20}})([eE][+-]?[0-9]{{1,2}})?$'
                     THEN self_pay_ratio::numeric END AS ratio_v,
                replaces{extra_names}
         FROM (SELECT line, code, {trimmed}, replaces{extra_names}
@@ -173,6 +180,20 @@ def _not_whole(name: str, minimum: int, maximum: int) -> str:
     )
 
 
+def _one_scan(row_checks: list[tuple[str, str, str, str]]) -> str:
+    """Per-row rules (file column literal, error code, message SQL, condition over a row of
+    ``import_items``) as one scan of ``import_items``: a file without problems costs one pass with
+    the conditions ORed, however many rules there are (a query per rule read the wide table once
+    each, a tenth of a 500k import). Only rows breaking some rule reach the VALUES, which give
+    one error per rule broken."""
+    any_broken = " OR ".join(f"({condition})" for *_, condition in row_checks)
+    values = ", ".join(f"(({condition}), {column}, '{code}', {message})" for column, code, message, condition in row_checks)
+    return (
+        "SELECT import_items.line, e.error_column, e.error_code, e.error_message FROM import_items "
+        f"CROSS JOIN LATERAL (VALUES {values}) AS e(broken, error_column, error_code, error_message) WHERE ({any_broken}) AND e.broken"
+    )
+
+
 def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], list[Any]]:
     """Validation queries over ``import_items`` (each: line, col, code, message)."""
     col = {name: source.fields[name][1] if name in source.fields else name for name in ("code", *ITEM_CONTENT_FIELDS)}
@@ -183,56 +204,81 @@ def checks(source: Source, *, release_id: int, mode: str) -> tuple[list[str], li
     # merge: a blank cell of an item the draft already has keeps the draft's value (see merge),
     # so only new items must bring their name and category; a format's default fills a blank too.
     in_draft = f"EXISTS (SELECT 1 FROM catalog_catalogitem i WHERE i.release_id = {int(release_id)} AND i.code = import_items.code)"
-    q = [f"SELECT line, {c('code')}, 'missing_field', {_required('code')} FROM import_items WHERE code = ''"]
-    q.extend(
-        f"SELECT line, {c(name)}, 'missing_field', {_required(name)} FROM import_items WHERE {name} = ''"
-        + (f" AND NOT {in_draft}" if mode == "merge" else "")
+    rules = [(c("code"), "missing_field", _required("code"), "code = ''")]
+    rules.extend(
+        (c(name), "missing_field", _required(name), f"{name} = ''" + (f" AND NOT {in_draft}" if mode == "merge" else ""))
         for name in ("name", "category")
         if name not in source.defaults
     )
-    q.append(f"SELECT line, {c('code')}, 'code_format', {_format_reason_sql('code')} FROM import_items WHERE kind IS NULL AND code <> ''")
+    rules.append((c("code"), "code_format", _format_reason_sql("code"), "kind IS NULL AND code <> ''"))
     if "kind" in source.fields:
-        q.append(
-            f"SELECT line, {c('kind')}, 'code_format', "
-            f"{sql_text(MESSAGES['code_code_is_a_kind_code'], code='code', kind=sql_label('kind', ItemKind), given_kind=sql_label('given_kind', ItemKind))} "
-            "FROM import_items WHERE given_kind <> '' AND kind IS NOT NULL AND given_kind <> kind"
+        rules.append(
+            (
+                c("kind"),
+                "code_format",
+                sql_text(
+                    MESSAGES["code_code_is_a_kind_code"],
+                    code="code",
+                    kind=sql_label("kind", ItemKind),
+                    given_kind=sql_label("given_kind", ItemKind),
+                ),
+                "given_kind <> '' AND kind IS NOT NULL AND given_kind <> kind",
+            )
         )
-    q.append(
-        f"SELECT line, {c('code')}, 'duplicate_code', {sql_text(MESSAGES['code_code_is_also_on_line'], code='code', line='first_line')} FROM ("
-        "SELECT line, code, min(line) OVER (PARTITION BY code) AS first_line FROM import_items WHERE code <> '') d "
-        "WHERE line > first_line"
-    )
-    q.append(
-        f"SELECT line, {c('category')}, 'unknown_category', "
-        f"{sql_text(MESSAGES['payment_category_must_be_01_02'], category='category')} "
-        "FROM import_items WHERE category <> '' AND category NOT IN ('01', '02', '03')"
+    rules.append(
+        (
+            c("category"),
+            "unknown_category",
+            sql_text(MESSAGES["payment_category_must_be_01_02"], category="category"),
+            "category <> '' AND category NOT IN ('01', '02', '03')",
+        )
     )
     for name in _TEXT_FIELDS:
         limit = _MAX_LENGTHS.get(name)
         if limit:
-            q.append(
-                f"SELECT line, {c(name)}, 'too_long', "
-                f"{sql_text(MESSAGES['name_is_longer_than_limit_characters'], name=_lit(name), limit=str(limit))} "
-                f"FROM import_items WHERE char_length({name}) > {limit}"
+            rules.append(
+                (
+                    c(name),
+                    "too_long",
+                    sql_text(MESSAGES["name_is_longer_than_limit_characters"], name=_lit(name), limit=str(limit)),
+                    f"char_length({name}) > {limit}",
+                )
             )
     levels = ", ".join(_lit(v) for v in HospitalLevel.values)
-    q.append(
-        f"SELECT line, {c('restriction_hospital_level')}, 'invalid', "
-        f"{sql_text(MESSAGES['hospital_level_must_be_one_of'], choices=_lit(', '.join(HospitalLevel.values)))} "
-        f"FROM import_items WHERE restriction_hospital_level <> '' AND restriction_hospital_level NOT IN ({levels})"
+    rules.append(
+        (
+            c("restriction_hospital_level"),
+            "invalid",
+            sql_text(MESSAGES["hospital_level_must_be_one_of"], choices=_lit(", ".join(HospitalLevel.values))),
+            f"restriction_hospital_level <> '' AND restriction_hospital_level NOT IN ({levels})",
+        )
     )
     for name, value, minimum, maximum in (
         ("restriction_max_days", "max_days_v", 1, INT_MAX),
         ("payment_standard_fen", "standard_v", 0, BIGINT_MAX),
     ):
-        q.append(
-            f"SELECT line, {c(name)}, 'invalid', {_not_whole(name, minimum, maximum)} "
-            f"FROM import_items WHERE {name} <> '' AND ({value} IS NULL OR {value} < {minimum} OR {value} > {maximum})"
+        rules.append(
+            (
+                c(name),
+                "invalid",
+                _not_whole(name, minimum, maximum),
+                f"{name} <> '' AND ({value} IS NULL OR {value} < {minimum} OR {value} > {maximum})",
+            )
         )
+    rules.append(
+        (
+            c("self_pay_ratio"),
+            "invalid",
+            sql_text(MESSAGES["self_pay_ratio_must_be_between"], value="self_pay_ratio"),
+            "self_pay_ratio <> '' AND (ratio_v IS NULL OR ratio_v < 0 OR ratio_v > 1 OR ratio_v <> round(ratio_v, 4))",
+        )
+    )
+    q = [_one_scan(rules)]
+    # Codes seen twice: a hash aggregate finds them (none, in a good file: then the join reads nothing more).
     q.append(
-        f"SELECT line, {c('self_pay_ratio')}, 'invalid', "
-        f"{sql_text(MESSAGES['self_pay_ratio_must_be_between'], value='self_pay_ratio')} "
-        "FROM import_items WHERE self_pay_ratio <> '' AND (ratio_v IS NULL OR ratio_v < 0 OR ratio_v > 1 OR ratio_v <> round(ratio_v, 4))"
+        f"SELECT n.line, {c('code')}, 'duplicate_code', {sql_text(MESSAGES['code_code_is_also_on_line'], code='n.code', line='d.first_line')} "
+        "FROM (SELECT code, min(line) AS first_line FROM import_items WHERE code <> '' GROUP BY code HAVING count(*) > 1) d "
+        "JOIN import_items n ON n.code = d.code AND n.line > d.first_line"
     )
     present = "EXISTS (SELECT 1 FROM import_items o WHERE o.code = r.code)"
     replaced = "SELECT n.line, n.code AS own, unnest(n.replaces) AS code FROM import_items n WHERE cardinality(n.replaces) > 0"
@@ -285,18 +331,10 @@ def _empty(name: str) -> str:
     return f"i.{name} = ''"
 
 
-def merge(*, release_id: int, mode: str, source: Source) -> dict[str, int]:
-    """Compare ``import_items`` with the draft into ``import_changes`` (code, change: + ~ -).
-    Rows equal to the draft's are left out, so a re-import changes nothing; with
-    ``mode='replace'`` codes of the draft missing from the file are '-'.
-
-    ``mode='merge'``: a blank cell (or a column or JSON key the file does not have) of an item
-    the draft already has keeps the draft's value; a blank cell of a new item is empty (or the
-    format's default, e.g. the consumables list's payment category). ``kept_blank`` counts the
-    blank cells of the file that kept a non-empty value, ``kept_blank_items`` their items.
-    ``mode='replace'``: the draft becomes the file, blank cells included.
-    """
-    merging = mode == "merge"
+def _item_values(source: Source, *, merging: bool) -> tuple[list[str], str]:
+    """The item's field values from a row ``n`` of ``import_items`` (cast, a format's default for
+    a blank cell; with ``merging``, the draft's value ``i`` where the cell is blank) and the SQL
+    counting the blank cells that kept a draft value."""
     file_fields = set(source.fields)
     values, kept = [], []
     for name in ITEM_CONTENT_FIELDS:
@@ -309,7 +347,27 @@ def merge(*, release_id: int, mode: str, source: Source) -> dict[str, int]:
             if name in file_fields:
                 kept.append(f"(i.id IS NOT NULL AND {_blank(name)} AND NOT ({_empty(name)}))::int")
         values.append(f"{value} AS {name}")
-    kept_sql = " + ".join(kept) if kept else "0"
+    return values, " + ".join(kept) if kept else "0"
+
+
+def merge(*, release_id: int, mode: str, source: Source, fresh: bool = False) -> dict[str, int]:
+    """Compare ``import_items`` with the draft into ``import_changes`` (code, change: + ~ -).
+    Rows equal to the draft's are left out, so a re-import changes nothing; with
+    ``mode='replace'`` codes of the draft missing from the file are '-'.
+
+    ``mode='merge'``: a blank cell (or a column or JSON key the file does not have) of an item
+    the draft already has keeps the draft's value; a blank cell of a new item is empty (or the
+    format's default, e.g. the consumables list's payment category). ``kept_blank`` counts the
+    blank cells of the file that kept a non-empty value, ``kept_blank_items`` their items.
+    ``mode='replace'``: the draft becomes the file, blank cells included.
+
+    ``fresh``: the draft has no items (``catalog_sql.items_empty``), so every row is added and
+    nothing is compared (``apply_changes`` then writes straight from ``import_items``).
+    """
+    if fresh:
+        return {"added": source.staging.rows, "changed": 0, "removed": 0, "kept_blank": 0, "kept_blank_items": 0}
+    merging = mode == "merge"
+    values, kept_sql = _item_values(source, merging=merging)
     join = f"LEFT JOIN catalog_catalogitem i ON i.release_id = {int(release_id)} AND i.code = n.code" if merging else ""
     current = ", ".join(f"i.{name}" for name in ITEM_CONTENT_FIELDS)
     with connection.cursor() as cursor:
@@ -351,23 +409,30 @@ def merge(*, release_id: int, mode: str, source: Source) -> dict[str, int]:
 REWRITE_SHARE = 0.25
 
 
-def apply_changes(*, release_id: int) -> None:
+def apply_changes(*, release_id: int, source: Source, fresh: bool = False) -> None:
     """Write ``import_changes`` to the items table (after '-' history rows were recorded).
 
-    Into a draft with no items yet (a new or empty draft), the rows are loaded into its
-    partition unindexed and its indexes built after them (``catalog_sql.items_unindexed``).
+    Into a draft with no items yet (``fresh``: a new or empty draft), the rows of
+    ``import_items`` are loaded into its partition unindexed and its indexes built after them
+    (``catalog_sql.items_unindexed``).
     An import that changes a large share of a draft's items rewrites the partition the same way
     (its items kept, changed and added, ids kept); a few changes are made in place."""
     fields = ", ".join(ITEM_CONTENT_FIELDS)
     values = f"{', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)}, {catalog_sql.content_hash_sql('n')}"
+    if fresh:
+        cast, _ = _item_values(source, merging=False)
+        with catalog_sql.items_unindexed(release_id), connection.cursor() as cursor:
+            # OFFSET 0: each value is computed once, not again inside the hash.
+            cursor.execute(
+                f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) "
+                f"SELECT %s, n.code, {values} FROM (SELECT n.code, {', '.join(cast)} FROM import_items n OFFSET 0) AS n",
+                [release_id],
+            )
+        return
     insert = (
         f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) "
         f"SELECT %s, n.code, {values} FROM import_new n JOIN import_changes c ON c.code = n.code AND c.change = '+'"
     )
-    if catalog_sql.items_empty(release_id):
-        with catalog_sql.items_unindexed(release_id), connection.cursor() as cursor:
-            cursor.execute(insert, [release_id])
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM import_changes")
         changes = int(cursor.fetchone()[0])
