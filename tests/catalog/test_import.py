@@ -342,6 +342,22 @@ def test_display_text_is_trimmed_and_nfc_and_codes_upper_cased(draft, catalog_ad
     assert (tcm.name, tcm.manufacturer) == ("黄芪", "Caf\u00e9 药业")
 
 
+@pytest.mark.parametrize(
+    ("name", "category", "stored"),
+    [
+        ("黄\u3000芪 片", "01", ("黄\u3000芪 片", "01")),  # spaces inside cells are kept as they are
+        ("黄芪", " 01\u00a0", ("黄芪", "01")),  # an edge space in a cell that is not display text
+        ("黄\t芪", "02", ("黄\t芪", "02")),  # a tab inside: the row is trimmed cell by cell, which keeps it
+        ("\ufeffCafe\u0301", "03", ("Caf\u00e9", "03")),  # NFD and a byte-order mark at the edge
+    ],
+)
+def test_cells_are_trimmed_and_normalised_only_where_they_need_it(draft, catalog_admin, name, category, stored):
+    data = f"code,name,category\r\nT000100001,{name},{category}\r\n".encode()
+    run_bytes(draft, catalog_admin, data)
+    tcm = item(draft, "T000100001")
+    assert (tcm.name, tcm.category) == stored
+
+
 def test_row_with_more_cells_than_the_header_is_malformed_on_its_line(draft, catalog_admin):
     data = b"code,name,category\n001102000010000,x,01\n001102000010001,y,01,extra\n"
     with pytest.raises(BulkFileRejected) as err:
