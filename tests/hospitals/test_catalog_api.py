@@ -97,6 +97,16 @@ def test_in_force_on_with_a_bad_date_is_a_validation_error(releases, client):
     )
 
 
+@pytest.mark.parametrize("url", ["/api/v1/catalog/releases/?in_force_on=", f"/api/v1/catalog/items/{DRUG}/?on="])
+def test_a_date_sent_empty_is_refused_as_blank_not_read_as_today(releases, client, url):
+    response = client.get(url)
+    assert (response.status_code, response.json()["code"], response.json()["errors"][0]) == (
+        400,
+        "validation_error",
+        {"field": url.rsplit("?", 1)[1].rstrip("="), "code": "blank", "message": "may not be blank"},
+    )
+
+
 def test_manifest_carries_counts_checksum_and_absolute_export_urls(releases, client):
     _, second = releases
     body = client.get("/api/v1/catalog/releases/2026.01/").json()
