@@ -106,14 +106,42 @@ def test_request_constraints_are_in_the_schema(schema: dict[str, Any]) -> None:
     assert schema["components"]["schemas"]["PolicyCreateRequest"]["additionalProperties"] is False
 
 
-def test_a_claim_line_code_of_spaces_alone_is_invalid_in_the_schema_as_in_the_api(schema: dict[str, Any]) -> None:
+def _not_only_spaces_patterns(schema: dict[str, Any]) -> dict[str, str]:
+    """The schema patterns of the texts the services strip and refuse when blank."""
+    components, paths = schema["components"]["schemas"], schema["paths"]
+
+    def parameter(path: str, method: str, name: str) -> str:
+        return next(p["schema"]["pattern"] for p in paths[path][method]["parameters"] if p["name"] == name)
+
+    fhir_lookup = next(path for path in paths if path.endswith("/CodeSystem/$lookup"))
+    return {
+        "claim line code": components["ClaimLineRequest"]["properties"]["code"]["pattern"],
+        # (a blank code is answered with a row error: the schema's other alternative is "")
+        "item usage code": components["ItemUsageRequest"]["properties"]["codes"]["items"]["oneOf"][0]["pattern"],
+        "FHIR code": parameter(fhir_lookup, "get", "code"),
+        "Idempotency-Key": parameter("/api/v1/transfers/", "post", "Idempotency-Key"),
+    }
+
+
+# JSON Schema patterns are ECMA-262 regexes, whose \\s is narrower than Python's (no \\x1c-\\x1f, \\x85).
+_ECMA_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+
+
+def _ecma(pattern: str) -> str:
+    """``pattern`` with \\s and \\S as an ECMA-262 engine (a generator, a validator) reads them."""
+    return pattern.replace("\\S", f"[^{_ECMA_SPACE}]").replace("\\s", _ECMA_SPACE)
+
+
+def test_a_text_of_spaces_alone_is_invalid_in_the_schema_as_in_the_api(schema: dict[str, Any]) -> None:
     import re
 
-    # schemathesis sent a code of spaces (stripped to blank, refused 400) that the schema allowed.
-    code = schema["components"]["schemas"]["ClaimLineRequest"]["properties"]["code"]
-    for spaces in ("\u3000", " \x1c", "\x85\t"):
-        assert re.search(code["pattern"], spaces) is None and spaces.strip() == ""
-    assert re.search(code["pattern"], " XA01 ")
+    # schemathesis sent a code of spaces (stripped to blank, refused 400) that the schema allowed;
+    # "\\S" let \x1c-\x1f and \x85 through, which str.strip() removes.
+    for where, schema_pattern in _not_only_spaces_patterns(schema).items():
+        pattern = _ecma(schema_pattern)
+        for spaces in ("\u3000", " \x1c", "\x85\t", "\x1f"):
+            assert re.search(pattern, spaces) is None and spaces.strip() == "", (where, spaces)
+        assert re.search(pattern, " XA01 "), where
 
 
 def test_the_exports_are_binary_for_generators(schema: dict[str, Any]) -> None:

@@ -17,7 +17,15 @@ from rest_framework.fields import SkipField, empty
 
 from apps.benefits.models import BenefitPolicy, CareSetting, Scheme
 from apps.catalog.models import HospitalLevel
-from apps.core.api.fields import FenField, TextField, documented, institution_code_field, province_code_field, region_code_field
+from apps.core.api.fields import (
+    NOT_ONLY_SPACES,
+    FenField,
+    TextField,
+    documented,
+    institution_code_field,
+    province_code_field,
+    region_code_field,
+)
 from apps.core.codes import CodeError, validate_institution_code, validate_province_code, validate_region_code
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -35,11 +43,6 @@ def _province(value: str) -> str:
 
 MAX_DAYS = 3660  # ten years of treatment on one line is already absurd
 MAX_AMOUNT_FEN = 10**13
-
-
-# Something other than what str.strip() removes (JSON Schema's \s lacks \x1c-\x1f and \x85): a
-# code of spaces alone is trimmed to blank and refused, so the schema must not call it valid.
-NOT_ONLY_SPACES = "[^\\s\\x1c-\\x1f\\x85]"
 
 
 class ClaimLineSerializer(serializers.Serializer[Any]):

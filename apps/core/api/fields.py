@@ -10,6 +10,11 @@ from rest_framework import serializers
 
 _PLAIN_INTEGER = re.compile(r"-?[0-9]+")
 
+# The schema pattern of a text that is not white space alone: something other than what
+# str.strip() removes (JSON Schema's \s lacks \x1c-\x1f and \x85, so "\S" would call a code of
+# those characters valid, which the services strip to blank and refuse).
+NOT_ONLY_SPACES = "[^\\s\\x1c-\\x1f\\x85]"
+
 
 def documented(field: Any, **schema: Any) -> Any:
     """``field`` as it validates, with the OpenAPI schema of what it accepts (a pattern, a

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from apps.core.api.fields import documented
+from apps.core.api.fields import NOT_ONLY_SPACES, documented
 from apps.notices.models import ChangeNotice, NoticeDelivery, WebhookEndpoint
 from apps.notices.services import REPLAY_MAX_IDS
 
@@ -25,7 +25,7 @@ class AckOutSerializer(serializers.Serializer):
 class ItemUsageSerializer(serializers.Serializer):
     # The service refuses a blank code or one longer than 32 (row errors); the schema says so.
     codes = serializers.ListField(
-        child=documented(serializers.CharField(max_length=64, allow_blank=True), maxLength=32, pattern="\\S"), max_length=200_000
+        child=documented(serializers.CharField(max_length=64, allow_blank=True), maxLength=32, pattern=NOT_ONLY_SPACES), max_length=200_000
     )
 
 

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.fields import NOT_ONLY_SPACES
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.permissions import ReadsMoney
 from apps.core.errors import ValidationFailed
@@ -137,7 +138,10 @@ class TransferListCreateView(generics.ListAPIView[Transfer]):
         request=TransferProposeSerializer,
         parameters=[
             OpenApiParameter(
-                "Idempotency-Key", {"type": "string", "pattern": "\\S", "maxLength": 128}, location=OpenApiParameter.HEADER, required=True
+                "Idempotency-Key",
+                {"type": "string", "pattern": NOT_ONLY_SPACES, "maxLength": 128},
+                location=OpenApiParameter.HEADER,
+                required=True,
             )
         ],
         responses={201: TransferSerializer, 200: TransferSerializer},

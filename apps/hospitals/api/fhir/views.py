@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 
 from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.catalog.selectors import item_lookup, published_timeline
+from apps.core.api.fields import NOT_ONLY_SPACES
 from apps.core.api.permissions import IsHospitalOrStaff
 from apps.core.codes import normalise_code
 from apps.core.errors import NotFound, ValidationFailed
@@ -73,7 +74,7 @@ OPERATION_OUTCOME = OpenApiResponse(
     description="a FHIR OperationOutcome; the portal's error code is in issue[0].details.coding (system urn:catalog-portal:error-code)",
 )
 # Query parameters as the views read them: a value that is blank once stripped counts as absent.
-_TEXT = {"type": "string", "pattern": "\\S"}
+_TEXT = {"type": "string", "pattern": NOT_ONLY_SPACES}
 
 
 def _system_parameter(name: str, *, required: bool = False, description: str = "") -> OpenApiParameter:
