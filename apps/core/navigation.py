@@ -102,6 +102,7 @@ HEADER_PAGES: list[tuple[Any, str, str]] = [
     (_("Import and reconciliation jobs"), "admin:core_job_changelist", ""),
     (_("Transfers"), "admin:pooling_transfer_changelist", ""),
     (_("Fund balances and flows"), "admin:pooling_overview", ""),
+    (_("Account statements"), "pooling:statements", ""),
     (_("Reconciliation runs"), "admin:reconciliation_reconciliationrun_changelist", ""),
     (_("Hospital compliance"), "reconciliation:compliance", ""),
     (_("Hospital adoption"), "notices:adoption", ""),

@@ -131,6 +131,14 @@ def test_home_page_links_the_staff_pages_this_role_may_open(provinces, catalog_a
     assert shown == {"staff:home": True, "notices:adoption": True, "admin:pooling_overview": False, "admin:benefits_simulate": False}
 
 
+def test_the_header_links_the_account_statements_for_money_readers_only(provinces, catalog_admin):
+    """The statement page is in every admin page's header for a finance user, not for a catalog role."""
+    statements = reverse("pooling:statements")
+    finance = staff(Role.FINANCE_MAKER, OTHER, username="maker")
+    pages = {who.username: login(who).get(reverse("admin:index")).content.decode() for who in (finance, catalog_admin)}
+    assert {name: f'href="{statements}"' in page for name, page in pages.items()} == {"maker": True, catalog_admin.username: False}
+
+
 def test_admin_speaks_chinese_by_default_and_english_on_request(catalog_admin):
     client = login(catalog_admin)
     chinese = client.get(reverse("admin:index")).content.decode()
