@@ -49,3 +49,40 @@ def test_counters_live_in_redis(redis_throttle):
     client = key_client(issue_key(hospital()))
     client.get("/api/v1/hospital/")
     assert any(k for k in redis_throttle._cache.get_client().keys(f"{redis_throttle.key_prefix}*"))
+
+
+def test_concurrent_requests_of_one_key_are_admitted_exactly_to_the_rate(redis_throttle):
+    """Twenty requests at once from as many threads (web processes share Redis the same way): the
+    admission is one atomic step on the server, so three pass, never more."""
+    import threading
+    from types import SimpleNamespace
+
+    from apps.hospitals.api.auth import ApiKeyRateThrottle
+
+    request = SimpleNamespace(user=SimpleNamespace(is_hospital=True, key_prefix=f"race{uuid.uuid4().hex[:8]}"))
+    start, admitted, lock = threading.Barrier(20), [], threading.Lock()
+
+    def one() -> None:
+        throttle = ApiKeyRateThrottle()
+        start.wait()
+        allowed = throttle.allow_request(request, None)
+        with lock:
+            admitted.append(allowed)
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert admitted.count(True) == 3
+
+
+def test_a_key_holds_one_number_and_a_refusal_waits_one_interval(redis_throttle):
+    client = key_client(issue_key(hospital()))
+    for _ in range(3):
+        client.get("/api/v1/hospital/")
+    refused = client.get("/api/v1/hospital/")
+    stored = [redis_throttle._cache.get_client().get(k) for k in redis_throttle._cache.get_client().keys(f"{redis_throttle.key_prefix}*")]
+    # 3/min: one request every 20 s once the burst of three is spent
+    assert (refused.status_code, 15 <= int(refused["Retry-After"]) <= 20) == (429, True)
+    assert len(stored) == 1 and stored[0].isdigit()

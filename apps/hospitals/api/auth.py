@@ -80,11 +80,36 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
         }
 
 
+# GCRA (generic cell rate algorithm) in one atomic step on the Redis server: the key holds the
+# "theoretical arrival time" (ms, server clock) of the next request; a request is admitted when it
+# would not push that time more than a period ahead of now. N requests may come at once, then one
+# per period/N. Returns the milliseconds to wait (0: admitted).
+_GCRA_SCRIPT = """
+local now_parts = redis.call('TIME')
+local now = now_parts[1] * 1000 + math.floor(now_parts[2] / 1000)
+local interval = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local next_tat = tat + interval
+if next_tat - now > period then
+    return next_tat - period - now
+end
+redis.call('SET', KEYS[1], next_tat, 'PX', period)
+return 0
+"""
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """Requests per API key (rate ``api_key`` in DEFAULT_THROTTLE_RATES); staff are not limited here.
 
     The counters live in the cache named by ``API_THROTTLE_CACHE`` (default: ``default``, which
     is Redis when CACHE_URL points at Redis, so every web process shares one budget per key).
+    On Redis a request costs one round trip to a script (``_GCRA_SCRIPT``) that admits or refuses
+    it atomically, holding one number per key: DRF's own throttle reads and writes the list of
+    every request time in the period (1,200 floats at the default rate) in two round trips, and
+    two web processes reading the same list both let their request through. Other caches (the
+    embedded default of ``make run``, one process) keep DRF's throttle.
     """
 
     scope = "api_key"
@@ -92,6 +117,25 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def __init__(self) -> None:
         self.cache = caches[getattr(settings, "API_THROTTLE_CACHE", "default")]
         super().__init__()
+        self._wait_ms = 0
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        client = _redis_client(self.cache)
+        requests, seconds = self.parse_rate(self.rate)
+        if client is None or not requests or not seconds:
+            return super().allow_request(request, view)
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        period_ms = seconds * 1000
+        interval_ms = max(period_ms // requests, 1)
+        self._wait_ms = int(client.eval(_GCRA_SCRIPT, 1, self.cache.make_key(key), interval_ms, period_ms))
+        return self._wait_ms == 0
+
+    def wait(self) -> float | None:
+        if self._wait_ms:
+            return self._wait_ms / 1000
+        return super().wait()
 
     def get_rate(self) -> str | None:
         config: dict[str, Any] = settings.REST_FRAMEWORK
@@ -103,3 +147,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if not getattr(request.user, "is_hospital", False) or not prefix:
             return None
         return self.cache_format % {"scope": self.scope, "ident": prefix}
+
+
+def _redis_client(cache: Any) -> Any:
+    """The redis-py client behind a Django Redis cache, or None for another backend."""
+    inner = getattr(cache, "_cache", None)
+    get_client = getattr(inner, "get_client", None)
+    return get_client(write=True) if callable(get_client) else None
