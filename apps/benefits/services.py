@@ -505,7 +505,7 @@ def icd9cm3_import(*, stream: IO[bytes]) -> ReferenceImportResult:
             code_sql=sql.icd9_code,
             code_pattern=ICD9_PROCEDURE_CODE.pattern,
             code_help=ICD9_PROCEDURE_HELP,
-            name_help="the procedure name is empty",
+            name_help=sql.REFERENCE_MESSAGES["procedure_name_is_empty"],
             max_lengths=lengths,
         )
     )
