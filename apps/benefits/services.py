@@ -43,6 +43,7 @@ from apps.core.bulk import (
     collect_errors,
     detect_encoding,
     encoding_error,
+    header_errors,
     row_error,
     staging_copy_csv,
     staging_create,
@@ -504,7 +505,7 @@ def icd9cm3_import(*, stream: IO[bytes]) -> ReferenceImportResult:
             code_sql=sql.icd9_code,
             code_pattern=ICD9_PROCEDURE_CODE.pattern,
             code_help=ICD9_PROCEDURE_HELP,
-            name_help="the procedure name is empty",
+            name_help=sql.REFERENCE_MESSAGES["procedure_name_is_empty"],
             max_lengths=lengths,
         )
     )
@@ -552,15 +553,10 @@ def _read_rows(stream: IO[bytes], *, required: tuple[str, ...]) -> list[tuple[in
         raise encoding_error(line, format_lazy(_("line {line} is not valid {label}"), line=line, label=encoding.label)) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in required if name not in header]
-    if missing:
-        raise BulkFileRejected(
-            _("the header lacks columns"),
-            errors=[
-                row_error(line=1, column=name, code="missing_column", message=format_lazy(_("the header needs {name}"), name=name))
-                for name in missing
-            ],
-        )
+    # Other columns are read past; a repeated one would leave only its last cell to be read.
+    errors = header_errors(header, allowed=None, required=required, missing_code="missing_column")
+    if errors:
+        raise BulkFileRejected(_("the header row does not match the layout"), errors=errors)
     reader.fieldnames = header
     rows = []
     for row in reader:

@@ -8,8 +8,12 @@ Catalog rows are reached through ``apps.catalog.sql.item_join`` and the catalog'
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.sql import item_join
+from apps.core.bulk import sql_text
 
 # --- pre-check scope ------------------------------------------------------------------------
 #
@@ -146,6 +150,15 @@ def icd9_code(column: str) -> str:
     return f"regexp_replace({upper}, '^([0-9]{{2}}\\.[0-9]{{1,4}})X', '\\1x')"
 
 
+# The reference checks' messages (``sql_text``), here and not inside the f-strings, where makemessages would miss them.
+REFERENCE_MESSAGES = {
+    "diagnosis_name_is_empty": _("the diagnosis name is empty"),
+    "procedure_name_is_empty": _("the procedure name is empty"),
+    "code_repeats_line": _("{code} repeats line {line}"),
+    "at_most_limit_characters": _("at most {limit} characters"),
+}
+
+
 def reference_checks(
     *,
     table: str,
@@ -153,27 +166,29 @@ def reference_checks(
     columns: dict[str, str],
     code_sql: Callable[[str], str],
     code_pattern: str,
-    code_help: str,
-    name_help: str,
+    code_help: Any,
+    name_help: Any,
     max_lengths: dict[str, int],
 ) -> list[str]:
     """Queries selecting ``(line, column, error code, message)`` for every bad staged row of a
     reference file (ICD-10, ICD-9-CM-3). ``code_sql`` normalises the code as apps.core.codes does;
-    ``code_pattern`` is its regular expression (PostgreSQL's regular expressions read it the same way)."""
+    ``code_pattern`` is its regular expression (PostgreSQL's regular expressions read it the same way).
+    ``code_help`` and ``name_help`` are texts with a translation (``_()``, ``gettext_noop``): every
+    message is a ``sql_text``, which ``collect_errors`` turns into English and the site's other languages."""
     code, name = code_sql(columns["code"]), icd10_text(columns["name"])
-    pattern, help_text, name_text = code_pattern.replace("'", "''"), code_help.replace("'", "''"), name_help.replace("'", "''")
+    pattern = code_pattern.replace("'", "''")
+    repeats = sql_text(REFERENCE_MESSAGES["code_repeats_line"], code="code", line="first_line")
     checks = [
-        f"SELECT {line}, 'code', 'code_format', '{help_text}' FROM {table} WHERE {code} !~ '{pattern}'",
-        f"SELECT {line}, 'name', 'missing_field', '{name_text}' FROM {table} WHERE {name} = ''",
-        f"SELECT line, 'code', 'duplicate_code', code || ' repeats line ' || first_line FROM ("
+        f"SELECT {line}, 'code', 'code_format', {sql_text(code_help)} FROM {table} WHERE {code} !~ '{pattern}'",
+        f"SELECT {line}, 'name', 'missing_field', {sql_text(name_help)} FROM {table} WHERE {name} = ''",
+        f"SELECT line, 'code', 'duplicate_code', {repeats} FROM ("
         f" SELECT {line} AS line, {code} AS code, min({line}) OVER (PARTITION BY {code}) AS first_line FROM {table}"
         f") AS coded WHERE line > first_line",
     ]
     for field, limit in max_lengths.items():
         value = code_sql(columns[field]) if field == "code" else icd10_text(columns[field])
-        checks.append(
-            f"SELECT {line}, '{field}', 'too_long', 'at most {int(limit)} characters' FROM {table} WHERE char_length({value}) > {int(limit)}"
-        )
+        too_long = sql_text(REFERENCE_MESSAGES["at_most_limit_characters"], limit=str(int(limit)))
+        checks.append(f"SELECT {line}, '{field}', 'too_long', {too_long} FROM {table} WHERE char_length({value}) > {int(limit)}")
     return checks
 
 
@@ -185,7 +200,7 @@ def reference_upsert(*, target: str, names: tuple[str, ...], table: str, columns
 
 
 def icd10_checks(
-    *, table: str, line: str, columns: dict[str, str], code_pattern: str, code_help: str, max_lengths: dict[str, int]
+    *, table: str, line: str, columns: dict[str, str], code_pattern: str, code_help: Any, max_lengths: dict[str, int]
 ) -> list[str]:
     """reference_checks for the ICD-10 file."""
     return reference_checks(
@@ -195,7 +210,7 @@ def icd10_checks(
         code_sql=icd10_code,
         code_pattern=code_pattern,
         code_help=code_help,
-        name_help="the diagnosis name is empty",
+        name_help=REFERENCE_MESSAGES["diagnosis_name_is_empty"],
         max_lengths=max_lengths,
     )
 

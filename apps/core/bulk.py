@@ -21,7 +21,7 @@ import csv
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -60,6 +60,55 @@ def row_error(*, line: int, column: str, code: str, message: Any) -> dict[str, A
     """One row error; ``message`` (a lazy translation) is stored in English and in the site's
     other languages, for the job page and its errors CSV to show in the reader's (``localized``)."""
     return {"line": line, "column": column, "code": code, **in_languages("message", message)}
+
+
+def header_errors(
+    header: Sequence[str],
+    *,
+    allowed: Sequence[str] | None,
+    required: Iterable[str],
+    missing_code: str = "missing_field",
+    line: int = 1,
+) -> list[dict[str, Any]]:
+    """The row errors of a file's header (on ``line``, 1: the header line), the same in every
+    importer: first the header's names in their order — ``unknown_column`` for a name not in
+    ``allowed`` (None: the layout takes any other column), ``duplicate_column`` for a name's
+    second and later appearances — then ``missing_code`` for each ``required`` name the header
+    lacks, in the order of ``required``. ``missing_code`` is ``missing_field``, the imports'
+    code since the first catalog import; the benefits app's small files say ``missing_column``.
+    ``column`` is the name as written. An importer's own header rules (layout detection, an
+    empty file) stay with it."""
+    choices = ", ".join(allowed) if allowed is not None else ""
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for name in header:
+        if allowed is not None and name not in allowed:
+            errors.append(
+                row_error(
+                    line=line,
+                    column=name,
+                    code="unknown_column",
+                    message=format_lazy(_("column {name!r} is not one of {choices}"), name=name, choices=choices),
+                )
+            )
+        elif name in seen:
+            errors.append(
+                row_error(
+                    line=line, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name)
+                )
+            )
+        seen.add(name)
+    errors += [
+        row_error(
+            line=line,
+            column=name,
+            code=missing_code,
+            message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
+        )
+        for name in required
+        if name not in seen
+    ]
+    return errors
 
 
 class BulkFileRejected(ValidationFailed):

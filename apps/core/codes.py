@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 _WHITESPACE = re.compile(r"\s+", re.UNICODE)
 
@@ -50,11 +51,13 @@ TCM_PIECE_CODE = re.compile(r"^T[0-9A-Z]{9}$")
 SERVICE_CODE = re.compile(r"^\d{15}(-\d{1,6})?$")
 CONSUMABLE_CODE = re.compile(r"^C\d{14}(\d{5}(\d{7})?)?$")
 ICD10_CODE = re.compile(r"^[A-Z]\d{2}\.\d{3}(x\d{3})?(\+[A-Z]\d{2}(\.\d{1,2})?\*)?$")
-ICD10_HELP = "ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*"
+# The two help texts stay plain English (a CodeError's reason, a claim warning's message); marked
+# for makemessages so that the reference imports' row errors (apps.core.bulk.sql_text) read in Chinese.
+ICD10_HELP = gettext_noop("ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*")
 # DOMAIN.md writes procedures as 01, 01.2 or 01.23 (x001 extension); the NHSA edition (医保版)
 # lists its entries with four digits after the point (36.0601, 60.2900x004), so both are accepted.
 ICD9_PROCEDURE_CODE = re.compile(r"^\d{2}(\.\d{1,4}(x\d{3})?)?$")
-ICD9_PROCEDURE_HELP = "ICD-9-CM-3 (NHSA edition) procedure codes look like 36, 36.0, 36.06, 36.0601 or 60.2900x004"
+ICD9_PROCEDURE_HELP = gettext_noop("ICD-9-CM-3 (NHSA edition) procedure codes look like 36, 36.0, 36.06, 36.0601 or 60.2900x004")
 INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
 
 KIND_DRUG = "drug"

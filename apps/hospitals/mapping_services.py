@@ -40,6 +40,7 @@ from apps.core.bulk import (
     JobProgress,
     Staging,
     collect_errors,
+    header_errors,
     row_error,
     sql_text,
     staging_copy_csv,
@@ -104,40 +105,10 @@ def mappings_job_handler(job: Job) -> dict[str, Any]:
         return mappings_replace(hospital=hospital, file=file, fmt=params["format"], job=job)
 
 
-def _header_errors(header: list[str]) -> list[dict[str, Any]]:
-    errors, seen = [], set()
-    for name in header:
-        if name not in COLUMNS:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="unknown_column",
-                    message=format_lazy(_("column {name!r} is not one of {choices}"), name=name, choices=", ".join(COLUMNS)),
-                )
-            )
-        elif name in seen:
-            errors.append(
-                row_error(line=1, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name))
-            )
-        seen.add(name)
-    for name in REQUIRED:
-        if name not in header:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="missing_field",
-                    message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
-                )
-            )
-    return errors
-
-
 def _stage_csv(file: IO[bytes], progress: JobProgress) -> Staging:
     stream = CheckedStream(file, on_progress=progress)
     header, body = stream.split_header()
-    errors = _header_errors(header)
+    errors = header_errors(header, allowed=COLUMNS, required=REQUIRED)
     if errors:
         raise BulkFileRejected(_("the header row does not match the mapping layout"), errors=errors)
     staging = staging_create(table=STAGING_TABLE, columns=header)
@@ -164,16 +135,8 @@ def _stage_json(file: IO[bytes]) -> Staging:
                 row_error(line=index, column="", code="invalid", message=format_lazy(_("record {index} is not an object"), index=index))
             )
             continue
-        for key in record:
-            if key not in COLUMNS:
-                errors.append(
-                    row_error(
-                        line=index,
-                        column=str(key)[:64],
-                        code="unknown_column",
-                        message=format_lazy(_("{key!r} is not one of {choices}"), key=key, choices=", ".join(COLUMNS)),
-                    )
-                )
+        # A record's keys are its header; a junk key is named by its first 64 characters.
+        errors += header_errors([key[:64] for key in record], allowed=COLUMNS, required=(), line=index)
         cells = []
         for name in COLUMNS:
             value = record.get(name)

@@ -43,7 +43,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from apps.benefits.models import PoolingRegion, Province
 from apps.core.audit import audit_record, history_save
-from apps.core.bulk import SNIFF_BYTES, BulkFileRejected, detect_encoding, encoding_error, row_error
+from apps.core.bulk import SNIFF_BYTES, BulkFileRejected, detect_encoding, encoding_error, header_errors, row_error
 from apps.core.codes import normalise_code
 from apps.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed, require_reason
 from apps.core.jobs import job_enqueue
@@ -875,26 +875,11 @@ def _decode(data: bytes) -> str:
 def _parse_figures(text: str, *, own_province: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows of a figures CSV as dicts ready to write, and every error (line, column, code)."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    errors: list[dict[str, Any]] = []
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         return [], [row_error(line=1, column="", code="missing_field", message=_("the file is empty: a header row is expected"))]
-    for name in FIGURES_COLUMNS:
-        if name not in header:
-            errors.append(
-                row_error(line=1, column=name, code="missing_field", message=format_lazy(_("column {name} is missing"), name=name))
-            )
-    for name in header:
-        if name not in FIGURES_COLUMNS + FIGURES_OPTIONAL:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="unknown_column",
-                    message=format_lazy(_("column {name!r} is not part of the layout"), name=name),
-                )
-            )
+    errors = header_errors(header, allowed=FIGURES_COLUMNS + FIGURES_OPTIONAL, required=FIGURES_COLUMNS)
     if errors:
         return [], errors
     regions = {r.code: r for r in PoolingRegion.objects.select_related("province")}

@@ -19,7 +19,7 @@ from apps.core.bulk import (
     JobProgress,
     Staging,
     collect_errors,
-    row_error,
+    header_errors,
     staging_copy_csv,
     staging_create,
 )
@@ -30,43 +30,13 @@ from .sql import COLUMNS, OPTIONAL
 STAGING_TABLE = "settlement_staging"
 
 
-def header_errors(header: list[str]) -> list[dict[str, Any]]:
-    errors, seen = [], set()
-    for name in header:
-        if name not in COLUMNS + OPTIONAL:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="unknown_column",
-                    message=format_lazy(_("column {name!r} is not part of the settlement layout"), name=name),
-                )
-            )
-        elif name in seen:
-            errors.append(
-                row_error(line=1, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name))
-            )
-        seen.add(name)
-    for name in COLUMNS:
-        if name not in header:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="missing_field",
-                    message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
-                )
-            )
-    return errors
-
-
 def stage_settlements(*, file: IO[bytes], progress: JobProgress, side: str, province: str = "") -> tuple[Staging, dict[str, int]]:
     """Load ``file`` into staging and validate it; returns the staging table and the rows per
     province of the side (whose batches they become). ``province`` is the importer's ('' national:
     any province). Raises BulkFileRejected with every bad row. PostgreSQL only; in a transaction."""
     stream = CheckedStream(file, on_progress=progress)
     header, body = stream.split_header()
-    errors = header_errors(header)
+    errors = header_errors(header, allowed=COLUMNS + OPTIONAL, required=COLUMNS)
     if errors:
         raise BulkFileRejected(_("the header row does not match the settlement layout"), errors=errors)
     st = staging_create(table=STAGING_TABLE, columns=header)

@@ -250,6 +250,14 @@ def test_a_bad_groups_file_lists_every_bad_row_and_changes_nothing(filled, catal
     )
 
 
+def test_a_groups_header_naming_a_column_twice_or_lacking_one_is_refused_on_line_1(filled, catalog_admin):
+    bad = "code,name,name,note\nGB21,好,好,x\n"
+    with pytest.raises(BulkFileRejected) as err:
+        services.drg_groups_import(version=filled, user=catalog_admin, stream=io.BytesIO(bad.encode()))
+    found = [(e["line"], e["column"], e["code"]) for e in err.value.errors]
+    assert (found, filled.groups.count()) == ([(1, "name", "duplicate_column"), (1, "weight", "missing_column")], 1)
+
+
 def test_a_bad_area_rates_file_names_the_row_and_column(filled, catalog_admin):
     bad = "area_code,base_rate_fen,out_of_town_from\n310000,1000,2025-01-01\n310100,1.5,2025-01-01\n310100,100,2025-13-01\n"
     with pytest.raises(BulkFileRejected) as err:

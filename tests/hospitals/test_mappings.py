@@ -166,6 +166,27 @@ def test_a_json_record_that_is_no_object_is_a_row_error(mine, django_capture_on_
     assert [(e["line"], e["code"]) for e in job_of(response).errors] == [(2, "invalid")]
 
 
+def test_a_csv_header_outside_the_layout_is_refused_on_line_1(mine, django_capture_on_commit_callbacks):
+    _, client = mine
+    job = job_of(upload_csv(client, "local_code,colour,local_code\nL1,red,L1\n", django_capture_on_commit_callbacks))
+    assert [(e["line"], e["column"], e["code"]) for e in job.errors] == [
+        (1, "colour", "unknown_column"),
+        (1, "local_code", "duplicate_column"),
+        (1, "national_code", "missing_field"),
+    ]
+
+
+def test_a_json_record_with_a_key_outside_the_layout_names_it_on_its_record(mine, django_capture_on_commit_callbacks):
+    _, client = mine
+    record = {"local_code": "J2", "national_code": KEPT, "colour": "red", "k" * 100: "x"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.put(URL, [{"local_code": "J1", "national_code": KEPT}, record], format="json")
+    assert [(e["line"], e["column"], e["code"]) for e in job_of(response).errors] == [
+        (2, "colour", "unknown_column"),
+        (2, "k" * 64, "unknown_column"),
+    ]
+
+
 def test_a_second_upload_replaces_the_set_and_records_history_and_one_audit_event(catalog_world, mine, django_capture_on_commit_callbacks):
     h, client = mine
     upload_csv(client, CSV, django_capture_on_commit_callbacks)

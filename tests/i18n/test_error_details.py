@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import io
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,53 @@ def test_an_item_kind_inside_a_set_based_row_error_reads_as_its_label_in_each_la
     assert "Medical consumable code" in english[0]
     assert "医用耗材" in chinese[0] and "consumable" not in chinese[0] and "drug" not in chinese[0]
     assert "odd" in chinese[1]  # a value that is not a choice reads as itself
+
+
+# --- the ICD-10 and ICD-9-CM-3 reference imports ------------------------------------------------
+
+
+def _reference_refusal(importer, sample: str, bad: dict[int, dict[int, str]]):
+    """Import the sample file with some cells replaced ({line: {cell index: value}}); the refusal."""
+    from apps.core.bulk import BulkFileRejected
+
+    lines = (ROOT / "tests" / "benefits" / "data" / sample).read_text(encoding="utf-8").splitlines()
+    for number, cells in bad.items():
+        lines[number - 1] = ",".join(cells.get(index, cell) for index, cell in enumerate(lines[number - 1].split(",")))
+    with pytest.raises(BulkFileRejected) as caught:
+        importer(stream=io.BytesIO(("\n".join([*lines, lines[0]]) + "\n").encode()))
+    return caught.value
+
+
+def _read_in(language: str, refusal) -> list[tuple[int, str, str, str]]:
+    from apps.core.errors import localized
+
+    with translation.override(language):
+        return [(e["line"], e["column"], e["code"], localized(e)["message"]) for e in refusal.errors]
+
+
+def test_a_bad_icd10_reference_row_reads_in_chinese_under_zh_hans_and_in_english_for_programs():
+    from apps.benefits.services import icd10_import
+
+    refusal = _reference_refusal(icd10_import, "icd10_sample.csv", {2: {9: "A0.9"}, 3: {10: ""}, 4: {10: "名" * 300}})
+    assert _read_in("zh-hans", refusal) == [
+        (2, "code", "code_format", "ICD-10（医保版 2.0）编码形如 A00.000、A00.000x001 或 A01.000x005+J17.0*"),
+        (3, "name", "missing_field", "诊断名称为空"),
+        (4, "name", "too_long", "最多 255 个字符"),
+        (9, "code", "duplicate_code", "A00.000 与第 1 行重复"),
+    ]
+    assert [e["message"] for e in refusal.errors] == [
+        "ICD-10 (NHSA 2.0) codes look like A00.000, A00.000x001 or A01.000x005+J17.0*",
+        "the diagnosis name is empty",
+        "at most 255 characters",
+        "A00.000 repeats line 1",
+    ]
+
+
+def test_a_bad_icd9cm3_reference_row_reads_in_chinese_under_zh_hans():
+    from apps.benefits.services import icd9cm3_import
+
+    refusal = _reference_refusal(icd9cm3_import, "icd9cm3_sample.csv", {2: {9: "36.06A0"}, 3: {10: ""}})
+    assert [message for *_where, message in _read_in("zh-hans", refusal)][:2] == [
+        "ICD-9-CM-3（医保版）手术操作编码形如 36、36.0、36.06、36.0601 或 60.2900x004",
+        "手术操作名称为空",
+    ]

@@ -101,7 +101,12 @@ def test_the_same_region_and_month_twice_is_a_duplicate(people):
 
 def test_missing_and_unknown_columns_are_named_on_line_1(people):
     errors = rejected(people, "510100,2026-01,1,1,1", header="region_code,period,fund_income_fen,fund_expenditure_fen,retired")
-    assert errors == [(1, "active_insured", "missing_field"), (1, "retirees", "missing_field"), (1, "retired", "unknown_column")]
+    assert errors == [(1, "retired", "unknown_column"), (1, "active_insured", "missing_field"), (1, "retirees", "missing_field")]
+
+
+def test_a_column_named_twice_is_a_duplicate_on_line_1(people):
+    errors = rejected(people, GOOD[0] + ",1", header=HEADER + ",retirees")
+    assert errors == [(1, "retirees", "duplicate_column")]
 
 
 def test_a_maker_cannot_import_another_provinces_region(people):

@@ -31,6 +31,7 @@ from apps.core.bulk import (
     CheckedStream,
     JobProgress,
     Staging,
+    header_errors,
     row_error,
     sql_label,
     sql_text,
@@ -88,37 +89,6 @@ class Source:
     checks: list[str] = field(default_factory=list)
     # item field -> value a blank cell of a new item gets (the file has no such column)
     defaults: dict[str, str] = field(default_factory=dict)
-
-
-def _header_errors(header: list[str], *, allowed: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, Any]]:
-    errors = []
-    seen: set[str] = set()
-    for name in header:
-        if name not in allowed:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="unknown_column",
-                    message=format_lazy(_("column {name!r} is not part of this layout"), name=name),
-                )
-            )
-        elif name in seen:
-            errors.append(
-                row_error(line=1, column=name, code="duplicate_column", message=format_lazy(_("column {name!r} appears twice"), name=name))
-            )
-        seen.add(name)
-    for name in required:
-        if name not in header:
-            errors.append(
-                row_error(
-                    line=1,
-                    column=name,
-                    code="missing_field",
-                    message=format_lazy(_("the header lacks the required column {name!r}"), name=name),
-                )
-            )
-    return errors
 
 
 def _reject_header(errors: list[dict[str, Any]]) -> None:
@@ -196,7 +166,7 @@ def _csv_source(
     # Progress in records read (lines after the header), not bytes.
     stream = CheckedStream(file, on_progress=lambda _bytes: progress(max((stream.newlines if stream else 0) - 1, 0)))
     header, body = stream.split_header()
-    errors = _header_errors(header, allowed=allowed, required=required)
+    errors = header_errors(header, allowed=allowed, required=required)
     if errors:
         _check_header_format(header, sent_as)
     _reject_header(errors)
@@ -265,7 +235,7 @@ def _cell(value: Any) -> str | None:
 
 def read_xlsx(file: IO[bytes], progress: JobProgress) -> Source:
     header, rows = xlsx_rows(file, progress=progress)
-    _reject_header(_header_errors(header, allowed=CANONICAL_COLUMNS, required=REQUIRED))
+    _reject_header(header_errors(header, allowed=CANONICAL_COLUMNS, required=REQUIRED))
     staging = staging_create(table=STAGING_TABLE, columns=header)
     staging_write_rows(staging=staging, rows=_counting(rows, progress))
     return Source(staging=staging, fields={name: (f"s.{staging.col(name)}", name) for name in header}, encoding="xlsx")
