@@ -226,7 +226,9 @@ class CatalogItem(models.Model):
         indexes = [
             models.Index(fields=["code"], name="catalog_item_code_idx"),
             models.Index(fields=["release", "kind", "code"], name="catalog_item_release_kind_idx"),
-            models.Index(fields=["release", "category_path"], name="catalog_item_release_path_idx"),
+            # A category path prefix (hospitals' ?category_path=) is a range of this index in any
+            # collation (migration 0013).
+            models.Index(fields=["release", "category_path"], name="catalog_item_release_path_idx", opclasses=["", "varchar_pattern_ops"]),
             # The few items that replace something (successor look-ups: validation, mappings).
             # Declared here, not only in SQL: Django takes an undeclared index on release_id alone
             # for the foreign key's and drops it with that (catalog 0008 did).

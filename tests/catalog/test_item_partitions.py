@@ -192,3 +192,20 @@ def test_deleting_a_draft_drops_its_partition(catalog_admin):
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [partition(draft)])
         assert cursor.fetchone() == (None,)
+
+
+def test_a_category_path_prefix_is_a_range_of_the_path_index(catalog_admin):
+    """Hospitals filter by a category path prefix (LIKE 'XA02BC%'): the path index must serve it
+    as a range in the database's collation (migration 0013), not only find the release's rows."""
+    from apps.hospitals.selectors import release_items
+
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
+    query = release_items(release_id=draft.pk, category_path="XA02BC")
+    sql, params = query.order_by().values("category_path").query.sql_with_params()  # what the path index holds
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # three rows: only a usable index is a plan
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"{partition(draft)}_path" in plan and "~>=~" in plan, plan
+    assert sorted(query.values_list("code", flat=True)) == ["XA02BCA211A001010101445", "XA02BCA211A001010101446"]
