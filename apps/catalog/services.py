@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.audit import audit_record, history_delete, history_save
+from apps.core.codes import normalise_code
 from apps.core.errors import Conflict, NotFound, ValidationFailed, require_reason
 from apps.core.history import history_bulk_record
 from apps.core.mail import awaiting_approval_notify, mail_language, portal_url
@@ -120,11 +121,22 @@ def release_create_draft(
 
 
 @transaction.atomic
-def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason: str = "") -> CatalogItem:
-    """Create or fully replace one item of a draft. Raises ValidationFailed with field errors."""
+def item_put(*, release: CatalogRelease, data: dict[str, Any], user: Any, reason: str = "", code: str | None = None) -> CatalogItem:
+    """Create or fully replace one item of a draft. Raises ValidationFailed with field errors.
+
+    ``code``: the item the request names (the API's URL); the data's code, when given, must be
+    the same code (400 ``code_mismatch``): a PUT to one item never writes another."""
     require_role(user, *CATALOG_EDITORS)
     release = _lock(release)
     ensure_draft(release)
+    if code is not None:
+        given = data.get("code") or code
+        if normalise_code(str(given)) != normalise_code(code):
+            raise ValidationFailed(
+                format_lazy(_("the item's code {given} is not the code {code} the request names"), given=given, code=code),
+                errors=[{"field": "code", "code": "code_mismatch", "message": f"{given} is not {code}"}],
+            )
+        data = {**data, "code": given}
     clean, errors = clean_item(data)
     if errors:
         raise ValidationFailed(format_lazy(_("item {code} is not valid"), code=clean.get("code") or "?"), errors=errors)

@@ -19,6 +19,7 @@ from apps.core.codes import (
 from .models import ITEM_TEXT_FIELDS, CatalogItem, HospitalLevel, PaymentCategory
 
 REQUIRED_FIELDS = ("code", "name", "category")
+MAX_DAYS_LIMIT = 2**31 - 1  # the column's (PositiveIntegerField) largest value
 _TEXT_FIELDS = ITEM_TEXT_FIELDS
 _MAX_LENGTHS = {
     f.name: getattr(f, "max_length", None)
@@ -82,14 +83,16 @@ def clean_item(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str
         fail("restriction_hospital_level", "invalid", f"hospital level must be one of {', '.join(HospitalLevel.values)}")
     clean["restriction_hospital_level"] = level
 
-    clean["restriction_max_days"] = _optional_int(data.get("restriction_max_days"), "restriction_max_days", fail, minimum=1)
+    clean["restriction_max_days"] = _optional_int(
+        data.get("restriction_max_days"), "restriction_max_days", fail, minimum=1, maximum=MAX_DAYS_LIMIT
+    )
     clean["payment_standard_fen"] = _optional_int(data.get("payment_standard_fen"), "payment_standard_fen", fail, minimum=0)
     clean["self_pay_ratio"] = _optional_ratio(data.get("self_pay_ratio"), fail)
     clean["replaces"] = _replaces(data.get("replaces"), code, fail)
     return clean, errors
 
 
-def _optional_int(value: Any, field: str, fail: Any, *, minimum: int) -> int | None:
+def _optional_int(value: Any, field: str, fail: Any, *, minimum: int, maximum: int = 2**63 - 1) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, (bool, float)):
@@ -100,8 +103,8 @@ def _optional_int(value: Any, field: str, fail: Any, *, minimum: int) -> int | N
     except ValueError:
         fail(field, "invalid", f"{field} must be a whole number, not {value!r}")
         return None
-    if number < minimum or number > 2**63 - 1:
-        fail(field, "invalid", f"{field} must be between {minimum} and 2^63-1")
+    if number < minimum or number > maximum:
+        fail(field, "invalid", f"{field} must be between {minimum} and {maximum}")
         return None
     return number
 

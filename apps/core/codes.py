@@ -50,6 +50,24 @@ FORMER_DRUG_CODE = re.compile(r"^[XZ][A-Z0-9]{19}$")
 TCM_PIECE_CODE = re.compile(r"^T[0-9A-Z]{9}$")
 SERVICE_CODE = re.compile(r"^\d{15}(-\d{1,6})?$")
 CONSUMABLE_CODE = re.compile(r"^C\d{14}(\d{5}(\d{7})?)?$")
+
+
+def catalog_code_pattern(*, former: bool = False) -> str:
+    """The schema pattern (ECMA-262 and Python alike) of a national catalog code as a client may
+    send it: the layouts ``catalog_code_kind`` accepts, letters in either case (codes are
+    upper-cased); ``former`` adds the older 20-character drug codes, accepted as replaced codes."""
+    letter, digit, class_digits = "[A-Za-z]", "[0-9]", "(0[1-9]|[1-9][0-9])"
+    layouts = [
+        f"[XxZz]{letter}{digit}{{2}}{letter}{{3}}{digit}{{3}}{letter}{digit}{{12}}",
+        "[Tt][0-9A-Za-z]{9}",
+        f"{digit}{{15}}(-{digit}{{1,6}})?",
+        f"[Cc]{class_digits}{class_digits}{digit}{{10}}({digit}{{5}}({digit}{{7}})?)?",
+    ]
+    if former:
+        layouts.append("[XxZz][0-9A-Za-z]{19}")
+    return "^(" + "|".join(layouts) + ")$"
+
+
 ICD10_CODE = re.compile(r"^[A-Z]\d{2}\.\d{3}(x\d{3})?(\+[A-Z]\d{2}(\.\d{1,2})?\*)?$")
 # The two help texts stay plain English (a CodeError's reason, a claim warning's message); marked
 # for makemessages so that the reference imports' row errors (apps.core.bulk.sql_text) read in Chinese.

@@ -28,6 +28,7 @@ CODE_LABELS: dict[str, Any] = {
     "over_payment_standard": _("above the payment standard"),
     "disease_not_listed": _("no listed chronic or special disease"),
     "code_format": _("malformed code"),
+    "code_mismatch": _("the code in the body is not the one the address names"),
     "duplicate_line_no": _("duplicate line number"),
     # Workflow refusals (409) and access (401/403).
     "same_user_cannot_approve": _("the same person cannot approve (two people are needed)"),

@@ -144,6 +144,28 @@ def test_a_text_of_spaces_alone_is_invalid_in_the_schema_as_in_the_api(schema: d
         assert re.search(pattern, " XA01 "), where
 
 
+def test_an_item_written_by_staff_is_documented_as_the_service_accepts_it(schema: dict[str, Any]) -> None:
+    """schemathesis wrote an item with category "ô" and a code of one astral character, which the
+    schema allowed and the service refused: the schema now names the choices, lengths and layouts."""
+    import re
+
+    from apps.catalog.models import PaymentCategory
+    from apps.core.codes import CodeError, catalog_code_kind
+
+    item = schema["components"]["schemas"]["ItemWriteRequest"]["properties"]
+    assert [v for v in ("01", "02", "03", "04", "1") if re.search(_ecma(item["category"]["pattern"]), v)] == PaymentCategory.values
+    kind = item["kind"]["oneOf"][0]["pattern"]  # (allow_blank adds the other alternative, "")
+    assert re.search(_ecma(kind), "drug") and not re.search(_ecma(kind), "pill")
+    assert (item["restriction_max_days"]["minimum"], item["restriction_max_days"]["maximum"]) == (1, 2**31 - 1)
+    assert item["dosage_form"]["maxLength"] == 64
+    for code in ("XA01ABD075A002010100483", "xa01abd075a002010100483", "T000100001", "001201000010000-12", "C01010100100000"):
+        assert re.search(_ecma(item["code"]["pattern"]), code) and catalog_code_kind(code.upper())
+    for code in ("\U000c7972", "XA01", "C00010100100000", "T00010000"):
+        assert re.search(_ecma(item["code"]["pattern"]), code) is None
+        with pytest.raises(CodeError):
+            catalog_code_kind(code)
+
+
 def test_the_exports_are_binary_for_generators(schema: dict[str, Any]) -> None:
     content = schema["paths"]["/api/v1/catalog/releases/{label}/export.csv.gz"]["get"]["responses"]["200"]["content"]
     assert content["application/octet-stream"]["schema"] == {"type": "string", "format": "binary"}

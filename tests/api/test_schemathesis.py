@@ -139,6 +139,8 @@ STATE_REFUSALS = {
     "range_too_long": "a limit across two parameters (a statement's to - from <= 366 days) has no OpenAPI keyword",
     "range_reversed": "an end after its start across two fields (effective_to > effective_from, to >= from) has no OpenAPI keyword",
     "province_not_in_run": "a GB/T 2260 province code of the right shape that has no claims in the run asked for",
+    "code_mismatch": "a body's item code must be the one the URL names: no OpenAPI keyword relates a body field to a path parameter",
+    "unknown_successor": "an item cannot replace its own code: no keyword relates a list's entries to another field",
 }
 
 

@@ -39,6 +39,25 @@ def test_put_with_a_bad_code_names_field_and_reason(api, catalog_admin):
     assert response.json()["errors"][0]["field"] == "code"
 
 
+def test_a_put_to_one_item_never_writes_another(api, catalog_admin):
+    """The URL names the item: a body naming another code is refused, nothing is written; the
+    same code in another spelling (lower case) is the same item."""
+    _draft(api, catalog_admin)
+    other = next(generate_items(2, seed=9))
+    refused = api(catalog_admin).put(f"/api/v1/releases/2026.01/items/{ITEM['code']}/", {**ITEM, "code": other["code"]}, format="json")
+    same = api(catalog_admin).put(f"/api/v1/releases/2026.01/items/{ITEM['code']}/", {**ITEM, "code": ITEM["code"].lower()}, format="json")
+    assert (refused.status_code, refused.json()["errors"][0]["code"], same.status_code) == (400, "code_mismatch", 200)
+    assert list(CatalogItem.objects.filter(release__label="2026.01").values_list("code", flat=True)) == [ITEM["code"]]
+
+
+def test_restriction_days_beyond_the_column_are_a_field_error_not_a_crash(api, catalog_admin):
+    _draft(api, catalog_admin)
+    response = api(catalog_admin).put(
+        f"/api/v1/releases/2026.01/items/{ITEM['code']}/", {**ITEM, "restriction_max_days": 2**31}, format="json"
+    )
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (400, "restriction_max_days")
+
+
 def test_workflow_over_the_api(api, catalog_admin, reviewer):
     _draft(api, catalog_admin)
     api(catalog_admin).put(f"/api/v1/releases/2026.01/items/{ITEM['code']}/", ITEM, format="json")

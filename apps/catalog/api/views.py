@@ -146,8 +146,9 @@ class ReleaseItemDetailView(APIView):
         payload.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(payload.validated_data)
         data.pop("release", None)
-        data["code"] = code if not data.get("code") else data["code"]
-        item = services.item_put(release=release, data=data, user=request.user, reason=request.headers.get("X-Change-Reason", ""))
+        item = services.item_put(
+            release=release, data=data, user=request.user, reason=request.headers.get("X-Change-Reason", ""), code=code
+        )
         return Response(ItemSerializer(item).data)
 
     @extend_schema(request=None, responses={204: None})
