@@ -101,8 +101,13 @@ def match_period(
     with connection.cursor() as cursor:
         for setting in sql.MATCH_SETTINGS + (sql.STREAMING_SETTINGS if streaming else ()):
             cursor.execute(setting)
+        match_only = sql.STREAMING_MATCH_ONLY_SETTINGS if streaming else ()
+        for name in match_only:
+            cursor.execute(f"SET LOCAL {name} = off")
         cursor.execute(sql.match_period_sql(lean=lean, detail=detail, settled=bool(settled)), params)
         rows = cursor.fetchall()
+        for name in match_only:
+            cursor.execute(f"SET LOCAL {name} TO DEFAULT")
     kinds = dict.fromkeys(("amount_mismatch", "missing_home", "missing_destination", "duplicate", "release_not_in_force"), 0)
     pairs = []
     settled_claims = []
