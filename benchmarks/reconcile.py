@@ -36,9 +36,11 @@ LABEL = "2099.01"
 EARLIER = ("2098-10", "2098-11", "2098-12")  # in the table while the month closes
 PGDATA = "/var/lib/postgresql"  # where the database keeps its files (this machine's PostgreSQL)
 KEEP_FREE = 15 * 10**9  # bytes a generation must leave free on that disk (others work on it too)
-# Bytes per row with both indexes as generated here, plus the sort files of the index builds
-# (measured: BYTES_MEASURED).
+# Bytes per generated row with both indexes (heap 180, indexes 75: 0.51 GB a month of 1M rows
+# per side, measured), and the most the generation of a month needs beside them while it runs
+# (the index builds' sort files, WAL not yet recycled), freed when it ends.
 BYTES_PER_ROW = 260
+TRANSIENT_BYTES_PER_ROW = 50
 
 
 class _Rollback(Exception):
@@ -71,21 +73,20 @@ def _partition_bytes(months: list[tuple[str, int]]) -> int:
 
 def _check_disk(months: list[tuple[str, int]], freed: int = 0) -> None:
     """Refuse (SystemExit) when generating these months (period, rows per side) would leave
-    less than KEEP_FREE bytes free on the database's disk (``freed``: bytes their regeneration
-    frees first)."""
-    needed = sum(_month_bytes(n) for _, n in months)
+    less than KEEP_FREE bytes free on the database's disk, at the end or while the largest of
+    them is generated (``freed``: bytes their regeneration frees first)."""
+    if not months:
+        return
+    needed = sum(2 * n * BYTES_PER_ROW for _, n in months) + max(2 * n * TRANSIENT_BYTES_PER_ROW for _, n in months)
     free = shutil.disk_usage(PGDATA).free + freed
-    if months and free - needed < KEEP_FREE:
+    if free - needed < KEEP_FREE:
         what = ", ".join(f"{period} ({n / 1_000_000:g}M rows/side)" for period, n in months)
         raise SystemExit(
-            f"refusing to generate {what}: about {needed / 1e9:.1f} GB with indexes and the index builds' sort files"
-            f" ({BYTES_PER_ROW} bytes per row), {free / 1e9:.1f} GB free on {PGDATA}, which would leave less than"
-            f" {KEEP_FREE / 1e9:.0f} GB free; set BENCH_EARLIER_ROWS (earlier months) or BENCH_ROWS lower, or free disk"
+            f"refusing to generate {what}: it needs about {needed / 1e9:.1f} GB ({BYTES_PER_ROW} bytes per row with its indexes,"
+            f" {TRANSIENT_BYTES_PER_ROW} more while the indexes are built) and {free / 1e9:.1f} GB is free on {PGDATA}"
+            f" (counting what the regeneration frees first), which would leave less than {KEEP_FREE / 1e9:.0f} GB free;"
+            " set BENCH_EARLIER_ROWS (the three earlier months) or BENCH_ROWS lower, or free disk"
         )
-
-
-def _month_bytes(n: int) -> int:
-    return int(2 * n * BYTES_PER_ROW)
 
 
 def _generate(n: int, period: str = PERIOD) -> None:
