@@ -118,18 +118,20 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         self.cache = caches[getattr(settings, "API_THROTTLE_CACHE", "default")]
         super().__init__()
         self._wait_ms = 0
+        # The rate as DRF's __init__ parsed it (attributes its type stubs do not declare).
+        self._requests: int | None = getattr(self, "num_requests", None)
+        self._seconds: int | None = getattr(self, "duration", None)
 
     def allow_request(self, request: Request, view: Any) -> bool:
         client = _redis_client(self.cache)
-        requests, seconds = self.parse_rate(self.rate)
-        if client is None or not requests or not seconds:
+        if client is None or not self._requests or not self._seconds:
             return super().allow_request(request, view)
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        period_ms = seconds * 1000
-        interval_ms = max(period_ms // requests, 1)
-        self._wait_ms = int(client.eval(_GCRA_SCRIPT, 1, self.cache.make_key(key), interval_ms, period_ms))
+        period_ms = self._seconds * 1000
+        interval_ms = max(period_ms // self._requests, 1)
+        self._wait_ms = int(_gcra(client)(keys=[self.cache.make_key(key)], args=[interval_ms, period_ms], client=client))
         return self._wait_ms == 0
 
     def wait(self) -> float | None:
@@ -147,6 +149,15 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if not getattr(request.user, "is_hospital", False) or not prefix:
             return None
         return self.cache_format % {"scope": self.scope, "ident": prefix}
+
+
+_GCRA: list[Any] = []  # the registered script: sent by its SHA-1 (EVALSHA), its text only once per server
+
+
+def _gcra(client: Any) -> Any:
+    if not _GCRA:
+        _GCRA.append(client.register_script(_GCRA_SCRIPT))
+    return _GCRA[0]
 
 
 def _redis_client(cache: Any) -> Any:
