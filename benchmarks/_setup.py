@@ -35,10 +35,11 @@ def setup_django() -> None:
 
 def drop_item_partitions(cursor: Any) -> None:
     """Drop every release's item partition (after the releases were removed by TRUNCATE or with
-    their triggers disabled, which would have dropped them); a new release makes its own."""
+    their triggers disabled, which would have dropped them) and item history partition; a new
+    release makes its own."""
     cursor.execute(
         "SELECT format('DROP TABLE %I', c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'catalog_catalogitem'::regclass"
+        "WHERE i.inhparent IN ('catalog_catalogitem'::regclass, 'catalog_historicalcatalogitem'::regclass)"
     )
     for (drop,) in cursor.fetchall():
         cursor.execute(drop)

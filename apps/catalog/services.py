@@ -202,12 +202,16 @@ def items_record_history(
 ) -> int:
     """History rows for items changed by a bulk path (importers), set-based: the release's items
     whose code ``codes_sql`` selects, or every item of the release (``codes_sql`` None)."""
+    user_id = getattr(user, "pk", None)
+    if codes_sql is None:
+        return sql.item_history_load(release_id=release.pk, history_type=history_type, reason=reason, user_id=user_id, at=timezone.now())
+    sql.item_history_partition_ensure(release.pk)
     return history_bulk_record(
         model=CatalogItem,
-        where_sql="release_id = %s" + (f" AND code IN ({codes_sql})" if codes_sql else ""),
+        where_sql=f"release_id = %s AND code IN ({codes_sql})",
         params=[release.pk, *params],
         history_type=history_type,
-        user_id=getattr(user, "pk", None),
+        user_id=user_id,
         reason=reason,
     )
 

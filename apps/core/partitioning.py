@@ -102,10 +102,14 @@ def grant_again(cursor: Any, quoted_table: str, grants: list[tuple[int, str]]) -
         cursor.execute(f"GRANT {privilege} ON {quoted_table} TO {role}")
 
 
-def convert_to_partitioned(*, schema_editor: Any, table: str, key: str, method: str, partitions: list[tuple[str, str]]) -> None:
+def convert_to_partitioned(
+    *, schema_editor: Any, table: str, key: str, method: str, partitions: list[tuple[str, str]], identity: str = "id"
+) -> None:
     """Rebuild ``table`` as ``PARTITION BY method (key)`` with ``partitions`` (name, bound
     clause such as ``FOR VALUES IN ('2026-03')``) made first; every row must fall in one of
-    them. PostgreSQL only; run inside the migration's transaction (all or nothing)."""
+    them. ``identity``: the column whose sequence continues (simple-history's tables number
+    their rows in ``history_id``). PostgreSQL only; run inside the migration's transaction (all
+    or nothing)."""
     q = schema_editor.quote_name
     new, old = f"{table}_partitioned", f"{table}_unpartitioned"
     with schema_editor.connection.cursor() as cursor:
@@ -126,7 +130,7 @@ def convert_to_partitioned(*, schema_editor: Any, table: str, key: str, method: 
         )
         triggers = [row[0] for row in cursor.fetchall()]
         grants = table_grants(cursor, table)
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, identity])
         old_sequence = cursor.fetchone()[0]
 
         cursor.execute(f"ALTER TABLE {q(table)} RENAME TO {q(old)}")
@@ -158,14 +162,14 @@ def convert_to_partitioned(*, schema_editor: Any, table: str, key: str, method: 
         if old_sequence:
             cursor.execute(f"SELECT last_value, is_called FROM {old_sequence}")
             last_value, is_called = cursor.fetchone()
-            cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)", [new, last_value, is_called])
+            cursor.execute("SELECT setval(pg_get_serial_sequence(%s, %s), %s, %s)", [new, identity, last_value, is_called])
         grant_again(cursor, q(new), grants)
         cursor.execute(f"DROP TABLE {q(old)}")
         cursor.execute(f"ALTER TABLE {q(new)} RENAME TO {q(table)}")
         for definition in triggers:  # after the rows: moved rows must not fire them again
             cursor.execute(re.sub(r" ON \S+ ", f" ON {q(table)} ", definition, count=1))
         if old_sequence:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, identity])
             sequence = cursor.fetchone()[0]
             cursor.execute(f"ALTER SEQUENCE {sequence} RENAME TO {q(old_sequence.split('.')[-1].strip(chr(34)))}")
         for name, _ in partitions:

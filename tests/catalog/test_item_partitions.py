@@ -124,18 +124,19 @@ def item_category(release: CatalogRelease, code: str) -> str:
 
 def test_a_bulk_load_that_fails_after_its_rows_leaves_the_draft_as_it_was(catalog_admin):
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
-    # A real failure after the rows are loaded and indexed: the history rows are refused.
+    # A real failure after the rows are loaded and indexed and their history attached: the audit
+    # event, the import's last write, is refused.
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'history refused'; END $$"
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'event refused'; END $$"
         )
-        cursor.execute(
-            "CREATE TRIGGER refuse_history BEFORE INSERT ON catalog_historicalcatalogitem FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse()"
-        )
-    with pytest.raises(Exception, match="history refused"), transaction.atomic():
+        cursor.execute("CREATE TRIGGER refuse_event BEFORE INSERT ON core_auditevent FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse()")
+    with pytest.raises(Exception, match="event refused"), transaction.atomic():
         release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER refuse_history ON catalog_historicalcatalogitem")
+        cursor.execute("DROP TRIGGER refuse_event ON core_auditevent")
+        cursor.execute("SELECT to_regclass(%s)", [f"catalog_historicalcatalogitem_r{draft.pk}"])
+        assert cursor.fetchone() == (None,)  # the history's partition went with the rollback
     assert CatalogItem.objects.filter(release=draft).count() == 0
     assert indexes(draft) == INDEXES
 

@@ -77,7 +77,9 @@ def test_the_list_filters_by_state_and_kind(missing: Discrepancy, client: Any) -
     listed = reverse("admin:reconciliation_discrepancy_change", args=[missing.pk])  # not "S9": a CSRF token may hold it
     page = client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "open", "kind": "missing_home"}).content.decode()
     assert f'href="{listed}' in page
-    assert f'href="{listed}' not in client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "resolved"}).content.decode()
+    assert (
+        f'href="{listed}' not in client.get(reverse("admin:reconciliation_discrepancy_changelist"), {"state": "resolved"}).content.decode()
+    )
 
 
 def test_a_money_fields_values_and_its_name_read_in_yuan(recon_default_plan: Any, client: Any) -> None:

@@ -1,0 +1,133 @@
+"""Item history partitioned by release (issue 22, migration 0014): a release's partition appears
+with its first history row; the history of a load into a new draft is written into a table of its
+own that ATTACH indexes and checks (the key to the user included), and every other history row
+goes through the parent. Partitions are reached through the parent only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import psycopg
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.catalog import services
+from apps.catalog import sql as catalog_sql
+from apps.catalog.importers.services import release_import
+from apps.catalog.models import CatalogItem, CatalogRelease
+from apps.core.partitioning import partitions_of
+from tests.factories import draft_release
+from tests.security.test_db_invariants_as_app_role import PRIVILEGE, committed, django_connected_as, refused
+
+JAN = dt.date(2026, 1, 1)
+PARENT = "catalog_historicalcatalogitem"
+CSV = (
+    "code,name,category\n"
+    "XA02BCA211A001010101445,奥美拉唑肠溶胶囊,01\n"
+    "XA02BCA211A001010101446,奥美拉唑肠溶片,02\n"
+    "001201000010000,一般诊疗费,01\n"
+).encode()
+
+
+def partition(release: CatalogRelease) -> str:
+    return f"{PARENT}_r{release.pk}"
+
+
+def attached(release: CatalogRelease) -> bool:
+    return partition(release) in [name for name, _ in partitions_of(PARENT)]
+
+
+def shape(release: CatalogRelease) -> tuple[set[str], set[str]]:
+    """The partition's index columns and its constraint kinds (c check, f foreign key, p primary key)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM pg_index x "
+            "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum WHERE x.indrelid = %s::regclass GROUP BY x.indexrelid",
+            [partition(release)],
+        )
+        columns = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT contype::text || ':' || conname FROM pg_constraint WHERE conrelid = %s::regclass", [partition(release)])
+        constraints = {row[0] for row in cursor.fetchall()}
+    return columns, constraints
+
+
+@pytest.mark.django_db
+def test_a_new_drafts_first_import_writes_its_history_into_a_partition_of_its_own(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    assert not attached(draft)  # made with the first history row, not with the release
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    assert attached(draft)
+    history = CatalogItem.history.filter(release_id=draft.pk)
+    assert sorted(history.values_list("history_type", "history_user_id")) == [("+", catalog_admin.pk)] * 3
+    assert set(history.values_list("code", flat=True)) == set(CatalogItem.objects.filter(release=draft).values_list("code", flat=True))
+    columns, constraints = shape(draft)
+    # the parent's indexes, built by ATTACH (none on the release or the date: see migration 0014)
+    assert columns == {"history_id,release_id", "history_user_id", "id"}
+    # the key to the user came with ATTACH; the CHECK that spared its scan is gone
+    assert {kind for kind, _ in (c.split(":", 1) for c in constraints)} == {"c", "f", "p"}
+    assert not any(c.endswith("_release") for c in constraints)
+    # history ids continue the parent's sequence: an item edited next gets a later one
+    first = max(history.values_list("history_id", flat=True))
+    services.item_put(release=draft, data={"code": "001201000010000", "name": "诊疗费", "category": "01"}, user=catalog_admin)
+    assert history.filter(history_type="~").get().history_id > first
+
+
+@pytest.mark.django_db
+def test_a_draft_edited_item_by_item_gets_its_partition_at_the_first_edit(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    services.item_put(release=draft, data={"code": "001201000010000", "name": "一般诊疗费", "category": "01"}, user=catalog_admin)
+    assert attached(draft)
+    services.item_delete(release=draft, code="001201000010000", user=catalog_admin)
+    # the draft is empty again: the next import loads unindexed, and its history goes through the parent
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    history = CatalogItem.history.filter(release_id=draft.pk)
+    assert sorted(history.values_list("history_type", flat=True)) == ["+", "+", "+", "+", "-"]
+    assert shape(draft)[0] == {"history_id,release_id", "history_user_id", "id"}
+
+
+@pytest.mark.django_db
+def test_a_load_naming_a_user_who_does_not_exist_is_refused_at_attach(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    other = draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin)
+    with connection.cursor() as cursor:  # items without history: copied in by SQL
+        cursor.execute(
+            "INSERT INTO catalog_catalogitem (release_id, code, kind, name, generic_name, dosage_form, specification, manufacturer, "
+            "unit, pricing_unit, category, restriction_text, restriction_indication, restriction_hospital_level, category_path, replaces) "
+            "SELECT %s, code, kind, name, generic_name, dosage_form, specification, manufacturer, unit, pricing_unit, category, "
+            "restriction_text, restriction_indication, restriction_hospital_level, category_path, replaces "
+            "FROM catalog_catalogitem WHERE release_id = %s",
+            [other.pk, draft.pk],
+        )
+    with pytest.raises(IntegrityError, match="history_user"), transaction.atomic():
+        catalog_sql.item_history_load(release_id=other.pk, history_type="+", reason="x", user_id=2_000_000_000, at=timezone.now())
+    assert not attached(other) and not CatalogItem.history.filter(release_id=other.pk).exists()
+    with pytest.raises(IntegrityError, match="history type"), transaction.atomic():
+        catalog_sql.item_history_load(release_id=other.pk, history_type="x", reason="x", user_id=catalog_admin.pk, at=timezone.now())
+    assert (
+        catalog_sql.item_history_load(release_id=other.pk, history_type="+", reason="x", user_id=catalog_admin.pk, at=timezone.now()) == 3
+    )
+    assert attached(other)
+
+
+@committed
+def test_the_app_role_imports_and_edits_history_through_the_parent_only(app_role, app_sql, catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    with django_connected_as(app_role):
+        release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+        services.item_put(release=draft, data={"code": "001201000010000", "name": "诊疗费", "category": "01"}, user=catalog_admin)
+        edited = draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin)
+        services.item_put(release=edited, data={"code": "001201000010000", "name": "诊疗费", "category": "01"}, user=catalog_admin)
+    assert CatalogItem.history.filter(release_id=draft.pk).count() == 4
+    assert attached(edited) and CatalogItem.history.filter(release_id=edited.pk).count() == 1
+    for table in (partition(draft), partition(edited)):
+        error = refused(app_sql, f"DELETE FROM {table}", sqlstate=PRIVILEGE, commit=False)
+        assert "permission denied" in error
+    # nor may the app role make a partition itself, or attach one
+    refused(app_sql, f"CREATE TABLE {PARENT}_r999999 PARTITION OF {PARENT} FOR VALUES IN (999999)", sqlstate=PRIVILEGE, commit=False)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app_sql.execute("SELECT catalog_item_history_partition_attach(%s)", [draft.pk])
+    app_sql.rollback()
