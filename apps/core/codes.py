@@ -43,29 +43,44 @@ def institution_code_pattern() -> str:
     return f"^[HP](?:{_prefixes_pattern(settings.XPCC_PROVINCE_CODE[:2])})[0-9]{{9}}$"
 
 
-DRUG_CODE = re.compile(r"^[XZ][A-Z]\d{2}[A-Z]{2}[A-Z]\d{3}[A-Z]\d{3}\d{4}\d{5}$")
+# The layouts of national catalog codes, written once in the regex dialect Python, PostgreSQL
+# and ECMA-262 share ([0-9], no \d): the checks below, the importer's SQL
+# (catalog.importers.sql) and the API schemas' pattern (catalog_code_pattern) are made from them.
+# A consumable's class and subclass (2 + 2 digits) are numbered from 01: 00 means a malformed row.
+_CONSUMABLE_CLASS = "(0[1-9]|[1-9][0-9])"
+DRUG_LAYOUT = "[XZ][A-Z][0-9]{2}[A-Z]{2}[A-Z][0-9]{3}[A-Z][0-9]{3}[0-9]{9}"
 # Older 20-character drug codes are only accepted as former codes (aliases); their inner
 # layout is not published, so only the shape is checked.
-FORMER_DRUG_CODE = re.compile(r"^[XZ][A-Z0-9]{19}$")
-TCM_PIECE_CODE = re.compile(r"^T[0-9A-Z]{9}$")
-SERVICE_CODE = re.compile(r"^\d{15}(-\d{1,6})?$")
-CONSUMABLE_CODE = re.compile(r"^C\d{14}(\d{5}(\d{7})?)?$")
+FORMER_DRUG_LAYOUT = "[XZ][A-Z0-9]{19}"
+TCM_PIECE_LAYOUT = "T[0-9A-Z]{9}"
+SERVICE_LAYOUT = "[0-9]{15}(-[0-9]{1,6})?"
+CONSUMABLE_LAYOUT = f"C{_CONSUMABLE_CLASS}{_CONSUMABLE_CLASS}[0-9]{{10}}([0-9]{{5}}([0-9]{{7}})?)?"
+
+DRUG_CODE = re.compile(f"^{DRUG_LAYOUT}$")
+FORMER_DRUG_CODE = re.compile(f"^{FORMER_DRUG_LAYOUT}$")
+TCM_PIECE_CODE = re.compile(f"^{TCM_PIECE_LAYOUT}$")
+SERVICE_CODE = re.compile(f"^{SERVICE_LAYOUT}$")
+CONSUMABLE_CODE = re.compile(f"^{CONSUMABLE_LAYOUT}$")
+
+
+def _either_case(layout: str) -> str:
+    """``layout`` with its letters in either case: a bracket gets the lower-case of what it
+    holds ([A-Z] -> [A-Za-z]), a capital outside one becomes a bracket (T -> [Tt])."""
+
+    def widen(match: re.Match[str]) -> str:
+        inside = match[1] if match[1] is not None else match[0]
+        lower = "".join(letters.lower() for letters in re.findall(r"[A-Z]-[A-Z]|[A-Z]", inside))
+        return f"[{inside}{lower}]" if lower else match[0]
+
+    return re.sub(r"\[([^\]]*)\]|[A-Z]", widen, layout)
 
 
 def catalog_code_pattern(*, former: bool = False) -> str:
     """The schema pattern (ECMA-262 and Python alike) of a national catalog code as a client may
     send it: the layouts ``catalog_code_kind`` accepts, letters in either case (codes are
     upper-cased); ``former`` adds the older 20-character drug codes, accepted as replaced codes."""
-    letter, digit, class_digits = "[A-Za-z]", "[0-9]", "(0[1-9]|[1-9][0-9])"
-    layouts = [
-        f"[XxZz]{letter}{digit}{{2}}{letter}{{3}}{digit}{{3}}{letter}{digit}{{12}}",
-        "[Tt][0-9A-Za-z]{9}",
-        f"{digit}{{15}}(-{digit}{{1,6}})?",
-        f"[Cc]{class_digits}{class_digits}{digit}{{10}}({digit}{{5}}({digit}{{7}})?)?",
-    ]
-    if former:
-        layouts.append("[XxZz][0-9A-Za-z]{19}")
-    return "^(" + "|".join(layouts) + ")$"
+    layouts = [DRUG_LAYOUT, TCM_PIECE_LAYOUT, SERVICE_LAYOUT, CONSUMABLE_LAYOUT, *([FORMER_DRUG_LAYOUT] if former else [])]
+    return "^(" + "|".join(_either_case(layout) for layout in layouts) + ")$"
 
 
 ICD10_CODE = re.compile(r"^[A-Z]\d{2}\.\d{3}(x\d{3})?(\+[A-Z]\d{2}(\.\d{1,2})?\*)?$")
@@ -124,7 +139,7 @@ def catalog_code_kind(code: str) -> str:
             return KIND_TCM_PIECE
         raise CodeError(code, "TCM decoction piece codes are 10 characters starting with T")
     if first == "C":
-        if CONSUMABLE_CODE.match(code) and _consumable_path_ok(code):
+        if CONSUMABLE_CODE.match(code):
             return KIND_CONSUMABLE
         raise CodeError(code, "consumable codes are C + 14, 19 or 26 digits with non-zero class digits")
     if first.isdigit():
@@ -132,11 +147,6 @@ def catalog_code_kind(code: str) -> str:
             return KIND_SERVICE
         raise CodeError(code, "medical service item codes are 15 digits, optionally -<local suffix>")
     raise CodeError(code, "unknown code prefix (expected X/Z drug, T TCM piece, C consumable, digits service)")
-
-
-def _consumable_path_ok(code: str) -> bool:
-    # Class and subclass (2 + 2 digits) are numbered from 01; 00 means the row is malformed.
-    return code[1:3] != "00" and code[3:5] != "00"
 
 
 def validate_catalog_code(raw: str, *, expected_kind: str | None = None) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import codes
 from apps.core.bulk import sql_label, sql_text
 
 from .. import sql as catalog_sql
@@ -45,11 +46,11 @@ MESSAGES = {
     "code_is_replaced_by_own_but": _("{code} is replaced by {own} but is still an item of the draft"),
 }
 
-DRUG_RE = "^[XZ][A-Z][0-9]{2}[A-Z]{2}[A-Z][0-9]{3}[A-Z][0-9]{3}[0-9]{9}$"
-FORMER_DRUG_RE = "^[XZ][A-Z0-9]{19}$"
-TCM_RE = "^T[0-9A-Z]{9}$"
-SERVICE_RE = "^[0-9]{15}(-[0-9]{1,6})?$"
-CONSUMABLE_RE = "^C[0-9]{14}([0-9]{5}([0-9]{7})?)?$"
+DRUG_RE = f"^{codes.DRUG_LAYOUT}$"
+FORMER_DRUG_RE = f"^{codes.FORMER_DRUG_LAYOUT}$"
+TCM_RE = f"^{codes.TCM_PIECE_LAYOUT}$"
+SERVICE_RE = f"^{codes.SERVICE_LAYOUT}$"
+CONSUMABLE_RE = f"^{codes.CONSUMABLE_LAYOUT}$"
 # Characters Python's str.strip() removes that btrim() would not by default.
 _TRIM = "E' \\t\\r\\n\\u3000\\u00a0\\ufeff'"
 INT_MAX = 2**31 - 1
@@ -87,8 +88,7 @@ def _kind_sql(code: str) -> str:
         f"WHEN 'X' THEN CASE WHEN {code} ~ '{DRUG_RE}' THEN 'drug' END "
         f"WHEN 'Z' THEN CASE WHEN {code} ~ '{DRUG_RE}' THEN 'drug' END "
         f"WHEN 'T' THEN CASE WHEN {code} ~ '{TCM_RE}' THEN 'tcm_piece' END "
-        f"WHEN 'C' THEN CASE WHEN {code} ~ '{CONSUMABLE_RE}' AND substr({code}, 2, 2) <> '00' AND substr({code}, 4, 2) <> '00' "
-        "THEN 'consumable' END "
+        f"WHEN 'C' THEN CASE WHEN {code} ~ '{CONSUMABLE_RE}' THEN 'consumable' END "
         f"ELSE CASE WHEN {code} ~ '{SERVICE_RE}' THEN 'service' END END END"
     )
 
