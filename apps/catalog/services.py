@@ -111,6 +111,9 @@ def release_create_draft(
         # The new release's partition is empty: loaded unindexed, indexed once after the rows.
         with sql.items_unindexed(release.pk), connection.cursor() as cursor:
             cursor.execute(sql.COPY_ITEMS_SQL, [release.pk, based_on.pk])
+        # Its items will be edited: their history partition now, in this short transaction, not
+        # inside a later import (ATTACH locks the users' table until commit).
+        sql.item_history_partition_ensure(release.pk)
     audit_record(
         action=AuditAction.RELEASE_CREATED,
         actor=user,

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
+import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,7 +21,7 @@ from apps.catalog import sql as catalog_sql
 from apps.catalog.importers.services import release_import
 from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.core.partitioning import partitions_of
-from tests.factories import draft_release
+from tests.factories import draft_release, published_release
 from tests.security.test_db_invariants_as_app_role import PRIVILEGE, committed, django_connected_as, refused
 
 JAN = dt.date(2026, 1, 1)
@@ -58,8 +61,18 @@ def shape(release: CatalogRelease) -> tuple[set[str], set[str]]:
 def test_a_new_drafts_first_import_writes_its_history_into_a_partition_of_its_own(catalog_admin):
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
     assert not attached(draft)  # made with the first history row, not with the release
+    # Rows written through the parent would meet this trigger: the load's go into their own table.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'through the parent'; END $$"
+        )
+        cursor.execute(f"CREATE TRIGGER through_parent BEFORE INSERT ON {PARENT} FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse()")
     release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
     assert attached(draft)
+    with pytest.raises(Exception, match="through the parent"), transaction.atomic():  # once attached, rows go through it
+        catalog_sql.item_history_load(release_id=draft.pk, history_type="~", reason="x", user_id=catalog_admin.pk, at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER through_parent ON {PARENT}")
     history = CatalogItem.history.filter(release_id=draft.pk)
     assert sorted(history.values_list("history_type", "history_user_id")) == [("+", catalog_admin.pk)] * 3
     assert set(history.values_list("code", flat=True)) == set(CatalogItem.objects.filter(release=draft).values_list("code", flat=True))
@@ -113,6 +126,62 @@ def test_a_load_naming_a_user_who_does_not_exist_is_refused_at_attach(catalog_ad
     assert attached(other)
 
 
+@pytest.mark.django_db
+def test_a_draft_copied_from_a_published_release_gets_its_partition_with_its_items(catalog_admin, reviewer):
+    base = published_release(label="2025.12", effective_from=dt.date(2025, 12, 1), admin=catalog_admin, reviewer=reviewer)
+    draft = services.release_create_draft(label="2026.01", effective_from=JAN, user=catalog_admin, based_on=base)
+    assert attached(draft) and not CatalogItem.history.filter(release_id=draft.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_release_that_does_not_exist_gets_no_partition(catalog_admin):
+    with pytest.raises(IntegrityError, match="no catalog release"), transaction.atomic():
+        catalog_sql.item_history_partition_ensure(2_000_000_000)
+    with pytest.raises(IntegrityError, match="no catalog release"), transaction.atomic():
+        catalog_sql.item_history_load(release_id=-43, history_type="+", reason="x", user_id=catalog_admin.pk, at=timezone.now())
+    assert f"{PARENT}_r2000000000" not in [name for name, _ in partitions_of(PARENT)]
+
+
+def _connect() -> psycopg.Connection[Any]:
+    s = connection.settings_dict
+    return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, dbname=s["NAME"], user=s["USER"])
+
+
+@committed
+def test_two_sessions_making_one_partition_at_once_both_succeed(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    first, second = _connect(), _connect()
+    try:
+        first.execute("SELECT catalog_item_history_partition_ensure(%s)", [draft.pk])  # made, not committed
+        outcome: list[object] = []
+        waiter = threading.Thread(
+            target=lambda: outcome.append(_outcome(second, "SELECT catalog_item_history_partition_ensure(%s)", [draft.pk]))
+        )
+        waiter.start()
+        pid = second.info.backend_pid
+        deadline = time.monotonic() + 10
+        while not first.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)", [pid]).fetchone()[0]:
+            assert time.monotonic() < deadline, "the second session never waited for the first"
+            time.sleep(0.05)
+        first.commit()
+        waiter.join(10)
+        assert outcome == [f"{PARENT}_r{draft.pk}"]  # it found the first one's table
+    finally:
+        first.close()
+        second.close()
+    assert attached(draft)
+
+
+def _outcome(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> object:
+    try:
+        value = conn.execute(sql, params).fetchone()[0]
+        conn.commit()
+        return value
+    except psycopg.Error as exc:
+        conn.rollback()
+        return exc
+
+
 @committed
 def test_the_app_role_imports_and_edits_history_through_the_parent_only(app_role, app_sql, catalog_admin):
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
@@ -131,3 +200,6 @@ def test_the_app_role_imports_and_edits_history_through_the_parent_only(app_role
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         app_sql.execute("SELECT catalog_item_history_partition_attach(%s)", [draft.pk])
     app_sql.rollback()
+    # nor have the functions make tables for releases that do not exist
+    refused(app_sql, "SELECT catalog_item_history_partition_ensure(-42)", sqlstate="23503", commit=False)
+    refused(app_sql, "SELECT catalog_item_history_load(-43, '+', 'forged', NULL, now())", sqlstate="23503", commit=False)

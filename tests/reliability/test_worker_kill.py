@@ -50,7 +50,8 @@ def _killed_at_the_gate(gate_: Any, worker: Any, job_id: int) -> None:
 
 def test_import_killed_mid_transaction_ends_succeeded_with_every_row_once(broker, start_worker, gate, catalog_admin):
     draft = draft_release(label="2026.01-kill", effective_from=dt.date(2026, 1, 1), user=catalog_admin)
-    history_gate = gate("catalog_historicalcatalogitem", "lock")  # items merged, history not yet written
+    # items merged and their history rows written into a table of their own, not yet attached
+    history_gate = gate("catalog_historicalcatalogitem", "lock")
     worker = start_worker(**WORKER)
     upload = SimpleUploadedFile("big.csv", canonical_csv(ROWS, seed=1111))
     job = import_enqueue(release=draft, upload=upload, fmt="canonical-csv", user=catalog_admin)

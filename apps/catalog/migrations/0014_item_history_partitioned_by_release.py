@@ -15,9 +15,15 @@ of five B-trees kept up row by row and the user's foreign key checked once per r
   history row of a release is written one by one or for some items, and
   ``catalog_item_history_load`` for the history of every item of a release, which fills a new
   table before attaching it when the release has no history yet.
+- A draft copied from a published release gets its (empty) partition when it is made, with its
+  items, and so does every release with items or history here: a partition made inside a long
+  import would hold ATTACH's lock on the users' table (for the key) until the import commits.
 - Partitions are reached through the parent only (every role but the owner loses its
-  privileges on them); the functions are SECURITY DEFINER and write nothing but history rows of
-  the release's own items.
+  privileges on them); the functions are SECURITY DEFINER, refuse a release that does not exist
+  and write nothing but history rows of the release's own items.
+- Ids: the primary key (history_id, release_id) makes history_id unique only with the parent's
+  sequence, which every writer uses, as the items' ids are.
+- Deploy: stop the old code first (it would write history rows no partition takes).
 - The partition of a deleted release stays: history outlives what it records.
 
 Not reversible: restore from a backup instead.
@@ -33,6 +39,30 @@ TABLE = "catalog_historicalcatalogitem"
 FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION catalog_item_history_partition_name(release bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT 'catalog_historicalcatalogitem_r' || release $$;
+
+-- Whether the release's history partition is attached, read from the catalog by a statement of
+-- its own (a fresh snapshot: to_regclass would answer from this session's cache, which keeps a
+-- "missing" seen before another session made the table).
+CREATE OR REPLACE FUNCTION catalog_item_history_partition_attached(release bigint) RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = {path} AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = 'catalog_historicalcatalogitem'::regclass
+                      AND c.relname = catalog_item_history_partition_name(release))
+$$;
+
+-- The caller's right to make the release's partition: the release exists (and stays, FOR KEY
+-- SHARE, until the caller commits), and no other session is making it (advisory lock; the second
+-- maker waits for the first's transaction, then finds its table). True when it is still missing.
+CREATE OR REPLACE FUNCTION catalog_item_history_partition_claim(release bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = {path} AS $$
+BEGIN
+    PERFORM 1 FROM catalog_catalogrelease WHERE id = release FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no catalog release %', release USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('partition:' || catalog_item_history_partition_name(release)));
+    RETURN NOT catalog_item_history_partition_attached(release);
+END $$;
 
 -- Attach a table made by the two functions below as the release's partition: ATTACH builds the
 -- parent's indexes on it and checks the key to the user with one query; then only the owner
@@ -53,21 +83,18 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
+REVOKE ALL ON FUNCTION catalog_item_history_partition_claim(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION catalog_item_history_partition_attach(bigint) FROM PUBLIC;
 
--- The release's history partition, made empty when missing. One maker at a time: the second
--- waits for the first's transaction and then finds its table.
+-- The release's history partition, made empty when missing.
 CREATE OR REPLACE FUNCTION catalog_item_history_partition_ensure(release bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
 DECLARE
     p text := catalog_item_history_partition_name(release);
 BEGIN
-    IF to_regclass(p) IS NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtext('partition:' || p));
-        IF to_regclass(p) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I (LIKE catalog_historicalcatalogitem INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p);
-            PERFORM catalog_item_history_partition_attach(release);
-        END IF;
+    IF NOT catalog_item_history_partition_attached(release) AND catalog_item_history_partition_claim(release) THEN
+        EXECUTE format('CREATE TABLE %I (LIKE catalog_historicalcatalogitem INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p);
+        PERFORM catalog_item_history_partition_attach(release);
     END IF;
     RETURN p;
 END $$;
@@ -92,8 +119,7 @@ BEGIN
       JOIN pg_attribute h ON h.attrelid = 'catalog_historicalcatalogitem'::regclass AND h.attname = i.attname
                          AND h.attnum > 0 AND NOT h.attisdropped
      WHERE i.attrelid = 'catalog_catalogitem'::regclass AND i.attnum > 0 AND NOT i.attisdropped;
-    PERFORM pg_advisory_xact_lock(hashtext('partition:' || p));
-    IF to_regclass(p) IS NOT NULL THEN
+    IF NOT catalog_item_history_partition_claim(release) THEN
         EXECUTE format('INSERT INTO catalog_historicalcatalogitem (%s, history_date, history_change_reason, history_type, history_user_id) '
                        'SELECT %s, $1, $2, $3, $4 FROM catalog_catalogitem WHERE release_id = $5', columns, columns)
             USING at, reason, kind, actor, release;
@@ -101,7 +127,7 @@ BEGIN
         RETURN written;
     END IF;
     -- The CHECK spares ATTACH its scan for rows of other releases; it goes once attached. The
-    -- history ids come from the parent's sequence, which hands them out a thousand at a time.
+    -- history ids come from the parent's sequence, a thousand at a time.
     EXECUTE format('CREATE TABLE %I (LIKE catalog_historicalcatalogitem INCLUDING DEFAULTS INCLUDING CONSTRAINTS, '
                    'CONSTRAINT %I CHECK (release_id = %s))', p, p || '_release', release);
     EXECUTE format('INSERT INTO %I (history_id, %s, history_date, history_change_reason, history_type, history_user_id) '
@@ -118,7 +144,17 @@ END $$;
 
 def forwards(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT release_id FROM {TABLE} ORDER BY 1")
+        # No history row may come in between (it could name a release without a partition).
+        cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
+        # Every release with history or items gets its partition now: a release's partition is
+        # otherwise made at its first history row, and a draft copied from a published release
+        # (items, no history yet) would make it in a long import (ATTACH holds a lock on the
+        # users' table until commit).
+        cursor.execute(
+            f"SELECT DISTINCT release_id FROM {TABLE} UNION "
+            "SELECT r.id FROM catalog_catalogrelease r WHERE EXISTS (SELECT 1 FROM catalog_catalogitem i WHERE i.release_id = r.id) "
+            "ORDER BY 1"
+        )
         releases = [row[0] for row in cursor.fetchall()]
         if None in releases:
             raise RuntimeError(f"{TABLE} has rows without a release: the partition key must be set")
@@ -133,7 +169,8 @@ def forwards(apps, schema_editor):
     )
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(FUNCTIONS.replace("{path}", path))
-        # A history id per row: from a block a session holds, not a locked sequence page each time.
+        # A bulk load takes an id per row: from a block its session holds, not a locked sequence
+        # page each time (ids then follow time within a session only; readers order by date).
         cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN history_id SET CACHE 1000")
 
 
@@ -143,6 +180,12 @@ class Migration(migrations.Migration):
         # Two indexes go: the release's (each partition holds one release) and the date's (item
         # history is read per item; see catalog.models.ItemHistoricalRecords).
         migrations.AlterField(model_name="historicalcatalogitem", name="history_date", field=models.DateTimeField()),
+        # 64-bit ids, handed out a thousand to a session (below).
+        migrations.AlterField(
+            model_name="historicalcatalogitem",
+            name="history_id",
+            field=models.BigAutoField(editable=False, primary_key=True, serialize=False),
+        ),
         migrations.AlterField(
             model_name="historicalcatalogitem",
             name="release",
