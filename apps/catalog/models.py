@@ -158,9 +158,7 @@ class ReleaseParticipant(models.Model):
 class ItemHistoricalRecords(HistoricalRecords):
     """Item history as simple-history keeps it, less two indexes every bulk load would build:
     the release's (the table is partitioned by release, migration 0014) and the date's (item
-    history is read per item, by id; "what changed when" is the audit log and the release diff).
-    Its ids are 64-bit: a bulk load takes 500,000 at a time from a sequence that hands them to a
-    session a thousand at a time (migration 0014)."""
+    history is read per item, by id; "what changed when" is the audit log and the release diff)."""
 
     @property
     def _date_indexing(self) -> bool:
@@ -218,6 +216,8 @@ class CatalogItem(models.Model):
         verbose_name=_("category path"),
     )
     replaces = models.JSONField(default=list, blank=True, verbose_name=_("replaces"))
+    # 64-bit history ids: a bulk load takes 500,000 at a time from a sequence that hands them to
+    # a session a thousand at a time (migration 0014).
     history = ItemHistoricalRecords(no_db_index=["release"], history_id_field=models.BigAutoField(primary_key=True))
 
     class Meta:

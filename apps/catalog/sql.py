@@ -160,8 +160,8 @@ def item_history_partition_ready(sender: Any, history_instance: Any, using: str 
 def item_history_load(*, release_id: int, history_type: str, reason: str, user_id: int | None, at: dt.datetime) -> int:
     """History rows of every item of the release; the count. A release without history yet
     (a new draft's first load) gets them in a table of its own, indexed and its user key checked
-    as it is attached: a sort per index and one query, where the parent pays five B-tree
-    insertions and a key check per row."""
+    as it is attached: a sort per index and one query, where the parent pays a B-tree insertion
+    per row and index and a key check per row."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_item_history_load(%s, %s, %s, %s, %s)", [release_id, history_type, reason, user_id, at])
         return int(cursor.fetchone()[0])
