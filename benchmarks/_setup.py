@@ -35,11 +35,11 @@ def setup_django() -> None:
 
 def drop_item_partitions(cursor: Any) -> None:
     """Drop every release's item partition (after the releases were removed by TRUNCATE or with
-    their triggers disabled, which would have dropped them) and item history partition; a new
-    release makes its own."""
+    their triggers disabled, which would have dropped them), item history partition and stored
+    diff partition; a new release makes its own."""
     cursor.execute(
-        "SELECT format('DROP TABLE %I', c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent IN ('catalog_catalogitem'::regclass, 'catalog_historicalcatalogitem'::regclass)"
+        "SELECT format('DROP TABLE %I', c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent IN "
+        "('catalog_catalogitem'::regclass, 'catalog_historicalcatalogitem'::regclass, 'catalog_releasechange'::regclass)"
     )
     for (drop,) in cursor.fetchall():
         cursor.execute(drop)

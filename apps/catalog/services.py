@@ -424,9 +424,12 @@ def release_actions_for(*, release: CatalogRelease, user: Any) -> list[str]:
 
 
 def _store_diff(*, release: CatalogRelease, previous: CatalogRelease | None) -> None:
+    """The release's changes against the one before it, into its own partition (catalog 0015):
+    a first release's (every item added) written before the partition is attached and indexed."""
     with connection.cursor() as cursor:
         if previous is None:
-            cursor.execute(sql.STORE_ALL_ADDED_SQL, {"new": release.pk})
+            cursor.execute("SELECT catalog_release_changes_load_all_added(%s)", [release.pk])
             return
+        cursor.execute("SELECT catalog_release_changes_partition_ensure(%s)", [release.pk])
         cursor.execute(sql.DIFF_SETTINGS_SQL)
         cursor.execute(sql.STORE_DIFF_SQL, {"old": previous.pk, "new": release.pk})

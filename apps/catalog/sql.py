@@ -89,14 +89,6 @@ STORE_DIFF_SQL = (
     f"SELECT %(new)s, code, change, fields::jsonb, successors FROM ({DIFF_ROWS_SQL}) AS diff"
 )
 
-# A first release (nothing before it) differs by every item, all added: the same rows as
-# STORE_DIFF_SQL would write against no release, without its join and field comparison, in code
-# order so the (release, code) index is filled left to right (parameters: new).
-STORE_ALL_ADDED_SQL = (
-    "INSERT INTO catalog_releasechange (release_id, code, change, fields, successors) "
-    "SELECT %(new)s, code, 'added', '{}'::jsonb, '[]'::jsonb FROM catalog_catalogitem WHERE release_id = %(new)s ORDER BY code"
-)
-
 _COPIED_COLUMNS = ", ".join(("code", *ITEM_CONTENT_FIELDS))
 # A new draft based on a published release: its items copied in one statement (parameters: new, old).
 COPY_ITEMS_SQL = (

@@ -1,7 +1,9 @@
-"""Item history partitioned by release (issue 22, migration 0014): a release's partition appears
-with its first history row; the history of a load into a new draft is written into a table of its
-own that ATTACH indexes and checks (the key to the user included), and every other history row
-goes through the parent. Partitions are reached through the parent only."""
+"""Item history (issue 22, migration 0014) and a release's stored diff (0015), partitioned by
+release. Item history: a release's partition appears with its first history row; the history of
+a load into a new draft is written into a table of its own that ATTACH indexes and checks (the
+key to the user included), and every other history row goes through the parent. A first
+release's diff goes into a table of its own too, a renewal's through the parent. Partitions are
+reached through the parent only."""
 
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ from django.utils import timezone
 from apps.catalog import services
 from apps.catalog import sql as catalog_sql
 from apps.catalog.importers.services import release_import
-from apps.catalog.models import CatalogItem, CatalogRelease
+from apps.catalog.models import CatalogItem, CatalogRelease, ReleaseChange
 from apps.core.partitioning import partitions_of
-from tests.factories import draft_release, published_release
+from tests.factories import draft_release, publish, published_release
 from tests.security.test_db_invariants_as_app_role import PRIVILEGE, committed, django_connected_as, refused
 
 JAN = dt.date(2026, 1, 1)
@@ -203,3 +205,60 @@ def test_the_app_role_imports_and_edits_history_through_the_parent_only(app_role
     # nor have the functions make tables for releases that do not exist
     refused(app_sql, "SELECT catalog_item_history_partition_ensure(-42)", sqlstate="23503", commit=False)
     refused(app_sql, "SELECT catalog_item_history_load(-43, '+', 'forged', NULL, now())", sqlstate="23503", commit=False)
+
+
+# --- a release's stored diff, partitioned by release (migration 0015) ------------------------------------
+
+CHANGES = "catalog_releasechange"
+
+
+def changes_partition(release: CatalogRelease) -> str:
+    return f"{CHANGES}_r{release.pk}"
+
+
+@pytest.mark.django_db
+def test_a_first_releases_diff_is_written_into_its_own_partition_and_a_renewals_through_the_parent(catalog_admin, reviewer):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    with connection.cursor() as cursor:  # rows through the parent would meet this trigger
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'through the parent'; END $$"
+        )
+        cursor.execute(f"CREATE TRIGGER through_parent BEFORE INSERT ON {CHANGES} FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse()")
+    first = publish(draft, admin=catalog_admin, reviewer=reviewer)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER through_parent ON {CHANGES}")
+        cursor.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass", [changes_partition(first)])
+        assert len(cursor.fetchall()) == 3  # the parent's three, built by ATTACH
+        cursor.execute("SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'c'", [changes_partition(first)])
+        assert cursor.fetchone() == (0,)  # the CHECK that spared ATTACH its scan is gone
+    assert changes_partition(first) in [name for name, _ in partitions_of(CHANGES)]
+    assert sorted(ReleaseChange.objects.filter(release=first).values_list("change", flat=True)) == ["added"] * 3
+    renewal = services.release_create_draft(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin, based_on=first)
+    services.item_delete(release=renewal, code="001201000010000", user=catalog_admin)
+    second = publish(renewal, admin=catalog_admin, reviewer=reviewer)
+    assert list(ReleaseChange.objects.filter(release=second).values_list("code", "change")) == [("001201000010000", "removed")]
+    assert changes_partition(second) in [name for name, _ in partitions_of(CHANGES)]
+
+
+@pytest.mark.django_db
+def test_only_a_release_being_published_gets_its_diff_partition(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    for statement in ("SELECT catalog_release_changes_load_all_added(%s)", "SELECT catalog_release_changes_partition_ensure(%s)"):
+        for release in (draft.pk, 2_000_000_000):
+            with pytest.raises(IntegrityError, match="not approved"), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(statement, [release])
+    assert changes_partition(draft) not in [name for name, _ in partitions_of(CHANGES)]
+
+
+@committed
+def test_the_app_role_publishes_and_reaches_the_diff_through_the_parent_only(app_role, app_sql, catalog_admin, reviewer):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    with django_connected_as(app_role):
+        first = publish(draft, admin=catalog_admin, reviewer=reviewer)
+    assert ReleaseChange.objects.filter(release=first).count() == 3
+    error = refused(app_sql, f"DELETE FROM {changes_partition(first)}", sqlstate=PRIVILEGE, commit=False)
+    assert "permission denied" in error
+    refused(app_sql, "UPDATE catalog_releasechange SET change = 'removed'", sqlstate="23000")
+    refused(app_sql, ("SELECT catalog_release_changes_load_all_added(%s)", [first.pk]), sqlstate="23000", commit=False)
