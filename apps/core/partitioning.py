@@ -56,6 +56,79 @@ END $$;
 """
 
 
+# A partition per row of an owning table (a catalog release), made when its first rows come, not
+# with the row: ``{prefix}_partition_name`` (``{parent}_r<id>``), ``_attached`` (read from the
+# catalog by a statement of its own: a fresh snapshot, where to_regclass answers from the
+# session's cache, which keeps a "missing" seen before another session made the table), ``_claim``
+# (the owning row meets ``{condition}`` and stays, FOR KEY SHARE, until commit, else ``{refusal}``
+# is raised; one maker at a time, the second waiting for the first's transaction: true when the
+# partition is still missing), ``_attach`` (ATTACH, which builds the parent's indexes and checks
+# its foreign keys in one pass each; then every role but the owner loses its privileges on it)
+# and ``_ensure`` (SECURITY DEFINER: the partition, made empty when missing). ``_claim`` and
+# ``_attach`` serve the owner's own functions only. Placeholders are replaced with str.replace
+# (``release_partition_functions``).
+RELEASE_PARTITION_TEMPLATE = r"""
+CREATE OR REPLACE FUNCTION {prefix}_partition_name(release bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT '{parent}_r' || release $$;
+
+CREATE OR REPLACE FUNCTION {prefix}_partition_attached(release bigint) RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = {path} AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = '{parent}'::regclass AND c.relname = {prefix}_partition_name(release))
+$$;
+
+CREATE OR REPLACE FUNCTION {prefix}_partition_claim(release bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = {path} AS $$
+BEGIN
+    PERFORM 1 FROM {owner} WHERE id = release AND {condition} FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION {refusal};
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('partition:' || {prefix}_partition_name(release)));
+    RETURN NOT {prefix}_partition_attached(release);
+END $$;
+
+CREATE OR REPLACE FUNCTION {prefix}_partition_attach(release bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = {path} AS $$
+DECLARE
+    p text := {prefix}_partition_name(release);
+    grantee oid;
+BEGIN
+    EXECUTE format('ALTER TABLE {parent} ATTACH PARTITION %I FOR VALUES IN (%s)', p, release);
+    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+                    WHERE c.oid = p::regclass AND a.grantee <> c.relowner LOOP
+        IF grantee = 0 THEN
+            EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', p);
+        ELSE
+            EXECUTE format('REVOKE ALL ON %I FROM %I', p, pg_get_userbyid(grantee));
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION {prefix}_partition_claim(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {prefix}_partition_attach(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION {prefix}_partition_ensure(release bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
+DECLARE
+    p text := {prefix}_partition_name(release);
+BEGIN
+    IF NOT {prefix}_partition_attached(release) AND {prefix}_partition_claim(release) THEN
+        EXECUTE format('CREATE TABLE %I (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p);
+        PERFORM {prefix}_partition_attach(release);
+    END IF;
+    RETURN p;
+END $$;
+"""
+
+
+def release_partition_functions(*, parent: str, prefix: str, owner: str, condition: str, refusal: str, path: str) -> str:
+    """``RELEASE_PARTITION_TEMPLATE`` for ``parent`` (functions named ``prefix``_partition_…)."""
+    sql = RELEASE_PARTITION_TEMPLATE
+    for placeholder, value in (("{parent}", parent), ("{prefix}", prefix), ("{owner}", owner), ("{condition}", condition)):
+        sql = sql.replace(placeholder, value)
+    return sql.replace("{refusal}", refusal).replace("{path}", path)
+
+
 def schema_path(cursor: Any) -> str:
     cursor.execute("SELECT quote_ident(current_schema())")
     return f"{cursor.fetchone()[0]}, pg_temp"

@@ -32,73 +32,11 @@ Not reversible: restore from a backup instead.
 import django.db.models.deletion
 from django.db import migrations, models
 
-from apps.core.partitioning import convert_to_partitioned, schema_path
+from apps.core.partitioning import convert_to_partitioned, release_partition_functions, schema_path
 
 TABLE = "catalog_historicalcatalogitem"
 
 FUNCTIONS = r"""
-CREATE OR REPLACE FUNCTION catalog_item_history_partition_name(release bigint) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$ SELECT 'catalog_historicalcatalogitem_r' || release $$;
-
--- Whether the release's history partition is attached, read from the catalog by a statement of
--- its own (a fresh snapshot: to_regclass would answer from this session's cache, which keeps a
--- "missing" seen before another session made the table).
-CREATE OR REPLACE FUNCTION catalog_item_history_partition_attached(release bigint) RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = {path} AS $$
-    SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                    WHERE i.inhparent = 'catalog_historicalcatalogitem'::regclass
-                      AND c.relname = catalog_item_history_partition_name(release))
-$$;
-
--- The caller's right to make the release's partition: the release exists (and stays, FOR KEY
--- SHARE, until the caller commits), and no other session is making it (advisory lock; the second
--- maker waits for the first's transaction, then finds its table). True when it is still missing.
-CREATE OR REPLACE FUNCTION catalog_item_history_partition_claim(release bigint) RETURNS boolean
-LANGUAGE plpgsql SET search_path = {path} AS $$
-BEGIN
-    PERFORM 1 FROM catalog_catalogrelease WHERE id = release FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no catalog release %', release USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('partition:' || catalog_item_history_partition_name(release)));
-    RETURN NOT catalog_item_history_partition_attached(release);
-END $$;
-
--- Attach a table made by the two functions below as the release's partition: ATTACH builds the
--- parent's indexes on it and checks the key to the user with one query; then only the owner
--- reaches it directly.
-CREATE OR REPLACE FUNCTION catalog_item_history_partition_attach(release bigint) RETURNS void
-LANGUAGE plpgsql SET search_path = {path} AS $$
-DECLARE
-    p text := catalog_item_history_partition_name(release);
-    grantee oid;
-BEGIN
-    EXECUTE format('ALTER TABLE catalog_historicalcatalogitem ATTACH PARTITION %I FOR VALUES IN (%s)', p, release);
-    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-                    WHERE c.oid = p::regclass AND a.grantee <> c.relowner LOOP
-        IF grantee = 0 THEN
-            EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', p);
-        ELSE
-            EXECUTE format('REVOKE ALL ON %I FROM %I', p, pg_get_userbyid(grantee));
-        END IF;
-    END LOOP;
-END $$;
-REVOKE ALL ON FUNCTION catalog_item_history_partition_claim(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION catalog_item_history_partition_attach(bigint) FROM PUBLIC;
-
--- The release's history partition, made empty when missing.
-CREATE OR REPLACE FUNCTION catalog_item_history_partition_ensure(release bigint) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
-DECLARE
-    p text := catalog_item_history_partition_name(release);
-BEGIN
-    IF NOT catalog_item_history_partition_attached(release) AND catalog_item_history_partition_claim(release) THEN
-        EXECUTE format('CREATE TABLE %I (LIKE catalog_historicalcatalogitem INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p);
-        PERFORM catalog_item_history_partition_attach(release);
-    END IF;
-    RETURN p;
-END $$;
-
 -- One history row (kind '+', '~' or '-') for every item of the release; the count. A release
 -- without history yet gets its partition filled before it is attached; otherwise the rows go
 -- through the parent.
@@ -168,6 +106,16 @@ def forwards(apps, schema_editor):
         identity="history_id",
     )
     with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            release_partition_functions(
+                parent=TABLE,
+                prefix="catalog_item_history",
+                owner="catalog_catalogrelease",
+                condition="true",
+                refusal="'no catalog release %', release USING ERRCODE = 'foreign_key_violation'",
+                path=path,
+            )
+        )
         cursor.execute(FUNCTIONS.replace("{path}", path))
         # A bulk load takes an id per row: from a block its session holds, not a locked sequence
         # page each time (ids then follow time within a session only; readers order by date).

@@ -23,69 +23,11 @@ Not reversible: restore from a backup instead.
 
 from django.db import migrations
 
-from apps.core.partitioning import convert_to_partitioned, schema_path
+from apps.core.partitioning import convert_to_partitioned, release_partition_functions, schema_path
 
 TABLE = "catalog_releasechange"
 
 FUNCTIONS = r"""
-CREATE OR REPLACE FUNCTION catalog_release_changes_partition_name(release bigint) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$ SELECT 'catalog_releasechange_r' || release $$;
-
--- Read from the catalog by a statement of its own (a fresh snapshot; to_regclass answers from
--- the session's cache).
-CREATE OR REPLACE FUNCTION catalog_release_changes_partition_attached(release bigint) RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = {path} AS $$
-    SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                    WHERE i.inhparent = 'catalog_releasechange'::regclass
-                      AND c.relname = catalog_release_changes_partition_name(release))
-$$;
-
--- The caller may make the partition: the release exists and is approved (being published; FOR
--- KEY SHARE until commit), and no other session is making it. True when it is still missing.
-CREATE OR REPLACE FUNCTION catalog_release_changes_partition_claim(release bigint) RETURNS boolean
-LANGUAGE plpgsql SET search_path = {path} AS $$
-BEGIN
-    PERFORM 1 FROM catalog_catalogrelease WHERE id = release AND status = 'approved' FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'catalog release % does not exist or is not approved: only a publish stores its changes', release
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('partition:' || catalog_release_changes_partition_name(release)));
-    RETURN NOT catalog_release_changes_partition_attached(release);
-END $$;
-
-CREATE OR REPLACE FUNCTION catalog_release_changes_partition_attach(release bigint) RETURNS void
-LANGUAGE plpgsql SET search_path = {path} AS $$
-DECLARE
-    p text := catalog_release_changes_partition_name(release);
-    grantee oid;
-BEGIN
-    EXECUTE format('ALTER TABLE catalog_releasechange ATTACH PARTITION %I FOR VALUES IN (%s)', p, release);
-    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-                    WHERE c.oid = p::regclass AND a.grantee <> c.relowner LOOP
-        IF grantee = 0 THEN
-            EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', p);
-        ELSE
-            EXECUTE format('REVOKE ALL ON %I FROM %I', p, pg_get_userbyid(grantee));
-        END IF;
-    END LOOP;
-END $$;
-REVOKE ALL ON FUNCTION catalog_release_changes_partition_claim(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION catalog_release_changes_partition_attach(bigint) FROM PUBLIC;
-
--- The release's partition, made empty when missing (a renewal's diff then goes through the parent).
-CREATE OR REPLACE FUNCTION catalog_release_changes_partition_ensure(release bigint) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
-DECLARE
-    p text := catalog_release_changes_partition_name(release);
-BEGIN
-    IF catalog_release_changes_partition_claim(release) THEN
-        EXECUTE format('CREATE TABLE %I (LIKE catalog_releasechange INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p);
-        PERFORM catalog_release_changes_partition_attach(release);
-    END IF;
-    RETURN p;
-END $$;
-
 -- A first release's diff: every item added, in code order; the count. Into a table of its own,
 -- attached after the rows, when the release has no partition yet; else through the parent.
 CREATE OR REPLACE FUNCTION catalog_release_changes_load_all_added(release bigint) RETURNS bigint
@@ -130,6 +72,19 @@ def forwards(apps, schema_editor):
         partitions=[(f"{TABLE}_r{release}", f"FOR VALUES IN ({int(release)})") for release in releases],
     )
     with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            release_partition_functions(
+                parent=TABLE,
+                prefix="catalog_release_changes",
+                owner="catalog_catalogrelease",
+                condition="status = 'approved'",
+                refusal=(
+                    "'catalog release % does not exist or is not approved: only a publish stores its changes', release "
+                    "USING ERRCODE = 'integrity_constraint_violation'"
+                ),
+                path=path,
+            )
+        )
         cursor.execute(FUNCTIONS.replace("{path}", path))
 
 
