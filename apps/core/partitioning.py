@@ -21,7 +21,22 @@ from typing import Any
 
 from django.db import connection as default_connection
 
-PARTITION_FUNCTION_TEMPLATE = r"""
+# plpgsql statements taking every privilege but the owner's off the table named by the text
+# expression {table} (a partition, reached through its parent only); the caller declares
+# ``grantee oid``. Every partition-making function and the conversion use them.
+_REVOKE_FROM_OTHERS = r"""
+    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+                    WHERE c.oid = format('%I', {table})::regclass AND a.grantee <> c.relowner LOOP
+        IF grantee = 0 THEN
+            EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', {table});
+        ELSE
+            EXECUTE format('REVOKE ALL ON %I FROM %I', {table}, pg_get_userbyid(grantee));
+        END IF;
+    END LOOP;
+"""
+
+PARTITION_FUNCTION_TEMPLATE = (
+    r"""
 CREATE OR REPLACE FUNCTION {function}({argument}) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
 DECLARE
@@ -43,17 +58,12 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TABLE %I PARTITION OF {parent} FOR VALUES %s', name, bounds);
     -- reached through the parent only: its statement triggers fire for the parent alone
-    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-                    WHERE c.oid = format('%I', name)::regclass AND a.grantee <> c.relowner LOOP
-        IF grantee = 0 THEN
-            EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', name);
-        ELSE
-            EXECUTE format('REVOKE ALL ON %I FROM %I', name, pg_get_userbyid(grantee));
-        END IF;
-    END LOOP;
-    RETURN name;
+"""
+    + _REVOKE_FROM_OTHERS.replace("{table}", "name").lstrip("\n")
+    + r"""    RETURN name;
 END $$;
 """
+)
 
 
 # A partition per row of an owning table (a catalog release), made when its first rows come, not
@@ -62,12 +72,15 @@ END $$;
 # session's cache, which keeps a "missing" seen before another session made the table), ``_claim``
 # (the owning row meets ``{condition}`` and stays, FOR KEY SHARE, until commit, else ``{refusal}``
 # is raised; one maker at a time, the second waiting for the first's transaction: true when the
-# partition is still missing), ``_attach`` (ATTACH, which builds the parent's indexes and checks
-# its foreign keys in one pass each; then every role but the owner loses its privileges on it)
-# and ``_ensure`` (SECURITY DEFINER: the partition, made empty when missing). ``_claim`` and
+# partition is still missing), ``_open`` (the partition-to-be as a table of its own, to fill
+# before it is attached, with a CHECK on the release that spares ATTACH its scan), ``_attach``
+# (ATTACH, which builds the parent's indexes and checks its foreign keys in one pass each; then
+# the CHECK goes and every role but the owner loses its privileges on the table) and ``_ensure``
+# (SECURITY DEFINER: the partition, made empty when missing). ``_claim``, ``_open`` and
 # ``_attach`` serve the owner's own functions only. Placeholders are replaced with str.replace
 # (``release_partition_functions``).
-RELEASE_PARTITION_TEMPLATE = r"""
+RELEASE_PARTITION_TEMPLATE = (
+    r"""
 CREATE OR REPLACE FUNCTION {prefix}_partition_name(release bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT '{parent}_r' || release $$;
 
@@ -95,17 +108,23 @@ DECLARE
     grantee oid;
 BEGIN
     EXECUTE format('ALTER TABLE {parent} ATTACH PARTITION %I FOR VALUES IN (%s)', p, release);
-    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-                    WHERE c.oid = p::regclass AND a.grantee <> c.relowner LOOP
-        IF grantee = 0 THEN
-            EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', p);
-        ELSE
-            EXECUTE format('REVOKE ALL ON %I FROM %I', p, pg_get_userbyid(grantee));
-        END IF;
-    END LOOP;
+    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT IF EXISTS %I', p, p || '_release');
+"""
+    + _REVOKE_FROM_OTHERS.replace("{table}", "p").lstrip("\n")
+    + r"""END $$;
+
+CREATE OR REPLACE FUNCTION {prefix}_partition_open(release bigint) RETURNS text
+LANGUAGE plpgsql SET search_path = {path} AS $$
+DECLARE
+    p text := {prefix}_partition_name(release);
+BEGIN
+    EXECUTE format('CREATE TABLE %I (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, '
+                   'CONSTRAINT %I CHECK (release_id = %s))', p, p || '_release', release);
+    RETURN p;
 END $$;
 REVOKE ALL ON FUNCTION {prefix}_partition_claim(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION {prefix}_partition_attach(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {prefix}_partition_open(bigint) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION {prefix}_partition_ensure(release bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
@@ -113,12 +132,13 @@ DECLARE
     p text := {prefix}_partition_name(release);
 BEGIN
     IF NOT {prefix}_partition_attached(release) AND {prefix}_partition_claim(release) THEN
-        EXECUTE format('CREATE TABLE %I (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', p);
+        PERFORM {prefix}_partition_open(release);
         PERFORM {prefix}_partition_attach(release);
     END IF;
     RETURN p;
 END $$;
 """
+)
 
 
 def release_partition_functions(*, parent: str, prefix: str, owner: str, condition: str, refusal: str, path: str) -> str:
@@ -251,14 +271,8 @@ def convert_to_partitioned(
 
 def partition_revoke_sql(name: str) -> str:
     """Take every non-owner privilege off partition ``name`` (reached through its parent only)."""
-    return f"""
-    DO $$ DECLARE g oid; BEGIN
-      FOR g IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-                WHERE c.oid = '{name}'::regclass AND a.grantee <> c.relowner LOOP
-        IF g = 0 THEN EXECUTE 'REVOKE ALL ON {name} FROM PUBLIC';
-        ELSE EXECUTE format('REVOKE ALL ON {name} FROM %I', pg_get_userbyid(g)); END IF;
-      END LOOP;
-    END $$;"""
+    literal = "'" + name.replace("'", "''") + "'"
+    return "DO $$ DECLARE grantee oid; BEGIN" + _REVOKE_FROM_OTHERS.replace("{table}", literal) + "END $$;"
 
 
 def partitions_of(table: str, *, connection: Any = default_connection) -> list[tuple[str, str]]:

@@ -64,17 +64,15 @@ BEGIN
         GET DIAGNOSTICS written = ROW_COUNT;
         RETURN written;
     END IF;
-    -- The CHECK spares ATTACH its scan for rows of other releases; it goes once attached. The
+    -- A table of its own, attached after the rows (see core.partitioning). The
     -- history ids come from the parent's sequence, a thousand at a time.
-    EXECUTE format('CREATE TABLE %I (LIKE catalog_historicalcatalogitem INCLUDING DEFAULTS INCLUDING CONSTRAINTS, '
-                   'CONSTRAINT %I CHECK (release_id = %s))', p, p || '_release', release);
+    PERFORM catalog_item_history_partition_open(release);
     EXECUTE format('INSERT INTO %I (history_id, %s, history_date, history_change_reason, history_type, history_user_id) '
                    'SELECT nextval(%L::regclass), %s, $1, $2, $3, $4 FROM catalog_catalogitem WHERE release_id = $5',
                    p, columns, pg_get_serial_sequence('catalog_historicalcatalogitem', 'history_id'), columns)
         USING at, reason, kind, actor, release;
     GET DIAGNOSTICS written = ROW_COUNT;
     PERFORM catalog_item_history_partition_attach(release);
-    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', p, p || '_release');
     RETURN written;
 END $$;
 """

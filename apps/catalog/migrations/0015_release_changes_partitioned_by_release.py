@@ -42,9 +42,8 @@ BEGIN
         GET DIAGNOSTICS written = ROW_COUNT;
         RETURN written;
     END IF;
-    -- The CHECK spares ATTACH its scan for rows of other releases; it goes once attached.
-    EXECUTE format('CREATE TABLE %I (LIKE catalog_releasechange INCLUDING DEFAULTS INCLUDING CONSTRAINTS, '
-                   'CONSTRAINT %I CHECK (release_id = %s))', p, p || '_release', release);
+    -- A table of its own, attached after the rows (see core.partitioning).
+    PERFORM catalog_release_changes_partition_open(release);
     EXECUTE format('INSERT INTO %I (id, release_id, code, change, fields, successors) '
                    'SELECT nextval(%L::regclass), $1, code, ''added'', ''{}''::jsonb, ''[]''::jsonb '
                    'FROM catalog_catalogitem WHERE release_id = $1 ORDER BY code',
@@ -52,7 +51,6 @@ BEGIN
         USING release;
     GET DIAGNOSTICS written = ROW_COUNT;
     PERFORM catalog_release_changes_partition_attach(release);
-    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', p, p || '_release');
     RETURN written;
 END $$;
 """
