@@ -33,6 +33,36 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+BROKER_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+KEY_PREFIX = "bench-tasks:"
+
+
+@contextmanager
+def tasks_queued_as_in_production() -> Iterator[None]:
+    """Tasks sent in this block go to the Redis broker (no worker consumes them) instead of
+    running eagerly in the caller, as a web process or a worker sends them after a commit; the
+    messages are deleted afterwards. A benchmark that counts a task's work runs it by itself."""
+    import redis
+
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = BROKER_URL
+    app.conf.broker_transport_options = {**(saved[2] or {}), "global_keyprefix": KEY_PREFIX}
+    try:
+        # A process that sends tasks has its broker connection open already.
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection()
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options = saved
+        client = redis.Redis.from_url(BROKER_URL)
+        sent = list(client.scan_iter(match=f"{KEY_PREFIX}*", count=1000))
+        if sent:
+            client.delete(*sent)
+
+
 def drop_item_partitions(cursor: Any) -> None:
     """Drop every release's item partition (after the releases were removed by TRUNCATE or with
     their triggers disabled, which would have dropped them), item history partition and stored

@@ -17,15 +17,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import drop_item_partitions, judged, print_table, row, setup_django, timed
+from _setup import drop_item_partitions, judged, print_table, row, setup_django, tasks_queued_as_in_production, timed
 
 
 def _csv_rows(count: int) -> bytes:
@@ -88,35 +85,6 @@ def _bare_ctas_with_hash(payload: bytes) -> float:
     return seconds
 
 
-BROKER_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-KEY_PREFIX = "bench-publish:"
-
-
-@contextmanager
-def _tasks_queued_as_in_production() -> Iterator[None]:
-    """Tasks sent in this block go to the Redis broker (no worker consumes them) instead of
-    running eagerly in the caller; the messages are deleted afterwards."""
-    import redis
-
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = BROKER_URL
-    app.conf.broker_transport_options = {**(saved[2] or {}), "global_keyprefix": KEY_PREFIX}
-    try:
-        # A web process that publishes has its broker connection open already.
-        with app.producer_or_acquire() as producer:
-            producer.connection.ensure_connection()
-        yield
-    finally:
-        app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options = saved
-        client = redis.Redis.from_url(BROKER_URL)
-        sent = list(client.scan_iter(match=f"{KEY_PREFIX}*", count=1000))
-        if sent:
-            client.delete(*sent)
-
-
 def _reset() -> None:
     from django.db import connection
 
@@ -158,7 +126,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         cursor.execute("ANALYZE catalog_catalogitem")
     services.release_submit(release=first, user=admin, confirm_removals=True)
     services.release_approve(release=first, user=reviewer)
-    with _tasks_queued_as_in_production():
+    with tasks_queued_as_in_production():
         publish_seconds = timed(lambda: services.release_publish(release=first, user=admin))
     # What a bulk worker does after that commit (not part of the publisher's wait).
     index_seconds = timed(lambda: search.release_index_locked(release_id=first.pk))
@@ -194,7 +162,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     join_seconds, diff_seconds = min(join_runs), min(diff_runs)
     services.release_submit(release=second, user=admin, confirm_removals=True)
     services.release_approve(release=second, user=reviewer)
-    with _tasks_queued_as_in_production():
+    with tasks_queued_as_in_production():
         publish2_seconds = timed(lambda: services.release_publish(release=second, user=admin))
 
     n = f"{count // 1000}k"

@@ -219,6 +219,24 @@ def items_record_history(
     )
 
 
+def items_finish(release: CatalogRelease) -> bool:
+    """After a bulk load into the draft (``sql.items_unindexed``, which builds only its keys):
+    the readers' indexes, statistics and the texts' search dictionary entries. False when the
+    release was finished already. In the caller's transaction, which holds the release's row."""
+    if not sql.items_finish(release.pk):
+        return False
+    search.terms_fill(release_id=release.pk)
+    return True
+
+
+def items_finish_locked(*, release_id: int) -> bool:
+    """``items_finish`` in a transaction of its own holding the release's row (the bulk worker,
+    after the load commits; a redelivered task finds nothing to do)."""
+    with transaction.atomic():
+        release = CatalogRelease.objects.select_for_update().filter(pk=release_id).first()
+        return release is not None and items_finish(release)
+
+
 def _transition(
     release: CatalogRelease, *, user: Any, action: AuditAction, reason: str, detail: dict[str, Any] | None = None, **fields: Any
 ) -> CatalogRelease:
@@ -241,6 +259,8 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
     require_role(user, *CATALOG_EDITORS)
     release = _lock(release)
     ensure_draft(release)
+    # Reviewers and hospitals read it with every index (a lost bulk task costs this submit the builds).
+    items_finish(release)
     if not CatalogItem.objects.filter(release=release).exists():
         raise Conflict(format_lazy(_("release {label} has no items"), label=release.label), code="release_empty")
     losses = None if confirm_removals else release_losses(release=release)

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection, connections
+from celery import current_app
+from django.db import connection, connections, transaction
 
 from .models import CANONICAL_COLUMNS, ITEM_CONTENT_FIELDS, ITEM_TEXT_FIELDS
 
@@ -120,17 +121,35 @@ def items_unindexed(release_id: int, *, clear: bool = False) -> Iterator[None]:
     once afterwards: a sort per index instead of a B-tree insertion per row and index. In the
     caller's transaction: a failure rolls the dropped indexes back with the rows. The partition
     is locked (ACCESS EXCLUSIVE) until commit; readers of other releases never wait. ``clear``
-    empties the partition first (TRUNCATE: the caller rewrites the whole draft)."""
+    empties the partition first (TRUNCATE: the caller rewrites the whole draft).
+
+    Only the keys that hold the draft's rules (the primary key, one code per release) are built
+    before commit; the readers' indexes and the statistics come after it, from a bulk worker
+    (``ITEMS_FINISH_TASK``, ``items_finish``), and a submit makes sure of them (catalog 0016)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         cursor.execute(f"SELECT catalog_item_partition_{'clear' if clear else 'unindex'}(%s)", [release_id])
     yield
     with connection.cursor() as cursor:
-        cursor.execute("SELECT catalog_item_partition_index(%s)", [release_id])
-        # A partition written whole has no statistics until (auto)ANALYZE comes by; its readers,
-        # hospitals once it is published, would plan it as a hundred rows. Through core_analyze:
-        # the application's role owns no table.
+        cursor.execute("SELECT catalog_item_partition_index_keys(%s)", [release_id])
+    transaction.on_commit(lambda: current_app.tasks[ITEMS_FINISH_TASK].delay(release_id))
+
+
+ITEMS_FINISH_TASK = "catalog.items_finish"
+
+
+def items_finish(release_id: int) -> bool:
+    """The readers' indexes of a draft's partition after a bulk load, and fresh statistics
+    (its readers, hospitals once it is published, would plan it as a hundred rows): True when
+    they were missing and are now built, False when there was nothing to do."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        cursor.execute("SELECT catalog_item_partition_finish(%s)", [release_id])
+        if not cursor.fetchone()[0]:
+            return False
+        # Through core_analyze: the application's role owns no table.
         cursor.execute("SELECT core_analyze(catalog_item_partition_name(%s)::regclass)", [release_id])
+    return True
 
 
 # --- item history (partitioned by release, migration 0014) --------------------------------

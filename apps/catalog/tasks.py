@@ -1,4 +1,4 @@
-"""Celery tasks of the catalog. Thin: the work is in ``search``."""
+"""Celery tasks of the catalog. Thin: the work is in ``search`` and ``services``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import search
+from . import search, services, sql
 
 
 @shared_task(name=search.INDEX_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -25,3 +25,9 @@ def search_index_due() -> int:
 @worker_ready.connect
 def _index_on_start(sender: Any = None, **kwargs: Any) -> None:
     search_index_due.apply_async(countdown=5.0)
+
+
+@shared_task(name=sql.ITEMS_FINISH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def items_finish(release_id: int) -> bool:
+    """A draft's readers' indexes, statistics and search terms after a bulk load commits."""
+    return services.items_finish_locked(release_id=release_id)

@@ -300,6 +300,7 @@ CELERY_TASK_ROUTES = {
     "notices.*": {"queue": "notices"},
     "core.run_job": {"queue": "bulk"},  # imports, reconciliation runs, risk adjustment: the job pipeline
     "catalog.search_index": {"queue": "bulk"},
+    "catalog.items_finish": {"queue": "bulk"},
     "catalog.search_index_due": {"queue": "bulk"},
     "hospitals.recheck_mappings": {"queue": "bulk"},
 }

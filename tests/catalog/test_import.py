@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.catalog.importers.services import release_import
 from apps.catalog.models import CatalogItem
@@ -371,3 +373,47 @@ def test_unknown_format_is_refused_before_reading(draft, catalog_admin):
     with pytest.raises(ValidationFailed) as err:
         run_bytes(draft, catalog_admin, b"code,name,category\n", fmt="dbf")
     assert err.value.errors[0]["field"] == "format"
+
+
+def _statements(queries):
+    return " ".join(q["sql"] for q in queries.captured_queries)
+
+
+def test_a_good_file_into_an_empty_draft_goes_straight_from_staging_into_it(draft, catalog_admin):
+    """No ``import_items`` (issue 22): the rows are normalised, checked and written in one
+    statement, and the result is the checked way's."""
+    with CaptureQueriesContext(connection) as queries:
+        result = run(draft, catalog_admin, "canonical.csv")
+    assert "import_items" not in _statements(queries)
+    # the checked way: the same file replacing what a draft had
+    other = draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin)
+    header = (DATA / "canonical.csv").read_bytes().split(b"\n")[0] + b"\n"
+    run_bytes(other, catalog_admin, header + _service_rows(1))
+    with CaptureQueriesContext(connection) as queries:
+        run(other, catalog_admin, "canonical.csv", mode="replace")
+    assert "CREATE TEMP TABLE import_items" in _statements(queries)
+    assert result["added"] == 7 and _snapshot(draft) == _snapshot(other)
+
+
+@pytest.mark.parametrize(
+    ("row", "line", "column", "code"),
+    [
+        # refused inside the load's statement
+        ("T000100009,,党参,,,,,克,克,07,,,,,,,,", 3, "category", "unknown_category"),
+        # by the code key built after it
+        ("T000100001,,党参片,,,,,克,克,01,,,,,,,,", 3, "code", "duplicate_code"),
+        # by the replaced codes' check after that
+        ("T000100009,,党参,,,,,克,克,01,,,,,,,,T000100001", 3, "replaces", "unknown_successor"),
+    ],
+)
+def test_a_bad_file_into_an_empty_draft_is_reported_by_the_checks_and_leaves_nothing(draft, catalog_admin, row, line, column, code):
+    header = (DATA / "canonical.csv").read_bytes().split(b"\n")[0] + b"\n"
+    data = header + "T000100001,,党参,,,,,克,克,01,,,,,,,,\n".encode() + f"{row}\n".encode()
+    with CaptureQueriesContext(connection) as queries, pytest.raises(BulkFileRejected) as err:
+        run_bytes(draft, catalog_admin, data)
+    assert [(e["line"], e["column"], e["code"]) for e in err.value.errors] == [(line, column, code)]
+    assert "catalog_import_row_refused" in _statements(queries) and "CREATE TEMP TABLE import_items" in _statements(queries)
+    assert codes(draft) == [] and CatalogItem.history.filter(release_id=draft.pk).count() == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", [f"catalog_catalogitem_r{draft.pk}"])
+        assert cursor.fetchone() == (6,)  # the indexes the load dropped are back

@@ -1,6 +1,7 @@
 """Items partitioned by release (issue 22, migration 0010): each release's partition with its own
-indexes, a bulk load into an empty draft built unindexed and indexed afterwards in the same
-transaction (nothing half-written when it fails), the content hash written by the writers or
+indexes, a bulk load into an empty draft built unindexed and its keys built afterwards in the
+same transaction (nothing half-written when it fails), the readers' indexes after commit by the
+bulk worker or at the latest by the submit (0016), the content hash written by the writers or
 the trigger, and a published release's partition refusing every write, however it is reached."""
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from apps.catalog import services
 from apps.catalog import sql as catalog_sql
 from apps.catalog.importers.services import release_import
 from apps.catalog.models import CatalogItem, CatalogRelease
+from apps.catalog.search_models import SearchTerm
 from tests.factories import draft_release, published_release
 
 pytestmark = pytest.mark.django_db
 JAN = dt.date(2026, 1, 1)
 INDEXES = {"_pkey", "_code", "_kind", "_path", "_replaces", "_has_replaces"}
+KEYS = {"_pkey", "_code"}  # what a bulk load builds before it commits
 
 CSV = (
     "code,name,category,payment_standard_fen,self_pay_ratio,replaces\n"
@@ -65,17 +68,29 @@ def test_a_release_gets_a_partition_of_its_own_with_its_indexes(catalog_admin):
     assert indexes(draft) == INDEXES
 
 
-def test_an_import_into_an_empty_draft_is_loaded_then_indexed(catalog_admin):
+def analysed(release: CatalogRelease) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s AND attname IN ('release_id', 'code')", [partition(release)])
+        return cursor.fetchone() == (2,)
+
+
+def test_an_import_into_an_empty_draft_is_loaded_then_indexed(catalog_admin, django_capture_on_commit_callbacks):
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
-    result = release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    with django_capture_on_commit_callbacks() as after_commit:
+        result = release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
     assert (result["added"], CatalogItem.objects.filter(release=draft).count()) == (3, 3)
-    assert indexes(draft) == INDEXES
+    # committed with the keys that hold its rules; the readers' indexes come after commit
+    assert indexes(draft) == KEYS and not analysed(draft)
     assert stale_hashes(draft) == 0
     assert CatalogItem.history.filter(release_id=draft.pk, history_type="+").count() == 3
-    # and analysed: without column statistics a reader plans the release as a hundred rows
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s AND attname IN ('release_id', 'code')", [partition(draft)])
-        assert cursor.fetchone() == (2,)
+    assert not SearchTerm.objects.filter(text="奥美拉唑肠溶胶囊").exists()
+    for callback in after_commit:  # the bulk worker's catalog.items_finish (eager in tests)
+        callback()
+    # indexed, analysed (without column statistics a reader plans the release as a hundred
+    # rows) and its texts in the search dictionary
+    assert indexes(draft) == INDEXES and analysed(draft)
+    assert SearchTerm.objects.filter(text="奥美拉唑肠溶胶囊").exists()
+    assert services.items_finish_locked(release_id=draft.pk) is False  # a redelivered task: nothing to do
     # a second file into the now non-empty draft changes rows in place (ids kept)
     before = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
     changed = CSV.replace("奥美拉唑肠溶片,02".encode(), "奥美拉唑肠溶片,03".encode())
@@ -112,7 +127,7 @@ def test_a_few_changes_are_made_in_place_and_many_rewrite_the_partition(catalog_
     assert (result["added"], result["changed"], result["removed"]) == (1, 3, 1)
     after = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
     assert {code: after[code] for code in ids if code in after} == {code: ids[code] for code in ids if code in after}
-    assert len(after) == 8 and index_oid(draft) != built and indexes(draft) == INDEXES and stale_hashes(draft) == 0
+    assert len(after) == 8 and index_oid(draft) != built and indexes(draft) == KEYS and stale_hashes(draft) == 0
     assert CatalogItem.objects.get(release=draft, code=f"{1201000010003:015d}").category == "03"
     history = CatalogItem.history.filter(release_id=draft.pk)
     assert (history.filter(history_type="-").count(), history.filter(history_type="~").count()) == (1, 4)
@@ -180,11 +195,21 @@ def content_hash(release: CatalogRelease) -> str:
         return str(cursor.fetchone()[0])
 
 
-def test_a_draft_based_on_a_release_copies_its_items_and_their_indexes(catalog_admin, reviewer):
+def test_a_draft_based_on_a_release_copies_its_items_and_their_indexes(catalog_admin, reviewer, django_capture_on_commit_callbacks):
     base = published_release(label="2025.12", effective_from=dt.date(2025, 12, 1), admin=catalog_admin, reviewer=reviewer)
-    draft = services.release_create_draft(label="2026.01", effective_from=JAN, user=catalog_admin, based_on=base)
+    with django_capture_on_commit_callbacks(execute=True):  # and the bulk worker's task after it
+        draft = services.release_create_draft(label="2026.01", effective_from=JAN, user=catalog_admin, based_on=base)
     assert CatalogItem.objects.filter(release=draft).count() == CatalogItem.objects.filter(release=base).count() > 0
     assert indexes(draft) == INDEXES and stale_hashes(draft) == 0
+
+
+def test_a_submit_builds_the_readers_indexes_when_the_bulk_task_was_lost(catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)  # its task never runs
+    assert indexes(draft) == KEYS
+    services.release_submit(release=draft, user=catalog_admin, confirm_removals=True)
+    assert indexes(draft) == INDEXES and analysed(draft)
+    assert SearchTerm.objects.filter(text="一般诊疗费").exists()
 
 
 def test_deleting_a_draft_drops_its_partition(catalog_admin):
@@ -202,6 +227,7 @@ def test_a_category_path_prefix_is_a_range_of_the_path_index(catalog_admin):
 
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
     release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
+    services.items_finish(draft)  # the bulk worker's, after the import commits
     query = release_items(release_id=draft.pk, category_path="XA02BC")
     sql, params = query.order_by().values("category_path").query.sql_with_params()  # what the path index holds
     with transaction.atomic(), connection.cursor() as cursor:

@@ -31,7 +31,7 @@ from .. import sql as catalog_sql
 from ..models import CatalogRelease, ReleaseParticipant
 from ..services import ensure_draft, items_record_history, took_part
 from . import sql
-from .formats import CANONICAL_CSV, FORMATS, NHSA_CONSUMABLES_CSV, READERS
+from .formats import CANONICAL_CSV, FORMATS, NHSA_CONSUMABLES_CSV, READERS, Source
 
 MODES = ("merge", "replace")
 JOB_KIND = "catalog.import"
@@ -120,27 +120,7 @@ def _import(
                 cursor.execute("SET LOCAL work_mem = '256MB'")
                 cursor.execute("SET LOCAL jit = off")
             source = READERS[fmt](file, progress)
-            sql.build_items(source)
-            queries, params = sql.checks(source, release_id=release.pk, mode=mode)
-            errors, error_count = collect_errors(queries, params)
-            if error_count:
-                raise BulkFileRejected(
-                    format_lazy(_("{error_count} problem(s) in the file; nothing was imported"), error_count=error_count),
-                    errors=errors,
-                    error_count=error_count,
-                )
-            # Into a draft without items every row is new: nothing to compare or merge with.
-            fresh = catalog_sql.items_empty(release.pk)
-            counts = sql.merge(release_id=release.pk, mode=mode, source=source, fresh=fresh)
-            if record_history and counts["removed"]:
-                _history(release, "-", user, reason)
-            sql.apply_changes(release_id=release.pk, source=source, fresh=fresh)
-            # New names reach the search dictionary (and get their pinyin) now, not per query.
-            search.terms_fill(release_id=release.pk)
-            if record_history:
-                for change in ("+", "~"):
-                    if counts["added" if change == "+" else "changed"]:
-                        _history(release, change, user, reason, every_item=fresh)
+            counts = _write(release, source, mode=mode, user=user, reason=reason, record_history=record_history)
             rows = source.staging.rows
             progress.total = rows
             progress(rows, force=True)
@@ -158,6 +138,39 @@ def _import(
             return result
     finally:
         progress.close()
+
+
+def _write(release: CatalogRelease, source: Source, *, mode: str, user: Any, reason: str, record_history: bool) -> dict[str, int]:
+    """The staged file into the draft, with history rows; the counts. Raises BulkFileRejected."""
+    # Into a draft without items every row is new: nothing to compare or merge with, and a file
+    # without problems goes straight from staging into it.
+    fresh = catalog_sql.items_empty(release.pk)
+    if fresh and sql.load_fresh(release_id=release.pk, source=source):
+        counts = sql.merge(release_id=release.pk, mode=mode, source=source, fresh=True)
+        loaded_unindexed = True
+    else:
+        sql.build_items(source)
+        queries, params = sql.checks(source, release_id=release.pk, mode=mode)
+        errors, error_count = collect_errors(queries, params)
+        if error_count:
+            raise BulkFileRejected(
+                format_lazy(_("{error_count} problem(s) in the file; nothing was imported"), error_count=error_count),
+                errors=errors,
+                error_count=error_count,
+            )
+        counts = sql.merge(release_id=release.pk, mode=mode, source=source, fresh=fresh)
+        if record_history and counts["removed"]:
+            _history(release, "-", user, reason)
+        loaded_unindexed = sql.apply_changes(release_id=release.pk, source=source, fresh=fresh)
+    if not loaded_unindexed:
+        # New names reach the search dictionary (and get their pinyin) now, not per query (after
+        # a load unindexed, the bulk worker's items_finish adds them).
+        search.terms_fill(release_id=release.pk)
+    if record_history:
+        for change in ("+", "~"):
+            if counts["added" if change == "+" else "changed"]:
+                _history(release, change, user, reason, every_item=fresh)
+    return counts
 
 
 def _history(release: CatalogRelease, change: str, user: Any, reason: str, *, every_item: bool = False) -> None:
