@@ -139,17 +139,18 @@ ITEMS_FINISH_TASK = "catalog.items_finish"
 
 
 def items_finish(release_id: int) -> bool:
-    """The readers' indexes of a draft's partition after a bulk load, and fresh statistics
-    (its readers, hospitals once it is published, would plan it as a hundred rows): True when
-    they were missing and are now built, False when there was nothing to do."""
+    """The readers' indexes of a draft's items and item history after a bulk load, and fresh
+    statistics of the items (their readers, hospitals once it is published, would plan them as
+    a hundred rows): True when some were missing and are now built, False when there was
+    nothing to do (catalog 0016, 0018)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cursor.execute("SELECT catalog_item_partition_finish(%s)", [release_id])
-        if not cursor.fetchone()[0]:
-            return False
-        # Through core_analyze: the application's role owns no table.
-        cursor.execute("SELECT core_analyze(catalog_item_partition_name(%s)::regclass)", [release_id])
-    return True
+        cursor.execute("SELECT catalog_item_partition_finish(%s), catalog_item_history_partition_index(%s)", [release_id, release_id])
+        items, history = cursor.fetchone()
+        if items:
+            # Through core_analyze: the application's role owns no table.
+            cursor.execute("SELECT core_analyze(catalog_item_partition_name(%s)::regclass)", [release_id])
+    return bool(items or history)
 
 
 # --- item history (partitioned by release, migration 0014) --------------------------------

@@ -73,11 +73,14 @@ END $$;
 # (the owning row meets ``{condition}`` and stays, FOR KEY SHARE, until commit, else ``{refusal}``
 # is raised; one maker at a time, the second waiting for the first's transaction: true when the
 # partition is still missing), ``_open`` (the partition-to-be as a table of its own, to fill
-# before it is attached, with a CHECK on the release that spares ATTACH its scan), ``_attach``
+# before it is attached, with a CHECK on the release that spares ATTACH its scan), ``_open_as``
+# (the same made by CREATE TABLE AS from a query, which writes rows about twice as fast as an
+# INSERT here: a ring of buffers, no free-space lookups; then the parent's NOT NULLs and CHECKs
+# and the release's CHECK in one ALTER, one scan), ``_attach``
 # (ATTACH, which builds the parent's indexes and checks its foreign keys in one pass each; then
 # the CHECK goes and every role but the owner loses its privileges on the table) and ``_ensure``
-# (SECURITY DEFINER: the partition, made empty when missing). ``_claim``, ``_open`` and
-# ``_attach`` serve the owner's own functions only. Placeholders are replaced with str.replace
+# (SECURITY DEFINER: the partition, made empty when missing). ``_claim``, ``_open``,
+# ``_open_as`` and ``_attach`` serve the owner's own functions only. Placeholders are replaced with str.replace
 # (``release_partition_functions``).
 RELEASE_PARTITION_TEMPLATE = (
     r"""
@@ -122,9 +125,39 @@ BEGIN
                    'CONSTRAINT %I CHECK (release_id = %s))', p, p || '_release', release);
     RETURN p;
 END $$;
+
+CREATE OR REPLACE FUNCTION {prefix}_partition_open_as(release bigint, source text, computed jsonb) RETURNS bigint
+LANGUAGE plpgsql SET search_path = {path} AS $$
+DECLARE
+    p text := {prefix}_partition_name(release);
+    columns text;
+    alterations text;
+    written bigint;
+BEGIN
+    -- The parent's columns in its order and types: from the source's column of that name, or
+    -- the SQL expression ``computed`` gives for it.
+    SELECT string_agg(format('(%s)::%s AS %I', coalesce(computed ->> a.attname, 's.' || quote_ident(a.attname)),
+                             format_type(a.atttypid, a.atttypmod), a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute a WHERE a.attrelid = '{parent}'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('CREATE TABLE %I AS SELECT %s FROM (%s) AS s', p, columns, source);
+    GET DIAGNOSTICS written = ROW_COUNT;
+    -- What ATTACH asks of a partition (the parent's NOT NULLs and CHECKs, same names) and the
+    -- release's CHECK that spares it its scan: one ALTER, one scan.
+    SELECT string_agg(x, ', ') INTO alterations FROM (
+        SELECT format('ALTER COLUMN %I SET NOT NULL', a.attname) AS x FROM pg_attribute a
+         WHERE a.attrelid = '{parent}'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+        UNION ALL
+        SELECT format('ADD CONSTRAINT %I %s', c.conname, pg_get_constraintdef(c.oid)) FROM pg_constraint c
+         WHERE c.conrelid = '{parent}'::regclass AND c.contype = 'c'
+        UNION ALL
+        SELECT format('ADD CONSTRAINT %I CHECK (release_id = %s)', p || '_release', release)) AS alteration;
+    EXECUTE format('ALTER TABLE %I %s', p, alterations);
+    RETURN written;
+END $$;
 REVOKE ALL ON FUNCTION {prefix}_partition_claim(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION {prefix}_partition_attach(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION {prefix}_partition_open(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {prefix}_partition_open_as(bigint, text, jsonb) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION {prefix}_partition_ensure(release bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
@@ -134,6 +167,7 @@ BEGIN
     IF NOT {prefix}_partition_attached(release) AND {prefix}_partition_claim(release) THEN
         PERFORM {prefix}_partition_open(release);
         PERFORM {prefix}_partition_attach(release);
+        {on_ensure}
     END IF;
     RETURN p;
 END $$;
@@ -141,10 +175,19 @@ END $$;
 )
 
 
-def release_partition_functions(*, parent: str, prefix: str, owner: str, condition: str, refusal: str, path: str) -> str:
-    """``RELEASE_PARTITION_TEMPLATE`` for ``parent`` (functions named ``prefix``_partition_…)."""
+def release_partition_functions(
+    *, parent: str, prefix: str, owner: str, condition: str, refusal: str, path: str, on_ensure: str = ""
+) -> str:
+    """``RELEASE_PARTITION_TEMPLATE`` for ``parent`` (functions named ``prefix``_partition_…);
+    ``on_ensure``: PL/pgSQL statements ``_ensure`` runs after it attached a partition it made."""
     sql = RELEASE_PARTITION_TEMPLATE
-    for placeholder, value in (("{parent}", parent), ("{prefix}", prefix), ("{owner}", owner), ("{condition}", condition)):
+    for placeholder, value in (
+        ("{parent}", parent),
+        ("{prefix}", prefix),
+        ("{owner}", owner),
+        ("{condition}", condition),
+        ("{on_ensure}", on_ensure),
+    ):
         sql = sql.replace(placeholder, value)
     return sql.replace("{refusal}", refusal).replace("{path}", path)
 

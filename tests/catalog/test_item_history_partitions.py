@@ -79,15 +79,21 @@ def test_a_new_drafts_first_import_writes_its_history_into_a_partition_of_its_ow
     assert sorted(history.values_list("history_type", "history_user_id")) == [("+", catalog_admin.pk)] * 3
     assert set(history.values_list("code", flat=True)) == set(CatalogItem.objects.filter(release=draft).values_list("code", flat=True))
     columns, constraints = shape(draft)
-    # the parent's indexes, built by ATTACH (none on the release or the date: see migration 0014)
-    assert columns == {"history_id,release_id", "history_user_id", "id"}
+    # the parent's key, built by ATTACH (no index on the release or the date: see migration 0014)
+    assert columns == {"history_id,release_id"}
     # the key to the user came with ATTACH; the CHECK that spared its scan is gone
     assert {kind for kind, _ in (c.split(":", 1) for c in constraints)} == {"c", "f", "p"}
     assert not any(c.endswith("_release") for c in constraints)
-    # history ids continue the parent's sequence: an item edited next gets a later one
-    first = max(history.values_list("history_id", flat=True))
+    # the readers' indexes (an item's history, a user's rows) come after commit, with the items' (0018)
+    services.items_finish(draft)
+    assert shape(draft)[0] == {"history_id,release_id", "history_user_id", "id"}
+    # the load's rows take 2^52 + the item's id; a row saved next takes the sequence, below 2^52
+    ids = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
+    assert sorted(history.values_list("history_id", flat=True)) == sorted(2**52 + item for item in ids.values())
     services.item_put(release=draft, data={"code": "001201000010000", "name": "诊疗费", "category": "01"}, user=catalog_admin)
-    assert history.filter(history_type="~").get().history_id > first
+    edit = history.filter(history_type="~").get()
+    assert 0 < edit.history_id < 2**52
+    assert [row.history_type for row in CatalogItem.history.filter(id=ids["001201000010000"])] == ["~", "+"]  # newest first
 
 
 @pytest.mark.django_db

@@ -35,6 +35,13 @@ from django.db import migrations, models
 from apps.core.partitioning import convert_to_partitioned, release_partition_functions, schema_path
 
 TABLE = "catalog_historicalcatalogitem"
+PARTITION_FUNCTIONS = {
+    "parent": TABLE,
+    "prefix": "catalog_item_history",
+    "owner": "catalog_catalogrelease",
+    "condition": "true",
+    "refusal": "'no catalog release %', release USING ERRCODE = 'foreign_key_violation'",
+}
 
 FUNCTIONS = r"""
 -- One history row (kind '+', '~' or '-') for every item of the release; the count. A release
@@ -104,16 +111,7 @@ def forwards(apps, schema_editor):
         identity="history_id",
     )
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            release_partition_functions(
-                parent=TABLE,
-                prefix="catalog_item_history",
-                owner="catalog_catalogrelease",
-                condition="true",
-                refusal="'no catalog release %', release USING ERRCODE = 'foreign_key_violation'",
-                path=path,
-            )
-        )
+        cursor.execute(release_partition_functions(**PARTITION_FUNCTIONS, path=path))
         cursor.execute(FUNCTIONS.replace("{path}", path))
         # A bulk load takes an id per row: from a block its session holds, not a locked sequence
         # page each time (ids then follow time within a session only; readers order by date).

@@ -26,6 +26,16 @@ from django.db import migrations
 from apps.core.partitioning import convert_to_partitioned, release_partition_functions, schema_path
 
 TABLE = "catalog_releasechange"
+PARTITION_FUNCTIONS = {
+    "parent": TABLE,
+    "prefix": "catalog_release_changes",
+    "owner": "catalog_catalogrelease",
+    "condition": "status = 'approved'",
+    "refusal": (
+        "'catalog release % does not exist or is not approved: only a publish stores its changes', release "
+        "USING ERRCODE = 'integrity_constraint_violation'"
+    ),
+}
 
 FUNCTIONS = r"""
 -- A first release's diff: every item added, in code order; the count. Into a table of its own,
@@ -70,19 +80,7 @@ def forwards(apps, schema_editor):
         partitions=[(f"{TABLE}_r{release}", f"FOR VALUES IN ({int(release)})") for release in releases],
     )
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            release_partition_functions(
-                parent=TABLE,
-                prefix="catalog_release_changes",
-                owner="catalog_catalogrelease",
-                condition="status = 'approved'",
-                refusal=(
-                    "'catalog release % does not exist or is not approved: only a publish stores its changes', release "
-                    "USING ERRCODE = 'integrity_constraint_violation'"
-                ),
-                path=path,
-            )
-        )
+        cursor.execute(release_partition_functions(**PARTITION_FUNCTIONS, path=path))
         cursor.execute(FUNCTIONS.replace("{path}", path))
 
 
