@@ -221,8 +221,9 @@ def items_record_history(
 
 def items_finish(release: CatalogRelease) -> bool:
     """After a bulk load into the draft (``sql.items_unindexed``, which builds only its keys):
-    the readers' indexes, statistics and the texts' search dictionary entries. False when the
-    release was finished already. In the caller's transaction, which holds the release's row."""
+    the readers' indexes of its items and item history, the items' statistics and their texts'
+    search dictionary entries. False when the release was finished already. In the caller's
+    transaction, which holds the release's row."""
     if not sql.items_finish(release.pk):
         return False
     search.terms_fill(release_id=release.pk)
