@@ -179,6 +179,10 @@ class CatalogReleaseAdmin(DetailActionsMixin, PortalHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: CatalogRelease | None = None) -> bool:
         return obj is not None and obj.status == CatalogRelease.Status.DRAFT and super().has_delete_permission(request, obj)
 
+    def delete_model(self, request: HttpRequest, obj: CatalogRelease) -> None:
+        # Through the service: the release's row locked first, and an audit event.
+        services.release_delete_draft(release=obj, user=request.user, reason="deleted in admin")
+
     def save_model(self, request: HttpRequest, obj: CatalogRelease, form: Any, change: bool) -> None:
         if change:
             # Through the service: the editor takes part in the release (and then never approves it).

@@ -216,8 +216,9 @@ class CatalogItem(models.Model):
         verbose_name=_("category path"),
     )
     replaces = models.JSONField(default=list, blank=True, verbose_name=_("replaces"))
-    # 64-bit history ids: a bulk load takes 500,000 at a time from a sequence that hands them to
-    # a session a thousand at a time (migration 0014).
+    # 64-bit history ids from a sequence that hands them to a session a thousand at a time
+    # (migration 0014); the history a bulk load writes into a new draft takes minus the item's
+    # id instead, one row per item (0017).
     history = ItemHistoricalRecords(no_db_index=["release"], history_id_field=models.BigAutoField(primary_key=True))
 
     class Meta:

@@ -174,6 +174,27 @@ def item_delete(*, release: CatalogRelease, code: str, user: Any, reason: str = 
 
 
 @transaction.atomic
+def release_delete_draft(*, release: CatalogRelease, user: Any, reason: str = "") -> None:
+    """Delete a draft with its items (admin); its history rows stay. Raises 409
+    release_not_draft, Forbidden (role).
+
+    The release's row is locked first, as every writer of a release locks it, the bulk worker's
+    ``items_finish_locked`` too: a delete that took the items' locks first and the release's
+    last (Django's cascade) deadlocked with that task building the draft's indexes."""
+    require_role(user, *CATALOG_EDITORS)
+    release = _lock(release)
+    ensure_draft(release)
+    audit_record(
+        action=AuditAction.RELEASE_DELETED,
+        actor=user,
+        obj=release,
+        reason=reason,
+        detail={"label": release.label, "items": CatalogItem.objects.filter(release=release).count()},
+    )
+    history_delete(release, user=user, reason=reason or "deleted")
+
+
+@transaction.atomic
 def release_update_draft(*, release: CatalogRelease, user: Any, label: str, effective_from: dt.date, reason: str = "") -> CatalogRelease:
     """Change a draft's label or effective date (admin). The editor takes part in the release.
     Raises 409 release_not_draft, Forbidden (role), ValidationFailed (label taken or malformed)."""
@@ -232,10 +253,13 @@ def items_finish(release: CatalogRelease) -> bool:
 
 def items_finish_locked(*, release_id: int) -> bool:
     """``items_finish`` in a transaction of its own holding the release's row (the bulk worker,
-    after the load commits; a redelivered task finds nothing to do)."""
+    after the load commits; a redelivered task finds nothing to do). A release deleted since
+    leaves its item history (history outlives what it records), which still gets its indexes."""
     with transaction.atomic():
         release = CatalogRelease.objects.select_for_update().filter(pk=release_id).first()
-        return release is not None and items_finish(release)
+        if release is None:
+            return sql.item_history_index(release_id)
+        return items_finish(release)
 
 
 def _transition(

@@ -132,7 +132,8 @@ def items_unindexed(release_id: int, *, clear: bool = False) -> Iterator[None]:
     yield
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_item_partition_index_keys(%s)", [release_id])
-    transaction.on_commit(lambda: current_app.tasks[ITEMS_FINISH_TASK].delay(release_id))
+    # robust: a broker down at that moment must not fail what has committed (a submit finishes it).
+    transaction.on_commit(lambda: current_app.tasks[ITEMS_FINISH_TASK].delay(release_id), robust=True)
 
 
 ITEMS_FINISH_TASK = "catalog.items_finish"
@@ -154,6 +155,13 @@ def items_finish(release_id: int) -> bool:
 
 
 # --- item history (partitioned by release, migration 0014) --------------------------------
+
+
+def item_history_index(release_id: int) -> bool:
+    """The readers' indexes of the release's item history partition, when it lacks them (0018)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT catalog_item_history_partition_index(%s)", [release_id])
+        return bool(cursor.fetchone()[0])
 
 
 def item_history_partition_ensure(release_id: int, *, using: str = "default") -> None:

@@ -100,6 +100,7 @@ class AuditAction(models.TextChoices):
     STAFF_TOKEN_REVOKED = "staff.token_revoked", _("staff API token revoked")
     RELEASE_CREATED = "release.created", _("release draft created")
     RELEASE_CHANGED = "release.changed", _("release draft details changed")
+    RELEASE_DELETED = "release.deleted", _("release draft deleted")
     RELEASE_ITEM_CHANGED = "release.item_changed", _("draft item saved")
     RELEASE_ITEM_DELETED = "release.item_deleted", _("draft item deleted")
     RELEASE_IMPORTED = "release.imported", _("file imported into a draft")

@@ -134,10 +134,12 @@ DECLARE
     alterations text;
     written bigint;
 BEGIN
-    -- The parent's columns in its order and types: from the source's column of that name, or
-    -- the SQL expression ``computed`` gives for it.
-    SELECT string_agg(format('(%s)::%s AS %I', coalesce(computed ->> a.attname, 's.' || quote_ident(a.attname)),
-                             format_type(a.atttypid, a.atttypmod), a.attname), ', ' ORDER BY a.attnum) INTO columns
+    -- The parent's columns in its order: the source's column of that name as it is (ATTACH
+    -- refuses a type that differs; a cast would truncate silently), or the SQL expression
+    -- ``computed`` gives for it, cast to the column's type.
+    SELECT string_agg(CASE WHEN computed ? a.attname
+                           THEN format('(%s)::%s AS %I', computed ->> a.attname, format_type(a.atttypid, a.atttypmod), a.attname)
+                           ELSE 's.' || quote_ident(a.attname) END, ', ' ORDER BY a.attnum) INTO columns
       FROM pg_attribute a WHERE a.attrelid = '{parent}'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
     EXECUTE format('CREATE TABLE %I AS SELECT %s FROM (%s) AS s', p, columns, source);
     GET DIAGNOSTICS written = ROW_COUNT;

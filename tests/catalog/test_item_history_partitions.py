@@ -22,6 +22,7 @@ from apps.catalog import services
 from apps.catalog import sql as catalog_sql
 from apps.catalog.importers.services import release_import
 from apps.catalog.models import CatalogItem, CatalogRelease, ReleaseChange
+from apps.core.models import AuditAction, AuditEvent
 from apps.core.partitioning import partitions_of
 from tests.factories import draft_release, publish, published_release
 from tests.security.test_db_invariants_as_app_role import PRIVILEGE, committed, django_connected_as, refused
@@ -87,12 +88,12 @@ def test_a_new_drafts_first_import_writes_its_history_into_a_partition_of_its_ow
     # the readers' indexes (an item's history, a user's rows) come after commit, with the items' (0018)
     services.items_finish(draft)
     assert shape(draft)[0] == {"history_id,release_id", "history_user_id", "id"}
-    # the load's rows take 2^52 + the item's id; a row saved next takes the sequence, below 2^52
+    # the load's rows take minus the item's id; a row saved next takes the sequence's positive ids
     ids = dict(CatalogItem.objects.filter(release=draft).values_list("code", "id"))
-    assert sorted(history.values_list("history_id", flat=True)) == sorted(2**52 + item for item in ids.values())
+    assert sorted(history.values_list("history_id", flat=True)) == sorted(-item for item in ids.values())
     services.item_put(release=draft, data={"code": "001201000010000", "name": "诊疗费", "category": "01"}, user=catalog_admin)
     edit = history.filter(history_type="~").get()
-    assert 0 < edit.history_id < 2**52
+    assert edit.history_id > 0
     assert [row.history_type for row in CatalogItem.history.filter(id=ids["001201000010000"])] == ["~", "+"]  # newest first
 
 
@@ -268,3 +269,51 @@ def test_the_app_role_publishes_and_reaches_the_diff_through_the_parent_only(app
     assert "permission denied" in error
     refused(app_sql, "UPDATE catalog_releasechange SET change = 'removed'", sqlstate="23000")
     refused(app_sql, ("SELECT catalog_release_changes_load_all_added(%s)", [first.pk]), sqlstate="23000", commit=False)
+
+
+def _delete_draft(release: CatalogRelease, user: Any) -> object:
+    try:
+        services.release_delete_draft(release=release, user=user, reason="abandoned")
+        return None
+    except Exception as exc:  # reported to the test's thread
+        return exc
+    finally:
+        connection.close()
+
+
+@committed
+def test_deleting_a_draft_queues_on_its_release_before_it_touches_its_items(catalog_admin):
+    """The bulk worker's items_finish_locked holds the release's row, then builds the draft's
+    indexes (a SHARE lock on its items). A delete that took the items' locks first and waited for
+    the release row last (Django's cascade) deadlocked with it: the delete must wait first."""
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin, mode="merge")
+    pk = draft.pk  # the delete clears the instance's
+    with connection.cursor() as cursor:  # as if the bulk worker had not come by yet
+        cursor.execute(f"DROP INDEX {PARENT}_r{pk}_id, {PARENT}_r{pk}_user")
+    task = _connect()
+    try:
+        task.execute("SELECT id FROM catalog_catalogrelease WHERE id = %s FOR UPDATE", [draft.pk])
+        outcome: list[object] = []
+        deleter = threading.Thread(target=lambda: outcome.append(_delete_draft(draft, catalog_admin)))
+        deleter.start()
+        deadline = time.monotonic() + 10
+        while not task.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid <> pg_backend_pid() AND NOT granted)").fetchone()[0]:
+            assert time.monotonic() < deadline, "the delete never waited for the release"
+            time.sleep(0.05)
+        # the task's next lock: the delete holds nothing on the items yet
+        task.execute(f"LOCK TABLE catalog_catalogitem_r{draft.pk} IN SHARE MODE NOWAIT")
+        task.commit()
+        deleter.join(10)
+        assert outcome == [None]
+    finally:
+        task.close()
+    assert not CatalogRelease.objects.filter(pk=pk).exists()
+    event = AuditEvent.objects.get(action=AuditAction.RELEASE_DELETED, object_id=str(pk))
+    assert (event.actor_id, event.reason, event.detail["items"]) == (catalog_admin.pk, "abandoned", 3)
+    # its history stays, and the bulk worker's task still gives it its readers' indexes
+    assert CatalogItem.history.filter(release_id=pk, history_type="+").count() == 3
+    draft.pk = pk
+    assert shape(draft)[0] == {"history_id,release_id"}
+    assert services.items_finish_locked(release_id=pk) is True
+    assert shape(draft)[0] == {"history_id,release_id", "history_user_id", "id"}

@@ -17,6 +17,7 @@ from apps.catalog import sql as catalog_sql
 from apps.catalog.importers.services import release_import
 from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.catalog.search_models import SearchTerm
+from apps.core.models import AuditAction, AuditEvent
 from tests.factories import draft_release, published_release
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +237,11 @@ def test_a_category_path_prefix_is_a_range_of_the_path_index(catalog_admin):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"{partition(draft)}_path" in plan and "~>=~" in plan, plan
     assert sorted(query.values_list("code", flat=True)) == ["XA02BCA211A001010101445", "XA02BCA211A001010101446"]
+
+
+def test_the_admin_deletes_a_draft_through_the_service(client, catalog_admin):
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    client.force_login(catalog_admin)
+    response = client.post(f"/admin/catalog/catalogrelease/{draft.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not CatalogRelease.objects.filter(pk=draft.pk).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.RELEASE_DELETED, object_id=str(draft.pk), reason="deleted in admin").exists()

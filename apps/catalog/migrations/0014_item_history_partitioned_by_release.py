@@ -22,7 +22,8 @@ of five B-trees kept up row by row and the user's foreign key checked once per r
   privileges on them); the functions are SECURITY DEFINER, refuse a release that does not exist
   and write nothing but history rows of the release's own items.
 - Ids: the primary key (history_id, release_id) makes history_id unique only with the parent's
-  sequence, which every writer uses, as the items' ids are.
+  sequence, which every writer uses, as the items' ids are (until 0017: a new draft's bulk-loaded
+  history takes minus the item's id).
 - Deploy: stop the old code first (it would write history rows no partition takes).
 - The partition of a deleted release stays: history outlives what it records.
 

@@ -13,6 +13,12 @@ history of a 500,000-row import costs here, and issue 22 allows history a fifth 
   (``_ensure``, a row saved one by one) at once; after a bulk load (``catalog_item_history_load``)
   by ``catalog.sql.items_finish``, which the bulk worker and a submit run. Until then a reader
   of one item's history scans the new partition (500,000 rows: tens of milliseconds).
+- Django's state still gives ``id`` and ``history_user`` an index (simple-history's fields): a
+  later AlterField of either must not put a parent-level index back.
+- A later migration that applies the template for item history again passes ``ON_ENSURE``.
+
+Deploy: the history table is locked (ACCESS EXCLUSIVE) while every partition's two indexes are
+built: item edits wait for the migration. Not reversible: restore from a backup instead.
 """
 
 from importlib import import_module
@@ -22,6 +28,8 @@ from django.db import migrations
 from apps.core.partitioning import release_partition_functions, schema_path
 
 TABLE = "catalog_historicalcatalogitem"
+# What ``catalog_item_history_partition_ensure`` does after it attached a partition it made.
+ON_ENSURE = "PERFORM catalog_item_history_partition_index(release);"
 
 FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION catalog_item_history_partition_index(release bigint) RETURNS boolean
@@ -55,9 +63,7 @@ def forwards(apps, schema_editor):
             cursor.execute(drop)
         cursor.execute(FUNCTIONS.replace("{path}", path))
         template = import_module("apps.catalog.migrations.0014_item_history_partitioned_by_release").PARTITION_FUNCTIONS
-        cursor.execute(
-            release_partition_functions(**template, path=path, on_ensure="PERFORM catalog_item_history_partition_index(release);")
-        )
+        cursor.execute(release_partition_functions(**template, path=path, on_ensure=ON_ENSURE))
         cursor.execute(
             "SELECT catalog_item_history_partition_index(substring(c.relname FROM '_r([0-9]+)$')::bigint) "
             "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
