@@ -146,12 +146,13 @@ def items_finish(release_id: int) -> bool:
     nothing to do (catalog 0016, 0018)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cursor.execute("SELECT catalog_item_partition_finish(%s), catalog_item_history_partition_index(%s)", [release_id, release_id])
-        items, history = cursor.fetchone()
+        cursor.execute("SELECT catalog_item_partition_finish(%s)", [release_id])
+        items = bool(cursor.fetchone()[0])
         if items:
             # Through core_analyze: the application's role owns no table.
             cursor.execute("SELECT core_analyze(catalog_item_partition_name(%s)::regclass)", [release_id])
-    return bool(items or history)
+    history = item_history_index(release_id)
+    return items or history
 
 
 # --- item history (partitioned by release, migration 0014) --------------------------------

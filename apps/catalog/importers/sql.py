@@ -447,12 +447,10 @@ def load_fresh(*, release_id: int, source: Source) -> bool:
         return False
     # Nothing of an empty draft counts: the rules of a replace.
     broken = " OR ".join(f"({condition})" for *_, condition in _row_rules(source, release_id=release_id, mode="replace"))
-    cast, _ = _item_values(source, merging=False)
-    fields = ", ".join(ITEM_CONTENT_FIELDS)
-    values = f"{', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)}, {catalog_sql.content_hash_sql('n')}"
-    rows = (
-        f"SELECT n.code, {', '.join(cast)} FROM ({items_select(source)} OFFSET 0) AS n "
-        f"WHERE CASE WHEN {broken} THEN catalog_import_row_refused(n.line) ELSE true END OFFSET 0"
+    insert = _insert_into_empty(
+        source,
+        rows=f"({items_select(source)} OFFSET 0)",  # OFFSET 0: each value computed once, not again in each rule
+        where=f"CASE WHEN {broken} THEN catalog_import_row_refused(n.line) ELSE true END",
     )
     replaced_wrongly = _replaces_check(
         replaced=(
@@ -465,12 +463,7 @@ def load_fresh(*, release_id: int, source: Source) -> bool:
     try:
         with transaction.atomic():
             with catalog_sql.items_unindexed(release_id), connection.cursor() as cursor:
-                # OFFSET 0 (twice in ``rows``): each value is computed once, not again in each rule
-                # or inside the hash.
-                cursor.execute(
-                    f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) SELECT %s, n.code, {values} FROM ({rows}) AS n",
-                    [release_id],
-                )
+                cursor.execute(insert, [release_id])
             with connection.cursor() as cursor:
                 # After the code key: it finds each replaced code.
                 cursor.execute(f"SELECT EXISTS ({replaced_wrongly})")
@@ -479,6 +472,23 @@ def load_fresh(*, release_id: int, source: Source) -> bool:
     except (_RowRefused, IntegrityError, DataError):
         return False
     return True
+
+
+def _values_hashed() -> str:
+    """An item row ``n``'s content fields and its content hash, in ITEM_CONTENT_FIELDS order."""
+    return f"{', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)}, {catalog_sql.content_hash_sql('n')}"
+
+
+def _insert_into_empty(source: Source, *, rows: str, where: str = "true") -> str:
+    """The INSERT of a file's rows into an empty draft (parameter: the release): from ``rows``
+    (a relation with ``import_items``'s columns) where ``where`` holds, cast, a blank cell given
+    the format's default, hashed. OFFSET 0: each value is computed once, not again inside the hash."""
+    cast, _ = _item_values(source, merging=False)
+    values = _values_hashed()
+    return (
+        f"INSERT INTO catalog_catalogitem (release_id, code, {', '.join(ITEM_CONTENT_FIELDS)}, content_hash) "
+        f"SELECT %s, n.code, {values} FROM (SELECT n.code, {', '.join(cast)} FROM {rows} AS n WHERE {where} OFFSET 0) AS n"
+    )
 
 
 # An import changing at least this share of the draft's items (after it) rewrites the draft's
@@ -497,16 +507,10 @@ def apply_changes(*, release_id: int, source: Source, fresh: bool = False) -> bo
     An import that changes a large share of a draft's items rewrites the partition the same way
     (its items kept, changed and added, ids kept); a few changes are made in place."""
     fields = ", ".join(ITEM_CONTENT_FIELDS)
-    values = f"{', '.join(f'n.{name}' for name in ITEM_CONTENT_FIELDS)}, {catalog_sql.content_hash_sql('n')}"
+    values = _values_hashed()
     if fresh:
-        cast, _ = _item_values(source, merging=False)
         with catalog_sql.items_unindexed(release_id), connection.cursor() as cursor:
-            # OFFSET 0: each value is computed once, not again inside the hash.
-            cursor.execute(
-                f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) "
-                f"SELECT %s, n.code, {values} FROM (SELECT n.code, {', '.join(cast)} FROM import_items n OFFSET 0) AS n",
-                [release_id],
-            )
+            cursor.execute(_insert_into_empty(source, rows="import_items"), [release_id])
         return True
     insert = (
         f"INSERT INTO catalog_catalogitem (release_id, code, {fields}, content_hash) "
