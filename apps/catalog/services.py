@@ -262,6 +262,12 @@ def items_finish_locked(*, release_id: int) -> bool:
         return items_finish(release)
 
 
+def items_finish_due() -> int:
+    """Finish every release whose finishing task was lost (``sql.releases_to_finish``), each in a
+    transaction of its own; how many needed it. The bulk worker's beat sweep and its start."""
+    return sum(items_finish_locked(release_id=release_id) for release_id in sql.releases_to_finish())
+
+
 def _transition(
     release: CatalogRelease, *, user: Any, action: AuditAction, reason: str, detail: dict[str, Any] | None = None, **fields: Any
 ) -> CatalogRelease:
@@ -284,8 +290,6 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
     require_role(user, *CATALOG_EDITORS)
     release = _lock(release)
     ensure_draft(release)
-    # Reviewers and hospitals read it with every index (a lost bulk task costs this submit the builds).
-    items_finish(release)
     if not CatalogItem.objects.filter(release=release).exists():
         raise Conflict(format_lazy(_("release {label} has no items"), label=release.label), code="release_empty")
     losses = None if confirm_removals else release_losses(release=release)
@@ -303,6 +307,9 @@ def release_submit(*, release: CatalogRelease, user: Any, confirm_removals: bool
             ),
             code="removals_not_confirmed",
         )
+    # Reviewers and hospitals read it with every index (a lost bulk task costs this submit the
+    # builds; after the refusals, which would roll them back).
+    items_finish(release)
     took_part(release=release, user=user, part=ReleaseParticipant.Part.SUBMITTED)
     release = _transition(
         release,

@@ -125,14 +125,15 @@ def items_unindexed(release_id: int, *, clear: bool = False) -> Iterator[None]:
 
     Only the keys that hold the draft's rules (the primary key, one code per release) are built
     before commit; the readers' indexes and the statistics come after it, from a bulk worker
-    (``ITEMS_FINISH_TASK``, ``items_finish``), and a submit makes sure of them (catalog 0016)."""
+    (``ITEMS_FINISH_TASK``, ``items_finish``); should that task be lost, the bulk worker's
+    sweep (``releases_to_finish``) or a submit makes sure of them (catalog 0016)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         cursor.execute(f"SELECT catalog_item_partition_{'clear' if clear else 'unindex'}(%s)", [release_id])
     yield
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_item_partition_index_keys(%s)", [release_id])
-    # robust: a broker down at that moment must not fail what has committed (a submit finishes it).
+    # robust: a broker down at that moment must not fail what has committed (the sweep or a submit finishes it).
     transaction.on_commit(lambda: current_app.tasks[ITEMS_FINISH_TASK].delay(release_id), robust=True)
 
 
@@ -153,6 +154,30 @@ def items_finish(release_id: int) -> bool:
             cursor.execute("SELECT core_analyze(catalog_item_partition_name(%s)::regclass)", [release_id])
     history = item_history_index(release_id)
     return items or history
+
+
+def releases_to_finish() -> list[int]:
+    """The releases a bulk load left unfinished whose ``ITEMS_FINISH_TASK`` never ran (a broker
+    down at commit, a message lost): an items partition without its readers' indexes (only the
+    keys, ``items_unindexed``), or an item history partition without its own (0018; also of a
+    draft deleted since, whose history stays). Committed state only: a load still running has
+    its indexes until it commits."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT r.id FROM catalog_catalogrelease r
+             WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = catalog_item_partition_name(r.id)
+                             AND c.relnamespace = current_schema()::regnamespace)
+               AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = catalog_item_partition_name(r.id) || '_kind'
+                                 AND c.relnamespace = current_schema()::regnamespace)
+            UNION
+            SELECT substring(c.relname FROM '_r([0-9]+)$')::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'catalog_historicalcatalogitem'::regclass
+               AND NOT EXISTS (SELECT 1 FROM pg_class x WHERE x.relname = c.relname || '_id' AND x.relnamespace = c.relnamespace)
+             ORDER BY 1
+            """
+        )
+        return [int(release_id) for (release_id,) in cursor.fetchall()]
 
 
 # --- item history (partitioned by release, migration 0014) --------------------------------

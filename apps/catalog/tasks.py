@@ -23,11 +23,18 @@ def search_index_due() -> int:
 
 
 @worker_ready.connect
-def _index_on_start(sender: Any = None, **kwargs: Any) -> None:
+def _sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
     search_index_due.apply_async(countdown=5.0)
+    items_finish_due.apply_async(countdown=5.0)
 
 
 @shared_task(name=sql.ITEMS_FINISH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def items_finish(release_id: int) -> bool:
     """A draft's readers' indexes, statistics and search terms after a bulk load commits."""
     return services.items_finish_locked(release_id=release_id)
+
+
+@shared_task(name="catalog.items_finish_due", acks_late=True, ignore_result=True)
+def items_finish_due() -> int:
+    """Beat sweep and on worker start: finish the drafts whose ``catalog.items_finish`` was lost."""
+    return services.items_finish_due()

@@ -301,6 +301,7 @@ CELERY_TASK_ROUTES = {
     "core.run_job": {"queue": "bulk"},  # imports, reconciliation runs, risk adjustment: the job pipeline
     "catalog.search_index": {"queue": "bulk"},
     "catalog.items_finish": {"queue": "bulk"},
+    "catalog.items_finish_due": {"queue": "bulk"},
     "catalog.search_index_due": {"queue": "bulk"},
     "hospitals.recheck_mappings": {"queue": "bulk"},
 }
@@ -312,6 +313,7 @@ CELERY_BEAT_SCHEDULE = {
     "core-jobs-recover": {"task": "core.jobs_recover", "schedule": 60.0},  # jobs of killed workers
     "core-send-due-email": {"task": "core.send_due_email", "schedule": 60.0},  # retries of the email outbox
     "catalog-search-index-due": {"task": "catalog.search_index_due", "schedule": 300.0},  # a lost search-index task
+    "catalog-items-finish-due": {"task": "catalog.items_finish_due", "schedule": 300.0},  # a lost draft-finishing task
 }
 
 # Webhooks (apps.notices): addresses a webhook may reach although not public (CIDR list; API.md

@@ -213,6 +213,36 @@ def test_a_submit_builds_the_readers_indexes_when_the_bulk_task_was_lost(catalog
     assert SearchTerm.objects.filter(text="一般诊疗费").exists()
 
 
+def history_indexed(release: CatalogRelease) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"catalog_historicalcatalogitem_r{release.pk}_id"])
+        return bool(cursor.fetchone()[0])
+
+
+def test_the_bulk_workers_sweep_finishes_a_draft_whose_task_was_lost(catalog_admin):
+    from apps.catalog.tasks import items_finish_due
+
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)  # its task never runs
+    deleted = draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin)
+    release_import(release=deleted, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
+    deleted_id = deleted.pk
+    services.release_delete_draft(release=deleted, user=catalog_admin)  # its item history stays, unindexed
+    deleted.pk = deleted_id
+    untouched = draft_release(label="2026.03", effective_from=dt.date(2026, 3, 1), user=catalog_admin)
+    assert indexes(draft) == KEYS and not history_indexed(draft) and not history_indexed(deleted)
+    due = catalog_sql.releases_to_finish()
+    assert {draft.pk, deleted.pk} <= set(due) and untouched.pk not in due
+    with connection.cursor() as cursor:
+        # the deletion's history rows' deferred key checks, which the worker's own transaction would not have pending
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert items_finish_due() >= 2  # the beat's task (and the bulk worker's start), run here in-process
+    assert indexes(draft) == INDEXES and analysed(draft) and history_indexed(draft) and history_indexed(deleted)
+    assert SearchTerm.objects.filter(text="一般诊疗费").exists()
+    assert not {draft.pk, deleted.pk} & set(catalog_sql.releases_to_finish())
+    assert services.items_finish_due() == 0  # the next sweep finds nothing to do
+
+
 def test_deleting_a_draft_drops_its_partition(catalog_admin):
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
     CatalogRelease.objects.filter(pk=draft.pk).delete()

@@ -26,13 +26,17 @@ def test_routes_put_notices_bulk_jobs_and_the_rest_on_their_own_queues() -> None
 
     router = current_app.amqp.router
     queue_of = {name: router.route({}, name)["queue"].name for name in ("notices.deliver_batch", "notices.deliver_due", "core.run_job")}
-    queue_of["core.jobs_recover"] = router.route({}, "core.jobs_recover")["queue"].name
+    for name in ("core.jobs_recover", "catalog.items_finish", "catalog.items_finish_due"):
+        queue_of[name] = router.route({}, name)["queue"].name
     assert queue_of == {
         "notices.deliver_batch": "notices",
         "notices.deliver_due": "notices",
         "core.run_job": "bulk",
         "core.jobs_recover": "default",
+        "catalog.items_finish": "bulk",  # a draft's indexes after a bulk load, and the sweep for a lost one
+        "catalog.items_finish_due": "bulk",
     }
+    assert {entry["task"] for entry in current_app.conf.beat_schedule.values()} >= {"catalog.items_finish_due", "core.jobs_recover"}
 
 
 def test_a_running_month_close_does_not_delay_a_notice(
