@@ -11,9 +11,10 @@ release_not_approved); a published release never changes (also enforced by trigg
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Final, Literal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +38,7 @@ from .signals import release_published, release_publishing
 from .validation import clean_item
 
 Status = CatalogRelease.Status
+logger = logging.getLogger(__name__)
 
 
 def _lock(release: CatalogRelease) -> CatalogRelease:
@@ -262,10 +264,27 @@ def items_finish_locked(*, release_id: int) -> bool:
         return items_finish(release)
 
 
+class ReleasesNotFinished(Exception):
+    """Some releases of a sweep could not be finished (each is logged); the others were."""
+
+
 def items_finish_due() -> int:
     """Finish every release whose finishing task was lost (``sql.releases_to_finish``), each in a
-    transaction of its own; how many needed it. The bulk worker's beat sweep and its start."""
-    return sum(items_finish_locked(release_id=release_id) for release_id in sql.releases_to_finish())
+    transaction of its own; how many needed it. The bulk worker's beat sweep and its start.
+
+    A release that fails (a lock it waited on too long, a full disk) is logged and the sweep
+    goes on to the next, then raises ``ReleasesNotFinished``: one bad release never keeps the
+    others unindexed, and the next sweep tries it again."""
+    finished, failed = 0, []
+    for release_id in sql.releases_to_finish():
+        try:
+            finished += items_finish_locked(release_id=release_id)
+        except DatabaseError:
+            logger.exception("catalog release %s: its readers' indexes could not be built", release_id)
+            failed.append(release_id)
+    if failed:
+        raise ReleasesNotFinished(f"releases not finished: {failed} ({finished} finished)")
+    return finished
 
 
 def _transition(

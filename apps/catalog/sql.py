@@ -159,21 +159,19 @@ def items_finish(release_id: int) -> bool:
 def releases_to_finish() -> list[int]:
     """The releases a bulk load left unfinished whose ``ITEMS_FINISH_TASK`` never ran (a broker
     down at commit, a message lost): an items partition without its readers' indexes (only the
-    keys, ``items_unindexed``), or an item history partition without its own (0018; also of a
-    draft deleted since, whose history stays). Committed state only: a load still running has
-    its indexes until it commits."""
+    keys, ``items_unindexed``: a draft loaded from a file or copied from a release), or an item
+    history partition without its own (0018; also of a draft deleted since, whose history
+    stays). Committed state only: a load still running has its indexes until it commits."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT r.id FROM catalog_catalogrelease r
-             WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = catalog_item_partition_name(r.id)
-                             AND c.relnamespace = current_schema()::regnamespace)
-               AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = catalog_item_partition_name(r.id) || '_kind'
-                                 AND c.relnamespace = current_schema()::regnamespace)
-            UNION
-            SELECT substring(c.relname FROM '_r([0-9]+)$')::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'catalog_historicalcatalogitem'::regclass
-               AND NOT EXISTS (SELECT 1 FROM pg_class x WHERE x.relname = c.relname || '_id' AND x.relnamespace = c.relnamespace)
+            SELECT DISTINCT substring(c.relname FROM '_r([0-9]+)$')::bigint
+              FROM (VALUES ('catalog_catalogitem'::regclass, '_kind'), ('catalog_historicalcatalogitem'::regclass, '_id'))
+                   AS parent(relation, marker)
+              JOIN pg_inherits i ON i.inhparent = parent.relation
+              JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE c.relname ~ '_r[0-9]+$'
+               AND NOT EXISTS (SELECT 1 FROM pg_class x WHERE x.relname = c.relname || parent.marker AND x.relnamespace = c.relnamespace)
              ORDER BY 1
             """
         )

@@ -313,7 +313,8 @@ CELERY_BEAT_SCHEDULE = {
     "core-jobs-recover": {"task": "core.jobs_recover", "schedule": 60.0},  # jobs of killed workers
     "core-send-due-email": {"task": "core.send_due_email", "schedule": 60.0},  # retries of the email outbox
     "catalog-search-index-due": {"task": "catalog.search_index_due", "schedule": 300.0},  # a lost search-index task
-    "catalog-items-finish-due": {"task": "catalog.items_finish_due", "schedule": 300.0},  # a lost draft-finishing task
+    # a lost draft-finishing task; a sweep the bulk worker has not started within its period is dropped, not piled up
+    "catalog-items-finish-due": {"task": "catalog.items_finish_due", "schedule": 300.0, "options": {"expire_seconds": 300}},
 }
 
 # Webhooks (apps.notices): addresses a webhook may reach although not public (CIDR list; API.md

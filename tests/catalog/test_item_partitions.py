@@ -219,7 +219,7 @@ def history_indexed(release: CatalogRelease) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def test_the_bulk_workers_sweep_finishes_a_draft_whose_task_was_lost(catalog_admin):
+def test_the_bulk_workers_sweep_finishes_a_draft_whose_task_was_lost(catalog_admin, reviewer):
     from apps.catalog.tasks import items_finish_due
 
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
@@ -229,18 +229,62 @@ def test_the_bulk_workers_sweep_finishes_a_draft_whose_task_was_lost(catalog_adm
     deleted_id = deleted.pk
     services.release_delete_draft(release=deleted, user=catalog_admin)  # its item history stays, unindexed
     deleted.pk = deleted_id
-    untouched = draft_release(label="2026.03", effective_from=dt.date(2026, 3, 1), user=catalog_admin)
+    # copied from a published release: its items unindexed, its item history indexed at once
+    base = published_release(label="2025.12", effective_from=dt.date(2025, 12, 1), admin=catalog_admin, reviewer=reviewer)
+    copied = services.release_create_draft(label="2026.03", effective_from=dt.date(2026, 3, 1), user=catalog_admin, based_on=base)
+    untouched = draft_release(label="2026.04", effective_from=dt.date(2026, 4, 1), user=catalog_admin)
     assert indexes(draft) == KEYS and not history_indexed(draft) and not history_indexed(deleted)
+    assert indexes(copied) == KEYS and history_indexed(copied)
     due = catalog_sql.releases_to_finish()
-    assert {draft.pk, deleted.pk} <= set(due) and untouched.pk not in due
+    assert {draft.pk, deleted.pk, copied.pk} <= set(due) and not {untouched.pk, base.pk} & set(due)
     with connection.cursor() as cursor:
         # the deletion's history rows' deferred key checks, which the worker's own transaction would not have pending
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    assert items_finish_due() >= 2  # the beat's task (and the bulk worker's start), run here in-process
-    assert indexes(draft) == INDEXES and analysed(draft) and history_indexed(draft) and history_indexed(deleted)
+    assert items_finish_due() >= 3  # the beat's task (and the bulk worker's start), run here in-process
+    for release in (draft, copied):
+        assert indexes(release) == INDEXES and analysed(release) and history_indexed(release)
+    assert history_indexed(deleted)
     assert SearchTerm.objects.filter(text="一般诊疗费").exists()
-    assert not {draft.pk, deleted.pk} & set(catalog_sql.releases_to_finish())
+    assert not {draft.pk, deleted.pk, copied.pk} & set(catalog_sql.releases_to_finish())
     assert services.items_finish_due() == 0  # the next sweep finds nothing to do
+
+
+def _as_if_the_task_was_lost(release: CatalogRelease) -> None:
+    """Back to the state a bulk load commits in: the items' keys only, item history unindexed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT catalog_item_partition_unindex(%s), catalog_item_partition_index_keys(%s)", [release.pk, release.pk])
+        cursor.execute(f"DROP INDEX catalog_historicalcatalogitem_r{release.pk}_id, catalog_historicalcatalogitem_r{release.pk}_user")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_release_the_sweep_cannot_finish_does_not_keep_the_others_unfinished(catalog_admin):
+    import psycopg
+
+    first = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    second = draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin)
+    for release in (first, second):
+        release_import(release=release, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
+        _as_if_the_task_was_lost(release)  # (tests run the task at once)
+    s = connection.settings_dict
+    writer = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, dbname=s["NAME"], user=s["USER"])
+    try:
+        # a long write into the first draft: its index builds wait for it, the sweep's patience runs out
+        writer.execute(f"LOCK TABLE catalog_catalogitem_r{first.pk} IN ROW EXCLUSIVE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        try:
+            with pytest.raises(services.ReleasesNotFinished, match=rf"\[{first.pk}\]"):
+                services.items_finish_due()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        # the first rolled back whole (its history's indexes too), the second finished all the same
+        assert indexes(first) == KEYS and not history_indexed(first)
+        assert indexes(second) == INDEXES and history_indexed(second)
+    finally:
+        writer.close()
+    assert services.items_finish_due() >= 1  # the next sweep, the write over
+    assert indexes(first) == INDEXES and history_indexed(first)
 
 
 def test_deleting_a_draft_drops_its_partition(catalog_admin):
