@@ -287,6 +287,46 @@ def test_a_release_the_sweep_cannot_finish_does_not_keep_the_others_unfinished(c
     assert indexes(first) == INDEXES and history_indexed(first)
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_builders_of_a_history_partitions_indexes_take_turns(catalog_admin):
+    """Two sweeps (or a sweep and a late task) on a deleted draft's history, which no release row
+    serialises: the second waits for the first's lock and finds its indexes (catalog 0019), where
+    it used to CREATE them again and fail on the catalog's unique names."""
+    import threading
+    import time
+
+    import psycopg
+
+    draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
+    _as_if_the_task_was_lost(draft)
+    s = connection.settings_dict
+    first = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, dbname=s["NAME"], user=s["USER"])
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            outcome.append(catalog_sql.item_history_index(draft.pk))
+        except Exception as exc:  # reported to the test's thread
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    try:
+        assert first.execute("SELECT catalog_item_history_partition_index(%s)", [draft.pk]).fetchone() == (True,)  # not committed yet
+        thread = threading.Thread(target=second)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not first.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid <> pg_backend_pid() AND NOT granted)").fetchone()[0]:
+            assert time.monotonic() < deadline, "the second builder never waited for the first"
+            time.sleep(0.05)
+        first.commit()
+        thread.join(10)
+    finally:
+        first.close()
+    assert outcome == [False] and history_indexed(draft)
+
+
 def test_deleting_a_draft_drops_its_partition(catalog_admin):
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
     CatalogRelease.objects.filter(pk=draft.pk).delete()
