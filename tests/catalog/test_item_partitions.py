@@ -19,6 +19,7 @@ from apps.catalog.models import CatalogItem, CatalogRelease
 from apps.catalog.search_models import SearchTerm
 from apps.core.models import AuditAction, AuditEvent
 from tests.factories import draft_release, published_release
+from tests.security.test_db_invariants_as_app_role import committed, connect_as
 
 pytestmark = pytest.mark.django_db
 JAN = dt.date(2026, 1, 1)
@@ -256,17 +257,14 @@ def _as_if_the_task_was_lost(release: CatalogRelease) -> None:
         cursor.execute(f"DROP INDEX catalog_historicalcatalogitem_r{release.pk}_id, catalog_historicalcatalogitem_r{release.pk}_user")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@committed
 def test_a_release_the_sweep_cannot_finish_does_not_keep_the_others_unfinished(catalog_admin):
-    import psycopg
-
     first = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
     second = draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin)
     for release in (first, second):
         release_import(release=release, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
         _as_if_the_task_was_lost(release)  # (tests run the task at once)
-    s = connection.settings_dict
-    writer = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, dbname=s["NAME"], user=s["USER"])
+    writer = connect_as(connection.settings_dict["USER"])
     try:
         # a long write into the first draft: its index builds wait for it, the sweep's patience runs out
         writer.execute(f"LOCK TABLE catalog_catalogitem_r{first.pk} IN ROW EXCLUSIVE MODE")
@@ -287,7 +285,7 @@ def test_a_release_the_sweep_cannot_finish_does_not_keep_the_others_unfinished(c
     assert indexes(first) == INDEXES and history_indexed(first)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@committed
 def test_two_builders_of_a_history_partitions_indexes_take_turns(catalog_admin):
     """Two sweeps (or a sweep and a late task) on a deleted draft's history, which no release row
     serialises: the second waits for the first's lock and finds its indexes (catalog 0019), where
@@ -295,13 +293,10 @@ def test_two_builders_of_a_history_partitions_indexes_take_turns(catalog_admin):
     import threading
     import time
 
-    import psycopg
-
     draft = draft_release(label="2026.01", effective_from=JAN, user=catalog_admin)
     release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
     _as_if_the_task_was_lost(draft)
-    s = connection.settings_dict
-    first = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, dbname=s["NAME"], user=s["USER"])
+    first = connect_as(connection.settings_dict["USER"])
     outcome: list[object] = []
 
     def second() -> None:
