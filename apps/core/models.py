@@ -173,8 +173,15 @@ class AuditEvent(models.Model):
     (``apps.core.audit.audit_record``); PostgreSQL refuses to change or delete a row."""
 
     occurred_at = models.DateTimeField(default=timezone.now, verbose_name=_("occurred at"))
+    # No index of its own: audit_by_actor leads with it.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("actor")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
+        db_index=False,
     )
     actor_label = models.CharField(
         max_length=150, help_text=_("The user name at the time, or the hospital / process that acted."), verbose_name=_("actor label")

@@ -475,12 +475,14 @@ def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> 
     otp_required; not proposed → 409 transfer_not_proposed; overdraft → 409 insufficient_funds.
     ``reason`` (optional) is the approver's why, kept whole on the audit event.
 
-    One database call does it all (``pooling_approve_and_post``, migration 0009; it also creates the month's ledger partition on first use): under the
-    transfer's row lock it makes the refusals in this order (the facts about the user, which
-    need no row, are passed in), locks both accounts in primary-key order, checks the overdraft
-    under those locks, then writes the approved and posted steps, the two entries (a statement
-    trigger moves the balances, the only way ``balance_fen`` changes; deferred constraint
-    triggers prove the transfer balanced at commit), a history row per step and the one audit
+    One database call does it all (``pooling_approve_and_post``, migrations 0009 and 0014; it
+    also creates the month's ledger partition on first use): under the transfer's row lock it
+    makes the refusals in this order (the facts about the user, which need no row, are passed
+    in), locks both accounts in primary-key order, checks the overdraft under those locks, then
+    moves the transfer from proposed to posted in one UPDATE, writes the two entries (a
+    statement trigger checks them and moves the balances, the only way ``balance_fen`` changes;
+    a deferred constraint trigger proves the posted transfer balanced at commit), a history row
+    per step (approved, posted) and the one audit
     event: one round trip instead of about fourteen statements. That one statement is the
     transaction (or joins the caller's): outside an atomic block it commits by itself, so no
     BEGIN and COMMIT round trips are paid around it, and a refusal has written nothing.

@@ -241,8 +241,7 @@ def test_database_refuses_entries_that_do_not_balance(people, sh_fund):
         cursor.execute(
             "INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, 1, now())",
             [account("national").pk, transfer.pk],
-        )
-        cursor.execute("SET CONSTRAINTS pooling_ledgerentry_balanced IMMEDIATE")
+        )  # refused by the statement's own check (pooling_entries_apply), not at commit
 
 
 def test_database_refuses_entries_for_a_transfer_that_is_not_posted(people, sh_fund):
@@ -252,8 +251,7 @@ def test_database_refuses_entries_for_a_transfer_that_is_not_posted(people, sh_f
             cursor.execute(
                 "INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, now())",
                 [acc, transfer.pk, amount],
-            )
-        cursor.execute("SET CONSTRAINTS pooling_ledgerentry_balanced IMMEDIATE")
+            )  # the first entry is refused: its transfer is not posted
 
 
 def test_database_refuses_changing_a_posted_transfer(people, sh_fund):

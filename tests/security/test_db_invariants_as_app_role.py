@@ -284,6 +284,85 @@ def test_entries_inserted_by_the_app_role_move_the_balances_with_them(app_sql, l
     assert (account("provincial", SH).balance_fen, selectors.ledger_balance_mismatches()) == (390_00, [])
 
 
+def _entries(transfer: Transfer, at: str = "now()") -> tuple[str, list[Any]]:
+    """The transfer's two balancing entries, posted at the SQL expression ``at``."""
+    return (
+        f"INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, {at}), (%s, %s, %s, {at})",
+        [transfer.from_account_id, transfer.pk, -transfer.amount_fen, transfer.to_account_id, transfer.pk, transfer.amount_fen],
+    )
+
+
+def _post_in_one_step(transfer: Transfer, approver_id: int) -> tuple[str, list[Any]]:
+    return (
+        "UPDATE pooling_transfer SET state = 'posted', approved_by_id = %s, approved_at = now(), posted_at = now() WHERE id = %s",
+        [approver_id, transfer.pk],
+    )
+
+
+@committed
+def test_the_app_role_posts_in_one_step_with_the_entries_in_one_statement(app_sql, ledger_world):
+    people, proposed = ledger_world["people"], ledger_world["proposed"]
+    for statement in (_post_in_one_step(proposed, people.sh_checker.pk), _entries(proposed)):
+        app_sql.execute(*statement)
+    app_sql.commit()
+    assert (account("provincial", SH).balance_fen, selectors.ledger_balance_mismatches(), selectors.unbalanced_transfers()) == (
+        390_00,
+        [],
+        [],
+    )
+
+
+@committed
+def test_the_app_role_cannot_approve_its_own_transfer_in_one_step(app_sql, ledger_world):
+    people, proposed = ledger_world["people"], ledger_world["proposed"]
+    refused(app_sql, _post_in_one_step(proposed, people.sh_maker.pk), _entries(proposed), sqlstate=CHECK)
+
+
+@committed
+def test_the_app_role_cannot_post_in_one_step_without_the_entries(app_sql, ledger_world):
+    people, proposed = ledger_world["people"], ledger_world["proposed"]
+    error = refused(app_sql, _post_in_one_step(proposed, people.sh_checker.pk), sqlstate=TRIGGER)
+    assert "do not balance" in error
+
+
+@committed
+def test_the_app_role_cannot_write_a_transfers_entries_in_two_statements(app_sql, ledger_world):
+    people, proposed = ledger_world["people"], ledger_world["proposed"]
+    _, params = _entries(proposed)
+    first = ("INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, now())", params[:3])
+    second = ("INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, now())", params[3:])
+    error = refused(app_sql, _post_in_one_step(proposed, people.sh_checker.pk), first, second, sqlstate=TRIGGER)
+    assert "1 entries" in error
+
+
+@committed
+def test_the_app_role_cannot_date_entries_apart_from_their_posting(app_sql, ledger_world):
+    """Balanced entries of a transfer posted now, dated next month, are refused. The balance
+    checks read only the posting's month, which is sound only if every entry is dated with it."""
+    people, proposed = ledger_world["people"], ledger_world["proposed"]
+    with connection.cursor() as cursor:  # next month's partition, as the owner (beat makes it daily)
+        cursor.execute("SELECT pooling_ledger_partition_ensure(now() + interval '1 month')")
+    error = refused(
+        app_sql,
+        _post_in_one_step(proposed, people.sh_checker.pk),
+        _entries(proposed, at="now() + interval '1 month'"),
+        sqlstate=TRIGGER,
+    )
+    assert "an entry posted at" in error
+
+
+@committed
+def test_the_app_role_cannot_add_a_balanced_pair_to_a_posted_transfer_in_another_month(app_sql, ledger_world):
+    posted = ledger_world["posted"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pooling_ledger_partition_ensure(now() + interval '1 month')")
+    refused(app_sql, _entries(posted, at="now() + interval '1 month'"), sqlstate=TRIGGER)
+    at = f"'{posted.posted_at.isoformat()}'::timestamptz"
+    refused(app_sql, _entries(posted, at=f"{at} + interval '1 second'"), sqlstate=TRIGGER)  # nor in its month
+    refused(app_sql, _entries(posted, at=at), sqlstate=UNIQUE)  # nor at its instant: one entry per account and posting
+    assert LedgerEntry.objects.filter(transfer=posted).count() == 2
+
+
 # --- 3. posted means balanced ---------------------------------------------------------------------
 
 
