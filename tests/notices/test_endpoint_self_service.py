@@ -290,3 +290,13 @@ def test_each_self_service_change_is_audited_as_the_hospital_that_made_it(mine, 
     }
     last = AuditEvent.objects.order_by("-id").values_list("action", "actor_label").first()
     assert last == (expected[method], f"hospital {h.code}")
+
+
+def test_a_blank_item_usage_code_is_refused_and_nothing_is_replaced(mine):
+    from apps.notices.models import ItemUsage
+
+    h, client = mine
+    assert client.put("/api/v1/notices/item-usage/", {"codes": ["XA01ABD075A002010100483"]}, format="json").status_code == 200
+    response = client.put("/api/v1/notices/item-usage/", {"codes": ["XB02", ""]}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert list(ItemUsage.objects.filter(hospital=h).values_list("code", flat=True)) == ["XA01ABD075A002010100483"]

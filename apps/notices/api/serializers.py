@@ -23,9 +23,10 @@ class AckOutSerializer(serializers.Serializer):
 
 
 class ItemUsageSerializer(serializers.Serializer):
-    # The service refuses a blank code or one longer than 32 (row errors); the schema says so.
+    # The service refuses a code of spaces alone or one longer than 32 (row errors); the schema
+    # says so. A blank one is refused here: allowing it would make the schema say "" is valid.
     codes = serializers.ListField(
-        child=documented(serializers.CharField(max_length=64, allow_blank=True), maxLength=32, pattern=NOT_ONLY_SPACES), max_length=200_000
+        child=documented(serializers.CharField(max_length=64), maxLength=32, pattern=NOT_ONLY_SPACES), max_length=200_000
     )
 
 
