@@ -197,6 +197,37 @@ def test_the_advance_statement_keeps_its_opening_balance_after_old_months_are_de
     assert june["opening_balance_fen"] == 0
 
 
+@committed
+def test_the_app_role_cannot_post_a_detached_months_transfer_again(app_sql, people):
+    """The month is detached, archived and its table dropped (as README tells operators); the app
+    role makes the month's partition again and writes the transfer's two entries once more: the
+    count would see two, the archive's sums would hide it, so the dated month itself refuses."""
+    with time_machine.travel(dt.datetime(2024, 3, 15, 10, tzinfo=SHANGHAI), tick=False):
+        fund(account("provincial", SH), 500_00, people)
+        _pay(people, 100_00)
+    paid = LedgerEntry.objects.filter(amount_fen=-100_00).get()
+    transfer = paid.transfer
+    services.ledger_month_detach(period="2024-03")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE pooling_ledgerentry_m202403")
+    before = account("provincial", SH).balance_fen
+    app_sql.execute("SELECT pooling_ledger_partition_ensure(%s)", [transfer.posted_at])
+    app_sql.commit()
+    error = refused(
+        app_sql,
+        (
+            "INSERT INTO pooling_ledgerentry (account_id, transfer_id, amount_fen, posted_at) VALUES (%s, %s, %s, %s), (%s, %s, %s, %s)",
+            [
+                *(transfer.from_account_id, transfer.pk, -transfer.amount_fen, transfer.posted_at),
+                *(transfer.to_account_id, transfer.pk, transfer.amount_fen, transfer.posted_at),
+            ],
+        ),
+        sqlstate=TRIGGER,
+    )
+    assert "detached" in error
+    assert (account("provincial", SH).balance_fen, selectors.ledger_balance_mismatches()) == (before, [])
+
+
 # --- partitions ahead of time (beat) --------------------------------------------------------------------
 
 

@@ -508,6 +508,50 @@ def test_the_app_role_cannot_post_entries_on_a_closed_account(app_sql, ledger_wo
 
 
 @committed
+def test_the_app_role_cannot_reopen_a_closed_account(app_sql, ledger_world):
+    proposed = ledger_world["proposed"]
+    FundAccount.objects.filter(pk=proposed.from_account_id).update(closed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # as the owner
+    error = refused(
+        app_sql, ("UPDATE pooling_fundaccount SET closed_at = NULL WHERE id = %s", [proposed.from_account_id]), sqlstate=TRIGGER
+    )
+    assert "closed for good" in error
+
+
+@committed
+def test_entries_wait_for_an_account_being_closed_and_are_then_refused(app_role, ledger_world):
+    """The owner closes the debited account in a transaction still open while the app role posts
+    to it: the entries' INSERT waits on the account's row and, once the closing commits, is refused
+    (a check made before taking the row would have let the entries through)."""
+    people, proposed = ledger_world["people"], ledger_world["proposed"]
+    s = connection.settings_dict
+    closing = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, dbname=s["NAME"], user=s["USER"] or None)  # the owner
+    closing.execute("UPDATE pooling_fundaccount SET closed_at = now() WHERE id = %s", [proposed.from_account_id])  # as the owner, open
+    posting = connect_as(app_role)
+    outcome: list[str] = []
+
+    def post() -> None:
+        try:
+            for statement in (_post_in_one_step(proposed, people.sh_checker.pk), _entries(proposed)):
+                posting.execute(*statement)
+            posting.commit()
+            outcome.append("posted")
+        except psycopg.Error as exc:
+            posting.rollback()
+            outcome.append(f"{exc.sqlstate} {exc}")
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive(), "the entries did not wait for the account's row"
+    closing.commit()
+    thread.join(10)
+    closing.close()
+    posting.close()
+    assert outcome and outcome[0].startswith(TRIGGER) and "is closed" in outcome[0], outcome
+    assert LedgerEntry.objects.filter(transfer=proposed).count() == 0
+
+
+@committed
 def test_the_app_role_cannot_make_a_run_allocate_more_than_its_pot(app_sql, ledger_world):
     from decimal import Decimal
 

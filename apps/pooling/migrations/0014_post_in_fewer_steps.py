@@ -14,7 +14,7 @@ work that said the same thing twice.
   returned.
 - Three deferred balance checks at commit: one for each of the two entries (a row-level
   constraint trigger) and one for the transfer turned posted. The entries' check is now one
-  statement-level trigger (``pooling_entries_sound``): at the end of each INSERT into the
+  statement-level trigger (``pooling_entries_apply``): at the end of each INSERT into the
   ledger, every transfer it touched must be posted, with exactly two entries that sum to zero,
   the debit on its source and the credit on its target. The same trigger also refuses entries
   on a closed account (the check that had a trigger of its own in 0006). The posting function
@@ -22,12 +22,21 @@ work that said the same thing twice.
   (posted means balanced, at commit) is unchanged: it still refuses a transfer marked posted
   whose entries never came.
 
-What the application role can no longer do: write a transfer's two entries in two statements,
-or its entries before marking it posted. Nothing in the application did; each now fails at
-the INSERT instead of at commit.
+The same trigger moves the balances first and checks for closed accounts on the rows that
+UPDATE locked, so an account closed by a transaction that commits meanwhile is seen closed. It
+also refuses entries dated in a month detached from the ledger (a ``pooling_ledgerarchive`` row
+covers it): that month's entries are gone from the table, so a second pair for one of its
+transfers would not be counted, and the archive's sums would hide the money moved twice. And a
+closed account stays closed (``pooling_fundaccount_guard``): reopening one would let entries
+reach it again.
 
-Not reversible in part: the way back restores the row-level deferred trigger, the closed-account
-trigger, 0002's guard and 0009's function.
+What the application role can no longer do: write a transfer's two entries in two statements,
+or its entries before marking it posted, or date them apart from the posting. Nothing in the
+application did; each now fails at the INSERT instead of at commit. The migration refuses to run
+on a database holding such entries (the checks from here on would not see them).
+
+Reversible: the way back restores 0002's transfer guard, 0005's account guard, the row-level
+deferred trigger, the closed-account and balance-moving triggers and 0009's function.
 """
 
 from django.db import migrations
@@ -49,9 +58,7 @@ BEGIN
        (OLD.from_account_id, OLD.to_account_id, OLD.amount_fen, OLD.proposed_by_id, OLD.idempotency_key, OLD.request_fingerprint) THEN
         RAISE EXCEPTION 'the body of transfer % never changes', OLD.id USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    -- proposed -> posted is approval and posting in one step (the approver is required by
-    -- transfer_approved_has_approver either way).
-    IF NEW.state <> OLD.state AND NOT (
+{note}    IF NEW.state <> OLD.state AND NOT (
         (OLD.state = 'proposed' AND NEW.state IN ({proposed_to}))
         OR (OLD.state = 'approved' AND NEW.state IN ('posted', 'voided'))
     ) THEN
@@ -69,8 +76,16 @@ DECLARE
     closed bigint;
     bad record;
 BEGIN
-    SELECT a.id INTO closed FROM new_entries e JOIN pooling_fundaccount a ON a.id = e.account_id
-     WHERE a.closed_at IS NOT NULL LIMIT 1;
+    -- 0005's pooling_entries_move_balances: as the owner, the only way balance_fen changes
+    -- (pooling_fundaccount_guard). The accounts' rows are locked by it, so the closed-account
+    -- check reads them as they are once a closing transaction has committed (checked before the
+    -- UPDATE, an account closed meanwhile would be missed).
+    WITH moved AS (
+        UPDATE pooling_fundaccount a SET balance_fen = a.balance_fen + s.total
+          FROM (SELECT account_id, sum(amount_fen) AS total FROM new_entries GROUP BY account_id) s
+         WHERE a.id = s.account_id
+        RETURNING a.id, a.closed_at)
+    SELECT moved.id INTO closed FROM moved WHERE moved.closed_at IS NOT NULL LIMIT 1;
     IF closed IS NOT NULL THEN
         RAISE EXCEPTION 'account % is closed and takes no entries', closed USING ERRCODE = 'integrity_constraint_violation';
     END IF;
@@ -95,11 +110,18 @@ BEGIN
             bad.transfer_id, bad.state, bad.posted_at, bad.entry_posted_at, bad.n, bad.total, bad.debit, bad.credit, bad.amount_fen
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    -- 0005's pooling_entries_move_balances: as the owner, the only way balance_fen changes
-    -- (pooling_fundaccount_guard).
-    UPDATE pooling_fundaccount a SET balance_fen = a.balance_fen + s.total
-      FROM (SELECT account_id, sum(amount_fen) AS total FROM new_entries GROUP BY account_id) s
-     WHERE a.id = s.account_id;
+    -- A month detached and archived (apps.pooling.services.ledger_month_detach) takes no entries:
+    -- its transfers' entries are gone from the table, so the count above would not see them, and
+    -- the archive's sums would hide the money moved twice.
+    SELECT touched.transfer_id, touched.posted_at INTO bad
+      FROM (SELECT DISTINCT transfer_id, posted_at FROM new_entries) touched
+     WHERE EXISTS (SELECT 1 FROM pooling_ledgerarchive archive
+                    WHERE archive.period_end > touched.posted_at AND archive.period_start <= touched.posted_at)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'entries of transfer % are dated % in a month detached from the ledger', bad.transfer_id, bad.posted_at
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
     RETURN NULL;
 END $$;
 REVOKE ALL ON FUNCTION pooling_entries_apply() FROM PUBLIC;
@@ -137,6 +159,41 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+"""
+
+# 0005's account guard, and (forwards) a closed account stays closed: reopening one would let
+# entries reach it again.
+ACCOUNT_GUARD = r"""
+CREATE OR REPLACE FUNCTION pooling_fundaccount_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = {path} AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.balance_fen <> 0 THEN
+            RAISE EXCEPTION 'an account opens with a balance of 0; its entries move it (% refused)', NEW.balance_fen
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    -- Inside the ledger's balance-moving trigger function current_user is the owner of the table; a trigger
+    -- the application role writes on a temporary table of its own runs as that role.
+    IF NEW.balance_fen IS DISTINCT FROM OLD.balance_fen AND NOT (
+        pg_trigger_depth() > 1
+        AND current_user = (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = TG_RELID)
+    ) THEN
+        RAISE EXCEPTION 'the balance of account % moves only with a ledger entry', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF (NEW.kind, NEW.province_id, NEW.region_id) IS DISTINCT FROM (OLD.kind, OLD.province_id, OLD.region_id) THEN
+        RAISE EXCEPTION 'the kind and scope of account % never change', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+{closed}    RETURN NEW;
+END $$;
+"""
+
+CLOSED_STAYS_CLOSED = """    IF OLD.closed_at IS NOT NULL AND NEW.closed_at IS DISTINCT FROM OLD.closed_at THEN
+        RAISE EXCEPTION 'account % is closed for good', OLD.id USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
 """
 
 ENTRIES_APPLIED_BACKWARDS = r"""
@@ -190,7 +247,7 @@ CREATE TRIGGER pooling_ledgerentry_not_on_closed_accounts
 """
 
 # 0009's function with the two UPDATEs made one and the two history INSERTs made one; the
-# transfer is posted before its entries are written (pooling_entries_sound checks at the end of
+# transfer is posted before its entries are written (pooling_entries_apply checks at the end of
 # the entries' INSERT). The signature and the refusals are 0009's.
 APPROVE_AND_POST = r"""
 CREATE OR REPLACE FUNCTION pooling_approve_and_post(
@@ -306,10 +363,27 @@ def _migration_module(name: str):
     return importlib.import_module(f"apps.pooling.migrations.{name}")
 
 
+# Entries not dated with their transfer's posting, or of a transfer that is not posted: the checks
+# from here on read only the posting's month, so such a row would escape them.
+ENTRIES_APART_SQL = (
+    "SELECT e.transfer_id FROM pooling_ledgerentry e JOIN pooling_transfer t ON t.id = e.transfer_id "
+    "WHERE e.posted_at IS DISTINCT FROM t.posted_at OR t.state <> 'posted' LIMIT 1"
+)
+
+GUARD_NOTE = """    -- proposed -> posted is approval and posting in one step (the approver is required by
+    -- transfer_approved_has_approver either way).
+"""
+
+
 def forwards(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         path = schema_path(cursor)
-    schema_editor.execute(GUARD.replace("{proposed_to}", "'approved', 'posted', 'rejected', 'voided'"), None)
+        cursor.execute(ENTRIES_APART_SQL)
+        apart = cursor.fetchone()
+    if apart is not None:
+        raise RuntimeError(f"transfer {apart[0]}: entries not dated with its posting, or it is not posted; mend them before migrating")
+    schema_editor.execute(GUARD.replace("{note}", GUARD_NOTE).replace("{proposed_to}", "'approved', 'posted', 'rejected', 'voided'"), None)
+    schema_editor.execute(ACCOUNT_GUARD.replace("{path}", path).replace("{closed}", CLOSED_STAYS_CLOSED), None)
     schema_editor.execute(ENTRIES_APPLIED.replace("{path}", path), None)
     schema_editor.execute(APPROVE_AND_POST.replace("{path}", path), None)
 
@@ -318,7 +392,8 @@ def backwards(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         path = schema_path(cursor)
     schema_editor.execute(ENTRIES_APPLIED_BACKWARDS.replace("{path}", path), None)
-    schema_editor.execute(GUARD.replace("{proposed_to}", "'approved', 'rejected', 'voided'"), None)
+    schema_editor.execute(ACCOUNT_GUARD.replace("{path}", path).replace("{closed}", ""), None)
+    schema_editor.execute(GUARD.replace("{note}", "").replace("{proposed_to}", "'approved', 'rejected', 'voided'"), None)
     schema_editor.execute(_migration_module("0009_post_transfer_in_one_call").SQL.replace("{path}", path), None)
 
 
