@@ -482,10 +482,10 @@ def transfer_approve(*, transfer: Transfer, approver: Any, reason: str = "") -> 
     moves the transfer from proposed to posted in one UPDATE, writes the two entries (a
     statement trigger checks them and moves the balances, the only way ``balance_fen`` changes;
     a deferred constraint trigger proves the posted transfer balanced at commit), a history row
-    per step (approved, posted) and the one audit
-    event: one round trip instead of about fourteen statements. That one statement is the
-    transaction (or joins the caller's): outside an atomic block it commits by itself, so no
-    BEGIN and COMMIT round trips are paid around it, and a refusal has written nothing.
+    per step (approved, posted) and the one audit event: one round trip instead of about
+    fourteen statements. That one statement is the transaction (or joins the caller's): outside
+    an atomic block it commits by itself, so no BEGIN and COMMIT round trips are paid around it,
+    and a refusal has written nothing.
     """
     profile = getattr(approver, "staff_profile", None)
     now = timezone.now()
