@@ -45,6 +45,7 @@ from pypinyin import Style, lazy_pinyin
 
 from apps.core.prepared import prepared_cursor
 from apps.core.replica import read_connection
+from apps.core.sweeps import SweepIncomplete, sweep
 
 from .models import CatalogRelease
 from .signals import release_published
@@ -227,6 +228,23 @@ def release_index_locked(*, release_id: int) -> int:
     with transaction.atomic():
         release = CatalogRelease.objects.select_for_update().filter(pk=release_id, status=CatalogRelease.Status.PUBLISHED).first()
         return release_index(release=release) if release is not None else 0
+
+
+class ReleasesNotIndexed(SweepIncomplete):
+    """Some published releases of a sweep could not be indexed (each is logged); the others were."""
+
+
+def releases_index_due() -> int:
+    """Index every published release still without search rows, each in a transaction of its
+    own; the rows written. The beat's sweep and a worker's start: one release that fails (a lock
+    waited on too long) is logged, the others are indexed, then ``ReleasesNotIndexed`` is raised
+    and the next sweep tries it again."""
+    return sweep(
+        [release.pk for release in releases_to_index()],
+        lambda release_id: release_index_locked(release_id=release_id),
+        what="catalog release %s: its search rows could not be written",
+        incomplete=ReleasesNotIndexed,
+    )
 
 
 # --- queries ------------------------------------------------------------------------------

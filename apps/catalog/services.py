@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any, Final, Literal
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from apps.core.mail import awaiting_approval_notify, mail_language, portal_url
 from apps.core.models import AuditAction
 from apps.core.permissions import CATALOG_APPROVERS, CATALOG_EDITORS, require_role
 from apps.core.roles import Role
+from apps.core.sweeps import SweepIncomplete, sweep
 
 from . import exports, search, sql
 from .models import CatalogItem, CatalogRelease, ReleaseChange, ReleaseParticipant
@@ -264,7 +265,7 @@ def items_finish_locked(*, release_id: int) -> bool:
         return items_finish(release)
 
 
-class ReleasesNotFinished(Exception):
+class ReleasesNotFinished(SweepIncomplete):
     """Some releases of a sweep could not be finished (each is logged); the others were."""
 
 
@@ -275,16 +276,12 @@ def items_finish_due() -> int:
     A release that fails (a lock it waited on too long, a full disk) is logged and the sweep
     goes on to the next, then raises ``ReleasesNotFinished``: one bad release never keeps the
     others unindexed, and the next sweep tries it again."""
-    finished, failed = 0, []
-    for release_id in sql.releases_to_finish():
-        try:
-            finished += items_finish_locked(release_id=release_id)
-        except DatabaseError:
-            logger.exception("catalog release %s: its readers' indexes could not be built", release_id)
-            failed.append(release_id)
-    if failed:
-        raise ReleasesNotFinished(f"releases not finished: {failed} ({finished} finished)")
-    return finished
+    return sweep(
+        sql.releases_to_finish(),
+        lambda release_id: int(items_finish_locked(release_id=release_id)),
+        what="catalog release %s: its readers' indexes could not be built",
+        incomplete=ReleasesNotFinished,
+    )
 
 
 def _transition(

@@ -19,7 +19,7 @@ def search_index(release_id: int) -> int:
 @shared_task(name="catalog.search_index_due", acks_late=True, ignore_result=True)
 def search_index_due() -> int:
     """Beat sweep and on worker start: index every published release still without search rows."""
-    return sum(search.release_index_locked(release_id=release.pk) for release in search.releases_to_index())
+    return search.releases_index_due()
 
 
 @worker_ready.connect

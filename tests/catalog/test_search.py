@@ -326,3 +326,41 @@ def test_a_search_of_a_release_this_process_has_seen_does_not_read_the_release_a
     original = selectors.release_manifest_record
     monkeypatch.setattr(selectors, "release_manifest_record", lambda **kw: reads.append(kw) or original(**kw))
     assert codes(client, "制药") and reads == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_release_the_search_sweep_cannot_index_does_not_keep_the_others_unindexed(catalog_admin, reviewer):
+    """Two releases published while their indexing tasks were lost; another transaction holds the
+    first one's row: the sweep gives up on it after its lock timeout, indexes the second all the
+    same and names the first; the next sweep indexes it."""
+    from apps.catalog.signals import release_published
+    from tests.security.test_db_invariants_as_app_role import connect_as
+
+    release_published.disconnect(dispatch_uid="catalog-search-index")  # the tasks are lost
+    try:
+        first = publish(
+            draft_release(label="2026.01", effective_from=JAN_2026, user=catalog_admin, items=ITEMS), admin=catalog_admin, reviewer=reviewer
+        )
+        second = publish(
+            draft_release(label="2026.02", effective_from=dt.date(2026, 2, 1), user=catalog_admin, items=ITEMS),
+            admin=catalog_admin,
+            reviewer=reviewer,
+        )
+    finally:
+        release_published.connect(search.index_after_publish, dispatch_uid="catalog-search-index")
+    holder = connect_as(connection.settings_dict["USER"])
+    try:
+        holder.execute("SELECT 1 FROM catalog_catalogrelease WHERE id = %s FOR UPDATE", [first.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        try:
+            with pytest.raises(search.ReleasesNotIndexed, match=rf"\[{first.pk}\]"):
+                search.releases_index_due()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        assert (search.release_is_indexed(release_id=first.pk), search.release_is_indexed(release_id=second.pk)) == (False, True)
+    finally:
+        holder.close()
+    assert search.releases_index_due() == len(ITEMS)  # the next sweep, the lock gone
+    assert search.release_is_indexed(release_id=first.pk)
