@@ -67,3 +67,35 @@ def test_a_running_month_close_does_not_delay_a_notice(
         held.close()  # releases the period lock: the month close goes on
     wait_for(lambda: Job.objects.filter(pk=run_job.pk, state__in=["succeeded", "failed"]).exists(), timeout=60, what="the month close")
     assert Job.objects.get(pk=run_job.pk).state == "succeeded"
+
+
+def test_a_bulk_worker_sweeps_for_lost_catalog_work_when_it_starts(start_worker: Any, catalog_admin: Any, reviewer: Any) -> None:
+    """The worker_ready hook: a release published while its search task was lost and a draft
+    whose finishing task was lost are both done by a bulk worker that just started (no beat)."""
+    import io
+
+    from celery import current_app
+
+    from apps.catalog import search
+    from apps.catalog.importers.services import release_import
+    from apps.catalog.signals import release_published
+    from tests.catalog.test_item_partitions import CSV, INDEXES, indexes
+    from tests.catalog.test_search import ITEMS, JAN_2026
+    from tests.factories import draft_release, publish
+
+    release_published.disconnect(dispatch_uid="catalog-search-index")  # the search task is lost
+    try:
+        published = publish(
+            draft_release(label="2026.01", effective_from=JAN_2026, user=catalog_admin, items=ITEMS), admin=catalog_admin, reviewer=reviewer
+        )
+    finally:
+        release_published.connect(search.index_after_publish, dispatch_uid="catalog-search-index")
+    draft = draft_release(label="2026.02", effective_from=JAN_2026.replace(month=2), user=catalog_admin)
+    release_import(release=draft, file=io.BytesIO(CSV), fmt="canonical-csv", user=catalog_admin)
+    with current_app.connection_for_write() as connection:  # its catalog.items_finish is lost with the queue
+        connection.default_channel.queue_purge("bulk")
+    assert not search.release_is_indexed(release_id=published.pk) and indexes(draft) != INDEXES
+
+    start_worker(queues=("bulk",))
+    wait_for(lambda: search.release_is_indexed(release_id=published.pk), timeout=60, what="the search sweep at the worker's start")
+    wait_for(lambda: indexes(draft) == INDEXES, timeout=60, what="the finishing sweep at the worker's start")
