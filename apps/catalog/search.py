@@ -211,15 +211,15 @@ def index_after_publish(sender: Any, release: CatalogRelease, **kwargs: Any) -> 
 release_published.connect(index_after_publish, dispatch_uid="catalog-search-index")
 
 
-def releases_to_index() -> list[CatalogRelease]:
-    """Published releases without search rows (a lost task, or published before search existed)."""
+def releases_to_index() -> list[int]:
+    """Ids of published releases without search rows (a lost task, or published before search
+    existed), oldest in force first."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.id FROM catalog_catalogrelease r WHERE r.status = 'published' "
             f"AND NOT EXISTS (SELECT 1 FROM {_ROWS_TABLE} s WHERE s.release_id = r.id) ORDER BY r.effective_from"
         )
-        ids = [row[0] for row in cursor.fetchall()]
-    return list(CatalogRelease.objects.filter(pk__in=ids).order_by("effective_from"))
+        return [row[0] for row in cursor.fetchall()]
 
 
 def release_index_locked(*, release_id: int) -> int:
@@ -240,7 +240,7 @@ def releases_index_due() -> int:
     waited on too long) is logged, the others are indexed, then ``ReleasesNotIndexed`` is raised
     and the next sweep tries it again."""
     return sweep(
-        [release.pk for release in releases_to_index()],
+        releases_to_index(),
         lambda release_id: release_index_locked(release_id=release_id),
         what="catalog release %s: its search rows could not be written",
         incomplete=ReleasesNotIndexed,

@@ -11,7 +11,6 @@ release_not_approved); a published release never changes (also enforced by trigg
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any, Final, Literal
 
 from django.db import IntegrityError, connection, transaction
@@ -39,7 +38,6 @@ from .signals import release_published, release_publishing
 from .validation import clean_item
 
 Status = CatalogRelease.Status
-logger = logging.getLogger(__name__)
 
 
 def _lock(release: CatalogRelease) -> CatalogRelease:

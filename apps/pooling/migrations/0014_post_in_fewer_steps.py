@@ -228,22 +228,6 @@ CREATE TRIGGER pooling_ledgerentry_moves_balances
     AFTER INSERT ON pooling_ledgerentry
     REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION pooling_entries_move_balances();
-CREATE OR REPLACE FUNCTION pooling_entries_not_on_closed_accounts() RETURNS trigger
-LANGUAGE plpgsql SET search_path = {path} AS $$
-DECLARE
-    closed bigint;
-BEGIN
-    SELECT a.id INTO closed FROM new_entries e JOIN pooling_fundaccount a ON a.id = e.account_id
-     WHERE a.closed_at IS NOT NULL LIMIT 1;
-    IF closed IS NOT NULL THEN
-        RAISE EXCEPTION 'account % is closed and takes no entries', closed USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER pooling_ledgerentry_not_on_closed_accounts
-    AFTER INSERT ON pooling_ledgerentry
-    REFERENCING NEW TABLE AS new_entries
-    FOR EACH STATEMENT EXECUTE FUNCTION pooling_entries_not_on_closed_accounts();
 """
 
 # 0009's function with the two UPDATEs made one and the two history INSERTs made one; the
@@ -392,6 +376,7 @@ def backwards(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         path = schema_path(cursor)
     schema_editor.execute(ENTRIES_APPLIED_BACKWARDS.replace("{path}", path), None)
+    schema_editor.execute(_migration_module("0006_provincial_pooling").CLOSED_ACCOUNT_SQL.replace("{path}", path), None)
     schema_editor.execute(ACCOUNT_GUARD.replace("{path}", path).replace("{closed}", ""), None)
     schema_editor.execute(GUARD.replace("{note}", "").replace("{proposed_to}", "'approved', 'rejected', 'voided'"), None)
     schema_editor.execute(_migration_module("0009_post_transfer_in_one_call").SQL.replace("{path}", path), None)
