@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from apps.catalog import sql_fragments as catalog_sql
@@ -137,17 +137,40 @@ WHERE c.id IS NOT NULL OR live.total > 0
 """
 
 
+# The hospitals of a batch that can have an answer at all: a stored check of the pair, or any
+# mapping. A batch of hospitals that keep no mappings stops here, before NOTICE_ISSUES_SQL, whose
+# plan spans every release's partition of the catalog (8 ms to plan at 38 releases, per batch).
+_NOTICE_ISSUES_CANDIDATES_SQL = """
+SELECT DISTINCT p.hospital_id
+FROM unnest(%(hospitals)s::bigint[], %(releases)s::bigint[]) AS p(hospital_id, release_id)
+WHERE EXISTS (SELECT 1 FROM hospitals_codemapping m WHERE m.hospital_id = p.hospital_id)
+   OR EXISTS (SELECT 1 FROM hospitals_mappingcheck c WHERE c.hospital_id = p.hospital_id AND c.release_id = p.release_id)
+"""
+
+
 def mapping_issues_for_notices(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """How many mappings each (hospital, release) notice reports broken, for hospitals that have
     mappings: the stored check when the post-publish check has run, else counted now (so a
-    notice sent before that check finished says the same). One statement."""
+    notice sent before that check finished says the same). At most two statements."""
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    params = {"hospitals": [h for h, _ in wanted], "releases": [r for _, r in wanted]}
     with connection.cursor() as cursor:
-        cursor.execute(NOTICE_ISSUES_SQL, params)
+        cursor.execute(_NOTICE_ISSUES_CANDIDATES_SQL, _pair_params(wanted))
+        candidates = {int(h) for (h,) in cursor.fetchall()}
+    wanted = [(h, r) for h, r in wanted if h in candidates]
+    if not wanted:
+        return {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The planner prices the probes of every release's partition high enough to JIT-compile
+        # the statement: about 90 ms a batch at 38 releases, where running it takes 2 ms.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(NOTICE_ISSUES_SQL, _pair_params(wanted))
         return {(int(h), int(r)): int(issues) for h, r, issues in cursor.fetchall()}
+
+
+def _pair_params(pairs: list[tuple[int, int]]) -> dict[str, list[int]]:
+    return {"hospitals": [h for h, _ in pairs], "releases": [r for _, r in pairs]}
 
 
 def hospitals_with_broken_mappings(*, release: CatalogRelease, province_code: str = "") -> QuerySet[MappingCheck]:

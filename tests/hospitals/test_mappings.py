@@ -304,6 +304,22 @@ def test_the_after_commit_check_counts_every_hospitals_broken_mappings(
     assert checks == {a.pk: (2, 2), b.pk: (1, 0)} and none.pk not in checks
 
 
+def test_notice_counts_come_from_the_stored_check_else_counted_now_and_not_at_all_without_either(
+    catalog_world, catalog_admin, reviewer, django_capture_on_commit_callbacks
+):
+    from apps.hospitals.mapping_selectors import mapping_issues_for_notices
+
+    a, b, none = hospital("H31010100001", "310000"), hospital("H51010100001", "510000"), hospital("H31010100003", "310000")
+    for h, text in ((a, f"local_code,national_code\nL1,{KEPT}\nL2,{NEVER}\n"), (b, f"local_code,national_code\nL1,{KEPT}\n")):
+        upload_csv(key_client(issue_key(h)), text, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        release = publish(_retire_kept(catalog_admin, reviewer), admin=catalog_admin, reviewer=reviewer)
+    MappingCheck.objects.filter(hospital=a).delete()  # a: no check yet, counted now
+    CodeMapping.objects.filter(hospital=b).delete()  # b: its mappings gone, its check stands
+    pairs = [(a.pk, release.pk), (b.pk, release.pk), (none.pk, release.pk)]
+    assert mapping_issues_for_notices(pairs) == {(a.pk, release.pk): 2, (b.pk, release.pk): 1}
+
+
 def test_a_hospital_without_mappings_gets_no_mapping_issues_in_its_notice(
     catalog_world, mine, catalog_admin, reviewer, django_capture_on_commit_callbacks
 ):
