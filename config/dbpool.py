@@ -1,4 +1,5 @@
-"""What a pooled connection forgets before the next request borrows it (settings: DB_POOL_MAX_SIZE).
+"""What a pooled connection forgets before the next request borrows it (settings: DB_POOL_MAX_SIZE),
+and what a worker's connection forgets before its next task (config.celery).
 
 A request keeps its connection from its first query to its end, so session features work inside
 it (COPY, advisory locks, server-side cursors, temporary staging tables). What a request left in
@@ -19,3 +20,17 @@ RESET_SQL = "SELECT pg_advisory_unlock_all(); DISCARD TEMP"
 
 def reset_session(connection: Any) -> None:
     connection.execute(RESET_SQL)
+
+
+def forget_session(connection: Any) -> None:
+    """The same for a Django connection kept open between Celery tasks (config.celery): a
+    connection that cannot take it is closed, and the next task opens a new one."""
+    from django.db import DatabaseError
+
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(RESET_SQL)
+    except DatabaseError:
+        connection.close()

@@ -277,6 +277,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep their database connection between tasks (config.celery): Celery's Django fix-up
+# closes it after every task unless told to reuse it (it would close it every this many tasks).
+CELERY_DB_REUSE_MAX = 1_000_000
+WORKER_DB_CONN_MAX_AGE = env.int("WORKER_DB_CONN_MAX_AGE", default=600)
 # Longer than the longest task (a 500k-row import or a month close), so Redis does not
 # hand a running task to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

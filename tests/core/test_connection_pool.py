@@ -65,3 +65,48 @@ def test_the_reset_costs_one_round_trip() -> None:
 
     reset_session(Recorder())
     assert [params for _query, params in sent] == [None]  # one message, no parameters: the simple query protocol
+
+
+# --- a Celery worker's connection between tasks (config.celery) -------------------------------
+
+
+def _advisory_locks_and_temp_table(name: str) -> tuple[int, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), to_regclass(%s) IS NOT NULL",
+            [f"pg_temp.{name}"],
+        )
+        locks, table = cursor.fetchone()
+    return int(locks), bool(table)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_kept_connection_forgets_what_its_task_left_in_the_session() -> None:
+    from config.dbpool import forget_session
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(7311, 97), pg_backend_pid()")
+        pid = cursor.fetchone()[1]
+        cursor.execute("CREATE TEMPORARY TABLE task_left_over (x int)")
+    before = _advisory_locks_and_temp_table("task_left_over")
+    forget_session(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        same = cursor.fetchone()[0] == pid
+    assert (before, _advisory_locks_and_temp_table("task_left_over"), same) == ((1, True), (0, False), True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_connection_that_died_between_tasks_is_closed_for_the_next_task() -> None:
+    import psycopg
+
+    from config.dbpool import forget_session
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    params = {k: v for k, v in connection.get_connection_params().items() if k in ("dbname", "user", "password", "host", "port")}
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    forget_session(connection)
+    assert connection.connection is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from apps.notices import services as notices
@@ -72,6 +73,34 @@ def test_failed_delivery_is_delivered_after_replay(start_worker, receiver, catal
     notices.deliveries_replay(delivery_ids=NoticeDelivery.objects.values_list("id", flat=True), user=catalog_admin)
     wait_for(lambda: NoticeDelivery.objects.filter(state="delivered").exists(), timeout=30, what="the replay to deliver")
     assert len(receiver.ok_ids()) == 1
+
+
+def _worker_backends() -> set[int]:
+    """The PostgreSQL backends connected to this test's database other than this process's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_a_worker_keeps_its_database_connection_between_tasks_and_replaces_a_broken_one(start_worker, receiver, catalog_admin, reviewer):
+    _hospitals_with_endpoints(receiver, 1)
+    start_worker()
+    release(1, admin=catalog_admin, reviewer=reviewer)
+    wait_for(_settled, timeout=30, what="the first release's delivery")
+    kept = _worker_backends()
+    release(2, admin=catalog_admin, reviewer=reviewer)
+    wait_for(_settled, timeout=30, what="the second release's delivery")
+    assert kept and _worker_backends() == kept, "the second batch should run on the first one's connection"
+
+    with connection.cursor() as cursor:  # as a PostgreSQL restart or an administrator would
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [sorted(kept)])
+    release(3, admin=catalog_admin, reviewer=reviewer)
+    wait_for(_settled, timeout=30, what="the third release's delivery, on a new connection")
+    assert NoticeDelivery.objects.filter(state="delivered").count() == 3 and len(receiver.ok_ids()) == 3
+    assert _worker_backends() and not _worker_backends() & kept
 
 
 @override_settings(NOTICE_BATCH_SIZE=40)
