@@ -52,7 +52,12 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["hospital_id", "id"]
-        indexes = [models.Index(fields=["hospital", "active"], name="webhook_endpoint_hospital_idx")]
+        indexes = [
+            models.Index(fields=["hospital", "active"], name="webhook_endpoint_hospital_idx"),
+            # Every recorded batch clears failing_since on the endpoints that answered; the few
+            # failing ones are found here instead of by one key look-up per endpoint.
+            models.Index(fields=["id"], condition=models.Q(failing_since__isnull=False), name="webhook_endpoint_failing_idx"),
+        ]
         constraints = [
             models.CheckConstraint(name="webhook_endpoint_secret_set", condition=models.Q(secret__startswith="whsec_")),
             models.CheckConstraint(

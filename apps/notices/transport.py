@@ -130,12 +130,15 @@ def _pin(url: str) -> addresses.Target | str:
 def _pins(urls: Sequence[str]) -> dict[str, addresses.Target | str]:
     """Check every distinct host:port once per batch; names resolve in parallel (a batch of
     500 hospitals can mean 500 DNS look-ups, which would otherwise run one after another)."""
+    origin_of: dict[str, tuple[str, int]] = {}  # each distinct URL is parsed once
     by_origin: dict[tuple[str, int], str] = {}
     for url in urls:
-        try:
-            by_origin.setdefault(addresses.split_url(url), url)
-        except ValueError:
-            by_origin.setdefault(("", 0), url)
+        if url not in origin_of:
+            try:
+                origin_of[url] = addresses.split_url(url)
+            except ValueError:
+                origin_of[url] = ("", 0)
+            by_origin.setdefault(origin_of[url], url)
     origins = list(by_origin.items())
     if len(origins) > 1:
         with ThreadPoolExecutor(max_workers=min(_RESOLVER_THREADS, len(origins))) as pool:
@@ -143,13 +146,7 @@ def _pins(urls: Sequence[str]) -> dict[str, addresses.Target | str]:
     else:
         results = [_pin(url) for _, url in origins]
     pinned = dict(zip((origin for origin, _ in origins), results, strict=True))
-    out: dict[str, addresses.Target | str] = {}
-    for url in urls:
-        try:
-            out[url] = pinned[addresses.split_url(url)]
-        except ValueError:
-            out[url] = pinned[("", 0)]
-    return out
+    return {url: pinned[origin] for url, origin in origin_of.items()}
 
 
 def _connect_to(target: addresses.Target) -> str:
