@@ -80,7 +80,7 @@ def _advisory_locks_and_temp_table(name: str) -> tuple[int, bool]:
     return int(locks), bool(table)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_workers_kept_connection_forgets_what_its_task_left_in_the_session() -> None:
     from config.dbpool import forget_session
 
@@ -96,7 +96,7 @@ def test_a_workers_kept_connection_forgets_what_its_task_left_in_the_session() -
     assert (before, _advisory_locks_and_temp_table("task_left_over"), same) == ((1, True), (0, False), True)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_workers_connection_that_died_between_tasks_is_closed_for_the_next_task() -> None:
     import psycopg
 

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.notices import delivery, transport
-from apps.notices.models import DeliveryAttempt, NoticeDelivery
+from apps.notices.models import DeliveryAttempt, NoticeDelivery, WebhookEndpoint
 
 from .notice_helpers import hospital, release, with_endpoint
 
@@ -118,6 +118,16 @@ def test_a_delivery_settled_while_in_flight_is_not_recorded_again(peers, catalog
     assert list(DeliveryAttempt.objects.values_list("delivery_id", flat=True)) == [open_]
     assert NoticeDelivery.objects.get(pk=settled).state == "failed"
     assert NoticeDelivery.objects.get(pk=open_).lease_until is None
+
+
+def test_an_endpoint_that_answers_is_no_longer_failing_and_one_that_was_not_sent_to_still_is(peers, catalog_admin, reviewer):
+    answered, not_sent = _pending(peers, 2, catalog_admin, reviewer)
+    since = timezone.now() - dt.timedelta(days=1)
+    endpoints = dict(NoticeDelivery.objects.values_list("id", "endpoint_id"))
+    WebhookEndpoint.objects.filter(pk__in=endpoints.values()).update(failing_since=since)
+    assert delivery.deliver([answered])["delivered"] == 1
+    failing = dict(WebhookEndpoint.objects.values_list("id", "failing_since"))
+    assert (failing[endpoints[answered]], failing[endpoints[not_sent]]) == (None, since)
 
 
 class _Scripted:
