@@ -22,6 +22,19 @@ def require_service(name: str, ok: bool, detail: str = "") -> None:
     pytest.skip(message)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A transactional test must restore the database it found (serialized_rollback=True): the
+    flush after one that does not re-creates the migrations' rows (roles, groups), and the next
+    test that restores its snapshot on the same database then fails on duplicate keys."""
+    offenders = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            offenders.append(item.nodeid)
+    if offenders:
+        raise pytest.UsageError("transaction=True without serialized_rollback=True: " + ", ".join(offenders))
+
+
 @pytest.fixture
 def redis_url() -> str:
     import redis
