@@ -85,6 +85,24 @@ def app_role_grant(*, role: str, create: bool = False, password: str | None = No
         # Tables and sequences the owner creates later (the next migrations) get the same grants.
         cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {TABLE_PRIVILEGES} ON TABLES TO {r}")
         cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {r}")
+        # Our SECURITY DEFINER functions act as the owner, and PostgreSQL lets PUBLIC execute a
+        # new function: any role that may connect (a report reader) could, say, make a ledger
+        # partition for every month to come, and every posting locks each attached month's
+        # partition. Only this role may call them; trigger functions are called by their triggers.
+        cursor.execute(DEFINER_FUNCTIONS_SQL)
+        for signature, is_trigger in cursor.fetchall():
+            # The signature comes from regprocedure's own output, a quoted identifier and types.
+            cursor.execute(f"REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC")
+            if not is_trigger:
+                cursor.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {r}")
+
+
+DEFINER_FUNCTIONS_SQL = """
+SELECT p.oid::regprocedure::text, p.prorettype = 'trigger'::regtype
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = current_schema() AND p.prosecdef
+ ORDER BY 1
+"""
 
 
 def _create_role(cursor: CursorWrapper, role: str, password: str | None) -> None:

@@ -177,6 +177,33 @@ def test_the_app_role_creates_a_new_months_partition_through_the_function_only(a
     assert "pooling_ledgerentry_m209901" in _names("pooling_ledgerentry")
 
 
+@committed
+def test_a_role_that_only_reads_cannot_make_partitions_through_the_owners_functions(app_role):
+    """The partition makers act as the owner: only the application's role may call them."""
+    import psycopg
+
+    from tests.security.test_db_invariants_as_app_role import connect_as
+
+    reader = f"{app_role[:58]}_read"
+    with connection.cursor() as cursor:
+        cursor.execute("DO $$ BEGIN CREATE ROLE " + reader + " LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        cursor.execute(f"GRANT CONNECT ON DATABASE {connection.settings_dict['NAME']} TO {reader}")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {reader}")
+        cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    conn = connect_as(reader)
+    try:
+        for call in (
+            "SELECT pooling_ledger_partition_ensure('2099-03-15 12:00+08')",
+            "SELECT reconciliation_settlement_partition_ensure('2099-03')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(call)
+            conn.rollback()
+    finally:
+        conn.close()
+    assert "pooling_ledgerentry_m209903" not in _names("pooling_ledgerentry")
+
+
 @committed_ledger
 def test_the_advance_statement_keeps_its_opening_balance_after_old_months_are_detached(people):
     from apps.pooling.models import FundAccount
