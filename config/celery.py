@@ -54,6 +54,8 @@ def _after_task(task: Any = None, **kwargs: Any) -> None:
 
         from config.dbpool import forget_session
 
-        close_old_connections()
+        # The reset first, on the connection the task used (close_old_connections would make
+        # its cursor health-check the connection first: one more round trip per task).
         for connection in connections.all(initialized_only=True):
             forget_session(connection)
+        close_old_connections()
