@@ -292,14 +292,21 @@ def test_the_link_in_the_notice_lists_the_broken_mapping(catalog_world, mine, ca
     assert [(r["local_code"], r["status"], r["successors"]) for r in rows] == [("L001", "retired", ["XA01ABD075A002010100484"])]
 
 
+def _three_hospitals_then_a_publish(catalog_admin: Any, reviewer: Any, capture: Any, *, b_maps_to: str) -> tuple[Any, Any, Any, Any]:
+    """Hospital a maps KEPT and NEVER, b maps ``b_maps_to``, the third maps nothing; then a
+    release that retires KEPT is published and its after-commit check runs."""
+    a, b, none = hospital("H31010100001", "310000"), hospital("H51010100001", "510000"), hospital("H31010100003", "310000")
+    for h, text in ((a, f"local_code,national_code\nL1,{KEPT}\nL2,{NEVER}\n"), (b, f"local_code,national_code\nL1,{b_maps_to}\n")):
+        upload_csv(key_client(issue_key(h)), text, capture)
+    with capture(execute=True):
+        release = publish(_retire_kept(catalog_admin, reviewer), admin=catalog_admin, reviewer=reviewer)
+    return a, b, none, release
+
+
 def test_the_after_commit_check_counts_every_hospitals_broken_mappings(
     catalog_world, catalog_admin, reviewer, django_capture_on_commit_callbacks
 ):
-    a, b, none = hospital("H31010100001", "310000"), hospital("H51010100001", "510000"), hospital("H31010100003", "310000")
-    for h, text in ((a, f"local_code,national_code\nL1,{KEPT}\nL2,{NEVER}\n"), (b, f"local_code,national_code\nL1,{SUCCESSOR}\n")):
-        upload_csv(key_client(issue_key(h)), text, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        release = publish(_retire_kept(catalog_admin, reviewer), admin=catalog_admin, reviewer=reviewer)
+    a, b, none, release = _three_hospitals_then_a_publish(catalog_admin, reviewer, django_capture_on_commit_callbacks, b_maps_to=SUCCESSOR)
     checks = {c.hospital_id: (c.total, c.issues) for c in MappingCheck.objects.filter(release=release)}
     assert checks == {a.pk: (2, 2), b.pk: (1, 0)} and none.pk not in checks
 
@@ -309,11 +316,7 @@ def test_notice_counts_come_from_the_stored_check_else_counted_now_and_not_at_al
 ):
     from apps.hospitals.mapping_selectors import mapping_issues_for_notices
 
-    a, b, none = hospital("H31010100001", "310000"), hospital("H51010100001", "510000"), hospital("H31010100003", "310000")
-    for h, text in ((a, f"local_code,national_code\nL1,{KEPT}\nL2,{NEVER}\n"), (b, f"local_code,national_code\nL1,{KEPT}\n")):
-        upload_csv(key_client(issue_key(h)), text, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        release = publish(_retire_kept(catalog_admin, reviewer), admin=catalog_admin, reviewer=reviewer)
+    a, b, none, release = _three_hospitals_then_a_publish(catalog_admin, reviewer, django_capture_on_commit_callbacks, b_maps_to=KEPT)
     MappingCheck.objects.filter(hospital=a).delete()  # a: no check yet, counted now
     CodeMapping.objects.filter(hospital=b).delete()  # b: its mappings gone, its check stands
     pairs = [(a.pk, release.pk), (b.pk, release.pk), (none.pk, release.pk)]
