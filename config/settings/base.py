@@ -133,15 +133,19 @@ def give_up_on_a_silent_server(options: dict[str, Any]) -> None:
     """A server that stops answering (a network partition drops packets without a reset) must
     not hold a process for ever: connecting gives up after ``DB_CONNECT_TIMEOUT`` seconds, and a
     TCP connection that hears nothing is probed after ``DB_KEEPALIVES_IDLE`` seconds and dropped
-    about 30 s later, so a worker's between-task reset (config.celery) or a request fails and
-    the next one connects again instead of waiting on a dead socket. A long query is not cut:
-    the server's kernel answers the probes while it runs. A URL's own options
-    (``?connect_timeout=…``) win; keepalives apply to TCP only, not to a Unix socket."""
+    about 30 s later, and one whose sent statement stays unacknowledged for 60 s
+    (``tcp_user_timeout``: keepalives do not probe while data waits for its acknowledgement, and
+    the kernel would retransmit for about 15 minutes) is dropped too. So a worker's between-task
+    reset (config.celery) or a request fails and the next one connects again instead of waiting
+    on a dead socket. A long query is not cut: the statement is acknowledged at once and the
+    server's kernel answers the probes while it runs. A URL's own options
+    (``?connect_timeout=…``) win; all but the connect timeout apply to TCP only."""
     options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=10))
     options.setdefault("keepalives", 1)
     options.setdefault("keepalives_idle", env.int("DB_KEEPALIVES_IDLE", default=30))
     options.setdefault("keepalives_interval", 10)
     options.setdefault("keepalives_count", 3)
+    options.setdefault("tcp_user_timeout", 60_000)  # milliseconds
 
 
 DATABASES = pooled_and_replicated(DATABASES)

@@ -57,8 +57,9 @@ def test_connecting_to_a_server_that_never_answers_gives_up(monkeypatch: pytest.
 
 
 def test_a_connection_probes_a_server_that_goes_quiet() -> None:
-    """The socket of a connection made with the project's settings has keepalives on: probed
-    after 30 s of silence, every 10 s, dropped after 3 unanswered probes."""
+    """The socket of a connection made with the project's settings has keepalives on (probed
+    after 30 s of silence, every 10 s, dropped after 3 unanswered probes) and drops data left
+    unacknowledged for 60 s."""
     wrapper = DatabaseWrapper(_settings_over_tcp(), alias="probed")
     wrapper.ensure_connection()
     try:
@@ -69,10 +70,11 @@ def test_a_connection_probes_a_server_that_goes_quiet() -> None:
                 probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
                 probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
                 probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
             )
     finally:
         wrapper.close()
-    assert got == (socket.AF_INET, True, 30, 10, 3)
+    assert got == (socket.AF_INET, True, 30, 10, 3, 60_000)
 
 
 def test_the_settings_give_every_database_the_timeouts() -> None:
