@@ -120,12 +120,12 @@ def pooled_and_replicated(databases: dict[str, Any]) -> dict[str, Any]:
     # custom one); the queries Django sends are not prepared (psycopg's automatic preparation
     # stays off) and are planned per execution. PREPARED_STATEMENTS=False behind a pooler that
     # keeps no prepared statements.
-    if env.bool("PREPARED_STATEMENTS", default=True):
-        for db in databases.values():
-            options = db.setdefault("OPTIONS", {})
-            options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+    prepared_statements = env.bool("PREPARED_STATEMENTS", default=True)
     for db in databases.values():
-        give_up_on_a_silent_server(db.setdefault("OPTIONS", {}))
+        options = db.setdefault("OPTIONS", {})
+        if prepared_statements:
+            options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+        give_up_on_a_silent_server(options)
     return databases
 
 
